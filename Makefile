@@ -1,0 +1,46 @@
+# Lumipay: `make dev` for a first look, `make test` for the whole suite.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+HTMX_VERSION := 2.0.11
+HTMX := static/vendor/htmx-$(HTMX_VERSION).min.js
+
+.PHONY: dev test install lint format clean-dev
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# htmx is served from our own origin, pinned by version from the npm registry's htmx.org package.
+$(HTMX):
+	mkdir -p static/vendor
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent htmx.org@$(HTMX_VERSION) >/dev/null \
+	  && tar -xzf htmx.org-$(HTMX_VERSION).tgz && cp package/dist/htmx.min.js $(CURDIR)/$(HTMX) \
+	  && rm -rf $$tmp
+	cp $(HTMX) static/vendor/htmx.min.js
+
+install: $(VENV)/.installed $(HTMX)
+
+# The embedded default: SQLite under instance/, jobs in-process, no PostgreSQL or Redis.
+dev: install
+	env -u DATABASE_URL -u REDIS_URL $(FLASK) db upgrade
+	env -u DATABASE_URL -u REDIS_URL $(FLASK) demo seed
+	env -u DATABASE_URL -u REDIS_URL $(FLASK) run --host 127.0.0.1 --port 5000
+
+# The whole suite on PostgreSQL (TEST_DATABASE_URL) and Redis (TEST_REDIS_URL).
+test: install lint
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean-dev:
+	rm -f instance/lumipay.sqlite3 instance/lumipay.sqlite3-wal instance/lumipay.sqlite3-shm

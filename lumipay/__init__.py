@@ -1,0 +1,120 @@
+"""Lumipay: a server-rendered web bank."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, render_template
+from htmx_flask import Htmx
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from lumipay import config as settings
+from lumipay.extensions import csrf, db, login_manager, migrate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment, overridden by `test_config` where given."""
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(ROOT, "instance"),
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
+    app.config.update(settings.from_environment(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    settings.check_production(app.config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    if app.config["LUMIPAY_ENV"] == "production":
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    _register_handlers(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from lumipay import models
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    Htmx(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> models.User | None:
+        return db.session.get(models.User, int(user_id))
+
+
+def _register_blueprints(app: Flask) -> None:
+    from lumipay import health
+    from lumipay.accounts.views import bp as accounts_bp
+    from lumipay.auth.views import bp as auth_bp
+    from lumipay.transfers.views import bp as transfers_bp
+
+    for bp in (auth_bp, accounts_bp, transfers_bp, health.bp):
+        app.register_blueprint(bp)
+
+
+def _register_cli(app: Flask) -> None:
+    from lumipay.cli import demo_cli, users_cli
+    from lumipay.ledger.cli import ledger_cli
+
+    for group in (ledger_cli, users_cli, demo_cli):
+        app.cli.add_command(group)
+
+
+def _register_handlers(app: Flask) -> None:
+    from lumipay.money import format_amount
+
+    app.jinja_env.filters["money"] = format_amount
+    app.jinja_env.filters["signed_money"] = lambda v, c: format_amount(v, c, sign=True)
+
+    @app.errorhandler(404)
+    def not_found(_error: Exception) -> tuple[str, int]:
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(400)
+    def bad_request(_error: Exception) -> tuple[str, int]:
+        return render_template("errors/400.html"), 400
+
+    @app.after_request
+    def security_headers(response):  # type: ignore[no-untyped-def]
+        headers = response.headers
+        headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config["LUMIPAY_ENV"] == "production":
+            headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        return response
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite (the embedded default): enforce foreign keys, wait for locks instead of failing."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()

@@ -1,0 +1,213 @@
+"""Use cases for a customer's wallets and history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from lumipay.audit import service as audit
+from lumipay.audit.service import Origin
+from lumipay.auth.models import User
+from lumipay.auth.names import mask_name
+from lumipay.database import as_utc, run_in_transaction
+from lumipay.extensions import db
+from lumipay.ledger.models import WALLET, Account, Entry, LedgerTransaction
+from lumipay.money import CURRENCIES
+from lumipay.transfers.models import Transfer
+
+CURRENCY_ORDER = ("NGN", "USD", "EUR", "GBP")
+KIND_LABELS = {"welcome_bonus": "Welcome bonus", "transfer": "Transfer"}
+
+
+class WalletError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def wallets_for(user_id: int) -> list[Account]:
+    """The customer's wallets, NGN first."""
+    rows = db.session.scalars(
+        select(Account).where(Account.user_id == user_id, Account.kind == WALLET)
+    ).all()
+    return sorted(rows, key=lambda a: CURRENCY_ORDER.index(a.currency))
+
+
+def wallet_for(user_id: int, wallet_id: int) -> Account | None:
+    """The wallet if it belongs to the customer, else None (so others' ids look like 404s)."""
+    return db.session.scalar(
+        select(Account).where(
+            Account.id == wallet_id, Account.user_id == user_id, Account.kind == WALLET
+        )
+    )
+
+
+def currencies_to_open(user_id: int) -> list[str]:
+    held = {w.currency for w in wallets_for(user_id)}
+    return [c for c in CURRENCY_ORDER if c not in held]
+
+
+def open_wallet(user_id: int, currency: str, *, origin: Origin) -> Account:
+    """Open a wallet in another currency; one per currency per customer."""
+    code = (currency or "").strip().upper()
+    if code not in CURRENCIES:
+        raise WalletError("Choose NGN, USD, EUR or GBP.")
+
+    def work() -> Account:
+        if db.session.scalar(
+            select(Account.id).where(Account.user_id == user_id, Account.currency == code)
+        ):
+            raise WalletError(f"You already have a {code} wallet.")
+        wallet = Account(
+            kind=WALLET, user_id=user_id, currency=code, name=f"{code} wallet", balance=0, held=0
+        )
+        db.session.add(wallet)
+        db.session.flush()
+        audit.record("wallet_opened", origin, actor_id=user_id, subject=code, wallet_id=wallet.id)
+        return wallet
+
+    return run_in_transaction(work)
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    entry_id: int
+    reference: str
+    kind: str
+    description: str
+    narration: str
+    currency: str
+    amount: int
+    balance_after: int | None
+    status: str
+    created_at: datetime
+
+
+def _counterparty_names(transaction_ids: list[int]) -> dict[int, Transfer]:
+    if not transaction_ids:
+        return {}
+    rows = db.session.scalars(
+        select(Transfer).where(Transfer.transaction_id.in_(transaction_ids))
+    ).all()
+    return {t.transaction_id: t for t in rows}
+
+
+def _names(user_ids: set[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids)))
+    return {uid: mask_name(name) for uid, name in rows}
+
+
+def history(user_id: int, *, before: int | None = None, limit: int = 20) -> list[HistoryRow]:
+    """The customer's entries across wallets, newest first; `before` is an entry id cursor."""
+    query = (
+        select(Entry, LedgerTransaction)
+        .join(Account, Account.id == Entry.account_id)
+        .join(LedgerTransaction, LedgerTransaction.id == Entry.transaction_id)
+        .where(Account.user_id == user_id, Account.kind == WALLET)
+        .order_by(Entry.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(Entry.id < before)
+    rows = db.session.execute(query).all()
+    transfers = _counterparty_names([txn.id for _, txn in rows])
+    names = _names({uid for t in transfers.values() for uid in (t.sender_id, t.recipient_id)})
+    result = []
+    for entry, txn in rows:
+        description = KIND_LABELS.get(txn.kind, txn.kind.replace("_", " ").capitalize())
+        transfer = transfers.get(txn.id)
+        if transfer is not None:
+            if entry.amount < 0:
+                description = f"Transfer to {names.get(transfer.recipient_id, 'customer')}"
+            else:
+                description = f"Transfer from {names.get(transfer.sender_id, 'customer')}"
+        result.append(
+            HistoryRow(
+                entry_id=entry.id,
+                reference=txn.reference,
+                kind=txn.kind,
+                description=description,
+                narration=txn.narration,
+                currency=entry.currency,
+                amount=entry.amount,
+                balance_after=entry.balance_after,
+                status=txn.status,
+                created_at=as_utc(txn.created_at),
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class TransactionDetail:
+    reference: str
+    kind: str
+    status: str
+    narration: str
+    created_at: datetime
+    own_entries: list[HistoryRow]
+    from_party: str
+    to_party: str
+    transfer: Transfer | None
+
+
+def transaction_for(user_id: int, reference: str) -> TransactionDetail | None:
+    """A transaction that touched one of the customer's wallets, else None."""
+    txn = db.session.scalar(
+        select(LedgerTransaction).where(LedgerTransaction.reference == reference)
+    )
+    if txn is None:
+        return None
+    own = [e for e in txn.entries if e.account.kind == WALLET and e.account.user_id == user_id]
+    if not own:
+        return None
+    transfer = db.session.scalar(select(Transfer).where(Transfer.transaction_id == txn.id))
+    if transfer is not None:
+        sender = db.session.get(User, transfer.sender_id)
+        recipient = db.session.get(User, transfer.recipient_id)
+        from_party = f"{mask_name(sender.full_name)} · {sender.account_number}"
+        to_party = f"{mask_name(recipient.full_name)} · {recipient.account_number}"
+    else:
+        debits = [e for e in txn.entries if e.amount < 0]
+        credits = [e for e in txn.entries if e.amount > 0]
+        from_party = ", ".join(_party(e, user_id) for e in debits)
+        to_party = ", ".join(_party(e, user_id) for e in credits)
+    rows = [
+        HistoryRow(
+            entry_id=e.id,
+            reference=txn.reference,
+            kind=txn.kind,
+            description=e.account.name,
+            narration=txn.narration,
+            currency=e.currency,
+            amount=e.amount,
+            balance_after=e.balance_after,
+            status=txn.status,
+            created_at=as_utc(txn.created_at),
+        )
+        for e in own
+    ]
+    return TransactionDetail(
+        reference=txn.reference,
+        kind=KIND_LABELS.get(txn.kind, txn.kind.replace("_", " ").capitalize()),
+        status=txn.status,
+        narration=txn.narration,
+        created_at=as_utc(txn.created_at),
+        own_entries=rows,
+        from_party=from_party,
+        to_party=to_party,
+        transfer=transfer,
+    )
+
+
+def _party(entry: Entry, user_id: int) -> str:
+    account = entry.account
+    if account.kind == WALLET and account.user_id == user_id:
+        return f"Your {account.name}"
+    if account.kind == WALLET:
+        return "Another customer"
+    return "Lumipay"

@@ -1,0 +1,73 @@
+"""`flask users …` and `flask demo …` commands."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from lumipay.accounts.service import open_wallet, wallets_for
+from lumipay.audit.service import SYSTEM
+from lumipay.auth import service as auth
+from lumipay.auth.models import User
+from lumipay.extensions import db
+from lumipay.transfers.forms import new_idempotency_key
+from lumipay.transfers.service import send_transfer
+
+users_cli = AppGroup("users", help="Manage users.")
+demo_cli = AppGroup("demo", help="Demo data for a first look.")
+
+DEMO_PASSWORD = "lumipay-demo-2026"  # noqa: S105 - printed on the console for the demo
+DEMO_CUSTOMERS = (
+    ("Ada Obi", "ada@example.com", "08031234567"),
+    ("Bayo Adeyemi", "bayo@example.com", "08039876543"),
+)
+DEMO_ADMIN = ("Tola Bello", "admin@example.com", "08030000001")
+
+
+@users_cli.command("create-admin")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option("--phone", required=True)
+@click.password_option()
+def create_admin_command(name: str, email: str, phone: str, password: str) -> None:
+    """Create an admin who can sign in (no wallet)."""
+    try:
+        user = auth.create_admin(name, email, phone, password)
+    except auth.RegistrationError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"admin {user.email} created")
+
+
+@demo_cli.command("seed")
+def seed_command() -> None:
+    """Two customers with balances and history, and one admin; safe to run twice."""
+    if db.session.scalar(select(User.id).where(User.email == DEMO_CUSTOMERS[0][1])) is None:
+        ada, bayo = (
+            auth.register_customer(name, email, phone, DEMO_PASSWORD, origin=SYSTEM)
+            for name, email, phone in DEMO_CUSTOMERS
+        )
+        auth.create_admin(*DEMO_ADMIN, DEMO_PASSWORD)
+        open_wallet(ada.id, "USD", origin=SYSTEM)
+        ada_ngn = wallets_for(ada.id)[0].id
+        bayo_ngn = wallets_for(bayo.id)[0].id
+        for sender, wallet, to, amount, narration in (
+            (ada, ada_ngn, bayo, 1_250_000, "Lunch and taxi"),
+            (bayo, bayo_ngn, ada, 500_000, "Half of the fuel"),
+            (ada, ada_ngn, bayo, 2_000_000, "Rent share"),
+            (bayo, bayo_ngn, ada, 75_050, "Airtime refund"),
+        ):
+            send_transfer(
+                sender.id,
+                wallet,
+                to.account_number,
+                amount,
+                narration,
+                idempotency_key=new_idempotency_key(),
+                origin=SYSTEM,
+            )
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")
+    for name, email, _ in (*DEMO_CUSTOMERS, DEMO_ADMIN):
+        user = db.session.scalar(select(User).where(User.email == email))
+        account = f"account {user.account_number}" if user and user.account_number else "admin"
+        click.echo(f"  {name:<14} {email:<26} {account}")

@@ -1,0 +1,62 @@
+"""Column types, clocks and the unit of work shared by every domain."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy.exc import DBAPIError
+
+from lumipay.extensions import db
+
+T = TypeVar("T")
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+UTCDateTime = DateTime(timezone=True)
+
+# deadlock_detected, serialization_failure, lock_not_available
+RETRYABLE_PGCODES = {"40P01", "40001", "55P03"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for the transient failures that a second attempt can fix."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = getattr(exc.orig, "pgcode", None)
+    if code in RETRYABLE_PGCODES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
+def run_in_transaction(work: Callable[[], T], *, attempts: int = 5) -> T:
+    """Run `work` and commit it as one database transaction.
+
+    Everything `work` writes commits together or not at all. A deadlock or serialization failure
+    rolls back and runs `work` again from the start, so `work` must read what it needs itself.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            result = work()
+            db.session.commit()
+            return result
+        except BaseException as exc:
+            db.session.rollback()
+            if attempt < attempts and is_retryable(exc):
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+                continue
+            raise
+    raise AssertionError("unreachable")

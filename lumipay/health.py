@@ -1,0 +1,36 @@
+"""GET /healthz: is the database up, is Redis up."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from lumipay.extensions import db
+from lumipay.jobs.queue import redis_connection
+
+bp = Blueprint("health", __name__)
+
+
+@bp.route("/healthz")
+def healthz() -> tuple[Response, int]:
+    checks: dict[str, str] = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+        checks["database"] = "ok"
+    except Exception as exc:
+        current_app.logger.warning("healthz: database check failed: %s", exc)
+        db.session.rollback()
+        checks["database"] = "down"
+    if current_app.config.get("REDIS_URL"):
+        try:
+            redis_connection().ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            current_app.logger.warning("healthz: redis check failed: %s", exc)
+            checks["redis"] = "down"
+    else:
+        checks["redis"] = "not configured (jobs run in-process)"
+    status = 200 if checks["database"] == "ok" else 503
+    return jsonify(status="ok" if status == 200 else "degraded", **checks), status

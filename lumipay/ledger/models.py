@@ -1,0 +1,124 @@
+"""Double-entry ledger tables: accounts, transactions, entries and holds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lumipay.database import BigIntPK, UTCDateTime, utcnow
+from lumipay.extensions import db
+
+WALLET = "wallet"
+SYSTEM = "system"
+
+
+class Account(db.Model):
+    """A ledger account: a customer's wallet or one of the bank's own system accounts.
+
+    Only wallets keep a running `balance` and `held`; system accounts (bonus funding, fees,
+    clearing) are hot, so their balance is the sum of their entries and their row is never
+    locked or updated by a posting.
+    """
+
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        UniqueConstraint("user_id", "currency", name="uq_ledger_accounts_user_currency"),
+        CheckConstraint("kind IN ('wallet', 'system')", name="kind_known"),
+        CheckConstraint("kind <> 'wallet' OR user_id IS NOT NULL", name="wallet_has_owner"),
+        CheckConstraint("kind <> 'system' OR code IS NOT NULL", name="system_has_code"),
+        CheckConstraint(
+            "kind <> 'wallet' OR (held >= 0 AND balance - held >= 0)",
+            name="wallet_available_not_negative",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str | None] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    name: Mapped[str] = mapped_column(String(120))
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    held: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+    @property
+    def is_wallet(self) -> bool:
+        return self.kind == WALLET
+
+
+class LedgerTransaction(db.Model):
+    """One movement of money: two or more entries that balance per currency."""
+
+    __tablename__ = "ledger_transactions"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="posted")
+    narration: Mapped[str] = mapped_column(String(140), default="")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    entries: Mapped[list[Entry]] = relationship(
+        back_populates="transaction", order_by="Entry.id", lazy="selectin"
+    )
+
+
+class Entry(db.Model):
+    """One side of a transaction. Positive credits the account, negative debits it.
+
+    Append-only: on PostgreSQL a trigger refuses UPDATE and DELETE.
+    """
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        Index("ix_ledger_entries_account_id_id", "account_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    # Wallets only: the posted balance right after this entry, for statements.
+    balance_after: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+HOLD_STATUSES = ("active", "captured", "released", "expired")
+
+
+class Hold(db.Model):
+    """Money reserved on a wallet: counts against `available` until captured or released."""
+
+    __tablename__ = "ledger_holds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "status IN ('active', 'captured', 'released', 'expired')", name="status_known"
+        ),
+        Index("ix_ledger_holds_status_expires_at", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(140), default="")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    captured_amount: Mapped[int | None] = mapped_column(BigInteger)
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))

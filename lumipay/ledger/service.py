@@ -1,0 +1,279 @@
+"""The only code that changes balances.
+
+Every function here works inside the caller's database transaction and never commits: the
+caller's unit of work (`run_in_transaction`) commits the postings together with the business
+record they belong to, or rolls all of it back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from lumipay.database import utcnow
+from lumipay.extensions import db
+from lumipay.ledger.errors import HoldNotActive, InsufficientFunds, LedgerError
+from lumipay.ledger.errors import UnbalancedTransaction as UnbalancedTransaction
+from lumipay.ledger.models import SYSTEM, WALLET, Account, Entry, Hold, LedgerTransaction
+from lumipay.ledger.references import new_reference
+from lumipay.money import CURRENCIES
+
+BONUS_FUNDING = "bonus_funding"
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a posting: `amount` > 0 credits the account, < 0 debits it."""
+
+    account_id: int
+    amount: int
+
+
+def lock_wallets(account_ids: Iterable[int]) -> dict[int, Account]:
+    """Lock wallet rows FOR UPDATE in ascending id order, so two opposite transfers can't deadlock.
+
+    `populate_existing` refreshes rows this session already holds, so the balance read is the
+    one under the lock, not a stale copy.
+    """
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        select(Account)
+        .where(Account.id.in_(ids), Account.kind == WALLET)
+        .order_by(Account.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    return {row.id: row for row in rows}
+
+
+def system_account(purpose: str, currency: str) -> Account:
+    """The bank's own account for `purpose` in `currency`, created on first use."""
+    code = f"{purpose}:{currency}"
+    account = db.session.scalar(select(Account).where(Account.code == code))
+    if account is not None:
+        return account
+    if currency not in CURRENCIES:
+        raise LedgerError(f"Unknown currency {currency}.")
+    try:
+        with db.session.begin_nested():
+            account = Account(
+                kind=SYSTEM,
+                code=code,
+                currency=currency,
+                name=f"{purpose.replace('_', ' ').capitalize()} ({currency})",
+                balance=0,
+                held=0,
+            )
+            db.session.add(account)
+    except IntegrityError:
+        # Another transaction created it first; theirs is as good as ours.
+        account = db.session.scalars(select(Account).where(Account.code == code)).one()
+    return account
+
+
+def post(
+    kind: str,
+    legs: Sequence[Leg],
+    *,
+    narration: str = "",
+    reference: str | None = None,
+    parent_id: int | None = None,
+) -> LedgerTransaction:
+    """Write one balanced transaction and apply it to wallet balances.
+
+    Raises UnbalancedTransaction when debits and credits differ in any currency, and
+    InsufficientFunds when a debit would take a wallet's available balance below zero.
+    """
+    if len(legs) < 2:
+        raise UnbalancedTransaction("A transaction needs at least two entries.")
+    for leg in legs:
+        if type(leg.amount) is not int or leg.amount == 0:
+            raise UnbalancedTransaction("Every entry needs a non-zero whole amount in minor units.")
+
+    ids = {leg.account_id for leg in legs}
+    info = {
+        row.id: row
+        for row in db.session.execute(
+            select(Account.id, Account.kind, Account.currency).where(Account.id.in_(ids))
+        )
+    }
+    if len(info) != len(ids):
+        raise LedgerError("Unknown ledger account.")
+
+    per_currency: dict[str, int] = defaultdict(int)
+    per_account: dict[int, int] = defaultdict(int)
+    for leg in legs:
+        per_currency[info[leg.account_id].currency] += leg.amount
+        per_account[leg.account_id] += leg.amount
+    unbalanced = {cur: total for cur, total in per_currency.items() if total != 0}
+    if unbalanced:
+        raise UnbalancedTransaction(f"Debits and credits differ: {unbalanced}.")
+
+    wallets = lock_wallets(aid for aid in ids if info[aid].kind == WALLET)
+    for account_id, delta in per_account.items():
+        wallet = wallets.get(account_id)
+        if wallet is not None and delta < 0 and wallet.balance + delta - wallet.held < 0:
+            raise InsufficientFunds(account_id, wallet.available, -delta)
+
+    txn = LedgerTransaction(
+        reference=reference or new_reference(),
+        kind=kind,
+        narration=narration[:140],
+        parent_id=parent_id,
+        created_at=utcnow(),
+    )
+    db.session.add(txn)
+    db.session.flush()
+    for leg in legs:
+        wallet = wallets.get(leg.account_id)
+        balance_after = None
+        if wallet is not None:
+            wallet.balance += leg.amount
+            balance_after = wallet.balance
+        db.session.add(
+            Entry(
+                transaction_id=txn.id,
+                account_id=leg.account_id,
+                currency=info[leg.account_id].currency,
+                amount=leg.amount,
+                balance_after=balance_after,
+                created_at=txn.created_at,
+            )
+        )
+    db.session.flush()
+    return txn
+
+
+def transfer(
+    kind: str,
+    debit_account_id: int,
+    credit_account_id: int,
+    amount: int,
+    *,
+    narration: str = "",
+    reference: str | None = None,
+) -> LedgerTransaction:
+    """Move `amount` from one account to another in the same currency."""
+    if type(amount) is not int or amount <= 0:
+        raise LedgerError("Amount must be a positive whole number of minor units.")
+    return post(
+        kind,
+        [Leg(debit_account_id, -amount), Leg(credit_account_id, amount)],
+        narration=narration,
+        reference=reference,
+    )
+
+
+def place_hold(
+    account_id: int, amount: int, *, reference: str, expires_at: datetime, reason: str = ""
+) -> Hold:
+    """Reserve `amount` on a wallet under the same row lock as the balance check."""
+    if type(amount) is not int or amount <= 0:
+        raise LedgerError("A hold needs a positive whole amount.")
+    wallet = lock_wallets([account_id]).get(account_id)
+    if wallet is None:
+        raise LedgerError("Holds can only be placed on a wallet.")
+    if wallet.available < amount:
+        raise InsufficientFunds(account_id, wallet.available, amount)
+    wallet.held += amount
+    hold = Hold(
+        account_id=account_id,
+        amount=amount,
+        reference=reference,
+        reason=reason[:140],
+        expires_at=expires_at,
+        status="active",
+    )
+    db.session.add(hold)
+    db.session.flush()
+    return hold
+
+
+def _locked_active_hold(hold_id: int) -> tuple[Hold, Account]:
+    hold = db.session.get(Hold, hold_id)
+    if hold is None:
+        raise HoldNotActive("No such hold.")
+    wallet = lock_wallets([hold.account_id])[hold.account_id]
+    hold = db.session.scalars(
+        select(Hold)
+        .where(Hold.id == hold_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if hold.status != "active":
+        raise HoldNotActive(f"This hold is already {hold.status}.")
+    return hold, wallet
+
+
+def capture_hold(
+    hold_id: int,
+    amount: int,
+    credit_account_id: int,
+    *,
+    kind: str,
+    narration: str = "",
+    tolerance: int = 0,
+    reference: str | None = None,
+) -> LedgerTransaction:
+    """Settle a hold: debit what was settled and release the rest, in one transaction.
+
+    A capture above the hold is allowed only up to `tolerance` minor units, and only when the
+    wallet's available balance covers the excess.
+    """
+    if type(amount) is not int or amount <= 0:
+        raise LedgerError("A capture needs a positive whole amount.")
+    hold, wallet = _locked_active_hold(hold_id)
+    if amount > hold.amount + max(tolerance, 0):
+        raise LedgerError("The capture is larger than the hold allows.")
+    wallet.held -= hold.amount
+    db.session.flush()
+    txn = transfer(
+        kind, wallet.id, credit_account_id, amount, narration=narration, reference=reference
+    )
+    hold.status = "captured"
+    hold.captured_amount = amount
+    hold.settled_at = utcnow()
+    hold.transaction_id = txn.id
+    db.session.flush()
+    return txn
+
+
+def release_hold(hold_id: int, *, status: str = "released") -> Hold:
+    """Give a hold's money back to `available` (status `released` or `expired`)."""
+    if status not in ("released", "expired"):
+        raise LedgerError("A hold ends as released or expired.")
+    hold, wallet = _locked_active_hold(hold_id)
+    wallet.held -= hold.amount
+    hold.status = status
+    hold.settled_at = utcnow()
+    db.session.flush()
+    return hold
+
+
+def expire_holds(now: datetime | None = None) -> int:
+    """Release every active hold whose time is up; returns how many were released."""
+    cutoff = now or utcnow()
+    ids = db.session.scalars(
+        select(Hold.id).where(Hold.status == "active", Hold.expires_at <= cutoff).order_by(Hold.id)
+    ).all()
+    for hold_id in ids:
+        try:
+            release_hold(hold_id, status="expired")
+        except HoldNotActive:
+            continue
+    return len(ids)
+
+
+def account_balance(account_id: int) -> int:
+    """Posted balance from the entries: the source of truth for system accounts."""
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(Entry.amount), 0)).where(Entry.account_id == account_id)
+    )
+    return int(total or 0)

@@ -1,0 +1,119 @@
+"""`flask ledger verify`: the ledger proves itself, or names what drifted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from lumipay.extensions import db
+from lumipay.ledger.models import WALLET, Account, Entry, Hold, LedgerTransaction
+
+
+@dataclass
+class Report:
+    transactions: int = 0
+    entries: int = 0
+    wallets: int = 0
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_ledger(limit: int = 50) -> Report:
+    """Check every invariant of the money rules; at most `limit` problems of each kind listed."""
+    report = Report()
+    session = db.session
+    report.transactions = session.scalar(select(func.count(LedgerTransaction.id))) or 0
+    report.entries = session.scalar(select(func.count(Entry.id))) or 0
+    report.wallets = (
+        session.scalar(select(func.count(Account.id)).where(Account.kind == WALLET)) or 0
+    )
+
+    unbalanced = session.execute(
+        select(LedgerTransaction.reference, Entry.currency, func.sum(Entry.amount))
+        .join(Entry, Entry.transaction_id == LedgerTransaction.id)
+        .group_by(LedgerTransaction.reference, Entry.currency)
+        .having(func.sum(Entry.amount) != 0)
+        .limit(limit)
+    ).all()
+    for reference, currency, total in unbalanced:
+        report.problems.append(f"transaction {reference} does not balance in {currency}: {total}")
+
+    entry_count = func.count(Entry.id)
+    too_few = session.execute(
+        select(LedgerTransaction.reference, entry_count)
+        .outerjoin(Entry, Entry.transaction_id == LedgerTransaction.id)
+        .group_by(LedgerTransaction.reference)
+        .having(entry_count < 2)
+        .limit(limit)
+    ).all()
+    for reference, count in too_few:
+        report.problems.append(f"transaction {reference} has {count} entries (needs 2 or more)")
+
+    wrong_currency = session.execute(
+        select(Entry.id, Entry.currency, Account.currency)
+        .join(Account, Account.id == Entry.account_id)
+        .where(Entry.currency != Account.currency)
+        .limit(limit)
+    ).all()
+    for entry_id, entry_cur, account_cur in wrong_currency:
+        report.problems.append(
+            f"entry {entry_id} is in {entry_cur} but its account is in {account_cur}"
+        )
+
+    sums = (
+        select(Entry.account_id, func.sum(Entry.amount).label("total"))
+        .group_by(Entry.account_id)
+        .subquery()
+    )
+    active_holds = (
+        select(Hold.account_id, func.sum(Hold.amount).label("total"))
+        .where(Hold.status == "active")
+        .group_by(Hold.account_id)
+        .subquery()
+    )
+    posted = func.coalesce(sums.c.total, 0)
+    held = func.coalesce(active_holds.c.total, 0)
+    drifted = session.execute(
+        select(Account.id, Account.balance, Account.held, posted, held)
+        .outerjoin(sums, sums.c.account_id == Account.id)
+        .outerjoin(active_holds, active_holds.c.account_id == Account.id)
+        .where(Account.kind == WALLET)
+        .where(
+            (Account.balance != posted)
+            | (Account.held != held)
+            | (Account.balance - Account.held < 0)
+            | (Account.held < 0)
+        )
+        .limit(limit)
+    ).all()
+    for account_id, balance, held_col, posted_sum, held_sum in drifted:
+        if balance != posted_sum:
+            report.problems.append(
+                f"wallet {account_id} balance {balance} != sum of its entries {posted_sum}"
+            )
+        if held_col != held_sum:
+            report.problems.append(
+                f"wallet {account_id} held {held_col} != its active holds {held_sum}"
+            )
+        if balance - held_col < 0 or held_col < 0:
+            report.problems.append(
+                f"wallet {account_id} available balance is negative ({balance - held_col})"
+            )
+
+    by_kind = session.execute(
+        select(Account.currency, Account.kind, func.coalesce(func.sum(Entry.amount), 0))
+        .join(Entry, Entry.account_id == Account.id)
+        .group_by(Account.currency, Account.kind)
+    ).all()
+    for currency, kind, total in by_kind:
+        report.totals.setdefault(currency, {})[kind] = int(total)
+    for currency, kinds in report.totals.items():
+        net = sum(kinds.values())
+        if net != 0:
+            report.problems.append(f"{currency}: all accounts together sum to {net}, not 0")
+    return report

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import uuid
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from lumipay.money import InvalidAmount, parse_amount
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+class TransferForm(FlaskForm):
+    """Step one: what to send and to whom. Amount is typed in major units ("5,000.50")."""
+
+    from_wallet_id = SelectField("From wallet", coerce=int, validate_choice=False)
+    to_account_number = StringField(
+        "Recipient's account number",
+        validators=[DataRequired("Enter the 10-digit account number.")],
+    )
+    amount = StringField("Amount", validators=[DataRequired("Enter an amount.")])
+    narration = StringField("Narration (optional)", validators=[Length(max=100)])
+    idempotency_key = HiddenField()
+
+    def amount_minor(self, currency: str) -> int | None:
+        """The amount in minor units, or None with an error added to the field."""
+        try:
+            return parse_amount(self.amount.data or "", currency)
+        except InvalidAmount as exc:
+            self.amount.errors = [*self.amount.errors, str(exc)]
+            return None
+
+
+class ConfirmTransferForm(TransferForm):
+    """Step two: the same fields, hidden, plus the key this rendering of the form carries."""
+
+    idempotency_key = HiddenField(validators=[DataRequired("This form has expired.")])

@@ -1,0 +1,210 @@
+"""Use cases for transfers between customers: name enquiry, checks, send."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+
+from lumipay.audit import service as audit
+from lumipay.audit.service import Origin
+from lumipay.auth.models import User
+from lumipay.auth.names import mask_name
+from lumipay.auth.nuban import is_valid_account_number
+from lumipay.extensions import db
+from lumipay.idempotency import service as idempotency
+from lumipay.ledger import service as ledger
+from lumipay.ledger.errors import InsufficientFunds
+from lumipay.ledger.models import WALLET, Account
+from lumipay.ledger.references import new_reference
+from lumipay.money import MAX_MINOR, format_amount
+from lumipay.transfers.models import Transfer
+
+NARRATION_MAX = 100
+
+
+class TransferError(Exception):
+    """A transfer was refused; `field` names the form field the message belongs to."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int
+    account_number: str
+    masked_name: str
+
+
+@dataclass(frozen=True)
+class TransferPlan:
+    """A checked transfer, ready for the customer to confirm."""
+
+    from_wallet_id: int
+    currency: str
+    amount: int
+    recipient: Recipient
+    to_wallet_id: int
+    narration: str
+
+
+def name_enquiry(account_number: str) -> Recipient | None:
+    """The customer behind an account number, with the name masked as banks show it."""
+    number = (account_number or "").strip()
+    if not re.fullmatch(r"\d{10}", number):
+        return None
+    if not is_valid_account_number(current_app.config["NUBAN_BANK_CODE"], number):
+        return None
+    user = db.session.scalar(select(User).where(User.account_number == number))
+    if user is None:
+        return None
+    return Recipient(user.id, number, mask_name(user.full_name))
+
+
+def plan_transfer(
+    user_id: int, from_wallet_id: int, to_account_number: str, amount: int, narration: str
+) -> TransferPlan:
+    """Check a transfer without writing anything; raise TransferError naming the problem."""
+    wallet = db.session.scalar(
+        select(Account).where(
+            Account.id == from_wallet_id, Account.user_id == user_id, Account.kind == WALLET
+        )
+    )
+    if wallet is None:
+        raise TransferError("from_wallet_id", "Choose one of your wallets.")
+    if type(amount) is not int or amount <= 0 or amount > MAX_MINOR:
+        raise TransferError("amount", "Enter an amount greater than zero.")
+    clean_narration = re.sub(r"\s+", " ", narration or "").strip()
+    if len(clean_narration) > NARRATION_MAX:
+        raise TransferError("narration", f"Keep the narration to {NARRATION_MAX} characters.")
+    number = (to_account_number or "").strip()
+    if not re.fullmatch(r"\d{10}", number):
+        raise TransferError("to_account_number", "Enter the 10-digit account number.")
+    recipient = name_enquiry(number)
+    if recipient is None:
+        raise TransferError("to_account_number", "No Lumipay account has that number.")
+    if recipient.user_id == user_id:
+        raise TransferError(
+            "to_account_number", "That is your own account. Choose another recipient."
+        )
+    to_wallet_id = db.session.scalar(
+        select(Account.id).where(
+            Account.user_id == recipient.user_id,
+            Account.currency == wallet.currency,
+            Account.kind == WALLET,
+        )
+    )
+    if to_wallet_id is None:
+        raise TransferError(
+            "to_account_number",
+            f"{recipient.masked_name} has no {wallet.currency} wallet to receive this.",
+        )
+    if wallet.available < amount:
+        raise TransferError(
+            "amount",
+            "Insufficient available balance: you have "
+            f"{format_amount(wallet.available, wallet.currency)} available.",
+        )
+    return TransferPlan(
+        wallet.id, wallet.currency, amount, recipient, to_wallet_id, clean_narration
+    )
+
+
+def send_transfer(
+    user_id: int,
+    from_wallet_id: int,
+    to_account_number: str,
+    amount: int,
+    narration: str,
+    *,
+    idempotency_key: str,
+    origin: Origin,
+) -> Transfer:
+    """Move money to another customer at once; a repeat of the same key returns the first one.
+
+    The claim of the key, the ledger posting, the transfer record and the audit row commit in
+    one database transaction.
+    """
+    payload = {
+        "from_wallet_id": from_wallet_id,
+        "to_account_number": (to_account_number or "").strip(),
+        "amount": amount,
+        "narration": narration,
+    }
+
+    def work() -> str:
+        plan = plan_transfer(user_id, from_wallet_id, to_account_number, amount, narration)
+        reference = new_reference()
+        try:
+            txn = ledger.transfer(
+                "transfer",
+                plan.from_wallet_id,
+                plan.to_wallet_id,
+                plan.amount,
+                narration=plan.narration or f"Transfer to {plan.recipient.masked_name}",
+                reference=reference,
+            )
+        except InsufficientFunds as exc:
+            raise TransferError("amount", exc.message) from None
+        transfer = Transfer(
+            reference=reference,
+            sender_id=user_id,
+            recipient_id=plan.recipient.user_id,
+            from_account_id=plan.from_wallet_id,
+            to_account_id=plan.to_wallet_id,
+            currency=plan.currency,
+            amount=plan.amount,
+            narration=plan.narration,
+            status="succeeded",
+            transaction_id=txn.id,
+        )
+        db.session.add(transfer)
+        audit.record(
+            "transfer",
+            origin,
+            actor_id=user_id,
+            subject=reference,
+            amount=plan.amount,
+            currency=plan.currency,
+            to_account_number=plan.recipient.account_number,
+        )
+        return reference
+
+    reference, _ = idempotency.run_once(user_id, idempotency_key, "transfer", payload, work)
+    transfer = transfer_for(user_id, reference)
+    if transfer is None:
+        raise TransferError(None, "That transfer could not be found.")
+    return transfer
+
+
+def transfer_for(user_id: int, reference: str) -> Transfer | None:
+    """A transfer the customer sent or received, else None."""
+    transfer = db.session.scalar(select(Transfer).where(Transfer.reference == reference))
+    if transfer is None or user_id not in (transfer.sender_id, transfer.recipient_id):
+        return None
+    return transfer
+
+
+@dataclass(frozen=True)
+class Parties:
+    sender_name: str
+    sender_account: str
+    recipient_name: str
+    recipient_account: str
+
+
+def parties(transfer: Transfer) -> Parties:
+    """Both sides of a transfer as a receipt shows them (names masked)."""
+    sender = db.session.get(User, transfer.sender_id)
+    recipient = db.session.get(User, transfer.recipient_id)
+    return Parties(
+        mask_name(sender.full_name),
+        sender.account_number or "",
+        mask_name(recipient.full_name),
+        recipient.account_number or "",
+    )

@@ -1,0 +1,127 @@
+"""URLs: /transfers/new, /transfers/confirm, /transfers/name-enquiry, /transfers/<reference>."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from lumipay.accounts.service import wallets_for
+from lumipay.idempotency.service import IdempotencyError
+from lumipay.money import format_amount, to_major_str
+from lumipay.transfers import service
+from lumipay.transfers.forms import ConfirmTransferForm, TransferForm, new_idempotency_key
+from lumipay.web import request_origin
+
+bp = Blueprint("transfers", __name__, url_prefix="/transfers")
+
+
+def _with_wallets(form: TransferForm) -> TransferForm:
+    form.from_wallet_id.choices = [
+        (w.id, f"{w.currency} wallet · {format_amount(w.available, w.currency)} available")
+        for w in wallets_for(current_user.id)
+    ]
+    return form
+
+
+def _currency_of(form: TransferForm) -> str:
+    wallets = {w.id: w.currency for w in wallets_for(current_user.id)}
+    return wallets.get(form.from_wallet_id.data, "NGN")
+
+
+def _plan(form: TransferForm) -> service.TransferPlan | None:
+    """Validate the form and the transfer; errors land on the form's fields."""
+    if not form.validate_on_submit():
+        return None
+    amount = form.amount_minor(_currency_of(form))
+    if amount is None:
+        return None
+    try:
+        return service.plan_transfer(
+            current_user.id,
+            form.from_wallet_id.data,
+            form.to_account_number.data,
+            amount,
+            form.narration.data or "",
+        )
+    except service.TransferError as exc:
+        field = getattr(form, exc.field or "amount")
+        field.errors = [*field.errors, exc.message]
+        return None
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> str | Response | tuple[str, int]:
+    form = _with_wallets(TransferForm())
+    if request.method == "GET":
+        form.idempotency_key.data = new_idempotency_key()
+        wallet_id = request.args.get("from", type=int)
+        if wallet_id:
+            form.from_wallet_id.data = wallet_id
+        return render_template("transfers/new.html", form=form, recipient=None)
+    plan = _plan(form)
+    if plan is None:
+        if not form.idempotency_key.data:
+            form.idempotency_key.data = new_idempotency_key()
+        recipient = service.name_enquiry(form.to_account_number.data or "")
+        return render_template("transfers/new.html", form=form, recipient=recipient), 422
+    confirm = _with_wallets(ConfirmTransferForm(formdata=None))
+    confirm.from_wallet_id.data = plan.from_wallet_id
+    confirm.to_account_number.data = plan.recipient.account_number
+    confirm.amount.data = to_major_str(plan.amount, plan.currency)
+    confirm.narration.data = plan.narration
+    confirm.idempotency_key.data = form.idempotency_key.data or new_idempotency_key()
+    return render_template("transfers/confirm.html", form=confirm, plan=plan)
+
+
+@bp.route("/confirm", methods=["POST"])
+@login_required
+def confirm() -> str | Response | tuple[str, int]:
+    form = _with_wallets(ConfirmTransferForm())
+    plan = _plan(form)
+    if plan is None:
+        return render_template("transfers/new.html", form=form, recipient=None), 422
+    try:
+        transfer = service.send_transfer(
+            current_user.id,
+            plan.from_wallet_id,
+            plan.recipient.account_number,
+            plan.amount,
+            plan.narration,
+            idempotency_key=form.idempotency_key.data,
+            origin=request_origin(),
+        )
+    except service.TransferError as exc:
+        field = getattr(form, exc.field or "amount")
+        field.errors = [*field.errors, exc.message]
+        return render_template("transfers/new.html", form=form, recipient=None), 422
+    except IdempotencyError as exc:
+        flash(exc.message, "error")
+        form.idempotency_key.data = new_idempotency_key()
+        return render_template("transfers/new.html", form=form, recipient=None), exc.status
+    flash("Transfer sent.", "success")
+    return redirect(url_for("transfers.receipt", reference=transfer.reference), code=303)
+
+
+@bp.route("/name-enquiry")
+@login_required
+def name_enquiry() -> str:
+    """HTMX partial: the masked name behind the account number being typed."""
+    number = (request.args.get("to_account_number") or "").strip()
+    recipient = service.name_enquiry(number)
+    return render_template("transfers/_recipient.html", recipient=recipient, number=number)
+
+
+@bp.route("/<reference>")
+@login_required
+def receipt(reference: str) -> str:
+    transfer = service.transfer_for(current_user.id, reference)
+    if transfer is None:
+        abort(404)
+    return render_template(
+        "transfers/receipt.html",
+        transfer=transfer,
+        sent=transfer.sender_id == current_user.id,
+        parties=service.parties(transfer),
+    )

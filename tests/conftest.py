@@ -1,0 +1,246 @@
+"""Fixtures for the whole suite: real PostgreSQL and Redis, the app, WebTest and a login helper.
+
+TEST_DATABASE_URL (default: the local server's `lumipay_test` database, created if missing) and
+TEST_REDIS_URL (default: 127.0.0.1:6379, db 15). When either is unreachable the suite says so
+loudly and runs what it can; with CI=true an unreachable service fails the run.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import os
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis
+import sqlalchemy as sa
+from flask import Flask
+from webtest import TestApp
+
+from lumipay.config import normalise_database_url
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/lumipay_test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+PASSWORD = "correct-horse-battery-9"
+
+
+def _database_url() -> str:
+    return normalise_database_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_DATABASE_URL))
+
+
+def _redis_url() -> str:
+    return os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def _ensure_database(url: str) -> str | None:
+    """Create the test database if missing; return why it can't be reached, or None."""
+    target = sa.engine.make_url(url)
+    try:
+        admin = sa.create_engine(
+            target.set(database="postgres"), isolation_level="AUTOCOMMIT", pool_pre_ping=True
+        )
+        with admin.connect() as conn:
+            exists = conn.scalar(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": target.database},
+            )
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+        admin.dispose()
+        probe = sa.create_engine(target)
+        with probe.connect():
+            pass
+        probe.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return None
+
+
+def _redis_problem(url: str) -> str | None:
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+SERVICES: dict[str, str | None] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    SERVICES["postgres"] = _ensure_database(_database_url())
+    SERVICES["redis"] = _redis_problem(_redis_url())
+    down = {name: why for name, why in SERVICES.items() if why}
+    if not down:
+        return
+    lines = [f"  {name} UNREACHABLE: {why}" for name, why in down.items()]
+    banner = "\n".join(["", "!" * 78, *lines, "!" * 78, ""])
+    if os.environ.get("CI", "").lower() == "true":
+        raise pytest.UsageError(f"CI needs PostgreSQL and Redis:{banner}")
+    sys.stderr.write(f"{banner}Tests that need these services are SKIPPED.\n")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.postgres)
+        for service in ("postgres", "redis"):
+            if item.get_closest_marker(service) and SERVICES.get(service):
+                item.add_marker(pytest.mark.skip(reason=f"{service} unreachable"))
+
+
+def _reset_schema(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    from lumipay.extensions import db
+
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[Flask]:
+    if SERVICES.get("postgres"):
+        pytest.skip("postgres unreachable")
+    from lumipay import create_app
+
+    flask_app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+            "SQLALCHEMY_DATABASE_URI": _database_url(),
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 20, "max_overflow": 10},
+            "REDIS_URL": None if SERVICES.get("redis") else _redis_url(),
+            "INITIAL_BONUS": 10_000_000,
+            "NUBAN_BANK_CODE": "090",
+        }
+    )
+    _reset_schema(flask_app)
+    yield flask_app
+
+
+TABLES = (
+    "audit_events",
+    "idempotency_keys",
+    "transfers",
+    "ledger_holds",
+    "ledger_entries",
+    "ledger_transactions",
+    "ledger_accounts",
+    "users",
+)
+
+
+@pytest.fixture()
+def db_clean(app: Flask) -> Iterator[None]:
+    """Every test starts from empty tables."""
+    from lumipay.extensions import db
+
+    yield
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture()
+def ctx(app: Flask, db_clean: None) -> Iterator[Flask]:
+    """An app context for calling services directly."""
+    with app.app_context():
+        yield app
+
+
+class Browser(TestApp):
+    """WebTest's client, each request in a fresh context as a real server would run it.
+
+    Flask reuses an app context that is already pushed; a test holding one (`ctx`) would
+    otherwise share its `g`, its login and its database session with every request.
+    """
+
+    def do_request(self, req: Any, status: Any = None, expect_errors: Any = None) -> Any:
+        response = contextvars.Context().run(super().do_request, req, status, expect_errors)
+        from flask import has_app_context
+
+        if has_app_context():
+            from lumipay.extensions import db
+
+            db.session.expire_all()
+        return response
+
+
+@pytest.fixture()
+def web(app: Flask, db_clean: None) -> TestApp:
+    return Browser(app, extra_environ={"REMOTE_ADDR": "203.0.113.7"})
+
+
+_counter = itertools.count(1)
+
+
+@dataclass
+class Customer:
+    """A registered customer and a browser signed in as them."""
+
+    full_name: str
+    email: str
+    phone: str
+    password: str
+    account_number: str
+    browser: TestApp
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self.browser.get(url, **kw)
+
+
+def unique_details(name: str = "Test Customer") -> dict[str, str]:
+    n = next(_counter)
+    return {
+        "full_name": name,
+        "email": f"customer{n}@example.com",
+        "phone": f"0803{n:07d}",
+        "password": PASSWORD,
+    }
+
+
+def register_via_form(browser: TestApp, **fields: str) -> Any:
+    page = browser.get("/auth/register")
+    form = page.forms["register-form"]
+    for key, value in fields.items():
+        form[key] = value
+    return form.submit(expect_errors=True)
+
+
+def account_number_on(page: Any) -> str:
+    match = re.search(r'id="account-number">(\d{10})<', page.text)
+    assert match, "no account number on the page"
+    return match.group(1)
+
+
+@pytest.fixture()
+def register(app: Flask, db_clean: None):  # type: ignore[no-untyped-def]
+    """register(name) -> Customer: registers through the real form in a fresh browser."""
+
+    def make(name: str = "Test Customer", **overrides: str) -> Customer:
+        browser = Browser(app, extra_environ={"REMOTE_ADDR": "198.51.100.20"})
+        details = {**unique_details(name), **overrides}
+        response = register_via_form(browser, **details)
+        assert response.status_int == 303, response.text
+        dashboard = response.follow()
+        return Customer(
+            details["full_name"],
+            details["email"],
+            details["phone"],
+            details["password"],
+            account_number_on(dashboard),
+            browser,
+        )
+
+    return make
