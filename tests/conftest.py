@@ -56,7 +56,7 @@ def _ensure_database(url: str) -> str | None:
         with probe.connect():
             pass
         probe.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+    except Exception as exc:  # any failure means unreachable
         return f"{type(exc).__name__}: {exc}".splitlines()[0]
     return None
 
@@ -64,7 +64,7 @@ def _ensure_database(url: str) -> str | None:
 def _redis_problem(url: str) -> str | None:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 

@@ -61,9 +61,7 @@ def test_registration_refuses_weak_password_and_bad_input(web, ctx):
 
 
 def test_registration_without_csrf_token_is_refused(web, ctx):
-    response = web.post(
-        "/auth/register", {**unique_details("No Token")}, expect_errors=True
-    )
+    response = web.post("/auth/register", {**unique_details("No Token")}, expect_errors=True)
     assert response.status_int == 400
     assert count(User) == 0
 
@@ -103,15 +101,16 @@ def test_login_failure_is_generic_and_audited(register, web, ctx):
         page = form.submit(expect_errors=True)
         assert page.status_int == 422
         assert "password don&#39;t match" in page.text
-    failures = db.session.scalar(
-        select(func.count()).where(AuditEvent.action == "login_failed")
-    )
+    failures = db.session.scalar(select(func.count()).where(AuditEvent.action == "login_failed"))
     assert failures == 2
 
 
 def test_login_next_only_follows_own_paths(register, web, ctx):
     ada = register("Ada Obi")
-    for target, expected in (("/transfers/new", "/transfers/new"), ("//evil.example", "/dashboard")):
+    for target, expected in (
+        ("/transfers/new", "/transfers/new"),
+        ("//evil.example", "/dashboard"),
+    ):
         browser = web
         browser.reset()
         form = browser.get(f"/auth/login?next={target}").forms["login-form"]
