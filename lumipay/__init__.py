@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, render_template
 from htmx_flask import Htmx
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -90,6 +91,17 @@ def _register_handlers(app: Flask) -> None:
     @app.errorhandler(400)
     def bad_request(_error: Exception) -> tuple[str, int]:
         return render_template("errors/400.html"), 400
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    def database_unavailable(error: Exception) -> tuple[str, int]:
+        """The database went away mid-request: the transaction rolled back, so say "try again"."""
+        app.logger.error("database unavailable: %s", error)
+        try:
+            db.session.rollback()
+        except sa_exc.SQLAlchemyError:
+            app.logger.warning("rollback after a lost connection failed", exc_info=True)
+        return render_template("errors/503.html"), 503
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

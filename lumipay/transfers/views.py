@@ -79,16 +79,18 @@ def new() -> str | Response | tuple[str, int]:
 @login_required
 def confirm() -> str | Response | tuple[str, int]:
     form = _with_wallets(ConfirmTransferForm())
-    plan = _plan(form)
-    if plan is None:
+    # No pre-check of the balance here: a resubmit of a form that already went through must
+    # reach the idempotency check and get its receipt, even though the money has left.
+    amount = form.amount_minor(_currency_of(form)) if form.validate_on_submit() else None
+    if amount is None:
         return render_template("transfers/new.html", form=form, recipient=None), 422
     try:
         transfer = service.send_transfer(
             current_user.id,
-            plan.from_wallet_id,
-            plan.recipient.account_number,
-            plan.amount,
-            plan.narration,
+            form.from_wallet_id.data,
+            form.to_account_number.data,
+            amount,
+            form.narration.data or "",
             idempotency_key=form.idempotency_key.data,
             origin=request_origin(),
         )
