@@ -1,0 +1,1 @@
+"""Lumipay's benchmark harness: `python bench/run.py` (see bench/README.md)."""
