@@ -146,7 +146,7 @@ def send_transfer(
                 plan.from_wallet_id,
                 plan.to_wallet_id,
                 plan.amount,
-                narration=plan.narration or f"Transfer to {plan.recipient.masked_name}",
+                narration=plan.narration,
                 reference=reference,
             )
         except InsufficientFunds as exc:
