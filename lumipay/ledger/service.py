@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lumipay.database import utcnow
 from lumipay.extensions import db
@@ -35,10 +36,13 @@ class Leg:
 
 
 def lock_wallets(account_ids: Iterable[int]) -> dict[int, Account]:
-    """Lock wallet rows FOR UPDATE in ascending id order, so two opposite transfers can't deadlock.
+    """Lock wallet rows in ascending id order, so two opposite transfers can't deadlock.
 
-    `populate_existing` refreshes rows this session already holds, so the balance read is the
-    one under the lock, not a stale copy.
+    The lock is FOR NO KEY UPDATE: it excludes every other balance change but not the FOR KEY
+    SHARE locks that inserting a row with a foreign key to the wallet takes (a transfer, a
+    hold), which a plain FOR UPDATE would wait on, deadlocking two transfers between the same
+    wallets. `populate_existing` refreshes rows this session already holds, so the balance
+    read is the one under the lock, not a stale copy.
     """
     ids = sorted(set(account_ids))
     if not ids:
@@ -47,7 +51,7 @@ def lock_wallets(account_ids: Iterable[int]) -> dict[int, Account]:
         select(Account)
         .where(Account.id.in_(ids), Account.kind == WALLET)
         .order_by(Account.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).all()
     return {row.id: row for row in rows}
@@ -78,18 +82,47 @@ def system_account(purpose: str, currency: str) -> Account:
     return account
 
 
-def post(
+def begin(
     kind: str,
-    legs: Sequence[Leg],
     *,
     narration: str = "",
     reference: str | None = None,
     parent_id: int | None = None,
 ) -> LedgerTransaction:
-    """Write one balanced transaction and apply it to wallet balances.
+    """Write the transaction's header row, before any wallet is locked.
+
+    Callers that record a business row (a transfer, a bill) pointing at the transaction add it
+    after `begin` and before `apply`, so that the wallet row locks taken by `apply` are held for
+    as short a time as possible: only the balance updates, the entries and the commit.
+    """
+    txn = LedgerTransaction(
+        reference=reference or new_reference(),
+        kind=kind,
+        status="posted",
+        narration=narration[:140],
+        parent_id=parent_id,
+        created_at=utcnow(),
+    )
+    db.session.add(txn)
+    db.session.flush()
+    return txn
+
+
+def _system_currencies(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Account.id, Account.currency).where(Account.id.in_(ids), Account.kind == SYSTEM)
+    )
+    return {account_id: currency for account_id, currency in rows}
+
+
+def apply(txn: LedgerTransaction, legs: Sequence[Leg]) -> LedgerTransaction:
+    """Post `legs` under `txn`: lock the wallets, check, move the balances, write the entries.
 
     Raises UnbalancedTransaction when debits and credits differ in any currency, and
-    InsufficientFunds when a debit would take a wallet's available balance below zero.
+    InsufficientFunds when a debit would take a wallet's available balance below zero; the
+    caller's transaction then rolls back, header row included.
     """
     if len(legs) < 2:
         raise UnbalancedTransaction("A transaction needs at least two entries.")
@@ -98,57 +131,69 @@ def post(
             raise UnbalancedTransaction("Every entry needs a non-zero whole amount in minor units.")
 
     ids = {leg.account_id for leg in legs}
-    info = {
-        row.id: row
-        for row in db.session.execute(
-            select(Account.id, Account.kind, Account.currency).where(Account.id.in_(ids))
-        )
-    }
-    if len(info) != len(ids):
+    # Only wallets are locked; system accounts are hot and never serialise postings.
+    wallets = lock_wallets(ids)
+    currency_of = {aid: w.currency for aid, w in wallets.items()}
+    currency_of.update(_system_currencies(ids - wallets.keys()))
+    if len(currency_of) != len(ids):
         raise LedgerError("Unknown ledger account.")
 
     per_currency: dict[str, int] = defaultdict(int)
     per_account: dict[int, int] = defaultdict(int)
     for leg in legs:
-        per_currency[info[leg.account_id].currency] += leg.amount
+        per_currency[currency_of[leg.account_id]] += leg.amount
         per_account[leg.account_id] += leg.amount
     unbalanced = {cur: total for cur, total in per_currency.items() if total != 0}
     if unbalanced:
         raise UnbalancedTransaction(f"Debits and credits differ: {unbalanced}.")
-
-    wallets = lock_wallets(aid for aid in ids if info[aid].kind == WALLET)
     for account_id, delta in per_account.items():
         wallet = wallets.get(account_id)
         if wallet is not None and delta < 0 and wallet.balance + delta - wallet.held < 0:
             raise InsufficientFunds(account_id, wallet.available, -delta)
 
-    txn = LedgerTransaction(
-        reference=reference or new_reference(),
-        kind=kind,
-        narration=narration[:140],
-        parent_id=parent_id,
-        created_at=utcnow(),
-    )
-    db.session.add(txn)
-    db.session.flush()
-    for leg in legs:
-        wallet = wallets.get(leg.account_id)
-        balance_after = None
-        if wallet is not None:
-            wallet.balance += leg.amount
-            balance_after = wallet.balance
-        db.session.add(
-            Entry(
-                transaction_id=txn.id,
-                account_id=leg.account_id,
-                currency=info[leg.account_id].currency,
-                amount=leg.amount,
-                balance_after=balance_after,
-                created_at=txn.created_at,
-            )
+    moves = {aid: delta for aid, delta in per_account.items() if aid in wallets and delta}
+    if moves:
+        # One statement for every wallet of the posting: fewer round trips under the locks.
+        db.session.execute(
+            update(Account)
+            .where(Account.id.in_(moves))
+            .values(balance=Account.balance + case(moves, value=Account.id))
+            .execution_options(synchronize_session=False)
         )
-    db.session.flush()
+    running = {aid: w.balance for aid, w in wallets.items()}
+    rows = []
+    for leg in legs:
+        balance_after = None
+        if leg.account_id in running:
+            running[leg.account_id] += leg.amount
+            balance_after = running[leg.account_id]
+        rows.append(
+            {
+                "transaction_id": txn.id,
+                "account_id": leg.account_id,
+                "currency": currency_of[leg.account_id],
+                "amount": leg.amount,
+                "balance_after": balance_after,
+                "created_at": txn.created_at,
+            }
+        )
+    db.session.execute(insert(Entry), rows)
+    for aid, wallet in wallets.items():
+        set_committed_value(wallet, "balance", running[aid])
     return txn
+
+
+def post(
+    kind: str,
+    legs: Sequence[Leg],
+    *,
+    narration: str = "",
+    reference: str | None = None,
+    parent_id: int | None = None,
+) -> LedgerTransaction:
+    """Write one balanced transaction and apply it to wallet balances (`begin` + `apply`)."""
+    txn = begin(kind, narration=narration, reference=reference, parent_id=parent_id)
+    return apply(txn, legs)
 
 
 def transfer(

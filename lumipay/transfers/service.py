@@ -85,20 +85,27 @@ def plan_transfer(
     number = (to_account_number or "").strip()
     if not re.fullmatch(r"\d{10}", number):
         raise TransferError("to_account_number", "Enter the 10-digit account number.")
-    recipient = name_enquiry(number)
-    if recipient is None:
+    found = None
+    if is_valid_account_number(current_app.config["NUBAN_BANK_CODE"], number):
+        # The recipient and their wallet in this currency, in one round trip.
+        found = db.session.execute(
+            select(User.id, User.full_name, Account.id)
+            .outerjoin(
+                Account,
+                (Account.user_id == User.id)
+                & (Account.currency == wallet.currency)
+                & (Account.kind == WALLET),
+            )
+            .where(User.account_number == number)
+        ).first()
+    if found is None:
         raise TransferError("to_account_number", "No Lumipay account has that number.")
-    if recipient.user_id == user_id:
+    recipient_id, recipient_name, to_wallet_id = found
+    recipient = Recipient(recipient_id, number, mask_name(recipient_name))
+    if recipient_id == user_id:
         raise TransferError(
             "to_account_number", "That is your own account. Choose another recipient."
         )
-    to_wallet_id = db.session.scalar(
-        select(Account.id).where(
-            Account.user_id == recipient.user_id,
-            Account.currency == wallet.currency,
-            Account.kind == WALLET,
-        )
-    )
     if to_wallet_id is None:
         raise TransferError(
             "to_account_number",
@@ -115,6 +122,14 @@ def plan_transfer(
     )
 
 
+@dataclass(frozen=True)
+class SentTransfer:
+    """What a customer gets back from sending: the reference, and whether it was a repeat."""
+
+    reference: str
+    replayed: bool
+
+
 def send_transfer(
     user_id: int,
     from_wallet_id: int,
@@ -124,11 +139,12 @@ def send_transfer(
     *,
     idempotency_key: str,
     origin: Origin,
-) -> Transfer:
+) -> SentTransfer:
     """Move money to another customer at once; a repeat of the same key returns the first one.
 
-    The claim of the key, the ledger posting, the transfer record and the audit row commit in
-    one database transaction.
+    The claim of the key, the transfer record, the audit row and the ledger posting commit in
+    one database transaction. The wallets are locked last (`ledger.apply`), so the locks are
+    held only for the balance updates, the entries and the commit.
     """
     payload = {
         "from_wallet_id": from_wallet_id,
@@ -136,34 +152,26 @@ def send_transfer(
         "amount": amount,
         "narration": narration,
     }
+    reference = new_reference()
 
-    def work() -> str:
+    def work() -> None:
         plan = plan_transfer(user_id, from_wallet_id, to_account_number, amount, narration)
-        reference = new_reference()
-        try:
-            txn = ledger.transfer(
-                "transfer",
-                plan.from_wallet_id,
-                plan.to_wallet_id,
-                plan.amount,
-                narration=plan.narration,
+        txn = ledger.begin("transfer", narration=plan.narration, reference=reference)
+        db.session.add(
+            Transfer(
                 reference=reference,
+                sender_id=user_id,
+                recipient_id=plan.recipient.user_id,
+                from_account_id=plan.from_wallet_id,
+                to_account_id=plan.to_wallet_id,
+                currency=plan.currency,
+                amount=plan.amount,
+                narration=plan.narration,
+                status="succeeded",
+                transaction_id=txn.id,
+                created_at=txn.created_at,
             )
-        except InsufficientFunds as exc:
-            raise TransferError("amount", exc.message) from None
-        transfer = Transfer(
-            reference=reference,
-            sender_id=user_id,
-            recipient_id=plan.recipient.user_id,
-            from_account_id=plan.from_wallet_id,
-            to_account_id=plan.to_wallet_id,
-            currency=plan.currency,
-            amount=plan.amount,
-            narration=plan.narration,
-            status="succeeded",
-            transaction_id=txn.id,
         )
-        db.session.add(transfer)
         audit.record(
             "transfer",
             origin,
@@ -173,13 +181,22 @@ def send_transfer(
             currency=plan.currency,
             to_account_number=plan.recipient.account_number,
         )
-        return reference
+        db.session.flush()
+        try:
+            ledger.apply(
+                txn,
+                [
+                    ledger.Leg(plan.from_wallet_id, -plan.amount),
+                    ledger.Leg(plan.to_wallet_id, plan.amount),
+                ],
+            )
+        except InsufficientFunds as exc:
+            raise TransferError("amount", exc.message) from None
 
-    reference, _ = idempotency.run_once(user_id, idempotency_key, "transfer", payload, work)
-    transfer = transfer_for(user_id, reference)
-    if transfer is None:
-        raise TransferError(None, "That transfer could not be found.")
-    return transfer
+    outcome, replayed = idempotency.run_once(
+        user_id, idempotency_key, "transfer", payload, reference, work
+    )
+    return SentTransfer(outcome, replayed)
 
 
 def transfer_for(user_id: int, reference: str) -> Transfer | None:
