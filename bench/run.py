@@ -324,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", metavar="DIR", help="cProfile worker 0 of each service phase into DIR"
     )
     parser.add_argument("--output", default=RESULTS, help="where to write the JSON")
+    parser.add_argument(
+        "--only",
+        metavar="N,N",
+        help="run only these phases (1-6; setup always runs), e.g. --only 3,6 while developing",
+    )
     args = parser.parse_args(argv)
     args.seconds_given = args.seconds is not None
     if args.seconds is None:
@@ -332,26 +337,31 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     t_start = time.perf_counter()
     run = Run(sizes, args.profile)
+    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 7))
 
     pgbench, why = find_pgbench()
     facts = {"machine": machine_facts(pgbench), "git": git_facts()}
     log(f"machine: {facts['machine']['cpu_model']}, {facts['machine']['cores']} cores")
 
-    run.phase("1_baseline", lambda: run_pgbench(pgbench, why, sizes))
+    if 1 in wanted:
+        run.phase("1_baseline", lambda: run_pgbench(pgbench, why, sizes))
     context = setup_phase(run)
     if context is not None:
         app, customers, extra = context
-        transfer_phases(run, customers)
-        run.phase("4_registration", lambda: registration_phase(run, app))
-        run.phase("5_http", lambda: http_phase(run, app, customers))
-        run.phase("6_growth", lambda: growth_phase(run, app, extra))
+        transfer_phases(run, customers, wanted)
+        if 4 in wanted:
+            run.phase("4_registration", lambda: registration_phase(run, app))
+        if 5 in wanted:
+            run.phase("5_http", lambda: http_phase(run, app, customers))
+        if 6 in wanted:
+            run.phase("6_growth", lambda: growth_phase(run, app, extra))
 
     total = time.perf_counter() - t_start
     rows = table_rows(run.phases)
     document = {
         "date": started_at.isoformat(timespec="seconds"),
         **facts,
-        "options": {**asdict(sizes), "quick": args.quick, "seed": SEED},
+        "options": {**asdict(sizes), "quick": args.quick, "only": args.only, "seed": SEED},
         "run_seconds": round(total, 1),
         "failed_phases": run.failed,
         "phases": run.phases,
@@ -411,7 +421,7 @@ def setup_phase(run: Run) -> tuple[Any, list[Any], list[Any]] | None:
     return holder["app"], holder["customers"], holder["extra"]
 
 
-def transfer_phases(run: Run, customers: list[Any]) -> None:
+def transfer_phases(run: Run, customers: list[Any], wanted: set[int]) -> None:
     from bench.workers import run_pool
 
     triples = tuple((c.user_id, c.wallet_id, c.account_number) for c in customers)
@@ -431,8 +441,10 @@ def transfer_phases(run: Run, customers: list[Any]) -> None:
         result["merchant_wallet_id"] = customers[0].wallet_id
         return {**result, "verify": common.verify(app)}
 
-    run.phase("2_transfers", uniform)
-    run.phase("3_hot_account", hot)
+    if 2 in wanted:
+        run.phase("2_transfers", uniform)
+    if 3 in wanted:
+        run.phase("3_hot_account", hot)
 
 
 def _with_profile(job: Any, path: str | None) -> Any:
