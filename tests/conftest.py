@@ -133,6 +133,7 @@ TABLES = (
     "idempotency_keys",
     "transfers",
     "ledger_holds",
+    "ledger_daily_flows",
     "ledger_entries",
     "ledger_transactions",
     "ledger_accounts",

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
@@ -122,3 +131,21 @@ class Hold(db.Model):
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     captured_amount: Mapped[int | None] = mapped_column(BigInteger)
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+
+
+class DailyFlow(db.Model):
+    """Money in and out of a wallet per UTC day and transaction kind, kept by the ledger.
+
+    Written by `ledger.apply` under the wallet's own row lock, so the dashboard's 30-day picture
+    reads at most a few hundred rows however many entries a wallet has. `flask ledger verify`
+    checks it against the entries.
+    """
+
+    __tablename__ = "ledger_daily_flows"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    money_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    money_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    entries: Mapped[int] = mapped_column(Integer, default=0)

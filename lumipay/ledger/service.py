@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -20,7 +21,15 @@ from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.errors import HoldNotActive, InsufficientFunds, LedgerError
 from lumipay.ledger.errors import UnbalancedTransaction as UnbalancedTransaction
-from lumipay.ledger.models import SYSTEM, WALLET, Account, Entry, Hold, LedgerTransaction
+from lumipay.ledger.models import (
+    SYSTEM,
+    WALLET,
+    Account,
+    DailyFlow,
+    Entry,
+    Hold,
+    LedgerTransaction,
+)
 from lumipay.ledger.references import new_reference
 from lumipay.money import CURRENCIES
 
@@ -178,9 +187,46 @@ def apply(txn: LedgerTransaction, legs: Sequence[Leg]) -> LedgerTransaction:
             }
         )
     db.session.execute(insert(Entry), rows)
+    _add_daily_flows(txn, [leg for leg in legs if leg.account_id in wallets])
     for aid, wallet in wallets.items():
         set_committed_value(wallet, "balance", running[aid])
     return txn
+
+
+def _add_daily_flows(txn: LedgerTransaction, wallet_legs: Sequence[Leg]) -> None:
+    """Add the wallet legs to their day's totals (the wallets are locked by the caller)."""
+    if not wallet_legs:
+        return
+    day = txn.created_at.astimezone(UTC).date()
+    totals: dict[int, list[int]] = {}
+    for leg in wallet_legs:
+        flow = totals.setdefault(leg.account_id, [0, 0, 0])
+        flow[0 if leg.amount > 0 else 1] += abs(leg.amount)
+        flow[2] += 1
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(DailyFlow).values(
+        [
+            {
+                "account_id": account_id,
+                "day": day,
+                "kind": txn.kind,
+                "money_in": money_in,
+                "money_out": money_out,
+                "entries": entries,
+            }
+            for account_id, (money_in, money_out, entries) in sorted(totals.items())
+        ]
+    )
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["account_id", "day", "kind"],
+            set_={
+                "money_in": DailyFlow.money_in + statement.excluded.money_in,
+                "money_out": DailyFlow.money_out + statement.excluded.money_out,
+                "entries": DailyFlow.entries + statement.excluded.entries,
+            },
+        )
+    )
 
 
 def post(

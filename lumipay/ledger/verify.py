@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from lumipay.extensions import db
-from lumipay.ledger.models import WALLET, Account, Entry, Hold, LedgerTransaction
+from lumipay.ledger.models import WALLET, Account, DailyFlow, Entry, Hold, LedgerTransaction
 
 
 @dataclass
@@ -104,6 +104,52 @@ def verify_ledger(limit: int = 50) -> Report:
             report.problems.append(
                 f"wallet {account_id} available balance is negative ({balance - held_col})"
             )
+
+    entry_totals = (
+        select(
+            Entry.account_id,
+            func.sum(Entry.amount).label("total"),
+            func.count(Entry.id).label("count"),
+        )
+        .join(Account, Account.id == Entry.account_id)
+        .where(Account.kind == WALLET)
+        .group_by(Entry.account_id)
+        .subquery()
+    )
+    flow_totals = (
+        select(
+            DailyFlow.account_id,
+            func.sum(DailyFlow.money_in - DailyFlow.money_out).label("total"),
+            func.sum(DailyFlow.entries).label("count"),
+        )
+        .group_by(DailyFlow.account_id)
+        .subquery()
+    )
+    flow_drift = session.execute(
+        select(
+            func.coalesce(entry_totals.c.account_id, flow_totals.c.account_id),
+            func.coalesce(entry_totals.c.total, 0),
+            func.coalesce(entry_totals.c.count, 0),
+            func.coalesce(flow_totals.c.total, 0),
+            func.coalesce(flow_totals.c.count, 0),
+        )
+        .select_from(entry_totals)
+        .join(
+            flow_totals,
+            flow_totals.c.account_id == entry_totals.c.account_id,
+            full=True,
+        )
+        .where(
+            (func.coalesce(entry_totals.c.total, 0) != func.coalesce(flow_totals.c.total, 0))
+            | (func.coalesce(entry_totals.c.count, 0) != func.coalesce(flow_totals.c.count, 0))
+        )
+        .limit(limit)
+    ).all()
+    for account_id, e_total, e_count, f_total, f_count in flow_drift:
+        report.problems.append(
+            f"wallet {account_id} daily flows ({f_total} over {f_count} entries) "
+            f"!= its entries ({e_total} over {e_count})"
+        )
 
     by_kind = session.execute(
         select(Account.currency, Account.kind, func.coalesce(func.sum(Entry.amount), 0))

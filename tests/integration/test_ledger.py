@@ -14,7 +14,7 @@ from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import HoldNotActive, InsufficientFunds, LedgerError
-from lumipay.ledger.models import Account, Entry, Hold
+from lumipay.ledger.models import Account, DailyFlow, Entry, Hold
 from lumipay.ledger.verify import verify_ledger
 from tests.conftest import unique_details
 
@@ -195,3 +195,28 @@ def test_verify_names_an_unbalanced_transaction(ctx):
     assert f"transaction {reference} does not balance in NGN: 10000000" in problems
     assert f"transaction {reference} has 1 entries (needs 2 or more)" in problems
     assert "NGN: all accounts together sum to 10000000, not 0" in problems
+
+
+def test_daily_flows_follow_every_wallet_posting_and_verify_checks_them(ctx):
+    a, b = customer_wallet("Ada Obi"), customer_wallet("Bayo Ade")
+    for amount in (250_000, 100_000):
+        run_in_transaction(lambda amount=amount: ledger.transfer("transfer", a.id, b.id, amount))
+    run_in_transaction(lambda: ledger.transfer("transfer", b.id, a.id, 50_000))
+    flows = {
+        (f.account_id, f.kind): (f.money_in, f.money_out, f.entries)
+        for f in db.session.scalars(select(DailyFlow))
+    }
+    assert flows == {
+        (a.id, "welcome_bonus"): (10_000_000, 0, 1),
+        (b.id, "welcome_bonus"): (10_000_000, 0, 1),
+        (a.id, "transfer"): (50_000, 350_000, 3),
+        (b.id, "transfer"): (350_000, 50_000, 3),
+    }
+    assert verify_ledger().ok
+    db.session.execute(
+        sa.text("UPDATE ledger_daily_flows SET money_in = money_in + 1 WHERE account_id = :id"),
+        {"id": a.id},
+    )
+    db.session.commit()
+    problems = verify_ledger().problems
+    assert len(problems) == 1 and problems[0].startswith(f"wallet {a.id} daily flows")
