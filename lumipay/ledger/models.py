@@ -102,7 +102,7 @@ class Entry(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
-    account: Mapped[Account] = relationship(lazy="joined")
+    account: Mapped[Account] = relationship()
 
 
 HOLD_STATUSES = ("active", "captured", "released", "expired")
