@@ -8,11 +8,27 @@ queues and exits (tests, one-off catch-up).
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from rq import SimpleWorker
 
 from lumipay import create_app
+from lumipay.extensions import db
 from lumipay.jobs.queue import QUEUE_NAMES, redis_connection
+
+
+class AppWorker(SimpleWorker):
+    """Runs each job in the worker's app context and leaves a clean database session behind.
+
+    The app context lives as long as the process, so without this one job's session (and any
+    failed transaction in it) would be the next job's.
+    """
+
+    def perform_job(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().perform_job(*args, **kwargs)
+        finally:
+            db.session.remove()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("REDIS_URL is not set: without Redis, jobs run in the web process.")
     queues = [name for name in args if not name.startswith("-")] or list(QUEUE_NAMES)
     with app.app_context():
-        worker = SimpleWorker(queues, connection=redis_connection())
+        worker = AppWorker(queues, connection=redis_connection())
         worker.work(burst="--burst" in args, with_scheduler=True)
 
 

@@ -388,7 +388,8 @@ def settle_locked(bill: BillPayment, result: BillResult, *, schedule_requery: bo
 
 def _succeed(bill: BillPayment, result: BillResult) -> None:
     bill.move_to(SUCCEEDED)
-    bill.token = (result.token or "")[:64] or None
+    if bill.category == "electricity":
+        bill.token = (result.token or "")[:64] or None
     bill.message = (result.message or "Delivered.")[:200]
     clearing = ledger.system_account(CLEARING, bill.currency)
     try:

@@ -14,20 +14,16 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import current_app, has_request_context
+from flask import current_app
 from redis import Redis
 from rq import Queue, Retry
 
 from lumipay import metrics
-from lumipay.extensions import db
 
 log = logging.getLogger(__name__)
 
 # A worker takes from the first queue with work: webhooks settle money, so they go first.
 QUEUE_NAMES = ("webhooks", "bills", "default")
-# An unexpected exception (the database restarting, a bug fixed by a deploy) is retried with
-# backoff; provider answers are never exceptions, they are requeried by the bill's own schedule.
-RETRY_INTERVALS = [10, 30, 90, 270]
 JOB_TIMEOUT = 120
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,9 +59,12 @@ def push(message_id: int, queue_name: str, func: str, args: list[Any], delay: in
     first push) replaces the same job rather than adding a second; handlers are idempotent anyway.
     """
     q = queue(queue_name)
+    # An exception (the database restarting, a worker killed mid-job) is retried with backoff;
+    # provider answers are never exceptions, they are requeried on the bill's own schedule.
+    backoff: list[int] = current_app.config["JOB_RETRY_BACKOFF"]
     options: dict[str, Any] = {
         "job_id": f"outbox-{message_id}",
-        "retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        "retry": Retry(max=len(backoff), interval=backoff),
         "failure_ttl": 7 * 24 * 3600,
     }
     if delay > 0:
@@ -92,11 +91,7 @@ def run_in_process(func: str, args: list[Any], delay: int) -> None:
 
 
 def job(func: F) -> F:
-    """Mark a function as a job: count its outcome and leave a clean session behind.
-
-    In a worker the app context lives as long as the process, so the session is removed after
-    every job; in-process (inside a request) the request's teardown does that.
-    """
+    """Mark a function as a job: count its outcome (processed or failed) and log a failure."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -107,9 +102,6 @@ def job(func: F) -> F:
             metrics.job_finished(name, "failed")
             log.exception("job failed", extra={"job": name, "job_args": list(args)})
             raise
-        finally:
-            if not has_request_context():
-                db.session.remove()
         metrics.job_finished(name, "processed")
         return result
 

@@ -16,7 +16,7 @@ from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger.models import Account, Entry, Hold
 from lumipay.ledger.verify import verify_ledger
 from lumipay.notifications.models import Notification
-from tests.integration.helpers.bills import SECRET, run_worker
+from tests.integration.helpers.bills import SECRET, run_worker, wait_for
 from tests.integration.test_transfers import balances_on_dashboard, wallet
 
 BONUS = 10_000_000
@@ -235,4 +235,17 @@ def test_embedded_mode_runs_the_same_jobs_in_process(ctx, register, app, monkeyp
     assert bill_of(failed).status == "failed"
     assert balances_on_dashboard(ada) == ("₦99,000.00", "₦99,000.00")
     assert db.session.scalar(select(func.count(Notification.id))) == 2
+    assert_ledger_ok()
+
+
+def test_embedded_mode_sandbox_calls_back_after_its_delay(ctx, register, app, monkeypatch):  # type: ignore[no-untyped-def]
+    """As in `make dev`: no Redis, the sandbox answers pending and its webhook lands later."""
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    monkeypatch.setitem(app.config, "SANDBOX_DELAY", 1)
+    monkeypatch.setitem(app.config, "BILLS_REQUERY_BACKOFF", [600])  # the webhook comes first
+    ada = register("Ada Obi")
+    response = buy_airtime(ada, "08031234567", "1000")
+    assert bill_of(response).status == "processing"
+    wait_for(lambda: bill_of(response).status == "succeeded", what="the sandbox webhook")
+    assert "Succeeded" in response.follow().text
     assert_ledger_ok()

@@ -117,6 +117,7 @@ class FakeAggregator:
 
     pay_answer: str = "delivered"  # delivered | processing | failed | timeout
     requery_answer: str = "delivered"  # delivered | processing | failed | unknown
+    requery_script: list[str] = field(default_factory=list)  # answers given first, in order
     hold_pay: threading.Event | None = None
     pay_arrived: threading.Event = field(default_factory=threading.Event)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -154,7 +155,9 @@ class FakeAggregator:
             else:
                 payload = self.answer(self.pay_answer, body["request_id"])
         elif request.path == "/api/requery":
-            payload = self.answer(self.requery_answer, body["request_id"])
+            with self.lock:
+                kind = self.requery_script.pop(0) if self.requery_script else self.requery_answer
+            payload = self.answer(kind, body["request_id"])
         elif request.path == "/api/merchant-verify":
             if body.get("billersCode", "").endswith("0000"):
                 payload = {"code": "000", "content": {"error": "Invalid meter number"}}
