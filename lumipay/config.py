@@ -95,6 +95,7 @@ def _bills_settings(production: bool) -> dict[str, Any]:
             "data": _int("BILLS_FEE_DATA", 0),
             "electricity": _int("BILLS_FEE_ELECTRICITY", 10_000),
         },
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", "").strip() or None,
         "JOB_RETRY_BACKOFF": _ints("JOB_RETRY_BACKOFF", [10, 30, 90, 270]),
         "BILLS_REQUERY_BACKOFF": _ints("BILLS_REQUERY_BACKOFF", [5, 15, 30, 60, 120, 300, 600]),
         "BILLS_STUCK_AFTER": _int("BILLS_STUCK_AFTER", 900),

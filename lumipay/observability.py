@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import sys
@@ -9,7 +10,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lumipay import metrics
@@ -72,5 +73,10 @@ def init_app(app: Flask) -> None:
 
 @bp.route("/metrics")
 def prometheus_metrics() -> Response:
-    """Prometheus text format. Expose it on the private network only (see README)."""
+    """Prometheus text format; behind `Authorization: Bearer $METRICS_TOKEN` when that is set."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if token:
+        presented = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(presented, f"Bearer {token}"):
+            abort(401)
     return Response(generate_latest(metrics.REGISTRY), mimetype=CONTENT_TYPE_LATEST)

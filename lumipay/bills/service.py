@@ -466,39 +466,47 @@ def apply_webhook(event_type: str, data: dict[str, Any]) -> None:
 
 
 def sweep() -> dict[str, int]:
-    """Periodic safety net: flag bills stuck too long, requery those whose requery is overdue.
+    """Periodic safety net: flag bills stuck too long, requeue requeries that are overdue.
 
-    Catches a requery job lost with a dead worker: the bill's own schedule says it is due.
+    A requery whose job died with its worker (or never reached Redis) is overdue by the bill's
+    own schedule (`next_requery_at`); it is written to the outbox again, to run at once.
     """
     now = utcnow()
     stuck_before = now - timedelta(seconds=current_app.config["BILLS_STUCK_AFTER"])
     overdue_before = now - timedelta(seconds=60)
+    backoff: list[int] = current_app.config["BILLS_REQUERY_BACKOFF"]
 
-    def flag() -> int:
-        bills = db.session.scalars(
-            select(BillPayment).where(
+    def work() -> dict[str, int]:
+        stuck = db.session.scalars(
+            select(BillPayment)
+            .where(
                 BillPayment.status == PROCESSING,
                 BillPayment.needs_attention.is_(False),
                 BillPayment.created_at <= stuck_before,
             )
+            .with_for_update(skip_locked=True)
         ).all()
-        for bill in bills:
+        for bill in stuck:
             bill.needs_attention = True
             log.warning("bill stuck, flagged for attention", extra={"reference": bill.reference})
-        return len(bills)
+        overdue = db.session.scalars(
+            select(BillPayment)
+            .where(
+                BillPayment.status == PROCESSING,
+                (BillPayment.next_requery_at <= overdue_before)
+                | (
+                    BillPayment.next_requery_at.is_(None)
+                    & (BillPayment.created_at <= overdue_before)
+                ),
+            )
+            .with_for_update(skip_locked=True)
+        ).all()
+        for bill in overdue:
+            bill.next_requery_at = now + timedelta(seconds=backoff[-1])
+            outbox.add(REQUERY, bill.reference, queue="bills")
+        return {"flagged": len(stuck), "requeried": len(overdue)}
 
-    flagged = run_in_transaction(flag)
-    due = db.session.scalars(
-        select(BillPayment.reference).where(
-            BillPayment.status == PROCESSING,
-            (BillPayment.next_requery_at <= overdue_before)
-            | (BillPayment.next_requery_at.is_(None) & (BillPayment.created_at <= overdue_before)),
-        )
-    ).all()
-    db.session.commit()
-    for reference in due:
-        requery(reference)
-    return {"flagged": flagged, "requeried": len(due)}
+    return run_in_transaction(work)
 
 
 def bills_for(user_id: int, limit: int = 50) -> list[BillPayment]:

@@ -215,3 +215,12 @@ def test_stuck_bill_is_flagged_and_still_requeried(ctx, register, app, monkeypat
     swept = db.session.get(BillPayment, bill.id)
     assert swept.needs_attention is True and swept.status == "succeeded"
     assert verify_ledger().ok
+
+
+def test_metrics_can_require_a_bearer_token(ctx, web, app, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", "scrape-secret")
+    assert web.get("/metrics", expect_errors=True).status_int == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert web.get("/metrics", headers=wrong, expect_errors=True).status_int == 401
+    right = {"Authorization": "Bearer scrape-secret"}
+    assert "lumipay_http_requests_total" in web.get("/metrics", headers=right).text
