@@ -64,8 +64,9 @@ def _reject(channel: str, status: int, reason: str, client: str | None) -> Webho
 
 
 def _parse(raw_body: bytes) -> dict[str, Any] | None:
+    """The delivery's JSON object if it has an id, a type and a data object; else None."""
     try:
-        body = json.loads(raw_body)
+        body = json.loads(raw_body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(body, dict):

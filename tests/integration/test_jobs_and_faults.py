@@ -224,3 +224,33 @@ def test_metrics_can_require_a_bearer_token(ctx, web, app, monkeypatch):  # type
     assert web.get("/metrics", headers=wrong, expect_errors=True).status_int == 401
     right = {"Authorization": "Bearer scrape-secret"}
     assert "lumipay_http_requests_total" in web.get("/metrics", headers=right).text
+
+
+def test_hold_expiry_job_releases_a_hold_and_a_late_success_is_flagged(
+    ctx, register, app, monkeypatch
+):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from lumipay.bills import service
+    from lumipay.bills.jobs import expire_holds
+    from lumipay.providers.bills import BillResult, Outcome
+
+    ada = register("Ada Obi")
+    bill = bill_of(buy_airtime(ada, "08031239999", "1000"))
+    db.session.execute(
+        update(Hold)
+        .where(Hold.id == bill.hold_id)
+        .values(expires_at=Hold.created_at - timedelta(seconds=1))
+    )
+    db.session.commit()
+    assert expire_holds() == 1
+    db.session.expire_all()
+    assert db.session.get(Hold, bill.hold_id).status == "expired"
+    assert balances_on_dashboard(ada) == ("₦100,000.00", "₦100,000.00")
+    assert service.apply_result(bill.reference, BillResult(Outcome.SUCCEEDED)) == "succeeded"
+    db.session.expire_all()
+    late = db.session.get(BillPayment, bill.id)
+    assert late.needs_attention is True and late.transaction_id is None
+    assert captures() == 0 and verify_ledger().ok
