@@ -61,20 +61,33 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from lumipay import health
+    from lumipay import health, observability
     from lumipay.accounts.views import bp as accounts_bp
     from lumipay.auth.views import bp as auth_bp
+    from lumipay.bills.views import bp as bills_bp
+    from lumipay.notifications.views import bp as notifications_bp
     from lumipay.transfers.views import bp as transfers_bp
+    from lumipay.webhooks.views import bp as webhooks_bp
 
-    for bp in (auth_bp, accounts_bp, transfers_bp, health.bp):
+    observability.init_app(app)
+    for bp in (
+        auth_bp,
+        accounts_bp,
+        transfers_bp,
+        bills_bp,
+        notifications_bp,
+        webhooks_bp,
+        health.bp,
+    ):
         app.register_blueprint(bp)
 
 
 def _register_cli(app: Flask) -> None:
     from lumipay.cli import demo_cli, users_cli
+    from lumipay.jobs.cli import jobs_cli
     from lumipay.ledger.cli import ledger_cli
 
-    for group in (ledger_cli, users_cli, demo_cli):
+    for group in (ledger_cli, users_cli, demo_cli, jobs_cli):
         app.cli.add_command(group)
 
 

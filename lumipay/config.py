@@ -6,6 +6,9 @@ import os
 from typing import Any
 
 DEFAULT_SECRET_KEY = "dev-only-change-me"  # noqa: S105 - refused in production
+# Lets the sandbox sign its webhooks in `make dev`; production must set its own secrets.
+DEV_WEBHOOK_SECRET = "dev-only-bills-webhook-secret"  # noqa: S105
+BILL_CATEGORIES = ("airtime", "data", "electricity")
 
 
 def _int(name: str, default: int) -> int:
@@ -57,6 +60,58 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1_000_000),
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        **_bills_settings(production),
+    }
+
+
+def _ints(name: str, default: list[int]) -> list[int]:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        values = [int(part) for part in raw.split(",")]
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be whole numbers separated by commas") from exc
+    if not values or min(values) < 0:
+        raise RuntimeError(f"{name} must list non-negative seconds")
+    return values
+
+
+def _bills_settings(production: bool) -> dict[str, Any]:
+    """Providers, webhooks, fees and timings for bill payments (see .env.example)."""
+    dev_secret = "" if production else DEV_WEBHOOK_SECRET
+    return {
+        "WEBHOOK_SECRETS": {
+            "bills": os.environ.get("BILLS_WEBHOOK_SECRET", "").strip() or dev_secret,
+            "bank": os.environ.get("BANK_WEBHOOK_SECRET", "").strip(),
+            "cards": os.environ.get("CARDS_WEBHOOK_SECRET", "").strip(),
+        },
+        "BILLS_PROVIDERS": {
+            category: os.environ.get(f"BILLS_PROVIDER_{category.upper()}", "sandbox").strip()
+            for category in BILL_CATEGORIES
+        },
+        "BILLS_FEES": {
+            "airtime": _int("BILLS_FEE_AIRTIME", 0),
+            "data": _int("BILLS_FEE_DATA", 0),
+            "electricity": _int("BILLS_FEE_ELECTRICITY", 10_000),
+        },
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", "").strip() or None,
+        "JOB_RETRY_BACKOFF": _ints("JOB_RETRY_BACKOFF", [10, 30, 90, 270]),
+        "BILLS_REQUERY_BACKOFF": _ints("BILLS_REQUERY_BACKOFF", [5, 15, 30, 60, 120, 300, 600]),
+        "BILLS_STUCK_AFTER": _int("BILLS_STUCK_AFTER", 900),
+        "BILLS_HOLD_HOURS": _int("BILLS_HOLD_HOURS", 72),
+        "SANDBOX_DELAY": _int("SANDBOX_DELAY", 3),
+        "SANDBOX_WEBHOOK_URL": os.environ.get("SANDBOX_WEBHOOK_URL", "").strip() or None,
+        "VTPASS_BASE_URL": os.environ.get("VTPASS_BASE_URL", "https://sandbox.vtpass.com").strip(),
+        "VTPASS_API_KEY": os.environ.get("VTPASS_API_KEY", "").strip(),
+        "VTPASS_SECRET_KEY": os.environ.get("VTPASS_SECRET_KEY", "").strip(),
+        "VTPASS_PUBLIC_KEY": os.environ.get("VTPASS_PUBLIC_KEY", "").strip(),
+        "VTPASS_TIMEOUT": _int("VTPASS_TIMEOUT", 30),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "").strip() or None,
+        "MAIL_PORT": _int("MAIL_PORT", 587),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", "").strip() or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", "") or None,
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Lumipay <no-reply@lumipay.example>").strip(),
     }
 
 

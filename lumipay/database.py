@@ -47,16 +47,21 @@ def run_in_transaction(work: Callable[[], T], *, attempts: int = 5) -> T:
 
     Everything `work` writes commits together or not at all. A deadlock or serialization failure
     rolls back and runs `work` again from the start, so `work` must read what it needs itself.
+    Jobs `work` wrote to the outbox are pushed (or run, without Redis) only after the commit.
     """
+    from lumipay.jobs import outbox
+
     for attempt in range(1, attempts + 1):
         try:
             result = work()
             db.session.commit()
-            return result
         except BaseException as exc:
             db.session.rollback()
+            outbox.forget_pending()
             if attempt < attempts and is_retryable(exc):
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
                 continue
             raise
+        outbox.deliver_committed()
+        return result
     raise AssertionError("unreachable")

@@ -2,18 +2,26 @@
 
 from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import User
+from lumipay.bills.models import BillPayment
 from lumipay.idempotency.models import IdempotencyRecord
+from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger.models import Account, DailyFlow, Entry, Hold, LedgerTransaction
+from lumipay.notifications.models import Notification
 from lumipay.transfers.models import Transfer
+from lumipay.webhooks.models import WebhookEvent
 
 __all__ = [
     "Account",
     "AuditEvent",
+    "BillPayment",
     "DailyFlow",
     "Entry",
     "Hold",
     "IdempotencyRecord",
     "LedgerTransaction",
+    "Notification",
+    "OutboxMessage",
     "Transfer",
     "User",
+    "WebhookEvent",
 ]

@@ -1,23 +1,45 @@
 """`python -m lumipay.worker`: an RQ worker whose jobs run inside the Flask app context.
 
 SimpleWorker runs jobs in its own process: a forked work horse would inherit the parent's
-database connections, which must never be shared across processes.
+database connections, which must never be shared across processes. `--burst` drains the
+queues and exits (tests, one-off catch-up).
 """
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from rq import SimpleWorker
 
 from lumipay import create_app
+from lumipay.extensions import db
 from lumipay.jobs.queue import QUEUE_NAMES, redis_connection
 
 
-def main() -> None:
+class AppWorker(SimpleWorker):
+    """Runs each job in the worker's app context and leaves a clean database session behind.
+
+    The app context lives as long as the process, so without this one job's session (and any
+    failed transaction in it) would be the next job's.
+    """
+
+    def perform_job(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().perform_job(*args, **kwargs)
+        finally:
+            db.session.remove()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
     app = create_app()
     if not app.config.get("REDIS_URL"):
         raise SystemExit("REDIS_URL is not set: without Redis, jobs run in the web process.")
+    queues = [name for name in args if not name.startswith("-")] or list(QUEUE_NAMES)
     with app.app_context():
-        SimpleWorker(list(QUEUE_NAMES), connection=redis_connection()).work(with_scheduler=True)
+        worker = AppWorker(queues, connection=redis_connection())
+        worker.work(burst="--burst" in args, with_scheduler=True)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,10 @@ def app() -> Iterator[Flask]:
 
 
 TABLES = (
+    "webhook_events",
+    "outbox_messages",
+    "notifications",
+    "bill_payments",
     "audit_events",
     "idempotency_keys",
     "transfers",
@@ -151,6 +155,17 @@ def db_clean(app: Flask) -> Iterator[None]:
         db.session.remove()
         with db.engine.begin() as conn:
             conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture()
+def redis_clean(app: Flask) -> Iterator[redis.Redis]:
+    """An empty Redis test database (queues, scheduled jobs, job counters) for this test."""
+    if SERVICES.get("redis"):
+        pytest.skip("redis unreachable")
+    client = redis.Redis.from_url(_redis_url())
+    client.flushdb()
+    yield client
+    client.flushdb()
 
 
 @pytest.fixture()

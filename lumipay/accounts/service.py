@@ -18,7 +18,7 @@ from lumipay.money import CURRENCIES
 from lumipay.transfers.models import Transfer
 
 CURRENCY_ORDER = ("NGN", "USD", "EUR", "GBP")
-KIND_LABELS = {"welcome_bonus": "Welcome bonus", "transfer": "Transfer"}
+KIND_LABELS = {"welcome_bonus": "Welcome bonus", "transfer": "Transfer", "bill": "Bill payment"}
 
 
 class WalletError(Exception):

@@ -1,33 +1,108 @@
-"""Background jobs: RQ on Redis when REDIS_URL is set, in-process otherwise."""
+"""Background jobs: RQ on Redis when REDIS_URL is set, in-process otherwise.
+
+Nothing enqueues directly: a use case writes an outbox row (`lumipay.jobs.outbox.add`) in its
+own transaction, and the row is handed to `push` once that transaction has committed.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib
+import logging
+import threading
 from collections.abc import Callable
-from typing import Any
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from flask import current_app
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 
-QUEUE_NAMES = ("default",)
+from lumipay import metrics
+
+log = logging.getLogger(__name__)
+
+# A worker takes from the first queue with work: webhooks settle money, so they go first.
+QUEUE_NAMES = ("webhooks", "bills", "default")
+JOB_TIMEOUT = 120
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def redis_connection() -> Redis:
     """One Redis client per app, made on first use."""
     client = current_app.extensions.get("lumipay_redis")
-    if client is None:
-        client = Redis.from_url(
-            current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
-        )
+    url = current_app.config["REDIS_URL"]
+    if client is None or current_app.extensions.get("lumipay_redis_url") != url:
+        client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         current_app.extensions["lumipay_redis"] = client
+        current_app.extensions["lumipay_redis_url"] = url
     return client
 
 
-def enqueue(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run `func` on a worker when Redis is configured, else right here.
+def queue(name: str = "default") -> Queue:
+    return Queue(name, connection=redis_connection(), default_timeout=JOB_TIMEOUT)
 
-    Call it only after the transaction that the job reads has committed.
+
+def resolve(path: str) -> Callable[..., Any]:
+    """The job function named by its dotted path (only functions under `lumipay.`)."""
+    if not path.startswith("lumipay."):
+        raise ValueError(f"Not a Lumipay job: {path}")
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def push(message_id: int, queue_name: str, func: str, args: list[Any], delay: int) -> None:
+    """Hand one outbox message to RQ. Raises a redis error when Redis is unreachable.
+
+    The job id is derived from the message, so a message pushed twice (the relay racing a slow
+    first push) replaces the same job rather than adding a second; handlers are idempotent anyway.
     """
-    if not current_app.config.get("REDIS_URL"):
-        return func(*args, **kwargs)
-    return Queue("default", connection=redis_connection()).enqueue(func, *args, **kwargs)
+    q = queue(queue_name)
+    # An exception (the database restarting, a worker killed mid-job) is retried with backoff;
+    # provider answers are never exceptions, they are requeried on the bill's own schedule.
+    backoff: list[int] = current_app.config["JOB_RETRY_BACKOFF"]
+    options: dict[str, Any] = {
+        "job_id": f"outbox-{message_id}",
+        "retry": Retry(max=len(backoff), interval=backoff),
+        "failure_ttl": 7 * 24 * 3600,
+    }
+    if delay > 0:
+        q.enqueue_in(timedelta(seconds=delay), func, *args, **options)
+    else:
+        q.enqueue(func, *args, **options)
+
+
+def run_in_process(func: str, args: list[Any], delay: int) -> None:
+    """The embedded default: run the job here, now, or after `delay` seconds on a timer thread."""
+    target = resolve(func)
+    if delay <= 0:
+        target(*args)
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def later() -> None:
+        with app.app_context():
+            target(*args)
+
+    timer = threading.Timer(delay, later)
+    timer.daemon = True
+    timer.start()
+
+
+def job(func: F) -> F:
+    """Mark a function as a job: count its outcome (processed or failed) and log a failure."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        name = func.__name__
+        try:
+            result = func(*args, **kwargs)
+        except BaseException:
+            metrics.job_finished(name, "failed")
+            log.exception("job failed", extra={"job": name, "job_args": list(args)})
+            raise
+        metrics.job_finished(name, "processed")
+        return result
+
+    return wrapper  # type: ignore[return-value]

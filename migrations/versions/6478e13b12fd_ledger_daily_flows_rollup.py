@@ -9,7 +9,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "6478e13b12fd"
-down_revision = "a11cab9a6043"
+down_revision = "5aaec439987d"
 branch_labels = None
 depends_on = None
 

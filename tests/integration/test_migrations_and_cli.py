@@ -46,7 +46,7 @@ def test_upgrade_on_empty_postgresql_matches_models_and_downgrades_cleanly(app):
         result = flask(*step, DATABASE_URL=url)
         assert result.returncode == 0, f"{step}: {result.stdout}{result.stderr}"
     # The daily-flows migration fills its table from entries already posted.
-    for step in (["demo", "seed"], ["db", "downgrade", "a11cab9a6043"], ["db", "upgrade"]):
+    for step in (["demo", "seed"], ["db", "downgrade", "6478e13b12fd-1"], ["db", "upgrade"]):
         result = flask(*step, DATABASE_URL=url)
         assert result.returncode == 0, f"{step}: {result.stdout}{result.stderr}"
     verified = flask("ledger", "verify", DATABASE_URL=url)
@@ -69,7 +69,7 @@ def test_embedded_sqlite_demo_seeds_and_verifies(tmp_path):
     assert "ada@example.com" in seeded.stdout and "admin@example.com" in seeded.stdout
     again = flask("demo", "seed", DATABASE_URL=url)
     assert again.returncode == 0, again.stderr
-    assert flask("db", "downgrade", "a11cab9a6043", DATABASE_URL=url).returncode == 0
+    assert flask("db", "downgrade", "6478e13b12fd-1", DATABASE_URL=url).returncode == 0
     assert flask("db", "upgrade", DATABASE_URL=url).returncode == 0
     verified = flask("ledger", "verify", DATABASE_URL=url)
     assert verified.returncode == 0, verified.stdout + verified.stderr

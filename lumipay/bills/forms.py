@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired
+
+from lumipay.bills.catalogue import DISCOS, METER_TYPES, NETWORKS
+from lumipay.money import InvalidAmount, format_amount, parse_amount
+from lumipay.providers.bills import DataPlan
+
+
+def _choices(pairs: tuple[tuple[str, str], ...]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def plan_choices(networks: list[tuple[str, str, list[DataPlan]]]) -> list[SelectChoice]:
+    """Data plans grouped by network; the value names the network's service and the plan."""
+    return [
+        SelectChoice(
+            f"{service_id}:{plan.code}",
+            f"{plan.name} · {format_amount(plan.amount)}",
+            optgroup=network,
+        )
+        for service_id, network, plans in networks
+        for plan in plans
+    ]
+
+
+class BillForm(FlaskForm):
+    """Every bill form carries the idempotency key of its rendering."""
+
+    idempotency_key = HiddenField(validators=[DataRequired("This form has expired.")])
+
+    def amount_minor(self) -> int | None:
+        """The typed amount in kobo, or None with an error on the field."""
+        field = self.amount  # type: ignore[attr-defined]
+        try:
+            return parse_amount(field.data or "", "NGN")
+        except InvalidAmount as exc:
+            field.errors = [*field.errors, str(exc)]
+            return None
+
+
+class AirtimeForm(BillForm):
+    network = SelectField("Network", choices=_choices(NETWORKS))
+    phone = StringField("Phone number", validators=[DataRequired("Enter the phone number.")])
+    amount = StringField("Amount (₦)", validators=[DataRequired("Enter an amount.")])
+
+
+class DataForm(BillForm):
+    plan = SelectField("Data plan", validate_choice=False)
+    phone = StringField("Phone number", validators=[DataRequired("Enter the phone number.")])
+
+
+class ElectricityForm(BillForm):
+    disco = SelectField("Distributor", choices=_choices(DISCOS))
+    meter_type = RadioField("Meter type", choices=_choices(METER_TYPES), default="prepaid")
+    meter_number = StringField("Meter number", validators=[DataRequired("Enter the meter number.")])
+    amount = StringField("Amount (₦)", validators=[DataRequired("Enter an amount.")])
+    phone = StringField(
+        "Phone number for the receipt", validators=[DataRequired("Enter a phone number.")]
+    )

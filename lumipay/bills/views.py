@@ -1,0 +1,141 @@
+"""URLs: /bills, /bills/airtime, /bills/data, /bills/electricity (+ /confirm), /bills/<reference>
+(+ /status, the HTMX partial polled until the bill is final)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from lumipay.bills import service
+from lumipay.bills.forms import AirtimeForm, BillForm, DataForm, ElectricityForm, plan_choices
+from lumipay.idempotency.service import IdempotencyError
+from lumipay.web import request_origin
+
+bp = Blueprint("bills", __name__, url_prefix="/bills")
+
+Page = str | Response | tuple[str, int]
+
+
+def _fresh(form: BillForm) -> BillForm:
+    form.idempotency_key.data = uuid.uuid4().hex
+    return form
+
+
+def _error(form: BillForm, field: str | None, message: str) -> None:
+    target = getattr(form, field, None) if field else None
+    if target is None:
+        target = form.phone  # type: ignore[attr-defined]
+    target.errors = [*target.errors, message]
+
+
+def _pay(form: BillForm, template: str, plan: Callable[[], service.BillPlan]) -> Page:
+    """Validate, plan, hold: a receipt on success, the form with its errors otherwise."""
+    try:
+        checked = plan()
+        paid = service.pay_bill(
+            current_user.id,
+            checked,
+            idempotency_key=form.idempotency_key.data,
+            origin=request_origin(),
+        )
+    except service.BillError as exc:
+        _error(form, exc.field, exc.message)
+        return render_template(template, form=form), 422
+    except IdempotencyError as exc:
+        flash(exc.message, "error")
+        return render_template(template, form=_fresh(form)), exc.status
+    if not paid.replayed:
+        flash("Payment received. We'll show the result here as soon as the provider answers.")
+    return redirect(url_for("bills.detail", reference=paid.reference), code=303)
+
+
+@bp.route("")
+@login_required
+def index() -> str:
+    return render_template("bills/index.html", bills=service.bills_for(current_user.id))
+
+
+@bp.route("/airtime", methods=["GET", "POST"])
+@login_required
+def airtime() -> Page:
+    form = AirtimeForm()
+    if request.method == "GET":
+        return render_template("bills/airtime.html", form=_fresh(form))
+    amount = form.amount_minor() if form.validate_on_submit() else None
+    if amount is None:
+        return render_template("bills/airtime.html", form=form), 422
+    return _pay(
+        form,
+        "bills/airtime.html",
+        lambda: service.plan_airtime(form.network.data, form.phone.data, amount),
+    )
+
+
+@bp.route("/data", methods=["GET", "POST"])
+@login_required
+def data() -> Page:
+    form = DataForm()
+    form.plan.choices = plan_choices(service.data_plans_by_network())
+    if request.method == "GET":
+        return render_template("bills/data.html", form=_fresh(form))
+    if not form.validate_on_submit():
+        return render_template("bills/data.html", form=form), 422
+    return _pay(form, "bills/data.html", lambda: service.plan_data(form.plan.data, form.phone.data))
+
+
+def _electricity_plan(form: ElectricityForm, amount: int) -> service.BillPlan:
+    return service.plan_electricity(
+        form.disco.data, form.meter_number.data, form.meter_type.data, amount, form.phone.data
+    )
+
+
+@bp.route("/electricity", methods=["GET", "POST"])
+@login_required
+def electricity() -> Page:
+    """Step one: the meter is verified and its customer's name shown before anything is paid."""
+    form = ElectricityForm()
+    if request.method == "GET":
+        return render_template("bills/electricity.html", form=_fresh(form))
+    amount = form.amount_minor() if form.validate_on_submit() else None
+    if amount is None:
+        return render_template("bills/electricity.html", form=form), 422
+    try:
+        plan = _electricity_plan(form, amount)
+    except service.BillError as exc:
+        _error(form, exc.field, exc.message)
+        return render_template("bills/electricity.html", form=form), 422
+    return render_template("bills/electricity_confirm.html", form=form, plan=plan)
+
+
+@bp.route("/electricity/confirm", methods=["POST"])
+@login_required
+def electricity_confirm() -> Page:
+    form = ElectricityForm()
+    amount = form.amount_minor() if form.validate_on_submit() else None
+    if amount is None:
+        return render_template("bills/electricity.html", form=form), 422
+    return _pay(form, "bills/electricity.html", lambda: _electricity_plan(form, amount))
+
+
+def _own_bill(reference: str):  # type: ignore[no-untyped-def]
+    bill = service.bill_for(current_user.id, reference)
+    if bill is None:
+        abort(404)
+    return bill
+
+
+@bp.route("/<reference>")
+@login_required
+def detail(reference: str) -> str:
+    return render_template("bills/detail.html", bill=_own_bill(reference))
+
+
+@bp.route("/<reference>/status")
+@login_required
+def status(reference: str) -> str:
+    """HTMX partial: the bill's status block, which stops polling once the bill is final."""
+    return render_template("bills/_status.html", bill=_own_bill(reference))

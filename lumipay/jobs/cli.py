@@ -1,0 +1,30 @@
+"""`flask jobs …`: run the periodic jobs by hand (the `scheduler` process runs them on a timer)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from lumipay.bills.jobs import expire_holds, sweep_bills
+from lumipay.jobs.outbox import relay
+
+jobs_cli = AppGroup("jobs", help="Background jobs.")
+
+
+@jobs_cli.command("relay")
+@click.option("--older-than", default=10, show_default=True, help="Seconds since commit.")
+def relay_command(older_than: int) -> None:
+    """Push outbox messages that were committed but never reached the queue."""
+    click.echo(f"relayed {relay(older_than)} message(s)")
+
+
+@jobs_cli.command("sweep-bills")
+def sweep_command() -> None:
+    """Flag stuck bills and requery overdue ones."""
+    click.echo(sweep_bills())
+
+
+@jobs_cli.command("expire-holds")
+def expire_command() -> None:
+    """Release holds whose time is up."""
+    click.echo(f"expired {expire_holds()} hold(s)")

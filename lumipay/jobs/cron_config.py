@@ -1,0 +1,15 @@
+"""The periodic schedule, read by `rq cron lumipay.jobs.cron_config` (the `scheduler` process).
+
+The scheduler only enqueues; the jobs run on the workers, inside the app.
+"""
+
+from __future__ import annotations
+
+from rq import cron
+
+from lumipay.bills.jobs import expire_holds, sweep_bills
+from lumipay.jobs.outbox import relay_outbox
+
+cron.register(relay_outbox, "default", interval=30, job_timeout=120)
+cron.register(sweep_bills, "bills", interval=60, job_timeout=600)
+cron.register(expire_holds, "default", interval=60, job_timeout=300)

@@ -1,0 +1,87 @@
+"""In-app notifications, written with the change they announce; the email leaves after commit."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from lumipay.auth.models import User
+from lumipay.database import run_in_transaction, utcnow
+from lumipay.extensions import db
+from lumipay.jobs import outbox
+from lumipay.jobs.queue import job
+from lumipay.notifications.models import Notification
+
+log = logging.getLogger(__name__)
+
+
+def notify(user_id: int, title: str, body: str = "", link: str | None = None) -> Notification:
+    """Add a notification to the current transaction, and its email to the outbox."""
+    note = Notification(user_id=user_id, title=title[:120], body=body[:500], link=link)
+    db.session.add(note)
+    db.session.flush()
+    outbox.add("lumipay.notifications.service.send_email", note.id)
+    return note
+
+
+def recent(user_id: int, limit: int = 5) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user_id)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def unread_count(user_id: int) -> int:
+    return int(
+        db.session.scalar(
+            select(func.count(Notification.id)).where(
+                Notification.user_id == user_id, Notification.read_at.is_(None)
+            )
+        )
+        or 0
+    )
+
+
+def mark_all_read(user_id: int) -> None:
+    run_in_transaction(
+        lambda: db.session.execute(
+            update(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+        )
+    )
+
+
+@job
+def send_email(notification_id: int) -> None:
+    """Email a notification once: SMTP when MAIL_SERVER is set, the log otherwise."""
+    note = db.session.get(Notification, notification_id)
+    if note is None or note.emailed_at is not None:
+        return
+    user = db.session.get(User, note.user_id)
+    config = current_app.config
+    if config.get("MAIL_SERVER"):
+        message = EmailMessage()
+        message["From"] = config["MAIL_FROM"]
+        message["To"] = user.email
+        message["Subject"] = note.title
+        message.set_content(note.body)
+        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10) as smtp:
+            smtp.starttls()
+            if config.get("MAIL_USERNAME"):
+                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+            smtp.send_message(message)
+    else:
+        log.info(
+            "email (console)", extra={"to": user.email, "subject": note.title, "body": note.body}
+        )
+    note.emailed_at = utcnow()
+    db.session.commit()

@@ -1,0 +1,35 @@
+"""URLs: /notifications (the full list), POST /notifications/read."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from lumipay.notifications import service
+
+bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+
+
+@bp.route("")
+@login_required
+def index() -> str:
+    return render_template("notifications/index.html", notes=service.recent(current_user.id, 50))
+
+
+@bp.route("/read", methods=["POST"])
+@login_required
+def mark_read() -> Response:
+    service.mark_all_read(current_user.id)
+    return redirect(url_for("notifications.index"), code=303)
+
+
+@bp.app_context_processor
+def header_notifications() -> dict[str, object]:
+    """The header's notification list, for a signed-in customer."""
+    if not current_user or not current_user.is_authenticated:
+        return {"header_notes": [], "unread_notes": 0}
+    return {
+        "header_notes": service.recent(current_user.id),
+        "unread_notes": service.unread_count(current_user.id),
+    }

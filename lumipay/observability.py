@@ -1,0 +1,82 @@
+"""Structured JSON logs to stdout and the /metrics endpoint."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from lumipay import metrics
+
+bp = Blueprint("observability", __name__)
+
+# Attributes every LogRecord has; anything else was passed in `extra=` and is logged as a field.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Send the app's logs (and RQ's) to stdout as JSON lines, once per process."""
+    for name in ("lumipay", "rq"):
+        logger = logging.getLogger(name)
+        if any(getattr(h, "_lumipay", False) for h in logger.handlers):
+            continue
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(JSONFormatter())
+        handler._lumipay = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+def init_app(app: Flask) -> None:
+    configure_logging()
+    app.register_blueprint(bp)
+
+    @app.before_request
+    def start_timer() -> None:
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def count_request(response: Response) -> Response:
+        endpoint = request.endpoint or "unmatched"
+        metrics.http_requests.labels(request.method, endpoint, str(response.status_code)).inc()
+        started = g.get("request_started")
+        if started is not None:
+            metrics.http_latency.labels(endpoint).observe(time.perf_counter() - started)
+        return response
+
+
+@bp.route("/metrics")
+def prometheus_metrics() -> Response:
+    """Prometheus text format; behind `Authorization: Bearer $METRICS_TOKEN` when that is set."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if token:
+        presented = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(presented, f"Bearer {token}"):
+            abort(401)
+    return Response(generate_latest(metrics.REGISTRY), mimetype=CONTENT_TYPE_LATEST)

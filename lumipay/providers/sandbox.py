@@ -1,0 +1,144 @@
+"""The sandbox bills provider: the embedded default, behaving like a real aggregator.
+
+A purchase is answered "pending" and completes a few seconds later by a signed webhook to our
+inbox (over HTTP when SANDBOX_WEBHOOK_URL is set, else handed to the inbox in-process).
+Recipients pick the path, so every case can be tried by hand in `make dev`:
+
+- a phone or meter number ending in 0000 is refused at once (failed, money released);
+- ending in 1111 is accepted, then fails by webhook;
+- ending in 9999 times out (no answer, no webhook); a requery later says it was delivered;
+- anything else is delivered by webhook after SANDBOX_DELAY seconds.
+
+Meter numbers ending in 0000 do not verify. Prepaid electricity gets a 20-digit token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import urllib.request
+import uuid
+from typing import Any
+
+from flask import current_app
+
+from lumipay.database import run_in_transaction
+from lumipay.jobs import outbox
+from lumipay.jobs.queue import job
+from lumipay.providers import signing
+from lumipay.providers.bills import (
+    BillRequest,
+    BillResult,
+    DataPlan,
+    MeterCustomer,
+    Outcome,
+    ProviderError,
+)
+
+log = logging.getLogger(__name__)
+
+PLANS = {
+    "mtn-data": [("mtn-1gb-1d", "1GB, 1 day", 35_000), ("mtn-2gb-30d", "2GB, 30 days", 150_000)],
+    "airtel-data": [("airtel-1-5gb-30d", "1.5GB, 30 days", 120_000)],
+    "glo-data": [("glo-2-9gb-30d", "2.9GB, 30 days", 100_000)],
+    "etisalat-data": [("9mobile-1-5gb-30d", "1.5GB, 30 days", 120_000)],
+}
+CUSTOMERS = ("ADEBAYO OGUNLESI", "CHIOMA NWOSU", "MUSA ABDULLAHI", "FUNKE ADEYEMI")
+
+
+def _token(request_id: str) -> str:
+    digits = str(int(hashlib.sha256(request_id.encode()).hexdigest(), 16))[:20]
+    return "-".join(digits[i : i + 4] for i in range(0, 20, 4))
+
+
+def _final(request: BillRequest) -> BillResult:
+    """What the sandbox eventually says about a request (it is deterministic by recipient)."""
+    if request.recipient.endswith(("0000", "1111")):
+        return BillResult(Outcome.FAILED, "The recipient could not be credited.")
+    token = None
+    if request.category == "electricity" and request.variation_code == "prepaid":
+        token = _token(request.request_id)
+    return BillResult(Outcome.SUCCEEDED, "Delivered.", token=token)
+
+
+class SandboxBills:
+    name = "sandbox"
+
+    def charge(self, request: BillRequest) -> BillResult:
+        if request.recipient.endswith("0000"):
+            return BillResult(Outcome.FAILED, "The recipient could not be credited.")
+        if request.recipient.endswith("9999"):
+            return BillResult(Outcome.PENDING, "No answer from the network yet.")
+        final = _final(request)
+        delay = int(current_app.config.get("SANDBOX_DELAY", 3))
+        run_in_transaction(
+            lambda: outbox.add(
+                "lumipay.providers.sandbox.deliver_webhook",
+                request.request_id,
+                final.outcome.value,
+                final.token,
+                queue="default",
+                delay=delay,
+            )
+        )
+        return BillResult(Outcome.PENDING, "Processing.")
+
+    def status(self, request: BillRequest) -> BillResult:
+        return _final(request)
+
+    def webhook(self, data: dict[str, Any]) -> tuple[str, BillResult]:
+        status = data.get("status")
+        outcome = {"delivered": Outcome.SUCCEEDED, "failed": Outcome.FAILED}.get(
+            status, Outcome.PENDING
+        )
+        return str(data["request_id"]), BillResult(
+            outcome, str(data.get("message", "")), token=data.get("token")
+        )
+
+    def data_plans(self, service_id: str) -> list[DataPlan]:
+        return [DataPlan(code, name, amount) for code, name, amount in PLANS.get(service_id, [])]
+
+    def verify_meter(self, service_id: str, meter_number: str, meter_type: str) -> MeterCustomer:
+        if meter_number.endswith("0000"):
+            raise ProviderError("This meter number is not valid for the chosen distributor.")
+        name = CUSTOMERS[int(meter_number[-4:]) % len(CUSTOMERS)]
+        return MeterCustomer(name, "12 Allen Avenue, Ikeja")
+
+
+def webhook_body(request_id: str, outcome: str, token: str | None) -> bytes:
+    status = "delivered" if outcome == Outcome.SUCCEEDED else "failed"
+    return json.dumps(
+        {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "type": "bill.completed",
+            "data": {"request_id": request_id, "status": status, "token": token},
+        }
+    ).encode()
+
+
+@job
+def deliver_webhook(request_id: str, outcome: str, token: str | None) -> None:
+    """The sandbox calling us back: a signed delivery to the bills webhook inbox."""
+    from lumipay.webhooks import service as webhooks
+
+    secret = webhooks.secret_for("bills")
+    if secret is None:
+        log.warning("sandbox: no bills webhook secret, nothing delivered")
+        return
+    raw = webhook_body(request_id, outcome, token)
+    headers = signing.signed_headers(secret, int(time.time()), raw)
+    url = current_app.config.get("SANDBOX_WEBHOOK_URL")
+    if url:
+        req = urllib.request.Request(url, data=raw, headers=headers, method="POST")  # noqa: S310
+        with urllib.request.urlopen(req, timeout=10) as response:  # noqa: S310
+            response.read()
+        return
+    webhooks.receive(
+        "bills",
+        raw,
+        headers[signing.TIMESTAMP_HEADER],
+        headers[signing.SIGNATURE_HEADER],
+        client="sandbox",
+    )

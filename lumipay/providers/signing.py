@@ -1,0 +1,34 @@
+"""Webhook signatures: HMAC-SHA256 over `timestamp + "." + raw body` with the channel's secret.
+
+The sandbox signs with this module and the webhook inbox verifies with it, so both ends of a
+delivery agree on the bytes that are signed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+TIMESTAMP_HEADER = "X-Lumipay-Timestamp"
+SIGNATURE_HEADER = "X-Lumipay-Signature"
+SCHEME = "sha256="
+
+
+def signature(secret: str, timestamp: str, raw_body: bytes) -> str:
+    """The header value for a delivery: `sha256=<hex>`."""
+    message = timestamp.encode() + b"." + raw_body
+    return SCHEME + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def is_valid(secret: str, timestamp: str, raw_body: bytes, presented: str) -> bool:
+    """Compare in constant time, so the signature can't be guessed byte by byte."""
+    return hmac.compare_digest(signature(secret, timestamp, raw_body), presented or "")
+
+
+def signed_headers(secret: str, timestamp: int, raw_body: bytes) -> dict[str, str]:
+    stamp = str(timestamp)
+    return {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: stamp,
+        SIGNATURE_HEADER: signature(secret, stamp, raw_body),
+    }

@@ -1,0 +1,162 @@
+"""Receive and process provider webhooks.
+
+`receive` verifies a delivery (signature, time window, event id never seen), stores it raw and
+writes the processing job to the outbox, all in one transaction; it never touches money.
+`process_event` (a job) hands the stored event to its channel's handler in one transaction, and
+is a no-op for an event already processed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lumipay import metrics
+from lumipay.database import run_in_transaction, utcnow
+from lumipay.extensions import db
+from lumipay.jobs import outbox
+from lumipay.jobs.queue import job, resolve
+from lumipay.providers import signing
+from lumipay.webhooks.models import WebhookEvent
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("bills", "bank", "cards")
+WINDOW_SECONDS = 300
+# The use case each channel's events go to; bank and cards are stored and acknowledged until
+# their products exist.
+HANDLERS: dict[str, str] = {"bills": "lumipay.bills.service.apply_webhook"}
+
+
+class WebhookRejected(Exception):
+    """A delivery we refuse; `status` is the HTTP answer, `reason` what the log records."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Accepted:
+    event_id: str
+    channel: str
+
+
+def secret_for(channel: str) -> str | None:
+    if channel not in CHANNELS:
+        return None
+    return current_app.config.get("WEBHOOK_SECRETS", {}).get(channel) or None
+
+
+def _reject(channel: str, status: int, reason: str, client: str | None) -> WebhookRejected:
+    metrics.webhooks.labels(channel, reason).inc()
+    log.warning("webhook rejected", extra={"channel": channel, "reason": reason, "client": client})
+    return WebhookRejected(status, reason)
+
+
+def _parse(raw_body: bytes) -> dict[str, Any] | None:
+    """The delivery's JSON object if it has an id, a type and a data object; else None."""
+    try:
+        body = json.loads(raw_body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    event_id, event_type, data = body.get("id"), body.get("type"), body.get("data")
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 100):
+        return None
+    if not (isinstance(event_type, str) and 0 < len(event_type) <= 64):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return body
+
+
+def receive(
+    channel: str,
+    raw_body: bytes,
+    timestamp: str | None,
+    presented_signature: str | None,
+    *,
+    client: str | None = None,
+    now: datetime | None = None,
+) -> Accepted:
+    """Verify and store one delivery; raise WebhookRejected (400/401/404) and store nothing."""
+    secret = secret_for(channel)
+    if secret is None:
+        raise WebhookRejected(404, "unknown channel")
+    if not timestamp or not presented_signature:
+        raise _reject(channel, 401, "unsigned", client)
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        raise _reject(channel, 400, "malformed", client)
+    if not signing.is_valid(secret, timestamp, raw_body, presented_signature):
+        raise _reject(channel, 401, "forged", client)
+    signed_at = datetime.fromtimestamp(int(timestamp), UTC)
+    current = now or utcnow()
+    if abs((current - signed_at).total_seconds()) > WINDOW_SECONDS:
+        raise _reject(channel, 401, "stale", client)
+    body = _parse(raw_body)
+    if body is None:
+        raise _reject(channel, 400, "malformed", client)
+
+    def store() -> bool:
+        dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+        inserted = db.session.execute(
+            dialect.insert(WebhookEvent)
+            .values(
+                channel=channel,
+                event_id=body["id"],
+                event_type=body["type"],
+                raw_body=raw_body.decode(),
+                signed_at=signed_at,
+                received_at=current,
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "event_id"])
+            .returning(WebhookEvent.id)
+        ).scalar()
+        if inserted is None:
+            return False
+        outbox.add("lumipay.webhooks.service.process_event", inserted, queue="webhooks")
+        return True
+
+    if not run_in_transaction(store):
+        raise _reject(channel, 400, "replayed", client)
+    metrics.webhooks.labels(channel, "accepted").inc()
+    log.info("webhook accepted", extra={"channel": channel, "event_id": body["id"]})
+    return Accepted(body["id"], channel)
+
+
+@job
+def process_event(event_pk: int) -> str:
+    """Apply one stored event through its channel's handler; returns the event's outcome."""
+
+    def work() -> str:
+        event = db.session.scalars(
+            select(WebhookEvent)
+            .where(WebhookEvent.id == event_pk)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        if event.processed_at is not None:
+            return event.outcome or "processed"
+        handler_path = HANDLERS.get(event.channel)
+        if handler_path is None:
+            event.outcome = "ignored"
+        else:
+            handler: Callable[[str, dict[str, Any]], None] = resolve(handler_path)
+            body = json.loads(event.raw_body)
+            handler(body["type"], body["data"])
+            event.outcome = "processed"
+        event.processed_at = utcnow()
+        return event.outcome
+
+    return run_in_transaction(work)

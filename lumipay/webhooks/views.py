@@ -1,0 +1,29 @@
+"""URL: POST /api/lumipay/v1/webhooks/<channel> (bills, bank, cards). JSON in, JSON out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from werkzeug.wrappers import Response
+
+from lumipay.extensions import csrf
+from lumipay.providers import signing
+from lumipay.webhooks import service
+
+bp = Blueprint("webhooks", __name__, url_prefix="/api/lumipay/v1/webhooks")
+# Providers can't hold a CSRF token; the HMAC signature is what authenticates them.
+csrf.exempt(bp)
+
+
+@bp.route("/<channel>", methods=["POST"])
+def receive(channel: str) -> tuple[Response, int]:
+    try:
+        accepted = service.receive(
+            channel,
+            request.get_data(cache=False),
+            request.headers.get(signing.TIMESTAMP_HEADER),
+            request.headers.get(signing.SIGNATURE_HEADER),
+            client=request.remote_addr,
+        )
+    except service.WebhookRejected as exc:
+        return jsonify(status="rejected", reason=exc.reason), exc.status
+    return jsonify(status="accepted", id=accepted.event_id), 200
