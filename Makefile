@@ -5,8 +5,11 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app wsgi
 HTMX_VERSION := 2.0.11
 HTMX := static/vendor/htmx-$(HTMX_VERSION).min.js
+AXE_VERSION := 4.14.1
+AXE := tests/e2e/vendor/axe-$(AXE_VERSION).min.js
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: dev test install lint format clean-dev
+.PHONY: dev test install lint format clean-dev bench browser
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +25,21 @@ $(HTMX):
 	  && rm -rf $$tmp
 	cp $(HTMX) static/vendor/htmx.min.js
 
-install: $(VENV)/.installed $(HTMX)
+# axe-core checks each page in the browser tests; pinned from the npm registry, never committed.
+$(AXE):
+	mkdir -p tests/e2e/vendor
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+	  && tar -xzf axe-core-$(AXE_VERSION).tgz && cp package/axe.min.js $(CURDIR)/$(AXE) \
+	  && rm -rf $$tmp
+
+install: $(VENV)/.installed $(HTMX) $(AXE)
+
+# The browser tests drive Debian's Chromium (Playwright never downloads one): installed here
+# when missing and we may (root with apt-get); otherwise the browser tests skip and say why.
+browser:
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
+	  || echo "No $(CHROMIUM): install Debian's chromium package to run the browser tests."
 
 # The embedded default: SQLite under instance/, jobs in-process, no PostgreSQL or Redis.
 dev: install
@@ -31,8 +48,12 @@ dev: install
 	env -u DATABASE_URL -u REDIS_URL $(FLASK) run --host 127.0.0.1 --port 5000
 
 # The whole suite on PostgreSQL (TEST_DATABASE_URL) and Redis (TEST_REDIS_URL).
-test: install lint
+test: install browser lint
 	$(PY) -m pytest
+
+# Benchmarks on the local PostgreSQL (see bench/README.md); not part of `make test`.
+bench: install
+	$(PY) bench/run.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

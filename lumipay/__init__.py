@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from flask import Flask, render_template
+from flask_login import current_user
 from htmx_flask import Htmx
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -43,7 +44,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from lumipay import models
+    from lumipay import models, ratelimit
+    from lumipay.auth import guard
+    from lumipay.web import refuse_control_characters
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
@@ -54,6 +57,9 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    ratelimit.init_app(app)
+    app.before_request(refuse_control_characters)
+    app.before_request(guard.enforce)
 
     @login_manager.user_loader
     def load_user(user_id: str) -> models.User | None:
@@ -64,8 +70,10 @@ def _register_blueprints(app: Flask) -> None:
     from lumipay import health, observability
     from lumipay.accounts.views import bp as accounts_bp
     from lumipay.auth.views import bp as auth_bp
+    from lumipay.beneficiaries.views import bp as beneficiaries_bp
     from lumipay.bills.views import bp as bills_bp
     from lumipay.notifications.views import bp as notifications_bp
+    from lumipay.statements.views import bp as statements_bp
     from lumipay.transfers.views import bp as transfers_bp
     from lumipay.webhooks.views import bp as webhooks_bp
 
@@ -74,6 +82,8 @@ def _register_blueprints(app: Flask) -> None:
         auth_bp,
         accounts_bp,
         transfers_bp,
+        statements_bp,
+        beneficiaries_bp,
         bills_bp,
         notifications_bp,
         webhooks_bp,
@@ -105,6 +115,10 @@ def _register_handlers(app: Flask) -> None:
     def bad_request(_error: Exception) -> tuple[str, int]:
         return render_template("errors/400.html"), 400
 
+    @app.errorhandler(413)
+    def too_large(_error: Exception) -> tuple[str, int]:
+        return render_template("errors/413.html"), 413
+
     @app.errorhandler(sa_exc.OperationalError)
     @app.errorhandler(sa_exc.InterfaceError)
     def database_unavailable(error: Exception) -> tuple[str, int]:
@@ -127,6 +141,11 @@ def _register_handlers(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if current_user.is_authenticated:
+            # A bank page must not be served from a shared or back-button cache after sign-out.
+            headers.setdefault("Cache-Control", "no-store")
         if app.config["LUMIPAY_ENV"] == "production":
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         return response

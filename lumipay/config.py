@@ -58,6 +58,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1_000_000),
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000").strip().rstrip("/"),
+        **security_settings(),
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         **_bills_settings(production),
@@ -115,8 +117,40 @@ def _bills_settings(production: bool) -> dict[str, Any]:
     }
 
 
+def security_settings() -> dict[str, Any]:
+    """Sessions, sign-in lockout, second factor, rate limits and email (see `.env.example`)."""
+    return {
+        "SESSION_IDLE_SECONDS": _int("SESSION_IDLE_SECONDS", 600),
+        "SESSION_WARNING_SECONDS": _int("SESSION_WARNING_SECONDS", 60),
+        "SESSION_MAX_SECONDS": _int("SESSION_MAX_SECONDS", 12 * 3600),
+        "LOGIN_LOCK_THRESHOLD": _int("LOGIN_LOCK_THRESHOLD", 5),
+        "LOGIN_LOCK_SECONDS": _int("LOGIN_LOCK_SECONDS", 15 * 60),
+        "STEP_UP_THRESHOLD": _int("STEP_UP_THRESHOLD", 5_000_000),
+        "STEP_UP_THRESHOLD_FOREIGN": _int("STEP_UP_THRESHOLD_FOREIGN", 3_000),
+        "PASSWORD_RESET_SECONDS": _int("PASSWORD_RESET_SECONDS", 30 * 60),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "").strip() or None,
+        "LIMIT_LOGIN": os.environ.get("LIMIT_LOGIN", "10 per minute;100 per day"),
+        "LIMIT_REGISTER": os.environ.get("LIMIT_REGISTER", "10 per hour"),
+        "LIMIT_NAME_ENQUIRY": os.environ.get("LIMIT_NAME_ENQUIRY", "30 per minute;300 per day"),
+        "LIMIT_TOTP": os.environ.get("LIMIT_TOTP", "5 per minute;30 per hour"),
+        "LIMIT_PASSWORD_RESET": os.environ.get("LIMIT_PASSWORD_RESET", "5 per hour"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Lumipay <no-reply@lumipay.example>"),
+        "SMTP_HOST": os.environ.get("SMTP_HOST", "").strip() or None,
+        "SMTP_PORT": _int("SMTP_PORT", 587),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", "").strip() or None,
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", "") or None,
+        "SMTP_STARTTLS": os.environ.get("SMTP_STARTTLS", "true").strip().lower() != "false",
+        "MAIL_CAPTURE": False,
+    }
+
+
 def check_production(config: dict[str, Any]) -> None:
-    """Refuse to start a production app with a default or short secret."""
+    """Refuse to start a production app that is not safe to face the internet.
+
+    A default or short secret, debug or testing mode, CSRF switched off, captured (unsent) email,
+    SQLite, or a public URL that is not https. Provider webhook secrets join this list when the
+    webhook blueprint arrives: there are none to check yet.
+    """
     if config.get("LUMIPAY_ENV") != "production":
         return
     secret = config.get("SECRET_KEY") or ""
@@ -124,3 +158,11 @@ def check_production(config: dict[str, Any]) -> None:
         raise RuntimeError("Refusing to start: set SECRET_KEY to a random value of 32+ characters.")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise RuntimeError("Refusing to start: production needs DATABASE_URL (PostgreSQL).")
+    if config.get("PASSWORD_HASH_METHOD", "scrypt") != "scrypt":
+        raise RuntimeError("Refusing to start: passwords are hashed with the default scrypt.")
+    if config.get("DEBUG") or config.get("TESTING"):
+        raise RuntimeError("Refusing to start: debug and testing modes are off in production.")
+    if config.get("WTF_CSRF_ENABLED") is False or config.get("MAIL_CAPTURE"):
+        raise RuntimeError("Refusing to start: CSRF must be on and email must really be sent.")
+    if not str(config.get("PUBLIC_URL") or "").startswith("https://"):
+        raise RuntimeError("Refusing to start: set PUBLIC_URL to the site's https:// address.")

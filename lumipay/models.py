@@ -1,7 +1,8 @@
 """Every table, imported in one place so Alembic's autogenerate and the ORM see them all."""
 
 from lumipay.audit.models import AuditEvent
-from lumipay.auth.models import User
+from lumipay.auth.models import PasswordResetToken, RecoveryCode, User, UserSession
+from lumipay.beneficiaries.models import Beneficiary
 from lumipay.bills.models import BillPayment
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.jobs.models import OutboxMessage
@@ -13,6 +14,7 @@ from lumipay.webhooks.models import WebhookEvent
 __all__ = [
     "Account",
     "AuditEvent",
+    "Beneficiary",
     "BillPayment",
     "DailyFlow",
     "Entry",
@@ -21,7 +23,10 @@ __all__ = [
     "LedgerTransaction",
     "Notification",
     "OutboxMessage",
+    "PasswordResetToken",
+    "RecoveryCode",
     "Transfer",
     "User",
+    "UserSession",
     "WebhookEvent",
 ]

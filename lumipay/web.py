@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import abort, request
 
 from lumipay.audit.service import Origin
 
@@ -17,6 +17,20 @@ def request_origin() -> Origin:
     return Origin(ip=request.remote_addr, user_agent=request.user_agent.string or None)
 
 
+# C0 control characters other than tab, LF and CR: nobody types them, and PostgreSQL refuses NUL
+# in text (psycopg2 raises ValueError, which would surface as a 500).
+_CONTROL = frozenset(chr(c) for c in range(32) if chr(c) not in "\t\n\r") | {"\x7f"}
+
+
+def refuse_control_characters() -> None:
+    """before_request: a 400 for control characters in the path, query string or form."""
+    values = [request.path, *request.args.values()]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values.extend(request.form.values())
+    if any(_CONTROL.intersection(value) for value in values):
+        abort(400)
+
+
 def safe_next(target: str | None, default: str) -> str:
     """Follow `next=` only to a path on this site, never to another host."""
     if not target:
@@ -24,6 +38,8 @@ def safe_next(target: str | None, default: str) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
-    if "\\" in target:
+    if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        # Backslashes read as slashes in browsers; control characters (CR/LF) would end up
+        # in the Location header, which Werkzeug refuses with a 500.
         return default
     return target

@@ -122,6 +122,9 @@ def app() -> Iterator[Flask]:
             "REDIS_URL": None if SERVICES.get("redis") else _redis_url(),
             "INITIAL_BONUS": 10_000_000,
             "NUBAN_BANK_CODE": "090",
+            "MAIL_CAPTURE": True,
+            # Cheaper scrypt for speed; production refuses anything but the default.
+            "PASSWORD_HASH_METHOD": "scrypt:4096:8:1",
         }
     )
     _reset_schema(flask_app)
@@ -133,6 +136,7 @@ TABLES = (
     "outbox_messages",
     "notifications",
     "bill_payments",
+    "beneficiaries",
     "audit_events",
     "idempotency_keys",
     "transfers",
@@ -141,15 +145,23 @@ TABLES = (
     "ledger_entries",
     "ledger_transactions",
     "ledger_accounts",
+    "user_sessions",
+    "recovery_codes",
+    "password_reset_tokens",
     "users",
 )
 
 
 @pytest.fixture()
 def db_clean(app: Flask) -> Iterator[None]:
-    """Every test starts from empty tables."""
+    """Every test starts from empty tables, fresh rate-limit counters and an empty outbox."""
     from lumipay.extensions import db
+    from lumipay.notifications.email import outbox
+    from lumipay.ratelimit import limiter
 
+    with app.app_context():
+        limiter.reset()
+    outbox(app).clear()
     yield
     with app.app_context():
         db.session.remove()

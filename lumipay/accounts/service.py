@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, or_, select, union_all
+from sqlalchemy.orm import lazyload
 
+from lumipay.accounts.categories import category_filter, kind_label
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
@@ -18,7 +22,6 @@ from lumipay.money import CURRENCIES
 from lumipay.transfers.models import Transfer
 
 CURRENCY_ORDER = ("NGN", "USD", "EUR", "GBP")
-KIND_LABELS = {"welcome_bonus": "Welcome bonus", "transfer": "Transfer", "bill": "Bill payment"}
 
 
 class WalletError(Exception):
@@ -101,24 +104,135 @@ def _names(user_ids: set[int]) -> dict[int, str]:
     return {uid: mask_name(name) for uid, name in rows}
 
 
-def history(user_id: int, *, before: int | None = None, limit: int = 20) -> list[HistoryRow]:
-    """The customer's entries across wallets, newest first; `before` is an entry id cursor."""
+@dataclass(frozen=True)
+class HistoryFilter:
+    """What the customer asked the history to show; every field is optional."""
+
+    wallet_id: int | None = None
+    category: str | None = None
+    status: str | None = None
+    start: date | None = None
+    end: date | None = None
+    """Inclusive: the whole of that UTC day."""
+    text: str = ""
+
+
+def day_start(day: date) -> datetime:
+    """Midnight UTC at the start of `day`."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def day_after(day: date) -> datetime:
+    """Midnight UTC at the end of `day` (the start of the next one)."""
+    return day_start(day) + timedelta(days=1)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _counterparty_matches(user_id: int, text: str) -> ColumnElement[bool]:
+    """A transfer whose other party has an account number containing `text` or, for a single
+    word, a first name starting with it (others' surnames stay private, as names are masked)."""
+    other = and_(
+        User.id != user_id,
+        or_(User.id == Transfer.sender_id, User.id == Transfer.recipient_id),
+    )
+    by_party = User.account_number.contains(text, autoescape=True)
+    if " " not in text:
+        by_party = or_(by_party, User.full_name.istartswith(text, autoescape=True))
+    return exists(
+        select(Transfer.id)
+        .join(User, other)
+        .where(Transfer.transaction_id == LedgerTransaction.id, by_party)
+    )
+
+
+_EntryQuery = Select[Any]
+
+
+def _filtered(query: _EntryQuery, user_id: int, filters: HistoryFilter) -> _EntryQuery:
+    if filters.wallet_id is not None:
+        query = query.where(Entry.account_id == filters.wallet_id)
+    if filters.category:
+        query = query.where(category_filter(LedgerTransaction.kind, filters.category))
+    if filters.status:
+        query = query.where(LedgerTransaction.status == filters.status)
+    if filters.start is not None:
+        query = query.where(Entry.created_at >= day_start(filters.start))
+    if filters.end is not None:
+        query = query.where(Entry.created_at < day_after(filters.end))
+    text = filters.text.strip()
+    if text:
+        pattern = _like(text)
+        query = query.where(
+            or_(
+                LedgerTransaction.narration.ilike(pattern, escape="\\"),
+                LedgerTransaction.reference.ilike(pattern, escape="\\"),
+                _counterparty_matches(user_id, text),
+            )
+        )
+    return query
+
+
+def history(
+    user_id: int,
+    *,
+    before: int | None = None,
+    limit: int = 20,
+    filters: HistoryFilter | None = None,
+) -> list[HistoryRow]:
+    """The customer's entries across wallets, newest first; `before` is an entry id cursor.
+
+    Keyset paging: each wallet's newest `limit` entries below the cursor are read by walking
+    the index `ledger_entries(account_id, id)` backwards, and the walks are merged. A page costs
+    the same however many entries the customer has and however deep they have scrolled (a
+    join on the owner made PostgreSQL read and sort every entry: 1.6 s at 1M entries).
+    """
+    wallet_ids = list(
+        db.session.scalars(
+            select(Account.id).where(Account.user_id == user_id, Account.kind == WALLET)
+        )
+    )
+    if filters is not None and filters.wallet_id is not None:
+        wallet_ids = [w for w in wallet_ids if w == filters.wallet_id]
+    if not wallet_ids:
+        return []
+    walks = []
+    for wallet_id in wallet_ids:
+        walk = (
+            select(Entry.id)
+            .join(LedgerTransaction, LedgerTransaction.id == Entry.transaction_id)
+            .where(Entry.account_id == wallet_id)
+            .order_by(Entry.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            walk = walk.where(Entry.id < before)
+        if filters is not None:
+            walk = _filtered(walk, user_id, filters)
+        walks.append(select(walk.subquery().c.id))
+    page_ids = union_all(*walks) if len(walks) > 1 else walks[0]
     query = (
         select(Entry, LedgerTransaction)
-        .join(Account, Account.id == Entry.account_id)
         .join(LedgerTransaction, LedgerTransaction.id == Entry.transaction_id)
-        .where(Account.user_id == user_id, Account.kind == WALLET)
+        .where(Entry.id.in_(page_ids))
         .order_by(Entry.id.desc())
         .limit(limit)
+        # The rows need each transaction, not all of its entries (selectin by default).
+        .options(lazyload(LedgerTransaction.entries))
     )
-    if before is not None:
-        query = query.where(Entry.id < before)
-    rows = db.session.execute(query).all()
+    return history_rows(db.session.execute(query).all())
+
+
+def history_rows(rows: Sequence[Row[tuple[Entry, LedgerTransaction]]]) -> list[HistoryRow]:
+    """(Entry, LedgerTransaction) pairs as the customer reads them, counterparties masked."""
     transfers = _counterparty_names([txn.id for _, txn in rows])
     names = _names({uid for t in transfers.values() for uid in (t.sender_id, t.recipient_id)})
     result = []
     for entry, txn in rows:
-        description = KIND_LABELS.get(txn.kind, txn.kind.replace("_", " ").capitalize())
+        description = kind_label(txn.kind)
         transfer = transfers.get(txn.id)
         if transfer is not None:
             if entry.amount < 0:
@@ -193,7 +307,7 @@ def transaction_for(user_id: int, reference: str) -> TransactionDetail | None:
     ]
     return TransactionDetail(
         reference=txn.reference,
-        kind=KIND_LABELS.get(txn.kind, txn.kind.replace("_", " ").capitalize()),
+        kind=kind_label(txn.kind),
         status=txn.status,
         narration=txn.narration,
         created_at=as_utc(txn.created_at),

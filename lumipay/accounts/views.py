@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from htmx_flask import request as htmx_request
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
-from lumipay.accounts import service
-from lumipay.accounts.forms import OpenWalletForm
+from lumipay.accounts import charts, insights, service
+from lumipay.accounts.forms import HistoryFilterForm, OpenWalletForm
 from lumipay.auth.forms import LogoutForm
+from lumipay.database import utcnow
 from lumipay.money import CURRENCIES
 from lumipay.web import request_origin
 
@@ -25,11 +29,44 @@ def _wallet_form() -> OpenWalletForm:
     return form
 
 
-def _history_page(before: int | None) -> tuple[list[service.HistoryRow], int | None]:
+def _history_page(
+    before: int | None, filters: service.HistoryFilter | None = None
+) -> tuple[list[service.HistoryRow], int | None]:
     size = current_app.config["HISTORY_PAGE_SIZE"]
-    rows = service.history(current_user.id, before=before, limit=size + 1)
+    rows = service.history(current_user.id, before=before, limit=size + 1, filters=filters)
     more = rows[size - 1].entry_id if len(rows) > size else None
     return rows[:size], more
+
+
+def _filter_form() -> tuple[HistoryFilterForm, service.HistoryFilter, dict[str, Any]]:
+    """The filter form read from the query string, the filter it means, and the query
+    arguments that carry it onto "load more" links."""
+    wallets = service.wallets_for(current_user.id)
+    form = HistoryFilterForm(formdata=request.args)
+    form.wallet.choices = [
+        SelectChoice("", "All wallets"),
+        *(SelectChoice(str(w.id), f"{w.currency} wallet") for w in wallets),
+    ]
+    if not form.validate():
+        return form, service.HistoryFilter(), {}
+    owned = {str(w.id): w.id for w in wallets}
+    filters = service.HistoryFilter(
+        wallet_id=owned.get(form.wallet.data or ""),
+        category=form.category.data or None,
+        status=form.status.data or None,
+        start=form.start.data,
+        end=form.end.data,
+        text=(form.q.data or "").strip(),
+    )
+    args = {
+        "wallet": form.wallet.data if filters.wallet_id else None,
+        "category": filters.category,
+        "status": filters.status,
+        "start": filters.start.isoformat() if filters.start else None,
+        "end": filters.end.isoformat() if filters.end else None,
+        "q": filters.text or None,
+    }
+    return form, filters, {k: v for k, v in args.items() if v}
 
 
 @bp.route("/")
@@ -43,25 +80,51 @@ def index() -> Response:
 @login_required
 def dashboard() -> str:
     rows, more = _history_page(None)
+    wallets = service.wallets_for(current_user.id)
+    held = [w.currency for w in wallets]
+    chart_currency = request.args.get("chart", "NGN")
+    if chart_currency not in held:
+        chart_currency = held[0] if held else "NGN"
+    picture = insights.money_picture(current_user.id, chart_currency, today=utcnow().date())
     return render_template(
         "accounts/dashboard.html",
-        wallets=service.wallets_for(current_user.id),
+        wallets=wallets,
         rows=rows,
         next_before=more,
+        filter_args={},
         wallet_form=_wallet_form(),
         logout_form=LogoutForm(),
+        picture=picture,
+        flow=charts.flow_chart(picture),
+        categories=charts.category_chart(picture),
+        chart_currencies=held,
     )
 
 
 @bp.route("/dashboard/history")
 @login_required
-def history() -> str:
-    """One page of history: rows only for HTMX "load more", a whole page without JavaScript."""
+def history() -> str | Response:
+    """Filtered history, a page at a time.
+
+    Without JavaScript: the whole page. HTMX asks for the results block when the filter form
+    is submitted, and for more rows only when "load more" is pressed.
+    """
+    form, filters, filter_args = _filter_form()
     before = request.args.get("before", type=int)
-    rows, more = _history_page(before)
+    rows, more = _history_page(before, filters)
+    context = {"rows": rows, "next_before": more, "filter_args": filter_args, "form": form}
+    if htmx_request.htmx.history_restore_request:
+        # Back to a filtered URL that htmx pushed but no longer caches: it needs the whole page.
+        return render_template("accounts/history.html", **context)
+    if htmx_request.htmx and htmx_request.htmx.target == "history-results":
+        if form.errors:
+            html = render_template("accounts/_history_panel.html", **context)
+            retarget = {"HX-Retarget": "#history-panel", "HX-Reswap": "outerHTML"}
+            return Response(html, mimetype="text/html", headers=retarget)
+        return render_template("accounts/_history_results.html", **context)
     if htmx_request.htmx:
-        return render_template("accounts/_history_rows.html", rows=rows, next_before=more)
-    return render_template("accounts/history.html", rows=rows, next_before=more)
+        return render_template("accounts/_history_rows.html", **context)
+    return render_template("accounts/history.html", **context)
 
 
 @bp.route("/wallets", methods=["POST"])

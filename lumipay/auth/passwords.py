@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from flask import current_app, has_app_context
 from werkzeug.security import check_password_hash, generate_password_hash
+
+DEFAULT_HASH_METHOD = "scrypt"
 
 # The commonest passwords of public breach lists that also pass the length rule.
 COMMON_PASSWORDS = frozenset(
@@ -54,7 +57,12 @@ def password_problem(
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password)
+    """Hash with Werkzeug's scrypt; the test suite sets `PASSWORD_HASH_METHOD` to a cheaper
+    scrypt cost (production refuses to start with anything but the default)."""
+    method = DEFAULT_HASH_METHOD
+    if has_app_context():
+        method = current_app.config.get("PASSWORD_HASH_METHOD", DEFAULT_HASH_METHOD)
+    return generate_password_hash(password, method=method)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:

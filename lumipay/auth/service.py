@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from lumipay import clock
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
 from lumipay.auth.nuban import make_account_number, random_serial
 from lumipay.auth.passwords import hash_password, password_problem, verify_password
 from lumipay.auth.phone import InvalidPhone, normalise_phone
-from lumipay.database import run_in_transaction, utcnow
+from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import WALLET, Account
+from lumipay.notifications.email import send_email
 
 
 class RegistrationError(Exception):
@@ -159,26 +162,166 @@ def _find_by_login(login: str) -> User | None:
     return db.session.scalar(select(User).where(User.phone == phone))
 
 
+FAILED_LOGIN_MESSAGE = (
+    "That email or phone number and password don't match. After several failed attempts, "
+    "signing in is paused for a while and the account holder is told by email."
+)
+
+
 def authenticate(login: str, password: str, *, origin: Origin) -> User | None:
-    """The user whose email or phone and password match, else None. Both outcomes are audited."""
+    """The user whose email or phone and password match, else None. Both outcomes are audited.
+
+    A locked account answers exactly like a wrong password, and a wrong email costs the same
+    password check, so the answer never tells whether an account exists.
+    """
     user = _find_by_login(login)
     ok = verify_password(user.password_hash if user else None, password or "")
 
-    def work() -> User | None:
-        if user is not None and ok:
-            user.last_login_at = utcnow()
-            audit.record("login", origin, actor_id=user.id, subject=user.email)
-            return user
+    def work() -> tuple[User | None, bool]:
+        if user is not None and ok and not is_locked(user):
+            if not user.has_totp:
+                # With a second factor the count runs on until the code is right too, so the
+                # password can't be used to wipe out failed code guesses.
+                user.failed_logins = 0
+            user.locked_until = None
+            audit.record("login_password_ok", origin, actor_id=user.id, subject=user.email)
+            return user, False
+        just_locked = user is not None and _count_failure(user, origin)
         audit.record(
             "login_failed",
             origin,
             actor_id=user.id if user else None,
             subject=(login or "")[:120],
+            locked=bool(user is not None and is_locked(user)),
         )
-        return None
+        return None, just_locked
 
-    return run_in_transaction(work)
+    found, just_locked = run_in_transaction(work)
+    if just_locked and user is not None:
+        _send_lock_notice(user, origin)
+    return found
 
 
-def record_logout(user_id: int, *, origin: Origin) -> None:
-    run_in_transaction(lambda: audit.record("logout", origin, actor_id=user_id))
+def is_locked(user: User) -> bool:
+    return user.locked_until is not None and as_utc(user.locked_until) > clock.now()
+
+
+def _count_failure(user: User, origin: Origin) -> bool:
+    """Count one failed sign-in step; lock at the threshold. True when this failure locked it."""
+    if is_locked(user):
+        return False
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins < current_app.config["LOGIN_LOCK_THRESHOLD"]:
+        return False
+    user.failed_logins = 0
+    user.locked_until = clock.now() + timedelta(seconds=current_app.config["LOGIN_LOCK_SECONDS"])
+    audit.record("account_locked", origin, actor_id=user.id, subject=user.email)
+    return True
+
+
+def record_failed_second_factor(user_id: int, *, origin: Origin) -> None:
+    """A wrong TOTP or recovery code counts towards the same lock as a wrong password."""
+
+    def work() -> bool:
+        user = db.session.get(User, user_id)
+        if user is None:
+            return False
+        audit.record("second_factor_failed", origin, actor_id=user.id)
+        return _count_failure(user, origin)
+
+    if run_in_transaction(work):
+        user = db.session.get(User, user_id)
+        if user is not None:
+            _send_lock_notice(user, origin)
+
+
+def _send_lock_notice(user: User, origin: Origin) -> None:
+    minutes = current_app.config["LOGIN_LOCK_SECONDS"] // 60
+    send_email(
+        user.email,
+        "Signing in to your Lumipay account is paused",
+        f"Hello {user.first_name},\n\n"
+        f"We paused signing in to your account for {minutes} minutes after several failed "
+        "attempts.\n"
+        f"The last attempt came from {origin.ip or 'an unknown address'} "
+        f"({origin.user_agent or 'unknown browser'}).\n\n"
+        "If this was you, wait and try again, or reset your password. If it wasn't, reset your "
+        "password as soon as the pause ends: someone may know your email.\n",
+    )
+
+
+def complete_login(user_id: int, *, origin: Origin) -> None:
+    """Every sign-in step passed: record it and tell the customer (new sign-in notice)."""
+
+    def work() -> User:
+        user = db.session.get(User, user_id)
+        assert user is not None
+        user.last_login_at = clock.now()
+        user.failed_logins = 0
+        audit.record("login", origin, actor_id=user.id, subject=user.email)
+        return user
+
+    user = run_in_transaction(work)
+    send_email(
+        user.email,
+        "New sign-in to your Lumipay account",
+        f"Hello {user.first_name},\n\n"
+        f"Someone signed in to your account at {clock.now():%d %b %Y, %H:%M} UTC\n"
+        f"from {origin.ip or 'an unknown address'} using "
+        f"{origin.user_agent or 'an unknown browser'}.\n\n"
+        "If this wasn't you, change your password now and sign out everywhere from the "
+        "Security page.\n",
+    )
+
+
+class PasswordChangeError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def check_new_password(user: User, new_password: str) -> None:
+    """Raise PasswordChangeError when `new_password` breaks the password rules."""
+    problem = password_problem(
+        new_password or "",
+        min_length=current_app.config["PASSWORD_MIN_LENGTH"],
+        personal=(*user.full_name.split(), user.email.split("@")[0], user.phone[-10:]),
+    )
+    if problem:
+        raise PasswordChangeError("new_password", problem)
+
+
+def change_password(
+    user_id: int, current_password: str, new_password: str, *, origin: Origin
+) -> None:
+    """Set a new password after checking the current one; ends every other session."""
+    user = db.session.get(User, user_id)
+    if user is None or not verify_password(user.password_hash, current_password or ""):
+        raise PasswordChangeError("current_password", "That is not your current password.")
+    check_new_password(user, new_password)
+    if verify_password(user.password_hash, new_password):
+        raise PasswordChangeError("new_password", "Choose a password you are not using now.")
+    new_hash = hash_password(new_password)
+
+    def work() -> User:
+        fresh = db.session.get(User, user_id)
+        assert fresh is not None
+        fresh.password_hash = new_hash
+        fresh.password_changed_at = clock.now()
+        audit.record("password_changed", origin, actor_id=user_id)
+        return fresh
+
+    changed = run_in_transaction(work)
+    send_email(
+        changed.email,
+        "Your Lumipay password was changed",
+        f"Hello {changed.first_name},\n\nYour password was changed at "
+        f"{clock.now():%d %b %Y, %H:%M} UTC from {origin.ip or 'an unknown address'}. "
+        "Other browsers were signed out.\n\nIf this wasn't you, reset your password now.\n",
+    )
+
+
+def record_logout(user_id: int, *, origin: Origin, everywhere: bool = False) -> None:
+    action = "logout_everywhere" if everywhere else "logout"
+    run_in_transaction(lambda: audit.record(action, origin, actor_id=user_id))

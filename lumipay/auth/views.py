@@ -1,20 +1,51 @@
-"""URLs: /auth/register, /auth/login, /auth/logout."""
+"""URLs under /auth: register, sign in (password, then the second factor), sign out (here or
+everywhere), keep a session alive, the Security page, two-step enrolment, change and reset
+the password."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from lumipay.auth import service
-from lumipay.auth.forms import LoginForm, LogoutForm, RegisterForm
+from lumipay import clock
+from lumipay.auth import guard, reset, service, sessions, twofactor
+from lumipay.auth.forms import (
+    ChangePasswordForm,
+    ConfirmActionForm,
+    LoginForm,
+    LogoutForm,
+    RegisterForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+    TwoFactorForm,
+)
+from lumipay.auth.models import User
+from lumipay.extensions import db
+from lumipay.ratelimit import by_pending_user, by_submitted_email, configured, limiter
 from lumipay.web import request_origin, safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
+PENDING = "pending_login"
+PENDING_SECONDS = 300
+PENDING_TRIES = 5
+TOTP_SETUP = "totp_setup_secret"
+
 
 @bp.route("/register", methods=["GET", "POST"])
-def register() -> str | Response:
+@limiter.limit(configured("LIMIT_REGISTER"), methods=["POST"])
+def register() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
     form = RegisterForm()
@@ -30,7 +61,7 @@ def register() -> str | Response:
         except service.RegistrationError as exc:
             getattr(form, exc.field).errors.append(exc.message)
         else:
-            login_user(user)
+            guard.sign_in(user)
             flash(
                 f"Welcome to Lumipay, {user.first_name}! Your account number is "
                 f"{user.account_number}.",
@@ -42,20 +73,70 @@ def register() -> str | Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+@limiter.limit(configured("LIMIT_LOGIN"), methods=["POST"])
+def login() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
     form = LoginForm()
+    target = safe_next(request.args.get("next"), url_for("accounts.dashboard"))
     if form.validate_on_submit():
         user = service.authenticate(form.email.data, form.password.data, origin=request_origin())
+        if user is not None and user.has_totp:
+            session.clear()
+            session[PENDING] = {
+                "user_id": user.id,
+                "at": clock.now().timestamp(),
+                "next": target,
+                "tries": 0,
+            }
+            return redirect(url_for("auth.two_factor"), code=303)
         if user is not None:
-            login_user(user)
-            return redirect(
-                safe_next(request.args.get("next"), url_for("accounts.dashboard")), code=303
-            )
-        form.password.errors.append("That email or phone number and password don't match.")
+            guard.sign_in(user)
+            service.complete_login(user.id, origin=request_origin())
+            return redirect(target, code=303)
+        form.password.errors.append(service.FAILED_LOGIN_MESSAGE)
     status = 422 if form.is_submitted() else 200
     return render_template("auth/login.html", form=form), status
+
+
+def _pending_user() -> User | None:
+    pending = session.get(PENDING)
+    if (
+        not isinstance(pending, dict)
+        or clock.now().timestamp() - pending.get("at", 0) > PENDING_SECONDS
+    ):
+        session.pop(PENDING, None)
+        return None
+    return db.session.get(User, pending.get("user_id"))
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+@limiter.limit(configured("LIMIT_TOTP"), methods=["POST"], key_func=by_pending_user)
+def two_factor() -> str | Response | tuple[str, int]:
+    """Sign-in step two: the password was right; now the app's code or a recovery code."""
+    user = _pending_user()
+    if user is None:
+        flash("Please sign in again.", "info")
+        return redirect(url_for("auth.login"))
+    form = TwoFactorForm()
+    if form.validate_on_submit():
+        origin = request_origin()
+        if not service.is_locked(user) and twofactor.verify(user.id, form.code.data, origin=origin):
+            target = session[PENDING]["next"]
+            guard.sign_in(user)
+            service.complete_login(user.id, origin=origin)
+            return redirect(safe_next(target, url_for("accounts.dashboard")), code=303)
+        service.record_failed_second_factor(user.id, origin=origin)
+        pending = session[PENDING]
+        pending["tries"] = pending.get("tries", 0) + 1
+        session[PENDING] = pending
+        if pending["tries"] >= PENDING_TRIES or service.is_locked(user):
+            session.pop(PENDING, None)
+            flash(service.FAILED_LOGIN_MESSAGE, "error")
+            return redirect(url_for("auth.login"), code=303)
+        form.code.errors.append("That code doesn't match. Try the newest code in your app.")
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/two_factor.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -65,6 +146,135 @@ def logout() -> Response:
     if not form.validate_on_submit():
         abort(400)
     service.record_logout(current_user.id, origin=request_origin())
-    logout_user()
+    guard.sign_out()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"), code=303)
+
+
+@bp.route("/logout-everywhere", methods=["POST"])
+@login_required
+def logout_everywhere() -> Response:
+    form = ConfirmActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    sessions.end_all(current_user.id, "logout_everywhere")
+    service.record_logout(current_user.id, origin=request_origin(), everywhere=True)
+    guard.sign_out()
+    flash("You have signed out on every device.", "info")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.route("/keepalive", methods=["POST"])
+@login_required
+def keepalive() -> Response:
+    """ "Stay signed in" on the idle warning: the request itself marks the session as active."""
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    return redirect(safe_next(request.form.get("next"), url_for("accounts.dashboard")), code=303)
+
+
+@bp.route("/security")
+@login_required
+def security() -> str:
+    return render_template(
+        "auth/security.html",
+        recovery_left=twofactor.recovery_codes_left(current_user.id),
+        live_sessions=sessions.live_sessions(current_user.id),
+        action_form=ConfirmActionForm(),
+    )
+
+
+@bp.route("/two-factor/setup", methods=["GET", "POST"])
+@login_required
+def two_factor_setup() -> str | Response | tuple[str, int]:
+    if current_user.has_totp:
+        flash("Two-step verification is already on.", "info")
+        return redirect(url_for("auth.security"))
+    secret = session.get(TOTP_SETUP) or twofactor.new_secret()
+    session[TOTP_SETUP] = secret
+    target = safe_next(request.args.get("next"), url_for("auth.security"))
+    form = TwoFactorForm()
+    if form.validate_on_submit():
+        try:
+            codes = twofactor.enable(
+                current_user.id, secret, form.code.data, origin=request_origin()
+            )
+        except twofactor.TwoFactorError as exc:
+            form.code.errors.append(exc.message)
+        else:
+            session.pop(TOTP_SETUP, None)
+            guard.rotate()
+            return render_template("auth/recovery_codes.html", codes=codes, target=target)
+    uri = twofactor.provisioning_uri(secret, current_user.email)
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "auth/two_factor_setup.html",
+        form=form,
+        secret=secret,
+        qr=twofactor.qr_data_uri(uri),
+    ), status
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> str | Response | tuple[str, int]:
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.change_password(
+                current_user.id,
+                form.current_password.data,
+                form.new_password.data,
+                origin=request_origin(),
+            )
+        except service.PasswordChangeError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+        else:
+            sessions.end_all(current_user.id, "password_changed", keep=session.get(guard.SID))
+            guard.rotate()
+            flash("Your password was changed. Other devices were signed out.", "success")
+            return redirect(url_for("auth.security"), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/change_password.html", form=form), status
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(configured("LIMIT_PASSWORD_RESET"), methods=["POST"])
+@limiter.limit(configured("LIMIT_PASSWORD_RESET"), methods=["POST"], key_func=by_submitted_email)
+def reset_request() -> str | Response | tuple[str, int]:
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        reset.request_reset(form.email.data, origin=request_origin())
+        flash(
+            "If an account uses that email, we've sent it a link to choose a new password. "
+            f"The link works once, within {current_app.config['PASSWORD_RESET_SECONDS'] // 60} "
+            "minutes.",
+            "info",
+        )
+        return redirect(url_for("auth.login"), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/reset_request.html", form=form), status
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(configured("LIMIT_LOGIN"), methods=["POST"])
+def reset_password(token: str) -> str | Response | tuple[str, int]:
+    if not reset.token_is_valid(token):
+        flash(reset.INVALID_LINK, "error")
+        return redirect(url_for("auth.reset_request"))
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            reset.reset_password(token, form.new_password.data, origin=request_origin())
+        except service.PasswordChangeError as exc:
+            if exc.field == "token":
+                flash(exc.message, "error")
+                return redirect(url_for("auth.reset_request"), code=303)
+            form.new_password.errors.append(exc.message)
+        else:
+            if current_user.is_authenticated:
+                guard.sign_out("password_reset")
+            flash("Your password was changed. Sign in with the new one.", "success")
+            return redirect(url_for("auth.login"), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/reset_password.html", form=form), status

@@ -19,6 +19,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# A bill posts under its category as the ledger kind, so history and charts can tell them apart.
+BILL_KINDS = ("airtime", "data", "electricity")
+
+
 class IllegalTransition(Exception):
     def __init__(self, current: str, target: str) -> None:
         super().__init__(f"A bill can't go from {current} to {target}.")

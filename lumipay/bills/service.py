@@ -397,7 +397,7 @@ def _succeed(bill: BillPayment, result: BillResult) -> None:
             bill.hold_id,
             bill.total,
             clearing.id,
-            kind="bill",
+            kind=bill.category,
             narration=bill.description,
         )
     except HoldNotActive:

@@ -38,3 +38,5 @@ class ConfirmTransferForm(TransferForm):
     """Step two: the same fields, hidden, plus the key this rendering of the form carries."""
 
     idempotency_key = HiddenField(validators=[DataRequired("This form has expired.")])
+    # Asked for above the step-up threshold when two-step verification is on (see stepup.py).
+    otp_code = StringField("Code from your authenticator app", validators=[Length(max=32)])

@@ -7,9 +7,14 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from lumipay.accounts.service import wallets_for
+from lumipay.auth import guard, twofactor
+from lumipay.auth import service as auth
+from lumipay.beneficiaries import service as beneficiaries
+from lumipay.beneficiaries.forms import RemoveBeneficiaryForm, SaveBeneficiaryForm
 from lumipay.idempotency.service import IdempotencyError
 from lumipay.money import format_amount, to_major_str
-from lumipay.transfers import service
+from lumipay.ratelimit import by_user, configured, limiter
+from lumipay.transfers import service, stepup
 from lumipay.transfers.forms import ConfirmTransferForm, TransferForm, new_idempotency_key
 from lumipay.web import request_origin
 
@@ -27,6 +32,16 @@ def _with_wallets(form: TransferForm) -> TransferForm:
 def _currency_of(form: TransferForm) -> str:
     wallets = {w.id: w.currency for w in wallets_for(current_user.id)}
     return wallets.get(form.from_wallet_id.data, "NGN")
+
+
+def _render_new(form: TransferForm, recipient: service.Recipient | None) -> str:
+    return render_template(
+        "transfers/new.html",
+        form=form,
+        recipient=recipient,
+        saved=beneficiaries.beneficiaries_for(current_user.id),
+        remove_form=RemoveBeneficiaryForm(),
+    )
 
 
 def _plan(form: TransferForm) -> service.TransferPlan | None:
@@ -59,20 +74,69 @@ def new() -> str | Response | tuple[str, int]:
         wallet_id = request.args.get("from", type=int)
         if wallet_id:
             form.from_wallet_id.data = wallet_id
-        return render_template("transfers/new.html", form=form, recipient=None)
+        # A saved recipient picked from the list (a plain link, so it works without JS). Only
+        # saved numbers are looked up: anything else would bypass the name enquiry's rate limit.
+        number = (request.args.get("to") or "").strip()
+        recipient = None
+        if number and beneficiaries.is_saved(current_user.id, number):
+            recipient = service.name_enquiry(number)
+        if recipient is not None:
+            form.to_account_number.data = recipient.account_number
+        return _render_new(form, recipient)
     plan = _plan(form)
     if plan is None:
         if not form.idempotency_key.data:
             form.idempotency_key.data = new_idempotency_key()
         recipient = service.name_enquiry(form.to_account_number.data or "")
-        return render_template("transfers/new.html", form=form, recipient=recipient), 422
+        return _render_new(form, recipient), 422
     confirm = _with_wallets(ConfirmTransferForm(formdata=None))
     confirm.from_wallet_id.data = plan.from_wallet_id
     confirm.to_account_number.data = plan.recipient.account_number
     confirm.amount.data = to_major_str(plan.amount, plan.currency)
     confirm.narration.data = plan.narration
     confirm.idempotency_key.data = form.idempotency_key.data or new_idempotency_key()
-    return render_template("transfers/confirm.html", form=confirm, plan=plan)
+    return _render_confirm(confirm, plan)
+
+
+def _render_confirm(form: ConfirmTransferForm, plan: service.TransferPlan) -> str:
+    return render_template(
+        "transfers/confirm.html",
+        form=form,
+        plan=plan,
+        needs_code=stepup.code_required(
+            current_user, plan.currency, plan.amount, form.idempotency_key.data
+        ),
+        offer_enrolment=stepup.enrolment_offered(current_user, plan.currency, plan.amount),
+    )
+
+
+def _second_factor_refusal(
+    form: ConfirmTransferForm, amount: int
+) -> str | Response | tuple[str, int] | None:
+    """None when the code is right; else the page to show (the confirm page with an error, or
+    sign-in when wrong codes locked the account)."""
+    origin = request_origin()
+    if twofactor.verify(current_user.id, form.otp_code.data or "", origin=origin):
+        return None
+    auth.record_failed_second_factor(current_user.id, origin=origin)
+    if auth.is_locked(current_user):
+        guard.sign_out("locked")
+        flash(auth.FAILED_LOGIN_MESSAGE, "error")
+        return redirect(url_for("auth.login"), code=303)
+    form.otp_code.errors = ["That code doesn't match. Enter the newest code from your app."]
+    try:
+        plan = service.plan_transfer(
+            current_user.id,
+            form.from_wallet_id.data,
+            form.to_account_number.data,
+            amount,
+            form.narration.data or "",
+        )
+    except service.TransferError as exc:
+        field = getattr(form, exc.field or "amount")
+        field.errors = [*field.errors, exc.message]
+        return _render_new(form, None), 422
+    return _render_confirm(form, plan), 422
 
 
 @bp.route("/confirm", methods=["POST"])
@@ -83,7 +147,13 @@ def confirm() -> str | Response | tuple[str, int]:
     # reach the idempotency check and get its receipt, even though the money has left.
     amount = form.amount_minor(_currency_of(form)) if form.validate_on_submit() else None
     if amount is None:
-        return render_template("transfers/new.html", form=form, recipient=None), 422
+        return _render_new(form, None), 422
+    if stepup.code_required(
+        current_user, _currency_of(form), amount, form.idempotency_key.data or ""
+    ):
+        refusal = _second_factor_refusal(form, amount)
+        if refusal is not None:
+            return refusal
     try:
         transfer = service.send_transfer(
             current_user.id,
@@ -97,16 +167,17 @@ def confirm() -> str | Response | tuple[str, int]:
     except service.TransferError as exc:
         field = getattr(form, exc.field or "amount")
         field.errors = [*field.errors, exc.message]
-        return render_template("transfers/new.html", form=form, recipient=None), 422
+        return _render_new(form, None), 422
     except IdempotencyError as exc:
         flash(exc.message, "error")
         form.idempotency_key.data = new_idempotency_key()
-        return render_template("transfers/new.html", form=form, recipient=None), exc.status
+        return _render_new(form, None), exc.status
     flash("Transfer sent.", "success")
     return redirect(url_for("transfers.receipt", reference=transfer.reference), code=303)
 
 
 @bp.route("/name-enquiry")
+@limiter.limit(configured("LIMIT_NAME_ENQUIRY"), key_func=by_user)
 @login_required
 def name_enquiry() -> str:
     """HTMX partial: the masked name behind the account number being typed."""
@@ -121,9 +192,13 @@ def receipt(reference: str) -> str:
     transfer = service.transfer_for(current_user.id, reference)
     if transfer is None:
         abort(404)
+    sent = transfer.sender_id == current_user.id
+    parties = service.parties(transfer)
     return render_template(
         "transfers/receipt.html",
         transfer=transfer,
-        sent=transfer.sender_id == current_user.id,
-        parties=service.parties(transfer),
+        sent=sent,
+        parties=parties,
+        can_save=sent and not beneficiaries.is_saved(current_user.id, parties.recipient_account),
+        save_form=SaveBeneficiaryForm(),
     )

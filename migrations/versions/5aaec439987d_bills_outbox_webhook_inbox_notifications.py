@@ -6,7 +6,7 @@ hand. `outbox_messages` holds jobs written in the same transaction as the change
 `bill_payments` points at the hold that reserves its money and, once settled, the capture.
 
 Revision ID: 5aaec439987d
-Revises: a11cab9a6043
+Revises: e23be0848d4d
 Create Date: 2026-11-26 19:33:59.131614
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "5aaec439987d"
-down_revision = "a11cab9a6043"
+down_revision = "e23be0848d4d"
 branch_labels = None
 depends_on = None
 

@@ -13,5 +13,10 @@
         });
       });
     });
+    // Without JavaScript the browser's own Print command does the same, with the same print CSS.
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    });
   });
 })();

@@ -74,7 +74,7 @@ def test_airtime_held_at_once_then_captured_by_the_worker(ctx, register):  # typ
     assert "Succeeded" in status.text and "hx-trigger" not in status.text
     header = ada.get("/dashboard")
     assert "Bill paid" in header.text and 'data-testid="unread-count">1<' in header.text
-    assert "Bill payment" in header.text and "MTN airtime for 08031234567" in header.text
+    assert "Airtime" in header.text and "MTN airtime for 08031234567" in header.text
     read = ada.get("/notifications").forms["read-form"].submit().follow()
     assert "unread-count" not in read.text and "Bill paid" in read.text
     assert (

@@ -11,7 +11,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from lumipay.bills.models import BillPayment
+from lumipay.bills.models import BILL_KINDS, BillPayment
 from lumipay.extensions import db
 from lumipay.ledger.models import Hold, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
@@ -53,7 +53,7 @@ def aggregator(app, monkeypatch):  # type: ignore[no-untyped-def]
 
 def captures() -> int:
     return db.session.scalar(
-        select(func.count(LedgerTransaction.id)).where(LedgerTransaction.kind == "bill")
+        select(func.count(LedgerTransaction.id)).where(LedgerTransaction.kind.in_(BILL_KINDS))
     )
 
 

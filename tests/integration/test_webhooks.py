@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from lumipay.bills.models import BillPayment
+from lumipay.bills.models import BILL_KINDS, BillPayment
 from lumipay.extensions import db
 from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger.models import Hold, LedgerTransaction
@@ -170,7 +170,7 @@ def test_the_same_delivery_ten_times_at_once_over_http_captures_once(ctx, regist
     settled = db.session.get(BillPayment, bill.id)
     assert settled.status == "succeeded"
     captures = db.session.scalar(
-        select(func.count(LedgerTransaction.id)).where(LedgerTransaction.kind == "bill")
+        select(func.count(LedgerTransaction.id)).where(LedgerTransaction.kind.in_(BILL_KINDS))
     )
     assert captures == 1
     assert verify_ledger().ok
@@ -196,7 +196,7 @@ def test_ten_different_events_for_one_bill_processed_concurrently_capture_once(c
     db.session.expire_all()
     assert db.session.get(BillPayment, bill.id).status == "succeeded"
     captures = db.session.scalar(
-        select(func.count(LedgerTransaction.id)).where(LedgerTransaction.kind == "bill")
+        select(func.count(LedgerTransaction.id)).where(LedgerTransaction.kind.in_(BILL_KINDS))
     )
     assert captures == 1
     assert verify_ledger().ok

@@ -1,0 +1,81 @@
+"""Request-side session handling: sign in and out, rotate, and enforce timeouts on every request.
+
+Views call these; services never do (they take plain values). The Flask session cookie carries
+Flask-Login's user id and our session token (`sid`), which `sessions.check` validates against
+the server-side row before any view runs.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from htmx_flask import request as htmx_request
+from werkzeug.wrappers import Response
+
+from lumipay.auth import sessions
+from lumipay.auth.models import User
+from lumipay.web import request_origin
+
+SID = "sid"
+# Pages an admin without a second factor may still reach: enrolment itself and signing out.
+ENROLMENT_ENDPOINTS = {"auth.two_factor_setup", "auth.logout", "static", "health.healthz"}
+
+
+def sign_in(user: User) -> None:
+    """Start a fresh session: nothing from before sign-in survives (no session fixation)."""
+    session.clear()
+    token = sessions.start(user.id, origin=request_origin())
+    login_user(user)
+    session[SID] = token
+
+
+def rotate() -> None:
+    """A new session id after a privilege change (second factor turned on, password changed)."""
+    old = session.get(SID)
+    session[SID] = sessions.start(current_user.id, origin=request_origin())
+    sessions.end(old, "rotated")
+
+
+def sign_out(reason: str = "logout") -> None:
+    sessions.end(session.get(SID), reason)
+    logout_user()
+    session.clear()
+
+
+def _message(reason: str) -> str:
+    if reason == sessions.IDLE:
+        minutes = max(1, current_app.config["SESSION_IDLE_SECONDS"] // 60)
+        return f"For your security you were signed out after {minutes} minutes without activity."
+    if reason == sessions.EXPIRED:
+        return "Your session reached its time limit. Please sign in again."
+    return "You were signed out. Please sign in again."
+
+
+def enforce() -> Response | None:
+    """before_request: end idle, expired or revoked sessions; keep admins to enrolment."""
+    if request.endpoint in (None, "static"):
+        return None
+    user_id = session.get("_user_id")
+    if user_id is None:
+        return None
+    reason = sessions.check(session.get(SID), int(user_id))
+    if reason is not None:
+        logout_user()
+        session.clear()
+        flash(_message(reason), "info")
+        if htmx_request.htmx:
+            response = Response(status=401)
+            response.headers["HX-Redirect"] = url_for("auth.login")
+            return response
+        if request.method == "GET":
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("auth.login"), code=303)
+    if (
+        current_user.is_authenticated
+        and current_user.is_admin
+        and not current_user.has_totp
+        and request.endpoint not in ENROLMENT_ENDPOINTS
+    ):
+        flash("Administrators must turn on two-step verification first.", "info")
+        return redirect(url_for("auth.two_factor_setup"))
+    return None

@@ -1,0 +1,157 @@
+"""The second factor: TOTP (RFC 6238) enrolment and checks, recovery codes, step-up rules.
+
+A code is accepted within one 30-second step either side of now, and never twice: the last
+accepted step is stored and the user row is locked while checking, so a code seen over a
+shoulder or replayed by a twin request is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+import pyotp
+import segno
+from flask import current_app
+from pyotp.exceptions import OTPVerificationError
+from sqlalchemy import select
+
+from lumipay import clock
+from lumipay.audit import service as audit
+from lumipay.audit.service import Origin
+from lumipay.auth.models import RecoveryCode, User
+from lumipay.database import run_in_transaction
+from lumipay.extensions import db
+
+ISSUER = "Lumipay"
+RECOVERY_CODE_COUNT = 10
+_TOTP_CODE = re.compile(r"[0-9]{6}")
+_RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class TwoFactorError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def new_secret() -> str:
+    return pyotp.random_base32()
+
+
+def provisioning_uri(secret: str, email: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
+
+
+def qr_data_uri(uri: str) -> str:
+    """The enrolment QR code as an SVG `data:` URI (allowed by our CSP's img-src)."""
+    return segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
+
+
+def _clean(code: str) -> str:
+    return re.sub(r"[\s-]", "", code or "").upper()
+
+
+def _matching_step(secret: str, code: str) -> int | None:
+    """The time step whose code is `code`, looking one step either side of now."""
+    try:
+        return pyotp.TOTP(secret).verify_and_get_timecode(
+            code, for_time=clock.now(), valid_window=1
+        )
+    except OTPVerificationError:
+        return None
+
+
+def _hash_recovery(code: str) -> str:
+    return hashlib.sha256(_clean(code).encode()).hexdigest()
+
+
+def _new_recovery_code() -> str:
+    raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def enable(user_id: int, secret: str, code: str, *, origin: Origin) -> list[str]:
+    """Turn the second factor on once `code` proves the app holds `secret`.
+
+    Returns the recovery codes in clear: the only time they exist outside the customer's hands.
+    """
+    cleaned = _clean(code)
+    step = _matching_step(secret, cleaned) if _TOTP_CODE.fullmatch(cleaned) else None
+    if step is None:
+        raise TwoFactorError("That code doesn't match. Enter the 6 digits your app shows now.")
+    codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+
+    def work() -> None:
+        user = db.session.get(User, user_id, with_for_update=True)
+        assert user is not None
+        if user.has_totp:
+            raise TwoFactorError("Two-step verification is already on.")
+        user.totp_secret = secret
+        user.totp_enabled_at = clock.now()
+        user.totp_last_step = step
+        for old in db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user_id)):
+            db.session.delete(old)
+        db.session.add_all(
+            RecoveryCode(user_id=user_id, code_hash=_hash_recovery(c)) for c in codes
+        )
+        audit.record("totp_enabled", origin, actor_id=user_id)
+
+    run_in_transaction(work)
+    return codes
+
+
+def verify(user_id: int, code: str, *, origin: Origin) -> bool:
+    """Check a TOTP code or an unused recovery code, and use it up. False when neither fits."""
+    cleaned = _clean(code)
+
+    def work() -> bool:
+        user = db.session.get(User, user_id, with_for_update=True, populate_existing=True)
+        if user is None or not user.has_totp:
+            return False
+        if _TOTP_CODE.fullmatch(cleaned):
+            step = _matching_step(user.totp_secret or "", cleaned)
+            if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+                return False
+            user.totp_last_step = step
+            audit.record("totp_ok", origin, actor_id=user_id)
+            return True
+        if len(cleaned) != 16:
+            return False
+        recovery = db.session.scalar(
+            select(RecoveryCode).where(
+                RecoveryCode.user_id == user_id,
+                RecoveryCode.code_hash == _hash_recovery(cleaned),
+                RecoveryCode.used_at.is_(None),
+            )
+        )
+        if recovery is None:
+            return False
+        recovery.used_at = clock.now()
+        audit.record("recovery_code_used", origin, actor_id=user_id)
+        return True
+
+    return run_in_transaction(work)
+
+
+def recovery_codes_left(user_id: int) -> int:
+    return len(
+        db.session.scalars(
+            select(RecoveryCode.id).where(
+                RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
+            )
+        ).all()
+    )
+
+
+def step_up_threshold(currency: str) -> int:
+    """Amounts above this (minor units) need the second factor; foreign wallets have their own."""
+    config = current_app.config
+    if currency == "NGN":
+        return int(config["STEP_UP_THRESHOLD"])
+    return int(config["STEP_UP_THRESHOLD_FOREIGN"])
+
+
+def step_up_needed(currency: str, amount: int) -> bool:
+    return amount > step_up_threshold(currency)

@@ -1,0 +1,52 @@
+"""Rate limits on the doors attackers knock on (Flask-Limiter).
+
+Counters live in Redis when `REDIS_URL` is set (shared by every web process), in memory
+otherwise. Limit strings come from the config (`LIMIT_*`), so each deployment can tune them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask, current_app, render_template, request, session
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+
+
+def init_app(app: Flask) -> None:
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "lumipay")
+    # Redis down: count in this process's memory rather than fail every sign-in with a 500.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    limiter.init_app(app)
+
+    @app.errorhandler(429)
+    def too_many_requests(_error: Exception) -> tuple[str, int]:
+        return render_template("errors/429.html"), 429
+
+
+def configured(name: str) -> Callable[[], str]:
+    """A limit read from the config at request time (`LIMIT_LOGIN`, …)."""
+    return lambda: current_app.config[name]
+
+
+def by_user() -> str:
+    """Signed-in customer; falls back to the client address."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return get_remote_address()
+
+
+def by_pending_user() -> str:
+    """The customer half-way through signing in (password done, second factor not yet)."""
+    pending = session.get("pending_login") or {}
+    return f"pending:{pending.get('user_id', get_remote_address())}"
+
+
+def by_submitted_email() -> str:
+    """The email typed into a form, so one mailbox can't be flooded from many addresses."""
+    return "email:" + (request.form.get("email") or "").strip().lower()[:254]

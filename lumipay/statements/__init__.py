@@ -1,0 +1,1 @@
+"""Account statements for a date range, as CSV and PDF."""

@@ -1,0 +1,254 @@
+"""Statements written out as CSV text and as a PDF document, a chunk at a time."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable, Iterator
+
+from fpdf import FPDF
+
+from lumipay.accounts.service import HistoryRow
+from lumipay.money import format_amount, get_currency, to_major_str
+from lumipay.statements.service import Statement
+
+# Debian's fonts-dejavu-core (on every machine we run on): it has ₦ and €, which the PDF core
+# fonts lack. Without it the PDF falls back to Helvetica and currency codes.
+FONT_DIR = "/usr/share/fonts/truetype/dejavu"
+FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+PDF_CHUNK = 64 * 1024
+LINE = 4.5
+"""Height in mm of one line of text in the table."""
+
+# Spreadsheet programs run a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def filename(statement: Statement, extension: str) -> str:
+    return (
+        f"lumipay-statement-{statement.currency}-{statement.start.isoformat()}"
+        f"-to-{statement.end.isoformat()}.{extension}"
+    )
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet shows as text, never evaluates (CSV injection)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv_line(values: Iterable[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(list(values))
+    return buffer.getvalue()
+
+
+def csv_chunks(statement: Statement, batches: Iterable[list[HistoryRow]]) -> Iterator[str]:
+    """The statement as CSV: a summary block, then one line per entry with its running balance.
+
+    Amounts are plain major units ("5000.50") in the wallet's currency, so spreadsheets read
+    them as numbers.
+    """
+    cur = statement.currency
+    yield _csv_line(["Lumipay statement"])
+    yield _csv_line(["Account holder", _cell(statement.holder_name)])
+    yield _csv_line(["Account number", statement.account_number])
+    yield _csv_line(["Currency", cur])
+    yield _csv_line(["Period", statement.start.isoformat(), statement.end.isoformat()])
+    yield _csv_line(["Opening balance", to_major_str(statement.opening, cur)])
+    yield _csv_line(["Money in", to_major_str(statement.total_in, cur)])
+    yield _csv_line(["Money out", to_major_str(statement.total_out, cur)])
+    yield _csv_line(["Closing balance", to_major_str(statement.closing, cur)])
+    yield "\r\n"
+    yield _csv_line(
+        ["Date", "Reference", "Type", "Details", "Narration", "Money in", "Money out", "Balance"]
+    )
+    for batch in batches:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        for row in batch:
+            writer.writerow(
+                [
+                    row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    row.reference,
+                    row.kind,
+                    _cell(row.description),
+                    _cell(row.narration),
+                    to_major_str(row.amount, cur) if row.amount > 0 else "",
+                    to_major_str(-row.amount, cur) if row.amount < 0 else "",
+                    to_major_str(row.balance_after, cur) if row.balance_after is not None else "",
+                ]
+            )
+        yield buffer.getvalue()
+
+
+# Title, width in mm (A4 with 10 mm margins has 190), alignment, font size: dates and
+# references in a smaller size so they are never cut.
+COLUMNS = (
+    ("Date", 26, "L", 7),
+    ("Details", 52, "L", 8),
+    ("Reference", 38, "L", 7),
+    ("Money in", 24, "R", 8),
+    ("Money out", 24, "R", 8),
+    ("Balance", 26, "R", 8),
+)
+WRAPPED = 1
+"""The details column: its text wraps onto more lines instead of being cut."""
+
+
+class StatementPDF(FPDF):
+    """A4 pages, each headed with the statement's owner and the column titles."""
+
+    def __init__(self, statement: Statement) -> None:
+        super().__init__(format="A4")
+        self.statement = statement
+        self.unicode = all(os.path.exists(os.path.join(FONT_DIR, f)) for f in FONT_FILES.values())
+        if self.unicode:
+            for style, name in FONT_FILES.items():
+                self.add_font("Body", style, os.path.join(FONT_DIR, name))
+            self.family = "Body"
+        else:
+            self.family = "Helvetica"
+        self.set_margins(10, 10, 10)
+        self.set_auto_page_break(True, margin=16)
+        self.set_title(f"Lumipay statement {statement.start} to {statement.end}")
+        self.set_author("Lumipay")
+        self.set_creator("Lumipay")
+
+    def text_(self, value: str) -> str:
+        """Text the current font can draw (the core fonts know Latin-1 only)."""
+        return value if self.unicode else value.encode("latin-1", "replace").decode("latin-1")
+
+    def money(self, minor: int) -> str:
+        text = format_amount(minor, self.statement.currency)
+        if self.unicode:
+            return text
+        symbol = get_currency(self.statement.currency).symbol
+        return self.text_(text.replace(symbol, f"{self.statement.currency} "))
+
+    def header(self) -> None:
+        s = self.statement
+        self.set_font(self.family, "B", 14)
+        self.set_text_color(58, 43, 209)
+        self.cell(0, 8, "Lumipay", new_x="LMARGIN", new_y="NEXT")
+        self.set_text_color(20, 33, 61)
+        self.set_font(self.family, "", 9)
+        self.cell(
+            0,
+            5,
+            self.text_(
+                f"Statement of account · {s.holder_name} · {s.account_number} · {s.currency} wallet"
+            ),
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+        self.cell(
+            0,
+            5,
+            f"{s.start:%d %b %Y} to {s.end:%d %b %Y} · "
+            f"generated {s.generated_at:%d %b %Y %H:%M} UTC",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+        self.ln(3)
+        self.set_font(self.family, "B", 8)
+        self.set_fill_color(235, 238, 245)
+        for title, width, align, _ in COLUMNS:
+            self.cell(width, 6, title, align=align, fill=True)
+        self.ln(6)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(self.family, "", 8)
+        self.set_text_color(82, 96, 122)
+        self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="C")
+        self.set_text_color(20, 33, 61)
+
+    def fit(self, text: str, width: float) -> str:
+        """Cut `text` to fit a column, with an ellipsis when it had to be cut."""
+        text = self.text_(text)
+        room = width - 2
+        if self.get_string_width(text) <= room:
+            return text
+        while text and self.get_string_width(text + "…") > room:
+            text = text[:-1]
+        return text + ("…" if self.unicode else "...")
+
+    def line_(self, cells: list[str], *, bold: bool = False) -> None:
+        """One statement line; the details column wraps (a narration is never cut short)."""
+        style = "B" if bold else ""
+        _, details_width, _, details_size = COLUMNS[WRAPPED]
+        self.set_font(self.family, style, details_size)
+        details = self.text_(cells[WRAPPED])
+        wrapped = self.multi_cell(
+            details_width, LINE, details, align="L", dry_run=True, output="LINES"
+        )
+        height = max(len(wrapped), 1) * LINE + 1.5
+        if self.get_y() + height > self.page_break_trigger:
+            self.add_page()
+        top = self.get_y()
+        for n, ((_, width, align, size), value) in enumerate(zip(COLUMNS, cells, strict=True)):
+            self.set_font(self.family, style, size)
+            if n == WRAPPED:
+                self.multi_cell(width, LINE, details, align="L", new_x="RIGHT", new_y="TOP")
+            else:
+                self.cell(width, LINE, self.fit(value, width), align=align)
+        self.set_xy(self.l_margin, top + height)
+        self.set_draw_color(221, 227, 238)
+        self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
+
+
+def pdf_chunks(statement: Statement, batches: Iterable[list[HistoryRow]]) -> Iterator[bytes]:
+    """The statement as a PDF.
+
+    Entries arrive batch by batch and only their drawn page content is kept; the document is
+    finished (fonts subset, cross-reference table written) at the end and sent in chunks.
+    """
+    pdf = StatementPDF(statement)
+    pdf.add_page()
+    pdf.line_(
+        [
+            f"{statement.start:%Y-%m-%d}",
+            "Opening balance",
+            "",
+            "",
+            "",
+            pdf.money(statement.opening),
+        ],
+        bold=True,
+    )
+    count = 0
+    for batch in batches:
+        for row in batch:
+            details = row.description
+            if row.narration and row.narration != row.description:
+                details = f"{details} · {row.narration}"
+            pdf.line_(
+                [
+                    f"{row.created_at:%Y-%m-%d %H:%M}",
+                    details,
+                    row.reference,
+                    pdf.money(row.amount) if row.amount > 0 else "",
+                    pdf.money(-row.amount) if row.amount < 0 else "",
+                    pdf.money(row.balance_after) if row.balance_after is not None else "",
+                ]
+            )
+            count += 1
+    pdf.line_(
+        [
+            f"{statement.end:%Y-%m-%d}",
+            "Closing balance",
+            "",
+            pdf.money(statement.total_in),
+            pdf.money(statement.total_out),
+            pdf.money(statement.closing),
+        ],
+        bold=True,
+    )
+    if count == 0:
+        pdf.ln(4)
+        pdf.set_font(pdf.family, "", 9)
+        pdf.cell(0, 6, "No transactions in this period.")
+    data = bytes(pdf.output())
+    for offset in range(0, len(data), PDF_CHUNK):
+        yield data[offset : offset + PDF_CHUNK]

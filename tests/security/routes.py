@@ -1,0 +1,88 @@
+"""Every URL the app serves, with who may reach it and where its form lives.
+
+The security tests are driven by this table; `test_every_route_is_in_the_table` fails when a
+new route is added without a row here, so no page escapes the attacks. Placeholders in `path`
+and `form_page` are filled from the test world: {reference} (a transfer between Ada and Bayo),
+{beneficiary_id} (Ada's saved recipient), {token} (a password-reset token), {confirm} (the
+confirm step of a transfer, reached by posting step one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PUBLIC = "public"  # anyone
+SIGNED_IN = "signed-in"  # a signed-in customer; anonymous GETs go to the sign-in page
+SIGN_IN_STEP = "sign-in-step"  # only half-way through signing in (password done)
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    path: str
+    methods: tuple[str, ...]
+    access: str
+    form_page: str | None = None  # the page whose form POSTs here
+    owned: bool = False  # names a customer's object: another customer must get 404
+
+    def __str__(self) -> str:
+        return self.rule
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/", "/", ("GET",), PUBLIC),
+    Route("/healthz", "/healthz", ("GET",), PUBLIC),
+    Route("/auth/register", "/auth/register", ("GET", "POST"), PUBLIC, "/auth/register"),
+    Route("/auth/login", "/auth/login", ("GET", "POST"), PUBLIC, "/auth/login"),
+    Route("/auth/reset", "/auth/reset", ("GET", "POST"), PUBLIC, "/auth/reset"),
+    Route(
+        "/auth/reset/<token>",
+        "/auth/reset/{token}",
+        ("GET", "POST"),
+        PUBLIC,
+        "/auth/reset/{token}",
+    ),
+    Route("/auth/two-factor", "/auth/two-factor", ("GET", "POST"), SIGN_IN_STEP),
+    Route("/auth/logout", "/auth/logout", ("POST",), SIGNED_IN, "/dashboard"),
+    Route(
+        "/auth/logout-everywhere",
+        "/auth/logout-everywhere",
+        ("POST",),
+        SIGNED_IN,
+        "/auth/security",
+    ),
+    Route("/auth/keepalive", "/auth/keepalive", ("POST",), SIGNED_IN, "/dashboard"),
+    Route("/auth/security", "/auth/security", ("GET",), SIGNED_IN),
+    Route(
+        "/auth/two-factor/setup",
+        "/auth/two-factor/setup",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/auth/two-factor/setup",
+    ),
+    Route("/auth/password", "/auth/password", ("GET", "POST"), SIGNED_IN, "/auth/password"),
+    Route("/dashboard", "/dashboard", ("GET",), SIGNED_IN),
+    Route("/dashboard/history", "/dashboard/history", ("GET",), SIGNED_IN),
+    Route("/wallets", "/wallets", ("POST",), SIGNED_IN, "/dashboard"),
+    Route(
+        "/transactions/<reference>", "/transactions/{reference}", ("GET",), SIGNED_IN, owned=True
+    ),
+    Route("/transfers/new", "/transfers/new", ("GET", "POST"), SIGNED_IN, "/transfers/new"),
+    Route("/transfers/confirm", "/transfers/confirm", ("POST",), SIGNED_IN, "{confirm}"),
+    Route("/transfers/name-enquiry", "/transfers/name-enquiry", ("GET",), SIGNED_IN),
+    Route("/transfers/<reference>", "/transfers/{reference}", ("GET",), SIGNED_IN, owned=True),
+    Route("/statements", "/statements", ("GET",), SIGNED_IN),
+    Route("/statements/download", "/statements/download", ("GET",), SIGNED_IN),
+    Route("/beneficiaries", "/beneficiaries", ("POST",), SIGNED_IN, "{receipt_unsaved}"),
+    Route(
+        "/beneficiaries/<int:beneficiary_id>/remove",
+        "/beneficiaries/{beneficiary_id}/remove",
+        ("POST",),
+        SIGNED_IN,
+        "/transfers/new",
+        owned=True,
+    ),
+)
+
+POSTS = tuple(r for r in ROUTES if "POST" in r.methods)
+FORMS = tuple(r for r in POSTS if r.form_page is not None)

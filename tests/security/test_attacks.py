@@ -1,0 +1,422 @@
+"""Attacks on every route of the table in routes.py: anonymous access, another customer's
+objects, CSRF, XSS in every free-text field, SQL-injection-shaped input, oversized bodies."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from bs4 import BeautifulSoup
+from flask import Flask
+from sqlalchemy import func, select
+
+from lumipay.auth.models import PasswordResetToken, User, UserSession
+from lumipay.database import utcnow
+from lumipay.extensions import db
+from tests.conftest import Customer, register_via_form, unique_details
+from tests.integration.test_transfers import money_state, send, step_one
+from tests.security.conftest import new_browser
+from tests.security.routes import (
+    FORMS,
+    POSTS,
+    PUBLIC,
+    ROUTES,
+    SIGNED_IN,
+    Route,
+)
+
+HX = {"HX-Request": "true"}
+
+
+@dataclass
+class World:
+    ada: Customer
+    bayo: Customer
+    cy: Customer
+    reference: str  # Ada -> Bayo
+    unsaved_reference: str  # Ada -> Cy, recipient not saved
+    beneficiary_id: str  # Ada's saved Bayo
+    token: str  # a live password-reset token (Cy's)
+
+    def fill(self, path: str) -> str:
+        return path.format(
+            reference=self.reference,
+            beneficiary_id=self.beneficiary_id,
+            token=self.token,
+        )
+
+
+def reference_from(receipt: Any) -> str:
+    return re.search(r"<code>([A-Z0-9-]+)</code>", receipt.text).group(1)
+
+
+def build_world(app: Flask, register: Any, names: tuple[str, str, str] | None = None) -> World:
+    from lumipay.notifications.email import outbox
+
+    ada_name, bayo_name, cy_name = names or ("Ada Obi", "Bayo Adeyemi", "Cy Okafor")
+    ada, bayo, cy = register(ada_name), register(bayo_name), register(cy_name)
+    receipt = send(ada, bayo.account_number, "5,000", "Lunch money")
+    reference = reference_from(receipt)
+    save = receipt.forms["save-beneficiary-form"]
+    save["nickname"] = "Bayo"
+    save.submit()
+    page = ada.get("/transfers/new")
+    beneficiary_id = re.search(r"/beneficiaries/(\d+)/remove", page.text).group(1)
+    unsaved = reference_from(send(ada, cy.account_number, "1,000"))
+    anonymous = new_browser(app, ip="192.0.2.250")
+    form = anonymous.get("/auth/reset").forms["reset-request-form"]
+    form["email"] = cy.email
+    form.submit()
+    token = re.search(r"/auth/reset/(\S+)", outbox(app)[-1].body).group(1)
+    return World(ada, bayo, cy, reference, unsaved, beneficiary_id, token)
+
+
+@pytest.fixture()
+def world(app: Flask, register: Any, ctx: Flask) -> World:
+    return build_world(app, register)
+
+
+def state() -> tuple[Any, ...]:
+    """Everything an attack could change: money, users and their secrets, sessions, saved
+    recipients, reset tokens."""
+    db.session.expire_all()
+    users = db.session.execute(
+        select(User.id, User.full_name, User.password_hash, User.totp_secret).order_by(User.id)
+    ).all()
+    return (
+        money_state(),
+        [tuple(u) for u in users],
+        db.session.scalar(
+            select(func.count()).select_from(UserSession).where(UserSession.ended_at.is_(None))
+        ),
+        db.session.scalar(select(func.count()).select_from(PasswordResetToken)),
+        _beneficiaries(),
+    )
+
+
+def _beneficiaries() -> int:
+    from lumipay.beneficiaries.models import Beneficiary
+
+    return db.session.scalar(select(func.count()).select_from(Beneficiary))
+
+
+def form_posting_to(page: Any, action: str) -> Any:
+    for form in {id(f): f for f in page.forms.values()}.values():
+        if urlsplit(form.action).path == action:
+            return form
+    raise AssertionError(f"no form posts to {action}")
+
+
+def page_with_form(world: World, route: Route) -> tuple[Any, Any]:
+    """(browser, form) for the route's form, as the customer or visitor who would see it."""
+    browser = world.ada.browser if route.access == SIGNED_IN else new_browser_for(world)
+    source = route.form_page or ""
+    if source == "{confirm}":
+        page = step_one(world.ada, world.bayo.account_number, "1,000")
+    elif source == "{receipt_unsaved}":
+        page = world.ada.get(f"/transfers/{world.unsaved_reference}")
+    else:
+        page = browser.get(world.fill(source))
+    return browser, form_posting_to(page, world.fill(route.path))
+
+
+def new_browser_for(world: World) -> Any:
+    from flask import current_app
+
+    return new_browser(current_app._get_current_object(), ip="192.0.2.251")
+
+
+def csrf_token_of(browser: Any, path: str = "/auth/login") -> str:
+    page = browser.get(path)
+    return page.html.find("input", attrs={"name": "csrf_token"})["value"]
+
+
+def test_every_route_is_in_the_table(app):
+    served = {r.rule for r in app.url_map.iter_rules() if r.endpoint != "static"}
+    assert served == {r.rule for r in ROUTES}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        route = next(r for r in ROUTES if r.rule == rule.rule)
+        assert set(route.methods) == set(rule.methods) - {"HEAD", "OPTIONS"}, rule.rule
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_anonymous_visitors_are_sent_to_sign_in(app, world, route):
+    visitor = new_browser(app, ip="192.0.2.252")
+    path = world.fill(route.path)
+    before = state()
+    for method in route.methods:
+        if method == "GET":
+            response = visitor.get(path, expect_errors=True)
+        else:
+            token = csrf_token_of(visitor)
+            response = visitor.post(path, {"csrf_token": token}, expect_errors=True)
+        assert response.status_int < 500, (method, path)
+        if route.access == PUBLIC:
+            continue
+        assert response.status_int in (302, 303), (method, path, response.status_int)
+        location = urlsplit(response.headers["Location"])
+        assert location.path == "/auth/login", (method, path)
+        if route.access == SIGNED_IN and method == "GET":
+            assert parse_qs(location.query)["next"][0].split("?")[0] == path
+        for secret in (world.ada.account_number, world.bayo.account_number, "Lunch money"):
+            assert secret not in response.text
+    assert state() == before
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.owned], ids=str)
+def test_another_customers_objects_are_not_found(world, route):
+    path = world.fill(route.path)
+    before = state()
+    for method in route.methods:
+        if method == "GET":
+            assert world.ada.get(path).status_int == 200, "precondition: the owner sees it"
+            response = world.cy.get(path, expect_errors=True)
+        else:
+            token = csrf_token_of(world.cy.browser, "/dashboard")
+            response = world.cy.browser.post(path, {"csrf_token": token}, expect_errors=True)
+        assert response.status_int == 404, (method, path)
+        assert world.ada.account_number not in response.text
+    assert state() == before
+
+
+@pytest.mark.parametrize("path", ["/admin", "/admin/", "/admin/users", "/admin/payouts/1"])
+def test_customers_get_404_on_admin_urls(world, path):
+    assert world.ada.get(path, expect_errors=True).status_int == 404
+
+
+@pytest.mark.parametrize("route", FORMS, ids=str)
+def test_every_form_refuses_a_missing_or_wrong_csrf_token(world, route):
+    browser, form = page_with_form(world, route)
+    fields = [(k, v) for k, v in form.submit_fields() if k != "csrf_token"]
+    assert len(fields) < len(form.submit_fields()), "the form carries a CSRF token"
+    others = csrf_token_of(world.bayo.browser, "/dashboard")
+    path = world.fill(route.path)
+    before = state()
+    for token in (None, "not-a-token", others):
+        body = fields + ([("csrf_token", token)] if token else [])
+        response = browser.post(path, body, expect_errors=True)
+        assert response.status_int == 400, (path, token)
+    assert state() == before
+    assert world.ada.get("/dashboard").status_int == 200, "Ada is still signed in"
+
+
+def test_the_second_step_form_refuses_a_missing_csrf_token(app, world):
+    from tests.security.conftest import submit_login
+
+    browser = new_browser(app)
+    world_user = db.session.scalar(select(User).where(User.email == world.ada.email))
+    world_user.totp_secret, world_user.totp_enabled_at = "JBSWY3DPEHPK3PXP", world_user.created_at
+    db.session.commit()
+    assert submit_login(browser, world.ada.email, "correct-horse-battery-9").status_int == 303
+    response = browser.post("/auth/two-factor", {"code": "123456"}, expect_errors=True)
+    assert response.status_int == 400
+
+
+@pytest.mark.parametrize("route", POSTS, ids=str)
+def test_oversized_bodies_are_refused_with_413(app, world, route):
+    browser = world.ada.browser
+    token = csrf_token_of(browser, "/dashboard")
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    before = state()
+    response = browser.post(
+        world.fill(route.path),
+        {"csrf_token": token, "narration": "n" * (limit + 10)},
+        expect_errors=True,
+    )
+    assert response.status_int == 413
+    assert state() == before
+
+
+XSS = (
+    "<script>alert(1)</script>",
+    '"><img/src=x/onerror=alert(1)>',
+    "<svg/onload=alert(1)>",
+    "javascript:alert(1)",
+    "{{7*7}}${7*7}",
+)
+
+
+def assert_inert(html: str, where: str) -> None:
+    """No script we didn't write, no event handler, no javascript: link, no template run."""
+    soup = BeautifulSoup(html, "html.parser")
+    for script in soup.find_all("script"):
+        assert script.get("src", "").startswith("/static/"), (where, str(script))
+    for tag in soup.find_all(True):
+        handlers = [a for a in tag.attrs if a.lower().startswith("on")]
+        assert not handlers, (where, str(tag)[:200])
+        for attr in ("href", "src", "action"):
+            value = str(tag.get(attr, ""))
+            assert not value.lower().startswith("javascript:"), (where, str(tag)[:200])
+    assert "<script>alert" not in html and "<svg/onload" not in html, where
+    assert "<img/src=x" not in html, where
+
+
+def test_xss_in_every_free_text_field_comes_back_escaped_everywhere(app, register, ctx):
+    """Names, narration, a saved recipient's nickname and the browser's user agent, each shown
+    to the customer and to the other side of a transfer."""
+    world = build_world(
+        app,
+        register,
+        names=(XSS[0] + " Obi", XSS[1] + " Adeyemi", XSS[2] + " Okafor"),
+    )
+    ada, bayo = world.ada, world.bayo
+    receipt = send(ada, bayo.account_number, "2,000", XSS[1] + " " + XSS[3])
+    reference = reference_from(receipt)
+    save = world.ada.get(f"/transfers/{world.unsaved_reference}").forms["save-beneficiary-form"]
+    save["nickname"] = XSS[2][:40]
+    save.submit()
+    ua_browser = new_browser(app, ip="192.0.2.30", agent=XSS[1])
+    from tests.security.conftest import submit_login
+
+    submit_login(ua_browser, ada.email, ada.password)
+    pages = {
+        "ada dashboard": ada.get("/dashboard"),
+        "ada history": ada.get("/dashboard/history"),
+        "ada history partial": ada.get("/dashboard/history", headers=HX),
+        "ada transaction": ada.get(f"/transactions/{reference}"),
+        "ada receipt": ada.get(f"/transfers/{reference}"),
+        "ada send page": ada.get("/transfers/new"),
+        "ada confirm": step_one(ada, bayo.account_number, "1,000", XSS[0]),
+        "ada name enquiry": ada.get(
+            "/transfers/name-enquiry", params={"to_account_number": bayo.account_number}
+        ),
+        "ada security": ua_browser.get("/auth/security"),
+        "ada statements": ada.get("/statements"),
+        "bayo dashboard": bayo.get("/dashboard"),
+        "bayo history": bayo.get("/dashboard/history"),
+        "bayo transaction": bayo.get(f"/transactions/{reference}"),
+        "bayo receipt": bayo.get(f"/transfers/{reference}"),
+    }
+    for where, page in pages.items():
+        assert page.status_int == 200, where
+        assert_inert(page.text, where)
+    # The text is shown, escaped, where it belongs (not silently dropped).
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages["ada dashboard"].text
+    assert "&lt;img/src=x/onerror=alert(1)&gt;" in pages["bayo receipt"].text
+    assert "&lt;img/src=x/onerror=alert(1)&gt;" in pages["ada security"].text
+    assert "{{7*7}}" not in pages["ada dashboard"].text or "49" not in pages["ada dashboard"].text
+
+
+SQLI = (
+    "' OR '1'='1",
+    "'; DROP TABLE users; --",
+    '" OR 1=1 --',
+    "1 UNION SELECT password_hash FROM users--",
+    "%' OR 1=1 --",
+    "0 OR 1=1",
+)
+
+
+@pytest.mark.parametrize("payload", SQLI)
+def test_sql_injection_shaped_input_is_just_text(app, world, payload):
+    ada = world.ada
+    before = state()
+    visitor = new_browser(app, ip="192.0.2.40")
+    responses = []
+    form = visitor.get("/auth/login").forms["login-form"]
+    form["email"], form["password"] = payload, payload
+    responses.append(form.submit(expect_errors=True))
+    form = visitor.get("/auth/reset").forms["reset-request-form"]
+    form["email"] = payload
+    responses.append(form.submit(expect_errors=True))
+    for field in ("email", "phone"):  # a name or password is free text: see the next test
+        responses.append(
+            register_via_form(visitor, **{**unique_details("Sql Person"), field: payload})
+        )
+    responses.append(step_one(ada, payload, "1,000"))
+    responses.append(step_one(ada, world.bayo.account_number, payload))
+    for query in (
+        ("/transfers/name-enquiry", {"to_account_number": payload}),
+        ("/dashboard/history", {"before": payload}),
+        ("/statements/download", {"wallet": payload, "start": payload, "end": payload}),
+        ("/transfers/new", {"from": payload, "to": payload}),
+        ("/auth/login", {"next": payload}),
+    ):
+        responses.append(ada.get(query[0], params=query[1], expect_errors=True))
+    for path in ("/transactions/", "/transfers/", "/auth/reset/"):
+        responses.append(ada.get(path + payload.replace("/", ""), expect_errors=True))
+    for response in responses:
+        assert response.status_int < 500, response.request.url
+        assert "Traceback" not in response.text and "psycopg2" not in response.text
+    assert state() == before
+
+
+def test_sql_injection_shaped_name_is_stored_as_typed(app, ctx):
+    visitor = new_browser(app, ip="192.0.2.41")
+    name = "Robert'); DROP TABLE users;-- Tables"
+    assert register_via_form(visitor, **unique_details(name)).status_int == 303
+    assert db.session.scalar(select(User.full_name)) == name
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "fields"),
+    [
+        ("POST", "/transfers/new", {"narration": "a\x00b"}),
+        ("GET", "/transfers/name-enquiry", {"to_account_number": "\x00"}),
+        ("GET", "/transactions/a%00b", {}),
+        ("GET", "/dashboard/history", {"before": "1\x00"}),
+    ],
+)
+def test_control_characters_are_refused_with_400_not_500(world, method, path, fields):
+    ada = world.ada
+    before = state()
+    if method == "POST":
+        token = csrf_token_of(ada.browser, "/dashboard")
+        response = ada.browser.post(path, {**fields, "csrf_token": token}, expect_errors=True)
+    else:
+        response = ada.get(path, params=fields, expect_errors=True)
+    assert response.status_int == 400
+    assert state() == before
+
+
+PERIOD = (
+    (utcnow() - timedelta(days=2)).date().isoformat(),
+    (utcnow() + timedelta(days=1)).date().isoformat(),
+)
+
+
+def test_statement_never_shows_another_customers_wallet(world):
+    from lumipay.ledger.models import Account
+
+    bayos_wallet = db.session.scalar(
+        select(Account.id)
+        .join(User, User.id == Account.user_id)
+        .where(User.email == world.bayo.email)
+    )
+    for kind in ("csv", "pdf"):
+        response = world.ada.get(
+            "/statements/download",
+            params={
+                "wallet": bayos_wallet,
+                "start": "2000-01-01",
+                "end": "2100-01-01",
+                "format": kind,
+            },
+            expect_errors=True,
+        )
+        assert response.status_int in (404, 422), kind
+        assert world.bayo.account_number not in response.text
+
+
+def test_statement_csv_defuses_spreadsheet_formulas(world):
+    from lumipay.ledger.models import Account
+
+    send(world.ada, world.bayo.account_number, "10", '=HYPERLINK("http://evil.example")')
+    wallet = db.session.scalar(
+        select(Account.id)
+        .join(User, User.id == Account.user_id)
+        .where(User.email == world.ada.email)
+    )
+    csv_text = world.ada.get(
+        "/statements/download",
+        params={"wallet": wallet, "start": PERIOD[0], "end": PERIOD[1], "format": "csv"},
+    ).text
+    assert "HYPERLINK" in csv_text
+    cells = [c.strip('"') for line in csv_text.splitlines() for c in line.split(",")]
+    assert not [c for c in cells if c[:1] in ("=", "+", "@")]
