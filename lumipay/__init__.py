@@ -93,11 +93,12 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    from lumipay.bills.cli import bills_cli
     from lumipay.cli import demo_cli, users_cli
     from lumipay.jobs.cli import jobs_cli
     from lumipay.ledger.cli import ledger_cli
 
-    for group in (ledger_cli, users_cli, demo_cli, jobs_cli):
+    for group in (ledger_cli, users_cli, demo_cli, jobs_cli, bills_cli):
         app.cli.add_command(group)
 
 

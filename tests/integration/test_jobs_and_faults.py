@@ -215,6 +215,8 @@ def test_stuck_bill_is_flagged_and_still_requeried(ctx, register, app, monkeypat
     swept = db.session.get(BillPayment, bill.id)
     assert swept.needs_attention is True and swept.status == "succeeded"
     assert verify_ledger().ok
+    listed = app.test_cli_runner().invoke(args=["bills", "attention"])
+    assert bill.reference in listed.output and "1 bill(s) need attention" in listed.output
 
 
 def test_metrics_can_require_a_bearer_token(ctx, web, app, monkeypatch):  # type: ignore[no-untyped-def]
