@@ -65,7 +65,15 @@ def _plan(form: TransferForm) -> service.TransferPlan | None:
         return None
 
 
+# Step one shows the recipient's name (on the confirm page, or beside the error): it is a name
+# enquiry too, so it counts against the same per-customer limit as the HTMX lookup.
+name_enquiry_limit = limiter.shared_limit(
+    configured("LIMIT_NAME_ENQUIRY"), scope="name-enquiry", key_func=by_user, methods=["POST"]
+)
+
+
 @bp.route("/new", methods=["GET", "POST"])
+@name_enquiry_limit
 @login_required
 def new() -> str | Response | tuple[str, int]:
     form = _with_wallets(TransferForm())
@@ -177,7 +185,7 @@ def confirm() -> str | Response | tuple[str, int]:
 
 
 @bp.route("/name-enquiry")
-@limiter.limit(configured("LIMIT_NAME_ENQUIRY"), key_func=by_user)
+@limiter.shared_limit(configured("LIMIT_NAME_ENQUIRY"), scope="name-enquiry", key_func=by_user)
 @login_required
 def name_enquiry() -> str:
     """HTMX partial: the masked name behind the account number being typed."""

@@ -99,3 +99,21 @@ def test_password_reset_requests_are_rate_limited(app, register, ctx, mails):
         statuses.append(form.submit(expect_errors=True).status_int)
     assert statuses == [303] * 5 + [429]
     assert len([m for m in mails if m.subject == "Reset your Lumipay password"]) == 5
+
+
+def test_transfer_step_one_shares_the_name_enquiry_limit(register, ctx):
+    """Step one reveals the recipient's name, so it can't be a way around the lookup limit."""
+    ada = register("Ada Obi")
+    bayo = register("Bayo Adeyemi")
+    for n in range(29):
+        ada.get("/transfers/name-enquiry", params={"to_account_number": f"{n:010d}"})
+    form = ada.get("/transfers/new").forms["transfer-form"]
+    form["to_account_number"] = bayo.account_number
+    form["amount"] = "1,000"
+    assert form.submit().status_int == 200  # the 30th lookup: the confirm page
+    again = ada.get("/transfers/new").forms["transfer-form"]
+    again["to_account_number"] = bayo.account_number
+    again["amount"] = "1,000"
+    refused = again.submit(expect_errors=True)
+    assert refused.status_int == 429
+    assert "Bayo" not in refused.text
