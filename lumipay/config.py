@@ -148,8 +148,8 @@ def check_production(config: dict[str, Any]) -> None:
     """Refuse to start a production app that is not safe to face the internet.
 
     A default or short secret, debug or testing mode, CSRF switched off, captured (unsent) email,
-    SQLite, or a public URL that is not https. Provider webhook secrets join this list when the
-    webhook blueprint arrives: there are none to check yet.
+    SQLite, a public URL that is not https, a missing or development bills webhook secret, or
+    /metrics left open (no METRICS_TOKEN).
     """
     if config.get("LUMIPAY_ENV") != "production":
         return
@@ -166,3 +166,8 @@ def check_production(config: dict[str, Any]) -> None:
         raise RuntimeError("Refusing to start: CSRF must be on and email must really be sent.")
     if not str(config.get("PUBLIC_URL") or "").startswith("https://"):
         raise RuntimeError("Refusing to start: set PUBLIC_URL to the site's https:// address.")
+    bills_secret = (config.get("WEBHOOK_SECRETS") or {}).get("bills") or ""
+    if bills_secret == DEV_WEBHOOK_SECRET or len(bills_secret) < 16:
+        raise RuntimeError("Refusing to start: set BILLS_WEBHOOK_SECRET (16+ characters).")
+    if not config.get("METRICS_TOKEN"):
+        raise RuntimeError("Refusing to start: set METRICS_TOKEN so /metrics is not public.")

@@ -69,7 +69,7 @@ def _parse(raw_body: bytes) -> dict[str, Any] | None:
         body = json.loads(raw_body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or _has_nul(body):
         return None
     event_id, event_type, data = body.get("id"), body.get("type"), body.get("data")
     if not (isinstance(event_id, str) and 0 < len(event_id) <= 100):
@@ -79,6 +79,17 @@ def _parse(raw_body: bytes) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         return None
     return body
+
+
+def _has_nul(value: Any) -> bool:
+    """A NUL anywhere in the JSON: PostgreSQL can store it in neither text nor JSON."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def receive(

@@ -4,7 +4,19 @@ The security tests are driven by this table; `test_every_route_is_in_the_table` 
 new route is added without a row here, so no page escapes the attacks. Placeholders in `path`
 and `form_page` are filled from the test world: {reference} (a transfer between Ada and Bayo),
 {beneficiary_id} (Ada's saved recipient), {token} (a password-reset token), {confirm} (the
-confirm step of a transfer, reached by posting step one).
+confirm step of a transfer, reached by posting step one), {bill} (Ada's airtime bill, failed
+by the sandbox so it also left her a notification), {electricity_confirm} (the confirm step of
+an electricity bill, reached by posting step one).
+
+Routes that can't take an attack, and why:
+
+- /metrics is PUBLIC while METRICS_TOKEN is unset (the default, and the tests' setting); with a
+  token it answers 401 without `Authorization: Bearer <token>` (test_metrics_* in
+  test_attacks.py). It takes no input, so no CSRF, XSS or SQL-injection attack applies.
+- POST /api/lumipay/v1/webhooks/<channel> is `signed`: providers authenticate with an HMAC
+  signature, not a session, and can't hold a CSRF token, so it is CSRF-exempt and has no form
+  (no CSRF attack). Anonymous, unsigned, forged, stale, replayed and malformed deliveries get
+  400/401/404 and change nothing (test_webhook_*); oversized bodies get 413 like every POST.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ class Route:
     access: str
     form_page: str | None = None  # the page whose form POSTs here
     owned: bool = False  # names a customer's object: another customer must get 404
+    signed: bool = False  # authenticated by an HMAC signature, not a session (webhooks)
 
     def __str__(self) -> str:
         return self.rule
@@ -81,6 +94,35 @@ ROUTES: tuple[Route, ...] = (
         SIGNED_IN,
         "/transfers/new",
         owned=True,
+    ),
+    Route("/metrics", "/metrics", ("GET",), PUBLIC),
+    Route("/bills", "/bills", ("GET",), SIGNED_IN),
+    Route("/bills/airtime", "/bills/airtime", ("GET", "POST"), SIGNED_IN, "/bills/airtime"),
+    Route("/bills/data", "/bills/data", ("GET", "POST"), SIGNED_IN, "/bills/data"),
+    Route(
+        "/bills/electricity",
+        "/bills/electricity",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/bills/electricity",
+    ),
+    Route(
+        "/bills/electricity/confirm",
+        "/bills/electricity/confirm",
+        ("POST",),
+        SIGNED_IN,
+        "{electricity_confirm}",
+    ),
+    Route("/bills/<reference>", "/bills/{bill}", ("GET",), SIGNED_IN, owned=True),
+    Route("/bills/<reference>/status", "/bills/{bill}/status", ("GET",), SIGNED_IN, owned=True),
+    Route("/notifications", "/notifications", ("GET",), SIGNED_IN),
+    Route("/notifications/read", "/notifications/read", ("POST",), SIGNED_IN, "/notifications"),
+    Route(
+        "/api/lumipay/v1/webhooks/<channel>",
+        "/api/lumipay/v1/webhooks/bills",
+        ("POST",),
+        PUBLIC,
+        signed=True,
     ),
 )
 

@@ -1,9 +1,12 @@
 """Attacks on every route of the table in routes.py: anonymous access, another customer's
-objects, CSRF, XSS in every free-text field, SQL-injection-shaped input, oversized bodies."""
+objects, CSRF, XSS in every free-text field, SQL-injection-shaped input, oversized bodies; and
+the routes that aren't session pages: the signed webhook inbox and /metrics."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,11 +15,18 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 from flask import Flask
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from lumipay.auth.models import PasswordResetToken, User, UserSession
+from lumipay.bills.models import BillPayment
 from lumipay.database import utcnow
 from lumipay.extensions import db
+from lumipay.jobs.models import OutboxMessage
+from lumipay.ledger.models import Hold
+from lumipay.notifications.models import Notification
+from lumipay.providers import signing
+from lumipay.webhooks.models import WebhookEvent
 from tests.conftest import Customer, register_via_form, unique_details
 from tests.integration.test_transfers import money_state, send, step_one
 from tests.security.conftest import new_browser
@@ -41,12 +51,14 @@ class World:
     unsaved_reference: str  # Ada -> Cy, recipient not saved
     beneficiary_id: str  # Ada's saved Bayo
     token: str  # a live password-reset token (Cy's)
+    bill: str  # Ada's airtime bill, failed by the sandbox (and so a notification for her)
 
     def fill(self, path: str) -> str:
         return path.format(
             reference=self.reference,
             beneficiary_id=self.beneficiary_id,
             token=self.token,
+            bill=self.bill,
         )
 
 
@@ -72,7 +84,52 @@ def build_world(app: Flask, register: Any, names: tuple[str, str, str] | None = 
     form["email"] = cy.email
     form.submit()
     token = re.search(r"/auth/reset/(\S+)", outbox(app)[-1].body).group(1)
-    return World(ada, bayo, cy, reference, unsaved, beneficiary_id, token)
+    return World(ada, bayo, cy, reference, unsaved, beneficiary_id, token, failed_bill(ada))
+
+
+AIRTIME = {"network": "mtn", "phone": "0803 123 4567", "amount": "1,000"}
+DATA = {"plan": "mtn-data:mtn-1gb-1d", "phone": "0803 123 4567"}
+ELECTRICITY = {
+    "disco": "ikeja-electric",
+    "meter_type": "prepaid",
+    "meter_number": "45678901234",
+    "amount": "5,000",
+    "phone": "0803 123 4567",
+}
+BILL_FORMS = {  # path: (form id, valid fields)
+    "/bills/airtime": ("airtime-form", AIRTIME),
+    "/bills/data": ("data-form", DATA),
+    "/bills/electricity": ("electricity-form", ELECTRICITY),
+}
+
+
+def bill_form(customer: Customer, path: str, **fields: str) -> Any:
+    form_id, valid = BILL_FORMS[path]
+    form = customer.get(path).forms[form_id]
+    for name, value in {**valid, **fields}.items():
+        field = form[name]
+        if hasattr(field, "force_value"):  # a select or radio: any value, as a forger would
+            field.force_value(value)
+        else:
+            form[name] = value
+    return form
+
+
+def failed_bill(customer: Customer) -> str:
+    """An airtime bill through the real form; the sandbox refuses numbers ending 0000 at once,
+    so submitting it (what the worker would do) fails it and notifies the customer."""
+    from lumipay.bills import service
+
+    response = bill_form(customer, "/bills/airtime", phone="0803 123 0000").submit()
+    assert response.status_int == 303, response.text
+    reference = urlsplit(response.headers["Location"]).path.rsplit("/", 1)[-1]
+    service.submit(reference)
+    db.session.expire_all()
+    assert (
+        db.session.scalar(select(BillPayment.status).where(BillPayment.reference == reference))
+        == "failed"
+    )
+    return reference
 
 
 @pytest.fixture()
@@ -95,7 +152,16 @@ def state() -> tuple[Any, ...]:
         ),
         db.session.scalar(select(func.count()).select_from(PasswordResetToken)),
         _beneficiaries(),
-    )
+        [tuple(b) for b in db.session.execute(
+            select(BillPayment.reference, BillPayment.status).order_by(BillPayment.id)
+        )],
+        list(db.session.scalars(select(Hold.status).order_by(Hold.id))),
+        [tuple(n) for n in db.session.execute(
+            select(Notification.id, Notification.read_at).order_by(Notification.id)
+        )],
+        db.session.scalar(select(func.count()).select_from(WebhookEvent)),
+        db.session.scalar(select(func.count()).select_from(OutboxMessage)),
+    )  # fmt: skip
 
 
 def _beneficiaries() -> int:
@@ -119,6 +185,9 @@ def page_with_form(world: World, route: Route) -> tuple[Any, Any]:
         page = step_one(world.ada, world.bayo.account_number, "1,000")
     elif source == "{receipt_unsaved}":
         page = world.ada.get(f"/transfers/{world.unsaved_reference}")
+    elif source == "{electricity_confirm}":
+        page = bill_form(world.ada, "/bills/electricity").submit()
+        assert page.status_int == 200 and "electricity-confirm-form" in page.text, page.text
     else:
         page = browser.get(world.fill(source))
     return browser, form_posting_to(page, world.fill(route.path))
@@ -420,3 +489,212 @@ def test_statement_csv_defuses_spreadsheet_formulas(world):
     assert "HYPERLINK" in csv_text
     cells = [c.strip('"') for line in csv_text.splitlines() for c in line.split(",")]
     assert not [c for c in cells if c[:1] in ("=", "+", "@")]
+
+
+def test_xss_in_bill_fields_comes_back_escaped(world):
+    """The bill forms' free-text fields (phone, meter number, amount) are echoed back into the
+    form when refused; every payload comes back escaped, and no page runs it."""
+    ada = world.ada
+    before = state()
+    for path, (_, valid) in BILL_FORMS.items():
+        for field in ("phone", "meter_number", "amount"):
+            if field not in valid:
+                continue
+            for payload in XSS:
+                for value in (payload, valid[field] + payload):
+                    page = bill_form(ada, path, **{field: value}).submit(expect_errors=True)
+                    where = f"{path} {field}={value!r}"
+                    assert page.status_int == 422, (where, page.status_int)
+                    assert_inert(page.text, where)
+                    assert str(escape(value)) in page.text, where
+    assert state() == before
+    pages = {
+        "bills": ada.get("/bills"),
+        "bill": ada.get(f"/bills/{world.bill}"),
+        "bill status": ada.get(f"/bills/{world.bill}/status", headers=HX),
+        "notifications": ada.get("/notifications"),
+    }
+    for where, page in pages.items():
+        assert_inert(page.text, where)
+
+
+@pytest.mark.parametrize("payload", SQLI)
+def test_sql_injection_shaped_bill_input_is_just_text(world, payload):
+    ada = world.ada
+    before = state()
+    responses = []
+    for path, (_, valid) in BILL_FORMS.items():
+        for field in valid:
+            responses.append(bill_form(ada, path, **{field: payload}).submit(expect_errors=True))
+    token = csrf_token_of(ada.browser, "/bills/electricity")
+    responses.append(
+        ada.browser.post(
+            "/bills/electricity/confirm",
+            {**ELECTRICITY, "meter_number": payload, "csrf_token": token, "idempotency_key": "k"},
+            expect_errors=True,
+        )
+    )
+    for path in ("/bills/{}", "/bills/{}/status", "/api/lumipay/v1/webhooks/{}"):
+        method = ada.browser.post if "webhooks" in path else ada.get
+        response = method(path.format(payload.replace("/", "")), expect_errors=True)
+        assert response.status_int == 404, (path, response.status_int)
+        responses.append(response)
+    for response in responses:
+        assert response.status_int < 500, response.request.url
+        assert "Traceback" not in response.text and "psycopg2" not in response.text
+    assert state() == before
+
+
+# The webhook inbox: public, CSRF-exempt, authenticated only by its HMAC signature.
+
+WEBHOOK = "/api/lumipay/v1/webhooks/bills"
+
+
+def webhook_secret() -> str:
+    from lumipay.webhooks.service import secret_for
+
+    secret = secret_for("bills")
+    assert secret, "precondition: the bills channel has a secret in tests"
+    return secret
+
+
+def delivery(world: World, status: str = "delivered") -> bytes:
+    request_id = db.session.scalar(
+        select(BillPayment.request_id).where(BillPayment.reference == world.bill)
+    )
+    body = {
+        "id": f"evt_{time.time_ns()}",
+        "type": "bill.completed",
+        "data": {"request_id": request_id, "status": status, "token": None},
+    }
+    return json.dumps(body).encode()
+
+
+def test_webhook_refuses_unsigned_forged_stale_and_malformed_deliveries(app, world):
+    visitor = new_browser(app, ip="192.0.2.60")
+    secret = webhook_secret()
+    now = int(time.time())
+    raw = delivery(world)
+    sign = signing.signed_headers
+    attempts = {
+        "unsigned": (raw, {"Content-Type": "application/json"}, 401),
+        "no timestamp": (raw, {signing.SIGNATURE_HEADER: sign(secret, now, raw)[
+            signing.SIGNATURE_HEADER]}, 401),
+        "wrong secret": (raw, sign("not-the-secret", now, raw), 401),
+        "tampered body": (raw.replace(b"delivered", b"failed"), sign(secret, now, raw), 401),
+        "signature of another timestamp": (
+            raw, {**sign(secret, now, raw), signing.TIMESTAMP_HEADER: str(now + 1)}, 401
+        ),
+        "empty signature": (raw, {**sign(secret, now, raw), signing.SIGNATURE_HEADER: ""}, 401),
+        "stale": (raw, sign(secret, now - 3600, raw), 401),
+        "from the future": (raw, sign(secret, now + 3600, raw), 401),
+        "timestamp not a number": (
+            raw, {**sign(secret, now, raw), signing.TIMESTAMP_HEADER: "1e9"}, 400
+        ),
+        "signed, not JSON": (b"<xml/>", sign(secret, now, b"<xml/>"), 400),
+        "signed, no event id": (b'{"type": "x", "data": {}}',
+                                sign(secret, now, b'{"type": "x", "data": {}}'), 400),
+        "signed, a JSON list": (b"[]", sign(secret, now, b"[]"), 400),
+    }  # fmt: skip
+    before = state()
+    for what, (body, headers, status) in attempts.items():
+        response = visitor.post(WEBHOOK, body, headers=headers, expect_errors=True)
+        assert response.status_int == status, (what, response.status_int)
+        assert response.json["status"] == "rejected", what
+    for channel in ("bank", "cards", "evil", "bills%00"):  # no secret, or no such channel
+        url = f"/api/lumipay/v1/webhooks/{channel}"
+        response = visitor.post(url, raw, headers=sign("", now, raw), expect_errors=True)
+        assert response.status_int in (400, 404), (channel, response.status_int)
+    assert state() == before
+
+
+@pytest.mark.parametrize("field", ["id", "type", "request_id"])
+def test_webhook_signed_body_with_a_nul_is_malformed_not_a_500(app, world, field):
+    visitor = new_browser(app, ip="192.0.2.65")
+    body = json.loads(delivery(world))
+    target = body["data"] if field == "request_id" else body
+    target[field] += "\x00"
+    raw = json.dumps(body).encode()
+    headers = signing.signed_headers(webhook_secret(), int(time.time()), raw)
+    before = state()
+    response = visitor.post(WEBHOOK, raw, headers=headers, expect_errors=True)
+    assert response.status_int == 400
+    assert state() == before
+
+
+def test_webhook_replay_is_refused_and_changes_nothing(app, world):
+    visitor = new_browser(app, ip="192.0.2.61")
+    raw = delivery(world, "delivered")
+    headers = signing.signed_headers(webhook_secret(), int(time.time()), raw)
+    first = visitor.post(WEBHOOK, raw, headers=headers)
+    assert first.status_int == 200 and first.json["status"] == "accepted"
+    before = state()
+    again = visitor.post(WEBHOOK, raw, headers=headers, expect_errors=True)
+    assert again.status_int == 400 and again.json["reason"] == "replayed"
+    assert state() == before
+
+
+def test_webhook_oversized_signed_body_is_refused_with_413(app, world):
+    visitor = new_browser(app, ip="192.0.2.62")
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = json.loads(delivery(world))
+    body["padding"] = "p" * (limit + 10)
+    raw = json.dumps(body).encode()
+    headers = signing.signed_headers(webhook_secret(), int(time.time()), raw)
+    before = state()
+    response = visitor.post(WEBHOOK, raw, headers=headers, expect_errors=True)
+    assert response.status_int == 413
+    assert state() == before
+
+
+# /metrics: public while METRICS_TOKEN is unset (the default), a bearer token otherwise.
+
+
+def test_metrics_without_a_token_are_public_but_name_no_customer(app, world):
+    assert not app.config.get("METRICS_TOKEN"), "precondition: the default, no token"
+    visitor = new_browser(app, ip="192.0.2.63")
+    world.ada.get(f"/bills/{world.bill}")
+    world.cy.get(f"/bills/{world.bill}", expect_errors=True)
+    before = state()
+    response = visitor.get("/metrics")
+    assert response.status_int == 200
+    assert response.content_type == "text/plain"
+    assert "lumipay_" in response.text or "http_requests" in response.text
+    for secret in (
+        world.ada.account_number,
+        world.ada.email,
+        world.bayo.account_number,
+        world.reference,
+        world.bill,
+        world.token,
+        "Lunch money",
+        "Ada Obi",
+    ):
+        assert secret not in response.text, secret
+    assert visitor.post("/metrics", expect_errors=True).status_int == 405
+    assert state() == before
+
+
+def test_metrics_with_a_token_need_the_bearer(app, world, monkeypatch):
+    token = "metrics-token-0123456789abcdef"
+    monkeypatch.setitem(app.config, "METRICS_TOKEN", token)
+    visitor = new_browser(app, ip="192.0.2.64")
+    for authorization in (
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Bearer wrong",
+        f"bearer {token}",
+        f"Basic {token}",
+        f"Bearer {token}x",
+        f"Bearer {token[:-1]}",
+        token,
+    ):
+        headers = {} if authorization is None else {"Authorization": authorization}
+        response = visitor.get("/metrics", headers=headers, expect_errors=True)
+        assert response.status_int == 401, authorization
+        assert "http_requests" not in response.text
+    assert world.ada.get("/metrics", expect_errors=True).status_int == 401, "a session is no key"
+    response = visitor.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_int == 200

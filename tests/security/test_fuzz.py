@@ -1,14 +1,21 @@
-"""Hypothesis throws arbitrary text at the registration and transfer forms: never a 500, and
-the ledger still proves itself afterwards. Derandomized, so a run is repeatable."""
+"""Hypothesis throws arbitrary text at the registration, transfer and bill forms and arbitrary
+bytes at the webhook inbox: never a 500, nothing unsigned stored, and the ledger still proves
+itself afterwards. Derandomized, so a run is repeatable."""
 
 from __future__ import annotations
 
 import itertools
+from urllib.parse import quote
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
+from lumipay.extensions import db
 from lumipay.ledger.verify import verify_ledger
+from lumipay.providers.signing import SIGNATURE_HEADER as SIGNATURE
+from lumipay.providers.signing import TIMESTAMP_HEADER as TIMESTAMP
+from lumipay.webhooks.models import WebhookEvent
 from tests.security.conftest import new_browser
 
 FUZZ = settings(
@@ -120,3 +127,76 @@ def test_transfer_forms_never_fail_with_a_500(app, register, ctx):
     attempt()
     report = verify_ledger()
     assert report.ok, report
+
+
+def test_bill_forms_never_fail_with_a_500(app, register, ctx):
+    ada = register("Ada Obi")
+    token = ada.get("/bills/airtime").forms["airtime-form"]["csrf_token"].value
+
+    @FUZZ
+    @given(
+        choice=st.one_of(
+            st.sampled_from(["mtn", "glo", "ikeja-electric", "mtn-data:mtn-1gb-1d"]), TEXT
+        ),
+        meter_type=st.one_of(st.sampled_from(["prepaid", "postpaid"]), TEXT),
+        meter=st.one_of(st.just("45678901234"), TEXT),
+        phone=st.one_of(st.just("0803 123 4567"), TEXT),
+        amount=st.one_of(st.sampled_from(["1,000", "50.00"]), TEXT),
+        key=st.one_of(st.text(alphabet="abcdef0123456789", min_size=16, max_size=64), TEXT),
+    )
+    @example(  # NUL in an otherwise valid form must be refused, not reach PostgreSQL
+        choice="mtn", meter_type="prepaid", meter="45678901234", phone="0803 123 4567",
+        amount="1,000", key="a\x00b",
+    )  # fmt: skip
+    def attempt(
+        choice: str, meter_type: str, meter: str, phone: str, amount: str, key: str
+    ) -> None:
+        fields = {
+            "csrf_token": token,
+            "network": choice,
+            "plan": choice,
+            "disco": choice,
+            "meter_type": meter_type,
+            "meter_number": meter,
+            "phone": phone,
+            "amount": amount,
+            "idempotency_key": key,
+        }
+        for path in (
+            "/bills/airtime",
+            "/bills/data",
+            "/bills/electricity",
+            "/bills/electricity/confirm",
+        ):
+            response = ada.browser.post(path, fields, expect_errors=True)
+            assert response.status_int in (200, 303, 400, 409, 422), (path, response.status_int)
+
+    attempt()
+    report = verify_ledger()
+    assert report.ok, report
+
+
+def test_webhook_inbox_never_fails_with_a_500_nor_accepts_unsigned(app, ctx):
+    browser = new_browser(app, ip="192.0.2.70")
+    raw_bodies = st.one_of(
+        st.binary(max_size=300), TEXT.map(lambda t: t.encode("utf-8", "surrogatepass"))
+    )
+
+    @FUZZ
+    @given(
+        channel=st.one_of(st.sampled_from(["bills", "bank", "cards"]), st.text(max_size=20)),
+        body=raw_bodies,
+        timestamp=st.one_of(st.none(), TEXT),
+        signature=st.one_of(st.none(), TEXT),
+    )
+    def attempt(channel: str, body: bytes, timestamp: str | None, signature: str | None) -> None:
+        headers = {"Content-Type": "application/json"}
+        for name, value in ((TIMESTAMP, timestamp), (SIGNATURE, signature)):
+            if value is not None:
+                headers[name] = value.encode("utf-8", "surrogatepass").decode("latin-1")
+        path = "/api/lumipay/v1/webhooks/" + quote(channel, safe="")
+        response = browser.post(path, body, headers=headers, expect_errors=True)
+        assert response.status_int in (400, 401, 404, 405), (channel, response.status_int)
+
+    attempt()
+    assert db.session.scalar(select(func.count()).select_from(WebhookEvent)) == 0

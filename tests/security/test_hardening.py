@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lumipay import create_app
-from lumipay.config import DEFAULT_SECRET_KEY
+from lumipay.config import DEFAULT_SECRET_KEY, DEV_WEBHOOK_SECRET
 from tests.conftest import unique_details
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -46,6 +46,8 @@ def production(**overrides: object):  # type: ignore[no-untyped-def]
         "TESTING": False,
         "SESSION_COOKIE_SECURE": True,
         "REMEMBER_COOKIE_SECURE": True,
+        "WEBHOOK_SECRETS": {"bills": "a-bills-webhook-secret-of-length", "bank": "", "cards": ""},
+        "METRICS_TOKEN": "a-metrics-token",
         **overrides,
     }
     return create_app(config)
@@ -72,6 +74,9 @@ def test_production_sends_hsts_and_secure_cookies():
         ({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db"}, "DATABASE_URL"),
         ({"PUBLIC_URL": "http://bank.example"}, "PUBLIC_URL"),
         ({"PASSWORD_HASH_METHOD": "scrypt:1024:8:1"}, "scrypt"),
+        ({"WEBHOOK_SECRETS": {"bills": DEV_WEBHOOK_SECRET}}, "BILLS_WEBHOOK_SECRET"),
+        ({"WEBHOOK_SECRETS": {"bills": ""}}, "BILLS_WEBHOOK_SECRET"),
+        ({"METRICS_TOKEN": None}, "METRICS_TOKEN"),
     ],
 )
 def test_production_refuses_to_start_unsafe(overrides, why):
