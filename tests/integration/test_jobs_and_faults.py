@@ -25,6 +25,7 @@ from lumipay.ledger.verify import verify_ledger
 from tests.integration.helpers.bills import (
     ROOT,
     FakeAggregator,
+    kill_worker,
     start_worker,
     wait_for,
     worker_env,
@@ -57,13 +58,9 @@ def test_worker_killed_mid_job_re_runs_and_money_moves_once(
     worker = start_worker(**fake.env)  # type: ignore[attr-defined]
     try:
         assert fake.pay_arrived.wait(30), "the worker never called the aggregator"
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait(30)
     finally:
+        kill_worker(worker)
         fake.hold_pay.set()
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait(30)
     db.session.expire_all()
     killed = db.session.get(BillPayment, bill.id)
     assert killed.status == "processing" and killed.submitted_at is not None

@@ -3,8 +3,10 @@ fake VTpass-style aggregator served over real HTTP on loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -54,7 +56,11 @@ def run_worker(timeout: float = 120, **extra: str) -> subprocess.CompletedProces
 
 
 def start_worker(**extra: str) -> subprocess.Popen[str]:
-    """A long-running worker (not burst), for the tests that kill it."""
+    """A long-running worker (not burst), for the tests that kill it.
+
+    It runs in a session of its own: RQ forks its scheduler into a child process, so a test
+    kills the whole group (`kill_worker`), never just the worker's pid.
+    """
     return subprocess.Popen(
         [sys.executable, "-m", "lumipay.worker"],
         cwd=ROOT,
@@ -62,7 +68,15 @@ def start_worker(**extra: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
+
+
+def kill_worker(worker: subprocess.Popen[str]) -> None:
+    """SIGKILL the worker and every process it forked, and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(30)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
