@@ -51,6 +51,11 @@ def _plan(form: TransferForm) -> service.TransferPlan | None:
     amount = form.amount_minor(_currency_of(form))
     if amount is None:
         return None
+    return _planned(form, amount)
+
+
+def _planned(form: TransferForm, amount: int) -> service.TransferPlan | None:
+    """The checked transfer for the form's fields, or None with the refusal on its field."""
     try:
         return service.plan_transfer(
             current_user.id,
@@ -132,17 +137,8 @@ def _second_factor_refusal(
         flash(auth.FAILED_LOGIN_MESSAGE, "error")
         return redirect(url_for("auth.login"), code=303)
     form.otp_code.errors = ["That code doesn't match. Enter the newest code from your app."]
-    try:
-        plan = service.plan_transfer(
-            current_user.id,
-            form.from_wallet_id.data,
-            form.to_account_number.data,
-            amount,
-            form.narration.data or "",
-        )
-    except service.TransferError as exc:
-        field = getattr(form, exc.field or "amount")
-        field.errors = [*field.errors, exc.message]
+    plan = _planned(form, amount)
+    if plan is None:
         return _render_new(form, None), 422
     return _render_confirm(form, plan), 422
 
