@@ -4,6 +4,7 @@ from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import PasswordResetToken, RecoveryCode, User, UserSession
 from lumipay.beneficiaries.models import Beneficiary
 from lumipay.bills.models import BillPayment
+from lumipay.fx.models import FxQuote, FxRate
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger.models import Account, DailyFlow, Entry, Hold, LedgerTransaction
@@ -18,6 +19,8 @@ __all__ = [
     "BillPayment",
     "DailyFlow",
     "Entry",
+    "FxQuote",
+    "FxRate",
     "Hold",
     "IdempotencyRecord",
     "LedgerTransaction",

@@ -132,6 +132,8 @@ def app() -> Iterator[Flask]:
 
 
 TABLES = (
+    "fx_quotes",
+    "fx_rates",
     "webhook_events",
     "outbox_messages",
     "notifications",

@@ -29,6 +29,7 @@ CATEGORIES: dict[str, Category] = {
         Category("electricity", "Electricity"),
         Category("card", "Card"),
         Category("fees", "Fees"),
+        Category("fx", "Conversions"),
         Category("bonus", "Bonuses"),
         Category("other", "Other"),
     )
@@ -44,6 +45,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "electricity": ("Electricity", "electricity"),
     "card": ("Card", "card"),
     "fee": ("Fee", "fees"),
+    "fx_conversion": ("Currency conversion", "fx"),
 }
 
 _PREFIXES = (("card_", "card"), ("bill_airtime", "airtime"), ("bill_data", "data"))

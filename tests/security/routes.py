@@ -6,7 +6,8 @@ and `form_page` are filled from the test world: {reference} (a transfer between 
 {beneficiary_id} (Ada's saved recipient), {token} (a password-reset token), {confirm} (the
 confirm step of a transfer, reached by posting step one), {bill} (Ada's airtime bill, failed
 by the sandbox so it also left her a notification), {electricity_confirm} (the confirm step of
-an electricity bill, reached by posting step one).
+an electricity bill, reached by posting step one), {fx_quote} (a quote page for Ada's NGN to USD
+conversion, reached by posting the convert form).
 
 Routes that can't take an attack, and why:
 
@@ -115,6 +116,9 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/bills/<reference>", "/bills/{bill}", ("GET",), SIGNED_IN, owned=True),
     Route("/bills/<reference>/status", "/bills/{bill}/status", ("GET",), SIGNED_IN, owned=True),
+    Route("/fx", "/fx", ("GET",), SIGNED_IN),
+    Route("/fx/convert", "/fx/convert", ("GET", "POST"), SIGNED_IN, "/fx/convert"),
+    Route("/fx/confirm", "/fx/confirm", ("POST",), SIGNED_IN, "{fx_quote}"),
     Route("/notifications", "/notifications", ("GET",), SIGNED_IN),
     Route("/notifications/read", "/notifications/read", ("POST",), SIGNED_IN, "/notifications"),
     Route(

@@ -185,12 +185,31 @@ def page_with_form(world: World, route: Route) -> tuple[Any, Any]:
         page = step_one(world.ada, world.bayo.account_number, "1,000")
     elif source == "{receipt_unsaved}":
         page = world.ada.get(f"/transfers/{world.unsaved_reference}")
+    elif source == "{fx_quote}":
+        page = fx_quote_page(world.ada)
     elif source == "{electricity_confirm}":
         page = bill_form(world.ada, "/bills/electricity").submit()
         assert page.status_int == 200 and "electricity-confirm-form" in page.text, page.text
     else:
         page = browser.get(world.fill(source))
     return browser, form_posting_to(page, world.fill(route.path))
+
+
+def fx_quote_page(customer: Customer) -> Any:
+    from lumipay.fx import service as fx
+
+    fx.update_rates()
+    page = customer.get("/fx/convert")
+    if "USD wallet" not in page.text:
+        token = csrf_token_of(customer.browser, "/dashboard")
+        customer.browser.post("/wallets", {"csrf_token": token, "currency": "USD"})
+        page = customer.get("/fx/convert")
+    form = page.forms["convert-form"]
+    form["amount"] = "1,000"
+    form["to_wallet_id"].select(text="USD wallet · $0.00 available")
+    page = form.submit()
+    assert page.status_int == 200 and "quote-confirm-form" in page.text, page.text
+    return page
 
 
 def new_browser_for(world: World) -> Any:

@@ -1,0 +1,325 @@
+"""FX use cases: refresh rates, show them, quote a conversion, convert at the quoted price.
+
+Rounding (documented, and tested by property): the amount credited is always rounded DOWN to
+the credit currency's minor unit and the amount debited always rounded UP, so every rounding
+favours the bank by less than one minor unit. The spread (customer rate = mid × (1 − spread))
+is the bank's revenue: the part of the debit that the credit, valued at the mid-rate (rounded up
+in the customer's favour there, so revenue is never overstated), does not account for.
+
+Ledger, one transaction per conversion, balanced per currency:
+  wallet A −debit; FX position A +(debit − fee); FX revenue A +fee;
+  FX position B −credit; wallet B +credit.
+Tier limits (issue 5) do not exist yet; no limit is checked here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from lumipay import clock
+from lumipay.audit import service as audit
+from lumipay.audit.service import Origin
+from lumipay.database import run_in_transaction
+from lumipay.extensions import db
+from lumipay.fx.models import FxQuote, FxRate
+from lumipay.fx.rates import sandbox_rates
+from lumipay.ledger import service as ledger
+from lumipay.ledger.errors import InsufficientFunds
+from lumipay.ledger.models import WALLET, Account, LedgerTransaction
+from lumipay.ledger.references import new_reference
+from lumipay.money import CURRENCIES, MAX_MINOR, format_amount
+
+FX_POSITION = "fx_position"
+FX_REVENUE = "fx_revenue"
+KIND = "fx_conversion"
+PAIRS = (("USD", "NGN"), ("EUR", "NGN"), ("GBP", "NGN"), ("EUR", "USD"), ("GBP", "USD"))
+
+
+class FxError(Exception):
+    """A quote or conversion was refused; `field` names the form field it belongs to."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def update_rates() -> int:
+    """Fetch mid-rates from the configured source and store them; returns how many were stored."""
+    now = clock.now()
+    rates = sandbox_rates(now, current_app.config["FX_SANDBOX_SEED"])
+
+    def work() -> int:
+        for code, per_usd in rates.items():
+            db.session.add(FxRate(currency=code, per_usd=per_usd, source="sandbox", fetched_at=now))
+        return len(rates)
+
+    return run_in_transaction(work)
+
+
+@dataclass(frozen=True)
+class Rates:
+    per_usd: dict[str, Decimal]
+    updated_at: datetime | None
+    stale: bool
+
+
+def current_rates() -> Rates:
+    """The newest rate per currency, its time, and whether it is too old to convert at."""
+    newest = (
+        select(FxRate.currency, func.max(FxRate.fetched_at).label("at"))
+        .group_by(FxRate.currency)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(FxRate.currency, FxRate.per_usd, FxRate.fetched_at).join(
+            newest, (FxRate.currency == newest.c.currency) & (FxRate.fetched_at == newest.c.at)
+        )
+    ).all()
+    per_usd = {code: Decimal(rate) for code, rate, _ in rows}
+    if set(per_usd) != set(CURRENCIES):
+        return Rates(per_usd, None, True)
+    updated_at = min(at for _, _, at in rows)
+    max_age = timedelta(seconds=current_app.config["FX_RATE_MAX_AGE"])
+    return Rates(per_usd, updated_at, clock.now() - updated_at > max_age)
+
+
+def mid_rate(rates: Rates, base: str, quote: str) -> Decimal:
+    """Units of `quote` per 1 unit of `base` at the mid-rate."""
+    with localcontext() as ctx:
+        ctx.prec = 40
+        return rates.per_usd[quote] / rates.per_usd[base]
+
+
+def spread() -> Decimal:
+    return Decimal(current_app.config["FX_SPREAD_BP"]) / 10000
+
+
+@dataclass(frozen=True)
+class PairRow:
+    base: str
+    quote: str
+    mid: Decimal
+    buy: Decimal  # the bank buys base from the customer at this price
+    sell: Decimal  # the bank sells base to the customer at this price
+
+
+def board(rates: Rates) -> list[PairRow]:
+    """Buy and sell rates per pair: mid ± the configured spread."""
+    rows = []
+    if rates.updated_at is None:
+        return rows
+    with localcontext() as ctx:
+        ctx.prec = 40
+        for base, quote in PAIRS:
+            mid = mid_rate(rates, base, quote)
+            rows.append(PairRow(base, quote, mid, mid * (1 - spread()), mid * (1 + spread())))
+    return rows
+
+
+def history(days: int = 7) -> dict[str, list[tuple[datetime, Decimal]]]:
+    """Per currency, (time, per-USD rate) for the last `days` days, oldest first."""
+    since = clock.now() - timedelta(days=days)
+    rows = db.session.execute(
+        select(FxRate.currency, FxRate.fetched_at, FxRate.per_usd)
+        .where(FxRate.fetched_at >= since)
+        .order_by(FxRate.fetched_at)
+    ).all()
+    out: dict[str, list[tuple[datetime, Decimal]]] = {}
+    for code, at, rate in rows:
+        out.setdefault(code, []).append((at, Decimal(rate)))
+    return out
+
+
+def _minor_factor(currency: str) -> Decimal:
+    return Decimal(10) ** CURRENCIES[currency].minor_units
+
+
+@dataclass(frozen=True)
+class Price:
+    mid: Decimal
+    rate: Decimal
+    debit: int
+    credit: int
+    fee: int
+
+
+def price(
+    rates: Rates, from_currency: str, to_currency: str, *, debit: int | None, credit: int | None
+) -> Price:
+    """Debit, credit and fee in minor units for a conversion given on either side.
+
+    Credit rounds down, debit rounds up: the bank's favour, by less than one minor unit.
+    """
+    with localcontext() as ctx:
+        ctx.prec = 60
+        mid = mid_rate(rates, from_currency, to_currency)
+        rate = mid * (1 - spread())
+        # minor-to-minor factors: credit_minor = debit_minor × rate × 10^dB / 10^dA
+        scale = _minor_factor(to_currency) / _minor_factor(from_currency)
+        if debit is not None:
+            credit = int((Decimal(debit) * rate * scale).to_integral_value(ROUND_FLOOR))
+        else:
+            assert credit is not None
+            debit = int((Decimal(credit) / (rate * scale)).to_integral_value(ROUND_CEILING))
+            # the ceiling may buy a little more; the credit stays what was asked for
+        at_mid = int((Decimal(credit) / (mid * scale)).to_integral_value(ROUND_CEILING))
+        fee = max(debit - at_mid, 0)
+    return Price(mid, rate, debit, credit, fee)
+
+
+def _own_wallet(user_id: int, wallet_id: int | None, field: str) -> Account:
+    wallet = db.session.scalar(
+        select(Account).where(
+            Account.id == wallet_id, Account.user_id == user_id, Account.kind == WALLET
+        )
+    )
+    if wallet is None:
+        raise FxError(field, "Choose one of your wallets.")
+    return wallet
+
+
+def make_quote(
+    user_id: int,
+    from_wallet_id: int | None,
+    to_wallet_id: int | None,
+    *,
+    debit: int | None = None,
+    credit: int | None = None,
+) -> FxQuote:
+    """Price a conversion and store the quote (valid `FX_QUOTE_SECONDS`); raise FxError."""
+    source = _own_wallet(user_id, from_wallet_id, "from_wallet_id")
+    target = _own_wallet(user_id, to_wallet_id, "to_wallet_id")
+    if source.currency == target.currency:
+        raise FxError("to_wallet_id", "Choose a wallet in a different currency.")
+    given = debit if debit is not None else credit
+    if type(given) is not int or given <= 0 or given > MAX_MINOR or (debit and credit):
+        raise FxError("amount", "Enter an amount greater than zero.")
+    rates = current_rates()
+    if rates.stale:
+        raise FxError(
+            None, "Exchange rates are out of date, so conversions are paused. Try again shortly."
+        )
+    p = price(rates, source.currency, target.currency, debit=debit, credit=credit)
+    if p.credit <= 0 or p.debit <= 0:
+        raise FxError(
+            "amount",
+            f"That amount is too small: it would be less than {format_amount(1, target.currency)}.",
+        )
+    if p.debit > MAX_MINOR or p.credit > MAX_MINOR:
+        raise FxError("amount", "That amount is too large.")
+    if source.available < p.debit:
+        raise FxError(
+            "amount",
+            "Insufficient available balance: you have "
+            f"{format_amount(source.available, source.currency)} available.",
+        )
+    now = clock.now()
+
+    def work() -> FxQuote:
+        quote = FxQuote(
+            reference=new_reference("FXQ"),
+            user_id=user_id,
+            from_account_id=source.id,
+            to_account_id=target.id,
+            from_currency=source.currency,
+            to_currency=target.currency,
+            mid_rate=p.mid.quantize(Decimal("0.000000000001")),
+            rate=p.rate.quantize(Decimal("0.000000000001")),
+            debit_amount=p.debit,
+            credit_amount=p.credit,
+            fee_amount=p.fee,
+            status="open",
+            created_at=now,
+            expires_at=now + timedelta(seconds=current_app.config["FX_QUOTE_SECONDS"]),
+        )
+        db.session.add(quote)
+        db.session.flush()
+        return quote
+
+    return run_in_transaction(work)
+
+
+def quote_for(user_id: int, reference: str) -> FxQuote | None:
+    return db.session.scalar(
+        select(FxQuote).where(FxQuote.reference == reference, FxQuote.user_id == user_id)
+    )
+
+
+@dataclass(frozen=True)
+class Conversion:
+    reference: str  # the ledger transaction's reference
+    replayed: bool
+
+
+def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion:
+    """Convert at a quote's price, once: a repeat (or a concurrent twin) gets the first result.
+
+    The quote row is locked first, so two confirms of one quote queue behind each other and the
+    second sees it converted. Quote, audit row and posting commit in one transaction.
+    """
+
+    def work() -> Conversion:
+        quote = db.session.scalar(
+            select(FxQuote)
+            .where(FxQuote.reference == quote_reference, FxQuote.user_id == user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if quote is None:
+            raise FxError(None, "That quote doesn't exist. Get a new quote.")
+        if quote.status == "converted":
+            txn_ref = db.session.scalar(
+                select(LedgerTransaction.reference).where(
+                    LedgerTransaction.id == quote.transaction_id
+                )
+            )
+            return Conversion(txn_ref, True)
+        if clock.now() >= quote.expires_at:
+            raise FxError(None, "This quote has expired. Get a new quote.")
+        txn = ledger.begin(
+            KIND,
+            narration=f"{quote.from_currency} to {quote.to_currency} conversion",
+        )
+        audit.record(
+            KIND,
+            origin,
+            actor_id=user_id,
+            subject=txn.reference,
+            quote=quote.reference,
+            debit=quote.debit_amount,
+            credit=quote.credit_amount,
+        )
+        legs = [
+            ledger.Leg(quote.from_account_id, -quote.debit_amount),
+            ledger.Leg(
+                ledger.system_account(FX_POSITION, quote.from_currency).id,
+                quote.debit_amount - quote.fee_amount,
+            ),
+            ledger.Leg(
+                ledger.system_account(FX_POSITION, quote.to_currency).id, -quote.credit_amount
+            ),
+            ledger.Leg(quote.to_account_id, quote.credit_amount),
+        ]
+        if quote.fee_amount:
+            legs.append(
+                ledger.Leg(
+                    ledger.system_account(FX_REVENUE, quote.from_currency).id, quote.fee_amount
+                )
+            )
+        legs = [leg for leg in legs if leg.amount != 0]
+        try:
+            ledger.apply(txn, legs)
+        except InsufficientFunds as exc:
+            raise FxError("amount", exc.message) from None
+        quote.status = "converted"
+        quote.transaction_id = txn.id
+        db.session.flush()
+        return Conversion(txn.reference, False)
+
+    return run_in_transaction(work)
