@@ -66,6 +66,10 @@ def seed_command() -> None:
                 idempotency_key=new_idempotency_key(),
                 origin=SYSTEM,
             )
+    # Fresh exchange rates on every run: without a scheduler (make dev) nothing else fetches them.
+    from lumipay.fx.service import update_rates
+
+    update_rates()
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")
     for name, email, _ in (*DEMO_CUSTOMERS, DEMO_ADMIN):
         user = db.session.scalar(select(User).where(User.email == email))

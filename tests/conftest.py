@@ -163,6 +163,10 @@ def db_clean(app: Flask) -> Iterator[None]:
 
     with app.app_context():
         limiter.reset()
+        if app.config.get("REDIS_URL"):
+            from lumipay.fx.service import forget_cached_rates
+
+            forget_cached_rates()
     outbox(app).clear()
     yield
     with app.app_context():

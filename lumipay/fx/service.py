@@ -14,11 +14,15 @@ Tier limits (issue 5) do not exist yet; no limit is checked here.
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from typing import Any
 
 from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from lumipay import clock
@@ -27,7 +31,6 @@ from lumipay.audit.service import Origin
 from lumipay.database import run_in_transaction
 from lumipay.extensions import db
 from lumipay.fx.models import FxQuote, FxRate
-from lumipay.fx.rates import sandbox_rates
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import InsufficientFunds
 from lumipay.ledger.models import WALLET, Account, LedgerTransaction
@@ -37,6 +40,7 @@ from lumipay.money import CURRENCIES, MAX_MINOR, format_amount
 FX_POSITION = "fx_position"
 FX_REVENUE = "fx_revenue"
 KIND = "fx_conversion"
+log = logging.getLogger(__name__)
 PAIRS = (("USD", "NGN"), ("EUR", "NGN"), ("GBP", "NGN"), ("EUR", "USD"), ("GBP", "USD"))
 
 
@@ -50,16 +54,73 @@ class FxError(Exception):
 
 
 def update_rates() -> int:
-    """Fetch mid-rates from the configured source and store them; returns how many were stored."""
-    now = clock.now()
-    rates = sandbox_rates(now, current_app.config["FX_SANDBOX_SEED"])
+    """Fetch mid-rates from the configured source, store them (history) and refresh the cache.
+
+    Returns how many rates were stored. A source that answers nothing usable raises
+    RatesUnavailable and stores nothing: the old rates keep ageing until they are stale.
+    """
+    from lumipay.providers import fx_rates_provider
+
+    published = fx_rates_provider().latest(clock.now())
 
     def work() -> int:
-        for code, per_usd in rates.items():
-            db.session.add(FxRate(currency=code, per_usd=per_usd, source="sandbox", fetched_at=now))
-        return len(rates)
+        for code, per_usd in published.per_usd.items():
+            db.session.add(
+                FxRate(
+                    currency=code,
+                    per_usd=per_usd,
+                    source=published.source,
+                    fetched_at=published.published_at,
+                )
+            )
+        return len(published.per_usd)
 
-    return run_in_transaction(work)
+    stored = run_in_transaction(work)
+    _cache_rates(published.per_usd, published.published_at)
+    return stored
+
+
+CACHE_KEY = "lumipay:fx:rates"
+
+
+def _redis() -> Any | None:
+    if not current_app.config.get("REDIS_URL"):
+        return None
+    from lumipay.jobs.queue import redis_connection
+
+    return redis_connection()
+
+
+def _cache_rates(per_usd: dict[str, Decimal], at: datetime) -> None:
+    """Keep the newest rates in Redis (when configured) so pages don't query the history."""
+    client = _redis()
+    if client is None:
+        return
+    value = json.dumps({"at": at.isoformat(), "per_usd": {c: str(r) for c, r in per_usd.items()}})
+    try:
+        client.set(CACHE_KEY, value, ex=current_app.config["FX_RATE_MAX_AGE"])
+    except RedisError:
+        log.warning("fx rates not cached: redis unavailable")
+
+
+def forget_cached_rates() -> None:
+    client = _redis()
+    if client is not None:
+        client.delete(CACHE_KEY)
+
+
+def _cached_rates() -> tuple[dict[str, Decimal], datetime] | None:
+    client = _redis()
+    if client is None:
+        return None
+    try:
+        raw = client.get(CACHE_KEY)
+    except RedisError:
+        return None
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return {c: Decimal(r) for c, r in data["per_usd"].items()}, datetime.fromisoformat(data["at"])
 
 
 @dataclass(frozen=True)
@@ -70,21 +131,29 @@ class Rates:
 
 
 def current_rates() -> Rates:
-    """The newest rate per currency, its time, and whether it is too old to convert at."""
-    newest = (
-        select(FxRate.currency, func.max(FxRate.fetched_at).label("at"))
-        .group_by(FxRate.currency)
-        .subquery()
-    )
-    rows = db.session.execute(
-        select(FxRate.currency, FxRate.per_usd, FxRate.fetched_at).join(
-            newest, (FxRate.currency == newest.c.currency) & (FxRate.fetched_at == newest.c.at)
+    """The newest rate per currency, its time, and whether it is too old to convert at.
+
+    From the Redis cache when it holds them, else from the newest rows of the history.
+    """
+    cached = _cached_rates()
+    if cached is not None:
+        per_usd, updated_at = cached
+    else:
+        newest = (
+            select(FxRate.currency, func.max(FxRate.fetched_at).label("at"))
+            .group_by(FxRate.currency)
+            .subquery()
         )
-    ).all()
-    per_usd = {code: Decimal(rate) for code, rate, _ in rows}
-    if set(per_usd) != set(CURRENCIES):
+        rows = db.session.execute(
+            select(FxRate.currency, FxRate.per_usd, FxRate.fetched_at).join(
+                newest,
+                (FxRate.currency == newest.c.currency) & (FxRate.fetched_at == newest.c.at),
+            )
+        ).all()
+        per_usd = {code: Decimal(rate) for code, rate, _ in rows}
+        updated_at = min((at for _, _, at in rows), default=None)
+    if set(per_usd) != set(CURRENCIES) or updated_at is None:
         return Rates(per_usd, None, True)
-    updated_at = min(at for _, _, at in rows)
     max_age = timedelta(seconds=current_app.config["FX_RATE_MAX_AGE"])
     return Rates(per_usd, updated_at, clock.now() - updated_at > max_age)
 

@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from lumipay.bills.jobs import expire_holds, sweep_bills
+from lumipay.fx.jobs import fx_update
 from lumipay.jobs.outbox import relay
 
 jobs_cli = AppGroup("jobs", help="Background jobs.")
@@ -28,3 +29,9 @@ def sweep_command() -> None:
 def expire_command() -> None:
     """Release holds whose time is up."""
     click.echo(f"expired {expire_holds()} hold(s)")
+
+
+@jobs_cli.command("fx-update")
+def fx_update_command() -> None:
+    """Fetch exchange rates from the configured source and store them."""
+    click.echo(f"stored {fx_update()} rate(s)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from lumipay.providers.bills import BillsProvider
+from lumipay.providers.fx import OpenExchangeRates, RatesProvider, SandboxRates
 
 
 def bills_provider_named(name: str) -> BillsProvider:
@@ -30,3 +31,18 @@ def bills_provider_named(name: str) -> BillsProvider:
 def bills_provider_for(category: str) -> BillsProvider:
     """The adapter configured for a bill type (BILLS_PROVIDER_AIRTIME, _DATA, _ELECTRICITY)."""
     return bills_provider_named(current_app.config["BILLS_PROVIDERS"][category])
+
+
+def fx_rates_provider() -> RatesProvider:
+    """The FX rates source named by `FX_RATES_PROVIDER`."""
+    config = current_app.config
+    name = config["FX_RATES_PROVIDER"]
+    if name == "sandbox":
+        return SandboxRates(config["FX_SANDBOX_SEED"])
+    if name == "openexchangerates":
+        return OpenExchangeRates(
+            config["FX_RATES_URL"],
+            config["FX_RATES_APP_ID"],
+            timeout=float(config["FX_RATES_TIMEOUT"]),
+        )
+    raise LookupError(f"No FX rates provider called {name!r}.")

@@ -314,3 +314,102 @@ def test_every_conversion_balances_per_currency(app, ctx, amounts, to):
         ).all()
         assert {c: int(t) for c, t in totals} == {"NGN": 0, to: 0}
     assert verify_ledger().ok
+
+
+# --- the openexchangerates-shaped HTTP adapter against a fake source on loopback -------------
+
+
+class FakeRatesSource:
+    """Serves `/api/latest.json` like openexchangerates.org; `answer` is the next JSON body."""
+
+    def __init__(self) -> None:
+        self.status = "200 OK"
+        self.answer: str = ""
+        self.queries: list[str] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        self.queries.append(f"{environ['PATH_INFO']}?{environ['QUERY_STRING']}")
+        start_response(self.status, [("Content-Type", "application/json")])
+        return [self.answer.encode()]
+
+
+@pytest.fixture()
+def rates_source(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRatesSource]:
+    from tests.integration.helpers.bills import ServerThread
+
+    fake = FakeRatesSource()
+    with ServerThread(fake) as server:
+        monkeypatch.setitem(app.config, "FX_RATES_PROVIDER", "openexchangerates")
+        monkeypatch.setitem(app.config, "FX_RATES_URL", server.url)
+        monkeypatch.setitem(app.config, "FX_RATES_APP_ID", "test-app-id")
+        monkeypatch.setitem(app.config, "FX_RATES_TIMEOUT", 2)
+        yield fake
+
+
+def published(at: datetime, **rates: str) -> str:
+    values = {"USD": "1", "NGN": "1530.123456", "EUR": "0.921577", "GBP": "0.786201", **rates}
+    body = ", ".join(f'"{code}": {value}' for code, value in values.items())
+    return f'{{"timestamp": {int(at.timestamp())}, "base": "USD", "rates": {{{body}}}}}'
+
+
+def test_http_adapter_stores_exact_rates_from_the_source(ctx, clock, rates_source):
+    rates_source.answer = published(clock.moment - timedelta(seconds=60))
+    assert fx.update_rates() == 4
+    assert rates_source.queries[0].startswith("/api/latest.json?app_id=test-app-id&base=USD")
+    stored = {r.currency: r for r in db.session.scalars(select(FxRate))}
+    assert str(stored["NGN"].per_usd.normalize()) == "1530.123456"
+    assert {r.source for r in stored.values()} == {"openexchangerates"}
+    rates = fx.current_rates()
+    assert rates.per_usd["EUR"] == fx.Decimal("0.921577") and not rates.stale
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "not json",
+        '{"base": "EUR", "timestamp": 1, "rates": {}}',
+        "GBP-missing",
+        "NGN-negative",
+        "500",
+    ],
+)
+def test_http_adapter_refuses_a_bad_answer_and_stores_nothing(ctx, clock, rates_source, answer):
+    from lumipay.providers.fx import RatesUnavailable
+
+    at = clock.moment
+    rates_source.answer = {
+        "GBP-missing": published(at).replace(', "GBP": 0.786201', ""),
+        "NGN-negative": published(at, NGN="-1"),
+        "500": published(at),
+    }.get(answer, answer)
+    if answer == "500":
+        rates_source.status = "500 Internal Server Error"
+    with pytest.raises(RatesUnavailable):
+        fx.update_rates()
+    assert db.session.scalar(select(func.count()).select_from(FxRate)) == 0
+    assert fx.current_rates().stale
+
+
+def test_old_published_rates_are_stale_and_refuse_quotes(ctx, clock, rates_source):
+    rates_source.answer = published(clock.moment - timedelta(seconds=901))
+    fx.update_rates()
+    user = register_customer(**unique_details("Ada Obi"), origin=SYSTEM)
+    open_wallet(user.id, "USD", origin=SYSTEM)
+    ngn, usd = wallets_for(user.id)
+    with pytest.raises(fx.FxError, match="out of date"):
+        fx.make_quote(user.id, ngn.id, usd.id, debit=100_000)
+
+
+def test_rates_are_cached_in_redis(ctx, clock, app):
+    if not app.config.get("REDIS_URL"):
+        pytest.skip("redis not configured")
+    from lumipay.jobs.queue import redis_connection
+
+    fx.update_rates()
+    assert redis_connection().get(fx.CACHE_KEY) is not None
+    cached = fx.current_rates()
+    db.session.execute(FxRate.__table__.delete())
+    assert fx.current_rates() == cached  # served from the cache, not the history
+    fx.forget_cached_rates()
+    assert fx.current_rates().stale
+    db.session.rollback()

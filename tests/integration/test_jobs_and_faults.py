@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from lumipay.bills.models import BillPayment
 from lumipay.database import run_in_transaction
 from lumipay.extensions import db
+from lumipay.fx.models import FxRate
 from lumipay.jobs import outbox
 from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger.models import Hold, LedgerTransaction
@@ -150,7 +151,7 @@ def test_rq_cron_schedule_enqueues_the_periodic_jobs(ctx, redis_clean):  # type:
         wait_for(
             lambda: (
                 Queue("bills", connection=redis_clean).count
-                and Queue("default", connection=redis_clean).count >= 2
+                and Queue("default", connection=redis_clean).count >= 3
             ),
             what="the cron scheduler to enqueue the periodic jobs",
         )
@@ -165,10 +166,12 @@ def test_rq_cron_schedule_enqueues_the_periodic_jobs(ctx, redis_clean):  # type:
     assert names == [
         "lumipay.bills.jobs.expire_holds",
         "lumipay.bills.jobs.sweep_bills",
+        "lumipay.fx.jobs.fx_update",
         "lumipay.jobs.outbox.relay_outbox",
     ]
     run_worker()  # and they run on a worker
     assert db.session.scalar(select(func.count(LedgerTransaction.id))) == 0
+    assert db.session.scalar(select(func.count(FxRate.id))) == 4  # fx_update fetched rates
 
 
 def test_metrics_count_requests_jobs_webhooks_and_queue_depth(ctx, register, web):  # type: ignore[no-untyped-def]
