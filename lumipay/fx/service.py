@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from lumipay import clock
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
-from lumipay.database import run_in_transaction
+from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.fx.models import FxQuote, FxRate
 from lumipay.ledger import service as ledger
@@ -151,7 +151,7 @@ def current_rates() -> Rates:
             )
         ).all()
         per_usd = {code: Decimal(rate) for code, rate, _ in rows}
-        updated_at = min((at for _, _, at in rows), default=None)
+        updated_at = min((as_utc(at) for _, _, at in rows), default=None)
     if set(per_usd) != set(CURRENCIES) or updated_at is None:
         return Rates(per_usd, None, True)
     max_age = timedelta(seconds=current_app.config["FX_RATE_MAX_AGE"])
@@ -201,7 +201,7 @@ def history(days: int = 7) -> dict[str, list[tuple[datetime, Decimal]]]:
     ).all()
     out: dict[str, list[tuple[datetime, Decimal]]] = {}
     for code, at, rate in rows:
-        out.setdefault(code, []).append((at, Decimal(rate)))
+        out.setdefault(code, []).append((as_utc(at), Decimal(rate)))
     return out
 
 
@@ -349,7 +349,7 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
                 )
             )
             return Conversion(txn_ref, True)
-        if clock.now() >= quote.expires_at:
+        if clock.now() >= as_utc(quote.expires_at):
             raise FxError(None, "This quote has expired. Get a new quote.")
         txn = ledger.begin(
             KIND,

@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 
 from lumipay import clock
 from lumipay.accounts.service import wallets_for
+from lumipay.database import as_utc
 from lumipay.fx import charts, service
 from lumipay.fx.forms import ConfirmQuoteForm, ConvertForm
 from lumipay.money import format_amount, to_major_str
@@ -88,7 +89,7 @@ def convert() -> str | tuple[str, int]:
     if quote is None:
         return _render_convert(form, 422)
     confirm_form = ConfirmQuoteForm(formdata=None, quote=quote.reference)
-    seconds = int((quote.expires_at - clock.now()).total_seconds())
+    seconds = int((as_utc(quote.expires_at) - clock.now()).total_seconds())
     return render_template("fx/quote.html", quote=quote, form=confirm_form, seconds=seconds)
 
 
