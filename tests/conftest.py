@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -278,3 +279,26 @@ def register(app: Flask, db_clean: None):  # type: ignore[no-untyped-def]
         )
 
     return make
+
+
+class FakeClock:
+    """`app.config["CLOCK"]`: the time the app's decisions see; moved by hand, never slept."""
+
+    def __init__(self) -> None:
+        from lumipay.database import utcnow
+
+        self.moment = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@pytest.fixture()
+def clock(app: Flask) -> Iterator[FakeClock]:
+    fake = FakeClock()
+    app.config["CLOCK"] = fake
+    yield fake
+    app.config.pop("CLOCK", None)

@@ -29,25 +29,6 @@ from tests.conftest import unique_details
 from tests.integration.test_transfers import money_state, wallet
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.moment = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
-
-
-@pytest.fixture()
-def clock(app: Flask) -> Iterator[Clock]:
-    fake = Clock()
-    app.config["CLOCK"] = fake
-    yield fake
-    app.config.pop("CLOCK", None)
-
-
 def open_usd(customer: Any) -> None:
     page = customer.get("/dashboard")
     token = page.html.find("input", attrs={"name": "csrf_token"})["value"]

@@ -4,8 +4,6 @@ two-step helpers that go through the real forms."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -13,30 +11,8 @@ import pytest
 from flask import Flask
 from webtest import TestApp
 
-from lumipay.database import utcnow
 from lumipay.notifications.email import Email, outbox
-from tests.conftest import Browser
-
-
-class FakeClock:
-    """`app.config["CLOCK"]`: the time security decisions see; moved by hand, never slept."""
-
-    def __init__(self) -> None:
-        self.moment = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
-
-
-@pytest.fixture()
-def clock(app: Flask) -> Iterator[FakeClock]:
-    fake = FakeClock()
-    app.config["CLOCK"] = fake
-    yield fake
-    app.config.pop("CLOCK", None)
+from tests.conftest import Browser, FakeClock
 
 
 @pytest.fixture()
