@@ -105,8 +105,10 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_handlers(app: Flask) -> None:
+    from lumipay.admin.nav import admin_sections
     from lumipay.money import format_amount
 
+    app.jinja_env.globals["admin_sections"] = admin_sections
     app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["signed_money"] = lambda v, c: format_amount(v, c, sign=True)
 

@@ -302,3 +302,47 @@ def clock(app: Flask) -> Iterator[FakeClock]:
     app.config["CLOCK"] = fake
     yield fake
     app.config.pop("CLOCK", None)
+
+
+@dataclass
+class Admin:
+    """An admin with a second factor enrolled, and a browser signed in as them (both steps)."""
+
+    full_name: str
+    email: str
+    secret: str
+    browser: TestApp
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self.browser.get(url, **kw)
+
+
+@pytest.fixture()
+def admin(app: Flask, ctx: Flask, clock: FakeClock):  # type: ignore[no-untyped-def]
+    """admin(name) -> Admin: created by the service, TOTP enrolled, signed in through the forms."""
+    import pyotp
+
+    from lumipay.audit.service import SYSTEM
+    from lumipay.auth import service as auth
+    from lumipay.auth import twofactor
+
+    def make(name: str = "Tola Bello") -> Admin:
+        details = unique_details(name)
+        user = auth.create_admin(name, details["email"], details["phone"], PASSWORD)
+        secret = twofactor.new_secret()
+        twofactor.enable(user.id, secret, pyotp.TOTP(secret).at(clock()), origin=SYSTEM)
+        clock.advance(30)  # that code is spent; the sign-in below uses the next one
+        browser = Browser(app, extra_environ={"REMOTE_ADDR": "198.51.100.30"})
+        form = browser.get("/auth/login").forms["login-form"]
+        form["email"] = details["email"]
+        form["password"] = PASSWORD
+        step = form.submit()
+        assert step.headers["Location"].endswith("/auth/two-factor"), step.headers
+        form = step.follow().forms["two-factor-form"]
+        form["code"] = pyotp.TOTP(secret).at(clock())
+        done = form.submit()
+        assert done.status_int == 303, done.text
+        clock.advance(30)
+        return Admin(name, details["email"], secret, browser)
+
+    return make

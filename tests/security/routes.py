@@ -27,6 +27,7 @@ from dataclasses import dataclass
 PUBLIC = "public"  # anyone
 SIGNED_IN = "signed-in"  # a signed-in customer; anonymous GETs go to the sign-in page
 SIGN_IN_STEP = "sign-in-step"  # only half-way through signing in (password done)
+ADMIN = "admin"  # an admin with a second factor; customers get 404, anonymous GETs sign in
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ the routes that aren't session pages: the signed webhook inbox and /metrics."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,10 +29,11 @@ from lumipay.ledger.models import Hold
 from lumipay.notifications.models import Notification
 from lumipay.providers import signing
 from lumipay.webhooks.models import WebhookEvent
-from tests.conftest import Customer, register_via_form, unique_details
+from tests.conftest import Admin, Customer, register_via_form, unique_details
 from tests.integration.test_transfers import money_state, send, step_one
 from tests.security.conftest import new_browser
 from tests.security.routes import (
+    ADMIN,
     FORMS,
     POSTS,
     PUBLIC,
@@ -52,6 +55,16 @@ class World:
     beneficiary_id: str  # Ada's saved Bayo
     token: str  # a live password-reset token (Cy's)
     bill: str  # Ada's airtime bill, failed by the sandbox (and so a notification for her)
+    make_admin: Callable[[], Admin] | None = None
+    _admin: Admin | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def admin(self) -> Admin:
+        """A signed-in admin, made on first use (most tests need none)."""
+        if self._admin is None:
+            assert self.make_admin is not None, "this world was built without an admin factory"
+            self._admin = self.make_admin()
+        return self._admin
 
     def fill(self, path: str) -> str:
         return path.format(
@@ -133,8 +146,10 @@ def failed_bill(customer: Customer) -> str:
 
 
 @pytest.fixture()
-def world(app: Flask, register: Any, ctx: Flask) -> World:
-    return build_world(app, register)
+def world(app: Flask, register: Any, ctx: Flask, admin: Any) -> World:
+    built = build_world(app, register)
+    built.make_admin = admin
+    return built
 
 
 def state() -> tuple[Any, ...]:
@@ -179,7 +194,12 @@ def form_posting_to(page: Any, action: str) -> Any:
 
 def page_with_form(world: World, route: Route) -> tuple[Any, Any]:
     """(browser, form) for the route's form, as the customer or visitor who would see it."""
-    browser = world.ada.browser if route.access == SIGNED_IN else new_browser_for(world)
+    if route.access == ADMIN:
+        browser = world.admin.browser
+    elif route.access == SIGNED_IN:
+        browser = world.ada.browser
+    else:
+        browser = new_browser_for(world)
     source = route.form_page or ""
     if source == "{confirm}":
         page = step_one(world.ada, world.bayo.account_number, "1,000")
@@ -250,7 +270,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, world, route):
         assert response.status_int in (302, 303), (method, path, response.status_int)
         location = urlsplit(response.headers["Location"])
         assert location.path == "/auth/login", (method, path)
-        if route.access == SIGNED_IN and method == "GET":
+        if route.access in (SIGNED_IN, ADMIN) and method == "GET":
             assert parse_qs(location.query)["next"][0].split("?")[0] == path
         for secret in (world.ada.account_number, world.bayo.account_number, "Lunch money"):
             assert secret not in response.text
@@ -276,6 +296,20 @@ def test_another_customers_objects_are_not_found(world, route):
 @pytest.mark.parametrize("path", ["/admin", "/admin/", "/admin/users", "/admin/payouts/1"])
 def test_customers_get_404_on_admin_urls(world, path):
     assert world.ada.get(path, expect_errors=True).status_int == 404
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.access == ADMIN], ids=str)
+def test_customers_get_404_on_every_admin_route(world, route):
+    path = world.fill(route.path)
+    before = state()
+    for method in route.methods:
+        if method == "GET":
+            response = world.ada.get(path, expect_errors=True)
+        else:
+            token = csrf_token_of(world.ada.browser, "/dashboard")
+            response = world.ada.browser.post(path, {"csrf_token": token}, expect_errors=True)
+        assert response.status_int == 404, (method, path)
+    assert state() == before
 
 
 @pytest.mark.parametrize("route", FORMS, ids=str)

@@ -1,0 +1,1 @@
+"""The back office: pages only admins reach (everyone else gets 404)."""
