@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lumipay import config as settings
 from lumipay.extensions import csrf, db, login_manager, migrate
+from lumipay.web import allow_uploads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -37,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
     _init_extensions(app)
+    allow_uploads(app)
     _register_blueprints(app)
     _register_cli(app)
     _register_handlers(app)
@@ -73,6 +75,8 @@ def _register_blueprints(app: Flask) -> None:
     from lumipay.beneficiaries.views import bp as beneficiaries_bp
     from lumipay.bills.views import bp as bills_bp
     from lumipay.fx.views import bp as fx_bp
+    from lumipay.kyc.admin_views import bp as kyc_admin_bp
+    from lumipay.kyc.views import bp as kyc_bp
     from lumipay.notifications.views import bp as notifications_bp
     from lumipay.statements.views import bp as statements_bp
     from lumipay.transfers.views import bp as transfers_bp
@@ -87,6 +91,8 @@ def _register_blueprints(app: Flask) -> None:
         beneficiaries_bp,
         bills_bp,
         fx_bp,
+        kyc_bp,
+        kyc_admin_bp,
         notifications_bp,
         webhooks_bp,
         health.bp,

@@ -63,6 +63,31 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         **_bills_settings(production),
+        **kyc_settings(instance_path),
+    }
+
+
+# CBN circular BPS/DIR/GEN/CIR/04/007 (7 September 2017, restated by the 2021 Regulatory
+# Framework for Mobile Money Services): per KYC tier, the daily cumulative transaction limit and
+# the maximum cumulative balance, in kobo. It sets no separate per-transaction limit, so one
+# transaction may use the whole daily limit. A maximum balance of 0 means unlimited.
+KYC_TIER_DEFAULTS = {
+    1: {"TRANSACTION_LIMIT": 5_000_000, "DAILY_LIMIT": 5_000_000, "MAX_BALANCE": 30_000_000},
+    2: {"TRANSACTION_LIMIT": 20_000_000, "DAILY_LIMIT": 20_000_000, "MAX_BALANCE": 50_000_000},
+    3: {"TRANSACTION_LIMIT": 500_000_000, "DAILY_LIMIT": 500_000_000, "MAX_BALANCE": 0},
+}
+
+
+def kyc_settings(instance_path: str) -> dict[str, Any]:
+    """KYC tier limits and document uploads (see `.env.example` and README's KYC section)."""
+    return {
+        "KYC_LIMITS": {
+            tier: {name: _int(f"KYC_TIER{tier}_{name}", value) for name, value in named.items()}
+            for tier, named in KYC_TIER_DEFAULTS.items()
+        },
+        "KYC_UPLOAD_MAX_BYTES": _int("KYC_UPLOAD_MAX_BYTES", 5_000_000),
+        "KYC_STORAGE_DIR": os.environ.get("KYC_STORAGE_DIR", "").strip()
+        or os.path.join(instance_path, "kyc-documents"),
     }
 
 

@@ -7,6 +7,7 @@ from lumipay.bills.models import BillPayment
 from lumipay.fx.models import FxQuote, FxRate
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.jobs.models import OutboxMessage
+from lumipay.kyc.models import KycSubmission
 from lumipay.ledger.models import Account, DailyFlow, Entry, Hold, LedgerTransaction
 from lumipay.notifications.models import Notification
 from lumipay.transfers.models import Transfer
@@ -23,6 +24,7 @@ __all__ = [
     "FxRate",
     "Hold",
     "IdempotencyRecord",
+    "KycSubmission",
     "LedgerTransaction",
     "Notification",
     "OutboxMessage",

@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, request
+from flask import Flask, abort, current_app, request
 
 from lumipay.audit.service import Origin
+
+# Document uploads may be larger than MAX_CONTENT_LENGTH: up to KYC_UPLOAD_MAX_BYTES plus the
+# multipart framing and the form's other fields. Every other URL keeps the small limit.
+UPLOAD_PATHS = frozenset({"/kyc/identity", "/kyc/address"})
+UPLOAD_FORM_OVERHEAD = 64 * 1024
+
+
+def allow_uploads(app: Flask) -> None:
+    """Give the upload URLs their larger body limit, on top of whatever request class the
+    extensions installed (htmx-flask installs its own)."""
+
+    class UploadAwareRequest(app.request_class):  # type: ignore[name-defined,misc]
+        @property
+        def max_content_length(self) -> int | None:  # type: ignore[override]
+            if self.path in UPLOAD_PATHS:
+                return current_app.config["KYC_UPLOAD_MAX_BYTES"] + UPLOAD_FORM_OVERHEAD
+            return super().max_content_length
+
+    app.request_class = UploadAwareRequest
 
 
 def request_origin() -> Origin:

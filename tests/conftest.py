@@ -12,6 +12,7 @@ import itertools
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -124,6 +125,7 @@ def app() -> Iterator[Flask]:
             "INITIAL_BONUS": 10_000_000,
             "NUBAN_BANK_CODE": "090",
             "MAIL_CAPTURE": True,
+            "KYC_STORAGE_DIR": tempfile.mkdtemp(prefix="lumipay-kyc-"),
             # Cheaper scrypt for speed; production refuses anything but the default.
             "PASSWORD_HASH_METHOD": "scrypt:4096:8:1",
         }
@@ -133,6 +135,7 @@ def app() -> Iterator[Flask]:
 
 
 TABLES = (
+    "kyc_submissions",
     "fx_quotes",
     "fx_rates",
     "webhook_events",
@@ -279,6 +282,18 @@ def register(app: Flask, db_clean: None):  # type: ignore[no-untyped-def]
         )
 
     return make
+
+
+def set_tier(email: str, tier: int) -> None:
+    """Put a customer on a KYC tier directly, for tests that move more than Tier 1 allows."""
+    from lumipay.auth.models import User
+    from lumipay.extensions import db
+
+    with db.engine.begin() as conn:
+        done = conn.execute(
+            sa.update(User).where(User.email == email.lower()).values(kyc_tier=tier)
+        )
+    assert done.rowcount == 1, email
 
 
 class FakeClock:

@@ -16,7 +16,10 @@ class User(UserMixin, db.Model):
     """A person who signs in: a customer (with an account number) or an admin."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('customer', 'admin')", name="role_known"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('customer', 'admin')", name="role_known"),
+        CheckConstraint("kyc_tier BETWEEN 1 AND 3", name="kyc_tier_known"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     full_name: Mapped[str] = mapped_column(String(120))
@@ -36,6 +39,8 @@ class User(UserMixin, db.Model):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The last accepted TOTP time step: a code is never accepted twice.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # CBN KYC tier (1-3): sets the customer's transaction and balance limits (lumipay.kyc).
+    kyc_tier: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     @property
     def is_admin(self) -> bool:

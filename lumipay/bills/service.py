@@ -29,6 +29,7 @@ from lumipay.database import as_utc, run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.jobs import outbox
+from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import HoldNotActive, InsufficientFunds
 from lumipay.ledger.models import WALLET, Account
@@ -222,6 +223,11 @@ def pay_bill(user_id: int, plan: BillPlan, *, idempotency_key: str, origin: Orig
         )
         if wallet is None:
             raise BillError("amount", "You need an NGN wallet to pay bills.")
+        ledger.lock_wallets([wallet.id])
+        try:
+            limits.check_outgoing(user_id, wallet.currency, plan.total, kind="bill")
+        except limits.LimitExceeded as exc:
+            raise BillError("amount", exc.message) from None
         try:
             hold = ledger.place_hold(
                 wallet.id,

@@ -31,6 +31,7 @@ from lumipay.audit.service import Origin
 from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.fx.models import FxQuote, FxRate
+from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import InsufficientFunds
 from lumipay.ledger.models import WALLET, Account, LedgerTransaction
@@ -382,6 +383,11 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
                 )
             )
         legs = [leg for leg in legs if leg.amount != 0]
+        ledger.lock_wallets([quote.from_account_id, quote.to_account_id])
+        try:
+            limits.check_outgoing(user_id, quote.from_currency, quote.debit_amount, kind=KIND)
+        except limits.LimitExceeded as exc:
+            raise FxError("amount", exc.message) from None
         try:
             ledger.apply(txn, legs)
         except InsufficientFunds as exc:

@@ -15,6 +15,7 @@ from lumipay.auth.names import mask_name
 from lumipay.auth.nuban import is_valid_account_number
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
+from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import InsufficientFunds
 from lumipay.ledger.models import WALLET, Account
@@ -143,8 +144,9 @@ def send_transfer(
     """Move money to another customer at once; a repeat of the same key returns the first one.
 
     The claim of the key, the transfer record, the audit row and the ledger posting commit in
-    one database transaction. The wallets are locked last (`ledger.apply`), so the locks are
-    held only for the balance updates, the entries and the commit.
+    one database transaction. The wallets are locked last, so the locks are held only for the
+    KYC limit checks (which need them: see lumipay.kyc.limits), the balance updates, the
+    entries and the commit.
     """
     payload = {
         "from_wallet_id": from_wallet_id,
@@ -182,6 +184,13 @@ def send_transfer(
             to_account_number=plan.recipient.account_number,
         )
         db.session.flush()
+        ledger.lock_wallets([plan.from_wallet_id, plan.to_wallet_id])
+        limits.lock_customers([user_id, plan.recipient.user_id])
+        try:
+            limits.check_outgoing(user_id, plan.currency, plan.amount, kind="transfer")
+            limits.check_incoming(plan.to_wallet_id, plan.amount)
+        except limits.LimitExceeded as exc:
+            raise TransferError("amount", exc.message) from None
         try:
             ledger.apply(
                 txn,

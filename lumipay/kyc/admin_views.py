@@ -1,0 +1,99 @@
+"""URLs: /admin/kyc (the queue), /admin/kyc/<id> (one submission, approve or reject) and
+/admin/kyc/<id>/document (the file, to admins only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from lumipay.admin.access import admin_required
+from lumipay.kyc import documents, service
+from lumipay.kyc.forms import ApproveForm, RejectForm
+from lumipay.web import request_origin
+
+bp = Blueprint("kyc_admin", __name__, url_prefix="/admin/kyc")
+
+
+@bp.route("")
+@admin_required
+def queue() -> str:
+    return render_template("kyc/admin_queue.html", rows=service.pending_queue())
+
+
+def _render_one(
+    submission_id: int, reject: RejectForm | None = None, status: int = 200
+) -> tuple[str, int]:
+    found = service.submission_with_customer(submission_id)
+    if found is None:
+        abort(404)
+    submission, customer = found
+    return render_template(
+        "kyc/admin_submission.html",
+        submission=submission,
+        customer=customer,
+        label=documents.LABELS.get(submission.document_type, submission.document_type),
+        approve=ApproveForm(formdata=None),
+        reject=reject or RejectForm(formdata=None),
+    ), status
+
+
+@bp.route("/<int:submission_id>")
+@admin_required
+def submission(submission_id: int) -> tuple[str, int]:
+    return _render_one(submission_id)
+
+
+@bp.route("/<int:submission_id>/document")
+@admin_required
+def document(submission_id: int) -> Response:
+    found = service.submission_with_customer(submission_id)
+    if found is None:
+        abort(404)
+    submission = found[0]
+    try:
+        data = service.document(submission)
+    except (KeyError, FileNotFoundError):
+        abort(404)
+    response = Response(data, mimetype=submission.document_type)
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/<int:submission_id>/approve", methods=["POST"])
+@admin_required
+def approve(submission_id: int) -> Response | tuple[str, int]:
+    form = ApproveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        done = service.approve(submission_id, current_user.id, origin=request_origin())
+    except service.KycError as exc:
+        if service.submission_with_customer(submission_id) is None:
+            abort(404)
+        flash(exc.message, "error")
+        return redirect(url_for("kyc_admin.submission", submission_id=submission_id), code=303)
+    flash(f"Approved: the customer is now on Tier {done.target_tier}.", "success")
+    return redirect(url_for("kyc_admin.queue"), code=303)
+
+
+@bp.route("/<int:submission_id>/reject", methods=["POST"])
+@admin_required
+def reject(submission_id: int) -> Response | tuple[str, int]:
+    form = RejectForm()
+    if not form.validate_on_submit():
+        return _render_one(submission_id, form, 422)
+    try:
+        service.reject(submission_id, current_user.id, form.reason.data, origin=request_origin())
+    except service.KycError as exc:
+        if service.submission_with_customer(submission_id) is None:
+            abort(404)
+        if exc.field == "reason":
+            form.reason.errors = [*form.reason.errors, exc.message]
+            return _render_one(submission_id, form, 422)
+        flash(exc.message, "error")
+        return redirect(url_for("kyc_admin.submission", submission_id=submission_id), code=303)
+    flash("Rejected: the customer has been told why.", "success")
+    return redirect(url_for("kyc_admin.queue"), code=303)

@@ -1,0 +1,176 @@
+"""The one place the CBN KYC tier limits are enforced.
+
+Per tier (configured in `KYC_LIMITS`, defaults from the CBN circular, see lumipay.config):
+a per-transaction limit, a daily cumulative limit on money leaving the customer, and a maximum
+balance. The limits are naira amounts; a movement or balance in USD, EUR or GBP counts at its
+naira value at the FX mid-rate (rounded up), so opening a foreign wallet is no way around them.
+
+The day is the UTC day, the day `ledger_daily_flows` is kept by: what left the customer's wallets
+today is read from there, plus what active holds (bills in flight) reserve.
+
+Callers check inside the transaction that moves the money, after the wallets are locked. The
+checks lock the customer's `users` row too, so every outgoing movement of one customer queues
+behind the others, whichever wallet it leaves from: two transfers can't both squeeze under the
+daily limit. A caller moving money between two customers locks both first with
+`lock_customers` (ascending ids, so two opposite transfers can't deadlock).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from lumipay.auth.models import User
+from lumipay.database import utcnow
+from lumipay.extensions import db
+from lumipay.ledger.models import WALLET, Account, DailyFlow, Hold
+from lumipay.money import format_amount
+
+TOP_TIER = 3
+NEXT_TIER_NEEDS = {
+    1: "Verify your BVN or NIN and an ID document on the Verification page to move up to Tier 2.",
+    2: "Send a proof of address on the Verification page to move up to Tier 3.",
+    3: "That is the limit of Tier 3, the highest tier.",
+}
+MOVEMENT = {"transfer": "transfer", "bill": "payment", "fx_conversion": "conversion"}
+
+
+class LimitExceeded(Exception):
+    """A movement would break a tier limit; the message names the limit and what lifts it."""
+
+    field = "amount"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TierLimits:
+    """One tier's limits in kobo; `max_balance` None means unlimited."""
+
+    tier: int
+    per_transaction: int
+    daily: int
+    max_balance: int | None
+
+
+def tier_limits(tier: int) -> TierLimits:
+    configured = current_app.config["KYC_LIMITS"][tier]
+    return TierLimits(
+        tier,
+        configured["TRANSACTION_LIMIT"],
+        configured["DAILY_LIMIT"],
+        configured["MAX_BALANCE"] or None,
+    )
+
+
+def lock_customers(user_ids: Iterable[int]) -> dict[int, int]:
+    """Lock customers' rows in ascending id order; returns each one's tier, read under the lock."""
+    ids = sorted(set(user_ids))
+    rows = db.session.execute(
+        select(User.id, User.kyc_tier)
+        .where(User.id.in_(ids))
+        .order_by(User.id)
+        .with_for_update(key_share=True)
+    ).all()
+    return {user_id: tier for user_id, tier in rows}
+
+
+def naira_value(currency: str, amount: int) -> int:
+    """`amount` minor units of `currency` in kobo at the mid-rate, rounded up."""
+    if currency == "NGN" or amount == 0:
+        return amount
+    # Imported here: the FX service itself calls these checks.
+    from lumipay.fx import service as fx
+
+    rates = fx.current_rates()
+    if "NGN" not in rates.per_usd or currency not in rates.per_usd:
+        raise LimitExceeded(
+            "We can't weigh this against your limits while exchange rates are unavailable. "
+            "Try again in a few minutes."
+        )
+    # Every currency here has two decimal places, so minor units convert like major ones.
+    value = Decimal(amount) * fx.mid_rate(rates, currency, "NGN")
+    return int(value.to_integral_value(ROUND_CEILING))
+
+
+def _valued(per_currency: dict[str, int]) -> int:
+    return sum(naira_value(currency, amount) for currency, amount in per_currency.items())
+
+
+def spent_today(user_id: int) -> int:
+    """Kobo value of what left the customer's wallets today (UTC), plus active holds."""
+    per_currency: dict[str, int] = defaultdict(int)
+    flows = db.session.execute(
+        select(Account.currency, func.sum(DailyFlow.money_out))
+        .join(DailyFlow, DailyFlow.account_id == Account.id)
+        .where(Account.user_id == user_id, Account.kind == WALLET, DailyFlow.day == utcnow().date())
+        .group_by(Account.currency)
+    )
+    holds = db.session.execute(
+        select(Account.currency, func.sum(Hold.amount))
+        .join(Hold, Hold.account_id == Account.id)
+        .where(Account.user_id == user_id, Account.kind == WALLET, Hold.status == "active")
+        .group_by(Account.currency)
+    )
+    for currency, amount in [*flows, *holds]:
+        per_currency[currency] += int(amount or 0)
+    return _valued(per_currency)
+
+
+def balance_value(user_id: int) -> int:
+    """Kobo value of the customer's posted balances across all their wallets."""
+    rows = db.session.execute(
+        select(Account.currency, func.sum(Account.balance))
+        .where(Account.user_id == user_id, Account.kind == WALLET)
+        .group_by(Account.currency)
+    )
+    return _valued({currency: int(amount or 0) for currency, amount in rows})
+
+
+def check_outgoing(user_id: int, currency: str, amount: int, *, kind: str) -> None:
+    """Refuse a movement of `amount` out of the customer's `currency` wallet over their limits."""
+    tier = lock_customers([user_id])[user_id]
+    limits = tier_limits(tier)
+    value = naira_value(currency, amount)
+    what = MOVEMENT.get(kind, "payment")
+    lift = NEXT_TIER_NEEDS[tier]
+    if value > limits.per_transaction:
+        raise LimitExceeded(
+            f"This {what} is more than your Tier {tier} limit of "
+            f"{format_amount(limits.per_transaction)} per transaction. {lift}"
+        )
+    spent = spent_today(user_id)
+    if spent + value > limits.daily:
+        left = max(limits.daily - spent, 0)
+        raise LimitExceeded(
+            f"This would take you past your Tier {tier} daily limit of "
+            f"{format_amount(limits.daily)}: you can send {format_amount(left)} more today. "
+            f"{lift}"
+        )
+
+
+def check_incoming(account_id: int, amount: int) -> None:
+    """Refuse a credit that would take the wallet's owner past their tier's maximum balance.
+
+    The message goes to whoever sends the money, so it tells nothing of the owner's balance.
+    """
+    wallet = db.session.get(Account, account_id)
+    if wallet is None or wallet.user_id is None:
+        return
+    tier = lock_customers([wallet.user_id])[wallet.user_id]
+    limits = tier_limits(tier)
+    if limits.max_balance is None:
+        return
+    if balance_value(wallet.user_id) + naira_value(wallet.currency, amount) > limits.max_balance:
+        raise LimitExceeded(
+            "The recipient can't receive this amount: it would take them past the maximum "
+            "balance their verification level allows. They can lift it by verifying their "
+            "identity on the Verification page, or you can send less."
+        )

@@ -1,0 +1,276 @@
+"""KYC use cases: what a customer's tier allows, sending documents, and an admin's review."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+
+from lumipay.audit import service as audit
+from lumipay.audit.service import Origin
+from lumipay.auth.models import User
+from lumipay.database import run_in_transaction, utcnow
+from lumipay.extensions import db
+from lumipay.kyc import documents
+from lumipay.kyc.limits import NEXT_TIER_NEEDS, TOP_TIER, TierLimits, tier_limits
+from lumipay.kyc.models import (
+    ADDRESS,
+    APPROVED,
+    IDENTITY,
+    PENDING,
+    REJECTED,
+    KycSubmission,
+)
+from lumipay.kyc.storage import storage
+from lumipay.notifications.service import notify
+
+ID_TYPES = {"bvn": "BVN", "nin": "NIN"}
+KIND_FOR_TIER = {1: IDENTITY, 2: ADDRESS}  # what a customer on the tier sends to move up
+REASON_MAX = 300
+
+
+class KycError(Exception):
+    """A submission or review was refused; `field` names the form field it belongs to."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class KycStatus:
+    tier: int
+    limits: TierLimits
+    next_limits: TierLimits | None
+    next_needs: str
+    pending: KycSubmission | None
+    last_rejected: KycSubmission | None
+
+
+def status_for(user_id: int) -> KycStatus:
+    """The customer's tier, its limits, the next tier's, and their latest submission."""
+    user = db.session.get(User, user_id)
+    tier = user.kyc_tier
+    latest = db.session.scalar(
+        select(KycSubmission)
+        .where(KycSubmission.user_id == user_id)
+        .order_by(KycSubmission.id.desc())
+        .limit(1)
+    )
+    return KycStatus(
+        tier,
+        tier_limits(tier),
+        tier_limits(tier + 1) if tier < TOP_TIER else None,
+        NEXT_TIER_NEEDS[tier],
+        latest if latest is not None and latest.status == PENDING else None,
+        latest if latest is not None and latest.status == REJECTED else None,
+    )
+
+
+def mask_id_number(number: str) -> str:
+    return f"{number[:3]}******{number[-2:]}"
+
+
+def hash_id_number(id_type: str, number: str) -> str:
+    """A keyed hash: spots one number behind two customers without keeping the number.
+
+    Keyed with SECRET_KEY because 11 digits are few enough to hash them all; without the key
+    a leaked table gives nothing away.
+    """
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"kyc:{id_type}:{number}".encode(), hashlib.sha256).hexdigest()
+
+
+def _checked_document(data: bytes) -> str:
+    """The sniffed media type of an acceptable document; KycError otherwise."""
+    limit = current_app.config["KYC_UPLOAD_MAX_BYTES"]
+    if not data:
+        raise KycError("document", "Choose a file to upload.")
+    if len(data) > limit:
+        raise KycError(
+            "document", f"That file is too large: the limit is {limit / 1_000_000:g} MB."
+        )
+    media_type = documents.sniff(data)
+    if media_type is None:
+        raise KycError(
+            "document", "Upload a JPEG or PNG photo or a PDF; that file is none of these."
+        )
+    return media_type
+
+
+def submit_identity(
+    user_id: int, id_type: str, id_number: str, data: bytes, *, origin: Origin
+) -> KycSubmission:
+    """A BVN or NIN and an ID document, to move from Tier 1 to Tier 2."""
+    if id_type not in ID_TYPES:
+        raise KycError("id_type", "Choose BVN or NIN.")
+    number = re.sub(r"[\s-]", "", id_number or "")
+    if not re.fullmatch(r"\d{11}", number):
+        raise KycError("id_number", f"Your {ID_TYPES[id_type]} is 11 digits.")
+    return _submit(
+        user_id,
+        IDENTITY,
+        data,
+        origin,
+        id_type=id_type,
+        id_number_masked=mask_id_number(number),
+        id_number_hash=hash_id_number(id_type, number),
+    )
+
+
+def submit_address(user_id: int, data: bytes, *, origin: Origin) -> KycSubmission:
+    """A proof of address (a utility bill, a bank statement), to move from Tier 2 to Tier 3."""
+    return _submit(user_id, ADDRESS, data, origin)
+
+
+def _submit(user_id: int, kind: str, data: bytes, origin: Origin, **identity: str) -> KycSubmission:
+    media_type = _checked_document(data)
+    key = storage().save(data)
+
+    def work() -> KycSubmission:
+        user = db.session.scalar(
+            select(User).where(User.id == user_id).with_for_update(key_share=True)
+        )
+        if KIND_FOR_TIER.get(user.kyc_tier) != kind:
+            raise KycError(None, f"You are on Tier {user.kyc_tier}: this isn't what it needs.")
+        waiting = db.session.scalar(
+            select(KycSubmission.id).where(
+                KycSubmission.user_id == user_id, KycSubmission.status == PENDING
+            )
+        )
+        if waiting is not None:
+            raise KycError(None, "Your documents are already waiting for review.")
+        submission = KycSubmission(
+            user_id=user_id,
+            kind=kind,
+            target_tier=user.kyc_tier + 1,
+            document_key=key,
+            document_type=media_type,
+            document_size=len(data),
+            status=PENDING,
+            created_at=utcnow(),
+            **identity,
+        )
+        db.session.add(submission)
+        db.session.flush()
+        audit.record(
+            "kyc.submit",
+            origin,
+            actor_id=user_id,
+            subject=str(submission.id),
+            kind=kind,
+            document_type=media_type,
+        )
+        return submission
+
+    try:
+        return run_in_transaction(work)
+    except BaseException:
+        storage().delete(key)
+        raise
+
+
+def pending_queue() -> list[tuple[KycSubmission, User]]:
+    """Submissions waiting for review, oldest first, with their customers."""
+    rows = db.session.execute(
+        select(KycSubmission, User)
+        .join(User, User.id == KycSubmission.user_id)
+        .where(KycSubmission.status == PENDING)
+        .order_by(KycSubmission.id)
+    )
+    return [(submission, user) for submission, user in rows]
+
+
+def submission_with_customer(submission_id: int) -> tuple[KycSubmission, User] | None:
+    row = db.session.execute(
+        select(KycSubmission, User)
+        .join(User, User.id == KycSubmission.user_id)
+        .where(KycSubmission.id == submission_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def document(submission: KycSubmission) -> bytes:
+    return storage().read(submission.document_key)
+
+
+def _locked_pending(submission_id: int) -> KycSubmission:
+    submission = db.session.scalar(
+        select(KycSubmission)
+        .where(KycSubmission.id == submission_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if submission is None:
+        raise KycError(None, "No such submission.")
+    if submission.status != PENDING:
+        raise KycError(None, f"This submission was already {submission.status}.")
+    return submission
+
+
+def approve(submission_id: int, admin_id: int, *, origin: Origin) -> KycSubmission:
+    """Approve: the customer moves up to the submission's tier and is told so."""
+
+    def work() -> KycSubmission:
+        submission = _locked_pending(submission_id)
+        user = db.session.scalar(
+            select(User)
+            .where(User.id == submission.user_id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+        user.kyc_tier = max(user.kyc_tier, submission.target_tier)
+        submission.status = APPROVED
+        submission.reviewer_id = admin_id
+        submission.reviewed_at = utcnow()
+        notify(
+            user.id,
+            f"You're now on Tier {user.kyc_tier}",
+            "Your documents were approved and your limits are higher.",
+            link="/kyc",
+        )
+        audit.record(
+            "kyc.approve",
+            origin,
+            actor_id=admin_id,
+            subject=str(submission.id),
+            customer=user.account_number,
+            tier=user.kyc_tier,
+        )
+        db.session.flush()
+        return submission
+
+    return run_in_transaction(work)
+
+
+def reject(submission_id: int, admin_id: int, reason: str, *, origin: Origin) -> KycSubmission:
+    """Reject with a reason the customer reads; their tier stays as it was."""
+    clean = re.sub(r"\s+", " ", reason or "").strip()
+    if len(clean) < 3:
+        raise KycError("reason", "Tell the customer why, so they can put it right.")
+    if len(clean) > REASON_MAX:
+        raise KycError("reason", f"Keep the reason to {REASON_MAX} characters.")
+
+    def work() -> KycSubmission:
+        submission = _locked_pending(submission_id)
+        submission.status = REJECTED
+        submission.reason = clean
+        submission.reviewer_id = admin_id
+        submission.reviewed_at = utcnow()
+        notify(submission.user_id, "Your documents were not approved", clean, link="/kyc")
+        audit.record(
+            "kyc.reject",
+            origin,
+            actor_id=admin_id,
+            subject=str(submission.id),
+            reason=clean,
+        )
+        db.session.flush()
+        return submission
+
+    return run_in_transaction(work)

@@ -1,0 +1,92 @@
+"""URLs: /kyc (tier, limits, what the next tier needs), /kyc/identity and /kyc/address (uploads)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import FileStorage
+from werkzeug.wrappers import Response
+
+from lumipay.kyc import service
+from lumipay.kyc.forms import AddressForm, IdentityForm
+from lumipay.web import request_origin
+
+bp = Blueprint("kyc", __name__, url_prefix="/kyc")
+
+
+def _render(
+    identity: IdentityForm | None = None, address: AddressForm | None = None, status: int = 200
+) -> tuple[str, int]:
+    return render_template(
+        "kyc/index.html",
+        status=service.status_for(current_user.id),
+        identity=identity or IdentityForm(formdata=None),
+        address=address or AddressForm(formdata=None),
+    ), status
+
+
+def _customer_only() -> None:
+    if current_user.is_admin:
+        abort(404)
+
+
+def _upload(form: FlaskForm) -> bytes:
+    # Read at most one byte past the limit: enough to say "too large" without reading more.
+    upload = form.document.data
+    if not isinstance(upload, FileStorage):
+        return b""
+    return upload.stream.read(current_app.config["KYC_UPLOAD_MAX_BYTES"] + 1)
+
+
+def _refused(form: FlaskForm, exc: service.KycError) -> None:
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is None:
+        form.form_errors.append(exc.message)
+    else:
+        field.errors = [*field.errors, exc.message]
+
+
+@bp.route("")
+@login_required
+def index() -> tuple[str, int]:
+    _customer_only()
+    return _render()
+
+
+@bp.route("/identity", methods=["POST"])
+@login_required
+def identity() -> Response | tuple[str, int]:
+    _customer_only()
+    form = IdentityForm()
+    if not form.validate_on_submit():
+        return _render(identity=form, status=422)
+    try:
+        service.submit_identity(
+            current_user.id,
+            form.id_type.data,
+            form.id_number.data,
+            _upload(form),
+            origin=request_origin(),
+        )
+    except service.KycError as exc:
+        _refused(form, exc)
+        return _render(identity=form, status=422)
+    flash("Thank you. We'll review your documents and let you know.", "success")
+    return redirect(url_for("kyc.index"), code=303)
+
+
+@bp.route("/address", methods=["POST"])
+@login_required
+def address() -> Response | tuple[str, int]:
+    _customer_only()
+    form = AddressForm()
+    if not form.validate_on_submit():
+        return _render(address=form, status=422)
+    try:
+        service.submit_address(current_user.id, _upload(form), origin=request_origin())
+    except service.KycError as exc:
+        _refused(form, exc)
+        return _render(address=form, status=422)
+    flash("Thank you. We'll review your proof of address and let you know.", "success")
+    return redirect(url_for("kyc.index"), code=303)
