@@ -7,7 +7,12 @@ and `form_page` are filled from the test world: {reference} (a transfer between 
 confirm step of a transfer, reached by posting step one), {bill} (Ada's airtime bill, failed
 by the sandbox so it also left her a notification), {electricity_confirm} (the confirm step of
 an electricity bill, reached by posting step one), {fx_quote} (a quote page for Ada's NGN to USD
-conversion, reached by posting the convert form).
+conversion, reached by posting the convert form), {kyc_submission} (Bayo's BVN and ID document,
+waiting for review), {kyc_address} (the /kyc page of Ada moved to Tier 2, where the
+proof-of-address form is).
+
+The KYC document (/admin/kyc/<id>/document) is ADMIN: the customer who sent it, and everyone
+else, gets 404 (test_customers_get_404_on_every_admin_route).
 
 Routes that can't take an attack, and why:
 
@@ -120,6 +125,31 @@ ROUTES: tuple[Route, ...] = (
     Route("/fx", "/fx", ("GET",), SIGNED_IN),
     Route("/fx/convert", "/fx/convert", ("GET", "POST"), SIGNED_IN, "/fx/convert"),
     Route("/fx/confirm", "/fx/confirm", ("POST",), SIGNED_IN, "{fx_quote}"),
+    Route("/kyc", "/kyc", ("GET",), SIGNED_IN),
+    Route("/kyc/identity", "/kyc/identity", ("POST",), SIGNED_IN, "/kyc"),
+    Route("/kyc/address", "/kyc/address", ("POST",), SIGNED_IN, "{kyc_address}"),
+    Route("/admin/kyc", "/admin/kyc", ("GET",), ADMIN),
+    Route("/admin/kyc/<int:submission_id>", "/admin/kyc/{kyc_submission}", ("GET",), ADMIN),
+    Route(
+        "/admin/kyc/<int:submission_id>/document",
+        "/admin/kyc/{kyc_submission}/document",
+        ("GET",),
+        ADMIN,
+    ),
+    Route(
+        "/admin/kyc/<int:submission_id>/approve",
+        "/admin/kyc/{kyc_submission}/approve",
+        ("POST",),
+        ADMIN,
+        "/admin/kyc/{kyc_submission}",
+    ),
+    Route(
+        "/admin/kyc/<int:submission_id>/reject",
+        "/admin/kyc/{kyc_submission}/reject",
+        ("POST",),
+        ADMIN,
+        "/admin/kyc/{kyc_submission}",
+    ),
     Route("/notifications", "/notifications", ("GET",), SIGNED_IN),
     Route("/notifications/read", "/notifications/read", ("POST",), SIGNED_IN, "/notifications"),
     Route(

@@ -25,11 +25,14 @@ from lumipay.bills.models import BillPayment
 from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.jobs.models import OutboxMessage
+from lumipay.kyc.models import KycSubmission
 from lumipay.ledger.models import Hold
 from lumipay.notifications.models import Notification
 from lumipay.providers import signing
+from lumipay.web import UPLOAD_FORM_OVERHEAD, UPLOAD_PATHS
 from lumipay.webhooks.models import WebhookEvent
-from tests.conftest import Admin, Customer, register_via_form, unique_details
+from tests.conftest import Admin, Customer, register_via_form, set_tier, unique_details
+from tests.integration.test_kyc_documents import JPEG, send_identity
 from tests.integration.test_transfers import money_state, send, step_one
 from tests.security.conftest import new_browser
 from tests.security.routes import (
@@ -55,6 +58,7 @@ class World:
     beneficiary_id: str  # Ada's saved Bayo
     token: str  # a live password-reset token (Cy's)
     bill: str  # Ada's airtime bill, failed by the sandbox (and so a notification for her)
+    kyc_submission: str  # Bayo's BVN and ID document, waiting for review
     make_admin: Callable[[], Admin] | None = None
     _admin: Admin | None = dataclasses.field(default=None, repr=False)
 
@@ -72,6 +76,7 @@ class World:
             beneficiary_id=self.beneficiary_id,
             token=self.token,
             bill=self.bill,
+            kyc_submission=self.kyc_submission,
         )
 
 
@@ -97,7 +102,11 @@ def build_world(app: Flask, register: Any, names: tuple[str, str, str] | None = 
     form["email"] = cy.email
     form.submit()
     token = re.search(r"/auth/reset/(\S+)", outbox(app)[-1].body).group(1)
-    return World(ada, bayo, cy, reference, unsaved, beneficiary_id, token, failed_bill(ada))
+    assert send_identity(bayo, JPEG).status_int == 303
+    kyc_submission = str(db.session.scalar(select(func.max(KycSubmission.id))))
+    return World(
+        ada, bayo, cy, reference, unsaved, beneficiary_id, token, failed_bill(ada), kyc_submission
+    )
 
 
 AIRTIME = {"network": "mtn", "phone": "0803 123 4567", "amount": "1,000"}
@@ -157,7 +166,9 @@ def state() -> tuple[Any, ...]:
     recipients, reset tokens."""
     db.session.expire_all()
     users = db.session.execute(
-        select(User.id, User.full_name, User.password_hash, User.totp_secret).order_by(User.id)
+        select(
+            User.id, User.full_name, User.password_hash, User.totp_secret, User.kyc_tier
+        ).order_by(User.id)
     ).all()
     return (
         money_state(),
@@ -176,6 +187,9 @@ def state() -> tuple[Any, ...]:
         )],
         db.session.scalar(select(func.count()).select_from(WebhookEvent)),
         db.session.scalar(select(func.count()).select_from(OutboxMessage)),
+        [tuple(k) for k in db.session.execute(
+            select(KycSubmission.id, KycSubmission.status).order_by(KycSubmission.id)
+        )],
     )  # fmt: skip
 
 
@@ -205,6 +219,9 @@ def page_with_form(world: World, route: Route) -> tuple[Any, Any]:
         page = step_one(world.ada, world.bayo.account_number, "1,000")
     elif source == "{receipt_unsaved}":
         page = world.ada.get(f"/transfers/{world.unsaved_reference}")
+    elif source == "{kyc_address}":
+        set_tier(world.ada.email, 2)
+        page = world.ada.get("/kyc")
     elif source == "{fx_quote}":
         page = fx_quote_page(world.ada)
     elif source == "{electricity_confirm}":
@@ -345,6 +362,8 @@ def test_oversized_bodies_are_refused_with_413(app, world, route):
     browser = world.ada.browser
     token = csrf_token_of(browser, "/dashboard")
     limit = app.config["MAX_CONTENT_LENGTH"]
+    if route.path in UPLOAD_PATHS:
+        limit = app.config["KYC_UPLOAD_MAX_BYTES"] + UPLOAD_FORM_OVERHEAD
     before = state()
     response = browser.post(
         world.fill(route.path),
