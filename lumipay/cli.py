@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
+
 import click
 from flask.cli import AppGroup
 from sqlalchemy import select
@@ -11,6 +14,7 @@ from lumipay.audit.service import SYSTEM
 from lumipay.auth import service as auth
 from lumipay.auth.models import User
 from lumipay.extensions import db
+from lumipay.kyc import service as kyc
 from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.service import send_transfer
 
@@ -23,6 +27,28 @@ DEMO_CUSTOMERS = (
     ("Bayo Adeyemi", "bayo@example.com", "08039876543"),
 )
 DEMO_ADMIN = ("Tola Bello", "admin@example.com", "08030000001")
+
+
+def demo_id_card(width: int = 240, height: int = 150) -> bytes:
+    """A plain PNG the size of an ID card photo: a pale card with a darker photo square."""
+
+    def pixel(x: int, y: int) -> bytes:
+        in_photo = 20 <= x < 90 and 30 <= y < 120
+        return b"\x70\x80\x90" if in_photo else b"\xe8\xee\xf4"
+
+    rows = b"".join(b"\x00" + b"".join(pixel(x, y) for x in range(width)) for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 @users_cli.command("create-admin")
@@ -41,7 +67,8 @@ def create_admin_command(name: str, email: str, phone: str, password: str) -> No
 
 @demo_cli.command("seed")
 def seed_command() -> None:
-    """Two customers with balances and history, and one admin; safe to run twice."""
+    """Two customers with balances and history (Bayo's Tier 2 documents waiting for review), and
+    one admin; safe to run twice."""
     if db.session.scalar(select(User.id).where(User.email == DEMO_CUSTOMERS[0][1])) is None:
         ada, bayo = (
             auth.register_customer(name, email, phone, DEMO_PASSWORD, origin=SYSTEM)
@@ -66,6 +93,8 @@ def seed_command() -> None:
                 idempotency_key=new_idempotency_key(),
                 origin=SYSTEM,
             )
+        # Something in the KYC queue for the admin: Bayo asks for Tier 2.
+        kyc.submit_identity(bayo.id, "bvn", "22298765432", demo_id_card(), origin=SYSTEM)
     # Fresh exchange rates on every run: without a scheduler (make dev) nothing else fetches them.
     from lumipay.fx.service import update_rates
 
