@@ -213,6 +213,12 @@ def _locked_pending(submission_id: int) -> KycSubmission:
     return submission
 
 
+def _decide(submission: KycSubmission, status: str, admin_id: int) -> None:
+    submission.status = status
+    submission.reviewer_id = admin_id
+    submission.reviewed_at = utcnow()
+
+
 def approve(submission_id: int, admin_id: int, *, origin: Origin) -> KycSubmission:
     """Approve: the customer moves up to the submission's tier and is told so."""
 
@@ -225,9 +231,7 @@ def approve(submission_id: int, admin_id: int, *, origin: Origin) -> KycSubmissi
             .execution_options(populate_existing=True)
         )
         user.kyc_tier = max(user.kyc_tier, submission.target_tier)
-        submission.status = APPROVED
-        submission.reviewer_id = admin_id
-        submission.reviewed_at = utcnow()
+        _decide(submission, APPROVED, admin_id)
         notify(
             user.id,
             f"You're now on Tier {user.kyc_tier}",
@@ -258,10 +262,8 @@ def reject(submission_id: int, admin_id: int, reason: str, *, origin: Origin) ->
 
     def work() -> KycSubmission:
         submission = _locked_pending(submission_id)
-        submission.status = REJECTED
+        _decide(submission, REJECTED, admin_id)
         submission.reason = clean
-        submission.reviewer_id = admin_id
-        submission.reviewed_at = utcnow()
         notify(submission.user_id, "Your documents were not approved", clean, link="/kyc")
         audit.record(
             "kyc.reject",
