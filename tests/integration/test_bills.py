@@ -16,6 +16,7 @@ from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger.models import Account, Entry, Hold
 from lumipay.ledger.verify import verify_ledger
 from lumipay.notifications.models import Notification
+from tests.conftest import set_tier
 from tests.integration.helpers.bills import SECRET, run_worker, wait_for
 from tests.integration.test_transfers import balances_on_dashboard, wallet
 
@@ -199,6 +200,7 @@ def test_refusals_hold_nothing(ctx, register, phone, amount, message):  # type: 
 
 def test_insufficient_funds_is_refused_with_nothing_held(ctx, register, app, monkeypatch):  # type: ignore[no-untyped-def]
     ada = register("Ada Obi")
+    set_tier(ada.email, 3)  # ₦100,000 in a day is past Tier 1's limit
     for _ in range(2):
         assert buy_airtime(ada, "08031234567", "50000").status_int == 303
     page = buy_airtime(ada, "08031234567", "50")

@@ -22,7 +22,7 @@ from lumipay.ledger.verify import verify_ledger
 from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.models import Transfer
 from lumipay.transfers.service import TransferError, send_transfer
-from tests.conftest import Browser, unique_details
+from tests.conftest import Browser, set_tier, unique_details
 
 THREADS = 8
 TRANSFERS_PER_THREAD = 200
@@ -31,6 +31,8 @@ CUSTOMERS = 20
 
 def test_random_concurrent_transfers_conserve_money_and_never_overdraw(app: Flask, ctx):
     users = [register_customer(**unique_details(), origin=SYSTEM) for _ in range(CUSTOMERS)]
+    for user in users:
+        set_tier(user.email, 3)  # many transfers a day, and balances past Tier 1's maximum
     people = [(u.id, u.account_number, wallets_for(u.id)[0].id) for u in users]
     total_before = db.session.scalar(
         select(func.sum(Account.balance)).where(Account.kind == WALLET)

@@ -25,7 +25,7 @@ from lumipay.fx.rates import sandbox_rates
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import Account, Entry, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
-from tests.conftest import unique_details
+from tests.conftest import set_tier, unique_details
 from tests.integration.test_transfers import money_state, wallet
 
 
@@ -170,6 +170,7 @@ def test_refusals_change_nothing(register, clock, ctx, case, message):
 
 def test_insufficient_funds_at_confirm_changes_nothing(app, clock, ctx):
     user = register_customer(**unique_details("Ada Obi"), origin=SYSTEM)
+    set_tier(user.email, 3)  # ₦100,000 is past Tier 1's limit: the funds must be what refuses
     open_wallet(user.id, "USD", origin=SYSTEM)
     ngn, usd = wallets_for(user.id)
     fx.update_rates()
@@ -277,6 +278,7 @@ def test_a_to_b_to_a_never_returns_more_than_was_sent(app, pair, amount, seed):
 )
 def test_every_conversion_balances_per_currency(app, ctx, amounts, to):
     user = register_customer(**unique_details("Prop Tester"), origin=SYSTEM)
+    set_tier(user.email, 3)  # the amounts add up past Tier 1's daily limit
     open_wallet(user.id, to, origin=SYSTEM)
     ngn, other = wallets_for(user.id)
     fx.update_rates()

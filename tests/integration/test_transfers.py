@@ -15,6 +15,7 @@ from lumipay.extensions import db
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.ledger.models import Account, Entry, LedgerTransaction
 from lumipay.transfers.models import Transfer
+from tests.conftest import set_tier
 
 HX = {"HX-Request": "true"}
 
@@ -273,6 +274,7 @@ def test_resubmitting_a_transfer_larger_than_what_is_left_still_shows_its_receip
     """The replay of a completed transfer must not be re-checked against the new balance."""
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
+    set_tier(ada.email, 2)  # ₦60,000 is past Tier 1's limit
     confirm = step_one(ada, bayo.account_number, "60,000").forms["confirm-form"]
     first = confirm.submit()
     assert first.status_int == 303

@@ -11,7 +11,7 @@ from lumipay.auth.models import RecoveryCode, User
 from lumipay.auth.service import create_admin
 from lumipay.extensions import db
 from lumipay.transfers.models import Transfer
-from tests.conftest import PASSWORD, Browser
+from tests.conftest import PASSWORD, Browser, set_tier
 from tests.integration.test_transfers import money_state, reference_of, step_one
 from tests.security.conftest import (
     code_now,
@@ -143,6 +143,7 @@ def test_admin_must_enrol_before_anything_else(app, ctx, clock):
 def test_large_transfer_needs_the_code_when_enrolled(register, ctx, clock):
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
+    set_tier(ada.email, 2)  # ₦60,000 is past Tier 1's limit
     secret = enrol_totp(ada, clock)
 
     small = step_one(ada, bayo.account_number, "50,000")
@@ -170,6 +171,7 @@ def test_large_transfer_needs_the_code_when_enrolled(register, ctx, clock):
 def test_large_transfer_without_enrolment_goes_through_with_an_offer(register, ctx):
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
+    set_tier(ada.email, 2)  # ₦60,000 is past Tier 1's limit
     confirm = step_one(ada, bayo.account_number, "60,000")
     assert "otp_code" not in confirm.forms["confirm-form"].fields
     offer = confirm.html.find(id="two-factor-offer")
