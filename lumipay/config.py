@@ -80,6 +80,11 @@ KYC_TIER_DEFAULTS = {
 
 def kyc_settings(instance_path: str) -> dict[str, Any]:
     """KYC tier limits and document uploads (see `.env.example` and README's KYC section)."""
+    backend = os.environ.get("KYC_STORAGE", "local").strip() or "local"
+    if backend not in ("local", "s3"):
+        raise RuntimeError(f"KYC_STORAGE must be local or s3, got {backend!r}")
+    if backend == "s3" and not os.environ.get("KYC_S3_BUCKET", "").strip():
+        raise RuntimeError("KYC_STORAGE=s3 needs KYC_S3_BUCKET.")
     return {
         "KYC_LIMITS": {
             tier: {name: _int(f"KYC_TIER{tier}_{name}", value) for name, value in named.items()}
@@ -88,6 +93,13 @@ def kyc_settings(instance_path: str) -> dict[str, Any]:
         "KYC_UPLOAD_MAX_BYTES": _int("KYC_UPLOAD_MAX_BYTES", 5_000_000),
         "KYC_STORAGE_DIR": os.environ.get("KYC_STORAGE_DIR", "").strip()
         or os.path.join(instance_path, "kyc-documents"),
+        "KYC_STORAGE": backend,
+        "KYC_S3_BUCKET": os.environ.get("KYC_S3_BUCKET", "").strip(),
+        "KYC_S3_PREFIX": os.environ.get("KYC_S3_PREFIX", "kyc/").strip(),
+        "KYC_S3_ENDPOINT_URL": os.environ.get("KYC_S3_ENDPOINT_URL", "").strip() or None,
+        "KYC_S3_REGION": os.environ.get("KYC_S3_REGION", "").strip() or None,
+        "KYC_S3_ACCESS_KEY_ID": os.environ.get("KYC_S3_ACCESS_KEY_ID", "").strip() or None,
+        "KYC_S3_SECRET_ACCESS_KEY": os.environ.get("KYC_S3_SECRET_ACCESS_KEY", "") or None,
     }
 
 

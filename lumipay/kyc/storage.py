@@ -1,8 +1,8 @@
-"""Where KYC documents are kept: a private folder (under `instance/` by default).
+"""Where KYC documents are kept: a private folder (under `instance/` by default), or an
+S3-compatible bucket when `KYC_STORAGE=s3`.
 
-Files are named by a random key, never by anything the customer sent, so a filename can't walk
-out of the folder or collide. Only this module touches the files. An S3-compatible backend is
-not built yet: the folder is the only backend (see README).
+Documents are named by a random key, never by anything the customer sent, so a filename can't
+walk out of the folder or collide. Only this module touches them.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import secrets
+from typing import Any
 
 from flask import current_app
 
@@ -46,5 +47,80 @@ class LocalStorage:
             os.remove(self._path(key))
 
 
-def storage() -> LocalStorage:
-    return LocalStorage(current_app.config["KYC_STORAGE_DIR"])
+class S3Storage:
+    """Documents as objects under `prefix` in one bucket (AWS S3 or any S3-compatible store).
+
+    Credentials come from the settings when given, else from boto3's usual chain (environment,
+    instance role). Objects are written with server-side encryption.
+    """
+
+    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+
+    def _name(self, key: str) -> str:
+        if not _KEY.fullmatch(key):
+            raise KeyError(key)
+        return self.prefix + key
+
+    def save(self, data: bytes) -> str:
+        key = secrets.token_hex(16)
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self._name(key),
+            Body=data,
+            ContentType="application/octet-stream",
+            ServerSideEncryption="AES256",
+        )
+        return key
+
+    def read(self, key: str) -> bytes:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._name(key))
+        except self.client.exceptions.NoSuchKey:
+            raise KeyError(key) from None
+        return answer["Body"].read()
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+
+
+def _s3_client() -> Any:
+    """One client per app and settings: creating a boto3 client costs tens of milliseconds."""
+    import boto3
+    from botocore.config import Config
+
+    config = current_app.config
+    settings = tuple(
+        config[name]
+        for name in (
+            "KYC_S3_ENDPOINT_URL",
+            "KYC_S3_REGION",
+            "KYC_S3_ACCESS_KEY_ID",
+            "KYC_S3_SECRET_ACCESS_KEY",
+        )
+    )
+    cached = current_app.extensions.get("kyc_s3")
+    if cached is not None and cached[0] == settings:
+        return cached[1]
+    endpoint, region, access_key, secret_key = settings
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        # Path-style addressing works with every S3-compatible store, not only AWS.
+        config=Config(s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=30),
+    )
+    current_app.extensions["kyc_s3"] = (settings, client)
+    return client
+
+
+def storage() -> LocalStorage | S3Storage:
+    """The configured backend: `KYC_STORAGE` is `local` (default) or `s3`."""
+    config = current_app.config
+    if config["KYC_STORAGE"] == "s3":
+        return S3Storage(_s3_client(), config["KYC_S3_BUCKET"], config["KYC_S3_PREFIX"])
+    return LocalStorage(config["KYC_STORAGE_DIR"])
