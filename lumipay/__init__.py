@@ -72,6 +72,7 @@ def _register_blueprints(app: Flask) -> None:
     from lumipay.auth.views import bp as auth_bp
     from lumipay.beneficiaries.views import bp as beneficiaries_bp
     from lumipay.bills.views import bp as bills_bp
+    from lumipay.cards.views import bp as cards_bp
     from lumipay.fx.views import bp as fx_bp
     from lumipay.notifications.views import bp as notifications_bp
     from lumipay.statements.views import bp as statements_bp
@@ -86,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
         statements_bp,
         beneficiaries_bp,
         bills_bp,
+        cards_bp,
         fx_bp,
         notifications_bp,
         webhooks_bp,

@@ -8,6 +8,7 @@ from typing import Any
 DEFAULT_SECRET_KEY = "dev-only-change-me"  # noqa: S105 - refused in production
 # Lets the sandbox sign its webhooks in `make dev`; production must set its own secrets.
 DEV_WEBHOOK_SECRET = "dev-only-bills-webhook-secret"  # noqa: S105
+DEV_CARDS_WEBHOOK_SECRET = "dev-only-cards-webhook-secret"  # noqa: S105
 BILL_CATEGORIES = ("airtime", "data", "electricity")
 
 
@@ -63,6 +64,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         **_bills_settings(production),
+        **cards_settings(),
     }
 
 
@@ -86,7 +88,8 @@ def _bills_settings(production: bool) -> dict[str, Any]:
         "WEBHOOK_SECRETS": {
             "bills": os.environ.get("BILLS_WEBHOOK_SECRET", "").strip() or dev_secret,
             "bank": os.environ.get("BANK_WEBHOOK_SECRET", "").strip(),
-            "cards": os.environ.get("CARDS_WEBHOOK_SECRET", "").strip(),
+            "cards": os.environ.get("CARDS_WEBHOOK_SECRET", "").strip()
+            or ("" if production else DEV_CARDS_WEBHOOK_SECRET),
         },
         "BILLS_PROVIDERS": {
             category: os.environ.get(f"BILLS_PROVIDER_{category.upper()}", "sandbox").strip()
@@ -122,6 +125,24 @@ def _bills_settings(production: bool) -> dict[str, Any]:
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", "").strip() or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", "") or None,
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Lumipay <no-reply@lumipay.example>").strip(),
+    }
+
+
+def cards_settings() -> dict[str, Any]:
+    """The card issuer, authorisation holds, clearing tolerance and default limits."""
+    return {
+        "CARDS_PROVIDER": os.environ.get("CARDS_PROVIDER", "sandbox").strip() or "sandbox",
+        "CARDS_API_URL": os.environ.get("CARDS_API_URL", "").strip().rstrip("/"),
+        "CARDS_API_KEY": os.environ.get("CARDS_API_KEY", "").strip(),
+        "CARDS_API_TIMEOUT": _int("CARDS_API_TIMEOUT", 10),
+        "CARDS_HOLD_DAYS": _int("CARDS_HOLD_DAYS", 7),
+        "CARDS_CLEARING_TOLERANCE_PERCENT": _int("CARDS_CLEARING_TOLERANCE_PERCENT", 20),
+        "CARDS_MAX_ACTIVE": _int("CARDS_MAX_ACTIVE", 5),
+        "CARDS_DEFAULT_LIMITS": {
+            # (per transaction, per month) in minor units
+            "NGN": (10_000_000, 50_000_000),
+            "USD": (50_000, 200_000),
+        },
     }
 
 

@@ -133,6 +133,8 @@ def app() -> Iterator[Flask]:
 
 
 TABLES = (
+    "card_transactions",
+    "cards",
     "fx_quotes",
     "fx_rates",
     "webhook_events",

@@ -7,7 +7,9 @@ and `form_page` are filled from the test world: {reference} (a transfer between 
 confirm step of a transfer, reached by posting step one), {bill} (Ada's airtime bill, failed
 by the sandbox so it also left her a notification), {electricity_confirm} (the confirm step of
 an electricity bill, reached by posting step one), {fx_quote} (a quote page for Ada's NGN to USD
-conversion, reached by posting the convert form).
+conversion, reached by posting the convert form), {card} (Ada's active multi-use card),
+{card_clear} (the test merchant's answer to a purchase with Ada's card, which carries the form
+that clears it).
 
 Routes that can't take an attack, and why:
 
@@ -122,6 +124,47 @@ ROUTES: tuple[Route, ...] = (
     Route("/fx/confirm", "/fx/confirm", ("POST",), SIGNED_IN, "{fx_quote}"),
     Route("/notifications", "/notifications", ("GET",), SIGNED_IN),
     Route("/notifications/read", "/notifications/read", ("POST",), SIGNED_IN, "/notifications"),
+    Route("/cards", "/cards", ("GET",), SIGNED_IN),
+    Route("/cards/new", "/cards/new", ("GET", "POST"), SIGNED_IN, "/cards/new"),
+    Route("/cards/<reference>", "/cards/{card}", ("GET",), SIGNED_IN, owned=True),
+    Route(
+        "/cards/<reference>/status",
+        "/cards/{card}/status",
+        ("POST",),
+        SIGNED_IN,
+        "/cards/{card}",
+        owned=True,
+    ),
+    Route(
+        "/cards/<reference>/limits",
+        "/cards/{card}/limits",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/cards/{card}/limits",
+        owned=True,
+    ),
+    Route(
+        "/cards/<reference>/reveal",
+        "/cards/{card}/reveal",
+        ("POST",),
+        SIGNED_IN,
+        "/cards/{card}",
+        owned=True,
+    ),
+    Route(
+        "/cards/sandbox/merchant",
+        "/cards/sandbox/merchant",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/cards/sandbox/merchant",
+    ),
+    Route(
+        "/cards/sandbox/merchant/clear",
+        "/cards/sandbox/merchant/clear",
+        ("POST",),
+        SIGNED_IN,
+        "{card_clear}",
+    ),
     Route(
         "/api/lumipay/v1/webhooks/<channel>",
         "/api/lumipay/v1/webhooks/bills",
