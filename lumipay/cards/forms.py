@@ -9,6 +9,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -41,7 +42,7 @@ class LimitsForm(FlaskForm):
         "Limit per month", validators=[DataRequired("Enter a monthly limit.")]
     )
     groups = CheckboxesField(
-        "Where the card may be used", choices=[(g.key, g.label) for g in GROUPS]
+        "Where the card may be used", choices=[SelectChoice(g.key, g.label) for g in GROUPS]
     )
 
     def amounts(self, currency: str) -> tuple[int, int] | None:
@@ -63,8 +64,8 @@ class NewCardForm(LimitsForm):
     card_type = RadioField(
         "Type",
         choices=[
-            ("multi", "Multi-use: stays active until you terminate it"),
-            ("single", "Single-use: terminated after its first purchase settles"),
+            SelectChoice("multi", "Multi-use: stays active until you terminate it"),
+            SelectChoice("single", "Single-use: terminated after its first purchase settles"),
         ],
         default="multi",
     )

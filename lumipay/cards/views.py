@@ -18,6 +18,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from lumipay.auth import guard
 from lumipay.auth import service as auth
@@ -66,7 +67,9 @@ def index() -> str:
 
 def _new_form(form: NewCardForm) -> NewCardForm:
     form.wallet_id.choices = [
-        (w.id, f"{w.currency} wallet · {format_amount(w.available, w.currency)} available")
+        SelectChoice(
+            w.id, f"{w.currency} wallet · {format_amount(w.available, w.currency)} available"
+        )
         for w in service.card_wallets(current_user.id)
     ]
     return form
@@ -228,7 +231,7 @@ def _merchant_form(form: MerchantForm) -> tuple[MerchantForm, dict[str, Card]]:
         c.reference: c for c in service.cards_for(current_user.id) if c.provider_token is not None
     }
     form.card.choices = [
-        (c.reference, f"{c.label} · {c.brand} ··{c.last4} ({c.currency}, {c.status})")
+        SelectChoice(c.reference, f"{c.label} · {c.brand} ··{c.last4} ({c.currency}, {c.status})")
         for c in cards.values()
     ]
     return form, cards
