@@ -55,3 +55,8 @@ def clean_groups(keys: list[str] | tuple[str, ...]) -> list[str]:
     """Known group keys in display order, without repeats."""
     wanted = set(keys)
     return [group.key for group in GROUPS if group.key in wanted]
+
+
+def describe(keys: list[str]) -> str:
+    """The groups' labels for a customer, e.g. "Shops and online retail, Everything else"."""
+    return ", ".join(BY_KEY[key].label for key in keys if key in BY_KEY)

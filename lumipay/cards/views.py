@@ -32,7 +32,7 @@ from lumipay.cards.forms import (
     NewCardForm,
     RevealForm,
 )
-from lumipay.cards.mcc import DEFAULT_GROUPS
+from lumipay.cards.mcc import DEFAULT_GROUPS, describe
 from lumipay.cards.models import Card
 from lumipay.idempotency.service import IdempotencyError
 from lumipay.money import InvalidAmount, format_amount, parse_amount, to_major_str
@@ -124,6 +124,7 @@ def _render_detail(card: Card, reveal_form: RevealForm | None = None, status: in
             reveal_form=reveal_form or RevealForm(formdata=None),
             limits_form=limits,
             needs_code=current_user.has_totp,
+            group_labels=describe,
         ),
         status,
     )
