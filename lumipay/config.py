@@ -177,7 +177,8 @@ def check_production(config: dict[str, Any]) -> None:
     """Refuse to start a production app that is not safe to face the internet.
 
     A default or short secret, debug or testing mode, CSRF switched off, captured (unsent) email,
-    SQLite, a public URL that is not https, a missing or development bills webhook secret, or
+    SQLite, a public URL that is not https, a missing or development bills webhook secret, a
+    development or short cards webhook secret (none leaves the cards channel closed), or
     /metrics left open (no METRICS_TOKEN).
     """
     if config.get("LUMIPAY_ENV") != "production":
@@ -198,5 +199,8 @@ def check_production(config: dict[str, Any]) -> None:
     bills_secret = (config.get("WEBHOOK_SECRETS") or {}).get("bills") or ""
     if bills_secret == DEV_WEBHOOK_SECRET or len(bills_secret) < 16:
         raise RuntimeError("Refusing to start: set BILLS_WEBHOOK_SECRET (16+ characters).")
+    cards_secret = (config.get("WEBHOOK_SECRETS") or {}).get("cards") or ""
+    if cards_secret and (cards_secret == DEV_CARDS_WEBHOOK_SECRET or len(cards_secret) < 16):
+        raise RuntimeError("Refusing to start: set CARDS_WEBHOOK_SECRET to 16+ characters.")
     if not config.get("METRICS_TOKEN"):
         raise RuntimeError("Refusing to start: set METRICS_TOKEN so /metrics is not public.")

@@ -223,7 +223,9 @@ def reveal(reference: str) -> Page:
 
 
 def _sandbox_only() -> None:
-    if current_app.config["CARDS_PROVIDER"] != "sandbox":
+    """The test merchant exists only with the sandbox issuer, and never in production."""
+    config = current_app.config
+    if config["CARDS_PROVIDER"] != "sandbox" or config["LUMIPAY_ENV"] == "production":
         abort(404)
 
 

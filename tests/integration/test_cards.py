@@ -494,3 +494,38 @@ def test_issuer_refusal_fails_the_card_and_says_so(ctx, register):  # type: igno
     assert card.status == "failed" and card.provider_token is None
     assert "Not issued" in response.follow().text
     assert db.session.scalar(select(func.count(LedgerTransaction.id))) == 1  # the welcome bonus
+
+
+def test_a_tip_the_wallet_cannot_cover_captures_only_the_authorised_amount(ctx, register, issuer):  # type: ignore[no-untyped-def]
+    from tests.integration.test_transfers import send
+
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    card = active_card(ada)
+    send(ada, bayo.account_number, "99,000")  # ₦1,000 left
+    answer = authorise(issuer, card, 100_000)
+    deliver(issuer, "clearing", {"authorization_id": answer["authorization_id"], "amount": 110_000})
+    db.session.expire_all()
+    row = db.session.scalar(select(CardTransaction))
+    assert (row.status, row.captured_amount, row.needs_attention) == ("captured", 100_000, True)
+    assert balances_on_dashboard(ada) == ("₦0.00", "₦0.00")
+    assert_ledger_ok()
+
+
+def test_a_usd_card_spends_from_the_usd_wallet_only(ctx, register, issuer):  # type: ignore[no-untyped-def]
+    from tests.security.test_attacks import csrf_token_of
+
+    ada = register("Ada Obi")
+    ada.browser.post(
+        "/wallets", {"csrf_token": csrf_token_of(ada.browser, "/dashboard"), "currency": "USD"}
+    )
+    form = ada.get("/cards/new").forms["new-card-form"]
+    form["label"] = "Dollar card"
+    form["wallet_id"].select(text="USD wallet · $0.00 available")
+    form["per_transaction_limit"] = "100"
+    form["monthly_limit"] = "500"
+    assert form.submit().status_int == 303
+    card = card_of(ada.email)
+    assert (card.currency, card.per_transaction_limit, card.status) == ("USD", 10_000, "active")
+    assert authorise(issuer, card, 1_000, currency="NGN")["code"] == "currency_mismatch"
+    assert authorise(issuer, card, 1_000, currency="USD")["code"] == "insufficient_funds"
+    assert_ledger_ok()
