@@ -22,6 +22,7 @@ PG_PORT = os.environ.get("BENCH_PG_PORT", "5432")
 PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
 BENCH_DB = "lumipay_bench"
 PGBENCH_DB = "lumipay_pgbench"
+CARDS_DB = "lumipay_bench_cards"
 
 SECRET_KEY = "bench-secret-key-that-is-long-enough-0123456789abcdef"  # noqa: S105 - local only
 # One password for every benchmark customer; passes the app's password rules.
@@ -36,7 +37,7 @@ def database_url(name: str, *, driver: str = "postgresql+psycopg2") -> str:
 
 def recreate_database(name: str) -> None:
     """Drop database `name` if it exists (disconnecting its sessions) and create it empty."""
-    assert name in (BENCH_DB, PGBENCH_DB), f"refusing to touch database {name!r}"
+    assert name in (BENCH_DB, PGBENCH_DB, CARDS_DB), f"refusing to touch database {name!r}"
     admin = sa.create_engine(database_url("postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -48,7 +49,7 @@ def recreate_database(name: str) -> None:
 
 def drop_database(name: str) -> None:
     """Drop database `name` if it exists."""
-    assert name in (BENCH_DB, PGBENCH_DB), f"refusing to touch database {name!r}"
+    assert name in (BENCH_DB, PGBENCH_DB, CARDS_DB), f"refusing to touch database {name!r}"
     admin = sa.create_engine(database_url("postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

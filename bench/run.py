@@ -9,6 +9,7 @@ figure to bench/results/latest.json. bench/README.md explains each figure.
 4. registration   8 processes calling auth.service.register_customer (scrypt included)
 5. http           gunicorn as in the Procfile, 8 browser-style clients sending money
 6. growth         dashboard, history and `ledger verify` as one customer grows to 1M entries
+7. cards          card authorisation latency over HTTP (bench/cards_auth.py)
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Sizes:
     growth_verify_from: int
     growth_legs_per_posting: int
     funding_batch: int
+    card_requests: int
 
     @classmethod
     def for_args(cls, args: argparse.Namespace) -> Sizes:
@@ -76,6 +78,7 @@ class Sizes:
                 growth_verify_from=10_000,
                 growth_legs_per_posting=5_000,
                 funding_batch=1_000,
+                card_requests=200,
             )
         return cls(
             seconds=args.seconds,
@@ -91,6 +94,7 @@ class Sizes:
             growth_verify_from=100_000,
             growth_legs_per_posting=5_000,
             funding_batch=1_000,
+            card_requests=1_000,
         )
 
 
@@ -327,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         metavar="N,N",
-        help="run only these phases (1-6; setup always runs), e.g. --only 3,6 while developing",
+        help="run only these phases (1-7; setup always runs), e.g. --only 3,6 while developing",
     )
     args = parser.parse_args(argv)
     args.seconds_given = args.seconds is not None
@@ -337,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     t_start = time.perf_counter()
     run = Run(sizes, args.profile)
-    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 7))
+    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 8))
 
     pgbench, why = find_pgbench()
     facts = {"machine": machine_facts(pgbench), "git": git_facts()}
@@ -355,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             run.phase("5_http", lambda: http_phase(run, app, customers))
         if 6 in wanted:
             run.phase("6_growth", lambda: growth_phase(run, app, extra))
+    if 7 in wanted:
+        run.phase("7_cards", lambda: cards_phase(run))
 
     total = time.perf_counter() - t_start
     rows = table_rows(run.phases)
@@ -510,6 +516,12 @@ def growth_phase(run: Run, app: Any, extra: list[Any]) -> dict[str, Any]:
     return {"curve": curve, "verify": common.verify(app)}
 
 
+def cards_phase(run: Run) -> dict[str, Any]:
+    from bench.cards_auth import run as run_cards
+
+    return run_cards(run.sizes.card_requests)
+
+
 # --------------------------------------------------------------------------- the table
 
 
@@ -661,6 +673,15 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"{v['seconds']:.2f} ({status}, {v['ledger_entries']:,} ledger entries)",
                 )
         add("6 growth", "ledger verify", _verify_cell(phases["6_growth"]))
+    if not failed("7_cards"):
+        cards = phases["7_cards"]
+        add(
+            "7 cards",
+            f"authorisation p50 / p99 / max (ms, {cards['requests']:,} sequential)",
+            f"{cards['p50_ms']} / {cards['p99_ms']} / {cards['max_ms']}",
+        )
+        add("7 cards", "decisions", ", ".join(f"{k} {v}" for k, v in cards["outcomes"].items()))
+        add("7 cards", "ledger verify", _verify_cell(cards))
     return rows
 
 

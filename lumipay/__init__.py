@@ -74,6 +74,7 @@ def _register_blueprints(app: Flask) -> None:
     from lumipay.auth.views import bp as auth_bp
     from lumipay.beneficiaries.views import bp as beneficiaries_bp
     from lumipay.bills.views import bp as bills_bp
+    from lumipay.cards.views import bp as cards_bp
     from lumipay.fx.views import bp as fx_bp
     from lumipay.kyc.admin_views import bp as kyc_admin_bp
     from lumipay.kyc.views import bp as kyc_bp
@@ -90,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
         statements_bp,
         beneficiaries_bp,
         bills_bp,
+        cards_bp,
         fx_bp,
         kyc_bp,
         kyc_admin_bp,

@@ -8,6 +8,7 @@ from typing import Any
 DEFAULT_SECRET_KEY = "dev-only-change-me"  # noqa: S105 - refused in production
 # Lets the sandbox sign its webhooks in `make dev`; production must set its own secrets.
 DEV_WEBHOOK_SECRET = "dev-only-bills-webhook-secret"  # noqa: S105
+DEV_CARDS_WEBHOOK_SECRET = "dev-only-cards-webhook-secret"  # noqa: S105
 BILL_CATEGORIES = ("airtime", "data", "electricity")
 
 
@@ -64,6 +65,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         **_bills_settings(production),
         **kyc_settings(instance_path),
+        **cards_settings(),
     }
 
 
@@ -123,7 +125,8 @@ def _bills_settings(production: bool) -> dict[str, Any]:
         "WEBHOOK_SECRETS": {
             "bills": os.environ.get("BILLS_WEBHOOK_SECRET", "").strip() or dev_secret,
             "bank": os.environ.get("BANK_WEBHOOK_SECRET", "").strip(),
-            "cards": os.environ.get("CARDS_WEBHOOK_SECRET", "").strip(),
+            "cards": os.environ.get("CARDS_WEBHOOK_SECRET", "").strip()
+            or ("" if production else DEV_CARDS_WEBHOOK_SECRET),
         },
         "BILLS_PROVIDERS": {
             category: os.environ.get(f"BILLS_PROVIDER_{category.upper()}", "sandbox").strip()
@@ -162,6 +165,24 @@ def _bills_settings(production: bool) -> dict[str, Any]:
     }
 
 
+def cards_settings() -> dict[str, Any]:
+    """The card issuer, authorisation holds, clearing tolerance and default limits."""
+    return {
+        "CARDS_PROVIDER": os.environ.get("CARDS_PROVIDER", "sandbox").strip() or "sandbox",
+        "CARDS_API_URL": os.environ.get("CARDS_API_URL", "").strip().rstrip("/"),
+        "CARDS_API_KEY": os.environ.get("CARDS_API_KEY", "").strip(),
+        "CARDS_API_TIMEOUT": _int("CARDS_API_TIMEOUT", 10),
+        "CARDS_HOLD_DAYS": _int("CARDS_HOLD_DAYS", 7),
+        "CARDS_CLEARING_TOLERANCE_PERCENT": _int("CARDS_CLEARING_TOLERANCE_PERCENT", 20),
+        "CARDS_MAX_ACTIVE": _int("CARDS_MAX_ACTIVE", 5),
+        "CARDS_DEFAULT_LIMITS": {
+            # (per transaction, per month) in minor units
+            "NGN": (10_000_000, 50_000_000),
+            "USD": (50_000, 200_000),
+        },
+    }
+
+
 def security_settings() -> dict[str, Any]:
     """Sessions, sign-in lockout, second factor, rate limits and email (see `.env.example`)."""
     return {
@@ -193,7 +214,8 @@ def check_production(config: dict[str, Any]) -> None:
     """Refuse to start a production app that is not safe to face the internet.
 
     A default or short secret, debug or testing mode, CSRF switched off, captured (unsent) email,
-    SQLite, a public URL that is not https, a missing or development bills webhook secret, or
+    SQLite, a public URL that is not https, a missing or development bills webhook secret, a
+    development or short cards webhook secret (none leaves the cards channel closed), or
     /metrics left open (no METRICS_TOKEN).
     """
     if config.get("LUMIPAY_ENV") != "production":
@@ -214,5 +236,8 @@ def check_production(config: dict[str, Any]) -> None:
     bills_secret = (config.get("WEBHOOK_SECRETS") or {}).get("bills") or ""
     if bills_secret == DEV_WEBHOOK_SECRET or len(bills_secret) < 16:
         raise RuntimeError("Refusing to start: set BILLS_WEBHOOK_SECRET (16+ characters).")
+    cards_secret = (config.get("WEBHOOK_SECRETS") or {}).get("cards") or ""
+    if cards_secret and (cards_secret == DEV_CARDS_WEBHOOK_SECRET or len(cards_secret) < 16):
+        raise RuntimeError("Refusing to start: set CARDS_WEBHOOK_SECRET to 16+ characters.")
     if not config.get("METRICS_TOKEN"):
         raise RuntimeError("Refusing to start: set METRICS_TOKEN so /metrics is not public.")

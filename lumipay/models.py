@@ -4,6 +4,7 @@ from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import PasswordResetToken, RecoveryCode, User, UserSession
 from lumipay.beneficiaries.models import Beneficiary
 from lumipay.bills.models import BillPayment
+from lumipay.cards.models import Card, CardTransaction
 from lumipay.fx.models import FxQuote, FxRate
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.jobs.models import OutboxMessage
@@ -18,6 +19,8 @@ __all__ = [
     "AuditEvent",
     "Beneficiary",
     "BillPayment",
+    "Card",
+    "CardTransaction",
     "DailyFlow",
     "Entry",
     "FxQuote",

@@ -136,6 +136,8 @@ def app() -> Iterator[Flask]:
 
 TABLES = (
     "kyc_submissions",
+    "card_transactions",
+    "cards",
     "fx_quotes",
     "fx_rates",
     "webhook_events",

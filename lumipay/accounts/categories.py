@@ -44,6 +44,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "data": ("Data bundle", "data"),
     "electricity": ("Electricity", "electricity"),
     "card": ("Card", "card"),
+    "card_purchase": ("Card purchase", "card"),
+    "card_refund": ("Card refund", "card"),
     "fee": ("Fee", "fees"),
     "fx_conversion": ("Currency conversion", "fx"),
 }

@@ -37,7 +37,12 @@ NEXT_TIER_NEEDS = {
     2: "Send a proof of address on the Verification page to move up to Tier 3.",
     3: "That is the limit of Tier 3, the highest tier.",
 }
-MOVEMENT = {"transfer": "transfer", "bill": "payment", "fx_conversion": "conversion"}
+MOVEMENT = {
+    "transfer": "transfer",
+    "bill": "payment",
+    "fx_conversion": "conversion",
+    "card": "card payment",
+}
 
 
 class LimitExceeded(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from lumipay.providers.bills import BillsProvider
+from lumipay.providers.cards import CardProviderAdapter
 from lumipay.providers.fx import OpenExchangeRates, RatesProvider, SandboxRates
 
 
@@ -46,3 +47,26 @@ def fx_rates_provider() -> RatesProvider:
             timeout=float(config["FX_RATES_TIMEOUT"]),
         )
     raise LookupError(f"No FX rates provider called {name!r}.")
+
+
+def card_provider_named(name: str) -> CardProviderAdapter:
+    """The card issuer called `name` (a card keeps the name of the issuer that made it)."""
+    if name == "sandbox":
+        from lumipay.providers.sandbox_cards import SandboxCards
+
+        return SandboxCards()
+    if name == "issuing":
+        from lumipay.providers.issuing import IssuingCards
+
+        config = current_app.config
+        return IssuingCards(
+            config["CARDS_API_URL"],
+            config["CARDS_API_KEY"],
+            timeout=float(config["CARDS_API_TIMEOUT"]),
+        )
+    raise LookupError(f"No card provider called {name!r}.")
+
+
+def card_provider() -> CardProviderAdapter:
+    """The issuer new cards are made with (`CARDS_PROVIDER`)."""
+    return card_provider_named(current_app.config["CARDS_PROVIDER"])

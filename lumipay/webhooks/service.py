@@ -4,6 +4,11 @@
 writes the processing job to the outbox, all in one transaction; it never touches money.
 `process_event` (a job) hands the stored event to its channel's handler in one transaction, and
 is a no-op for an event already processed.
+
+A few event types must be answered in the HTTP response itself (a card authorisation: the
+issuer waits for approve or decline). Those go to their SYNC_HANDLERS entry inside the same
+transaction that stores them, and a repeat of the same event id gets the first answer back
+instead of being refused as a replay.
 """
 
 from __future__ import annotations
@@ -31,9 +36,17 @@ log = logging.getLogger(__name__)
 
 CHANNELS = ("bills", "bank", "cards")
 WINDOW_SECONDS = 300
-# The use case each channel's events go to; bank and cards are stored and acknowledged until
-# their products exist.
-HANDLERS: dict[str, str] = {"bills": "lumipay.bills.service.apply_webhook"}
+# The use case each channel's events go to; bank is stored and acknowledged until its product
+# exists.
+HANDLERS: dict[str, str] = {
+    "bills": "lumipay.bills.service.apply_webhook",
+    "cards": "lumipay.cards.service.apply_webhook",
+}
+# Answered in the request: handler(event_id, data, first=...) -> the JSON answer, run in the
+# transaction that stores the event (first=True) or, for a repeat, that finds it stored.
+SYNC_HANDLERS: dict[tuple[str, str], str] = {
+    ("cards", "authorization.request"): "lumipay.cards.authorise.answer",
+}
 
 
 class WebhookRejected(Exception):
@@ -49,6 +62,12 @@ class WebhookRejected(Exception):
 class Accepted:
     event_id: str
     channel: str
+    answer: dict[str, Any] | None = None
+    repeated: bool = False
+
+    def body(self) -> dict[str, Any]:
+        """The JSON the endpoint answers with."""
+        return {"status": "accepted", "id": self.event_id, **(self.answer or {})}
 
 
 def secret_for(channel: str) -> str | None:
@@ -119,7 +138,9 @@ def receive(
     if body is None:
         raise _reject(channel, 400, "malformed", client)
 
-    def store() -> bool:
+    sync_path = SYNC_HANDLERS.get((channel, body["type"]))
+
+    def store() -> tuple[bool, dict[str, Any] | None]:
         dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
         inserted = db.session.execute(
             dialect.insert(WebhookEvent)
@@ -134,16 +155,28 @@ def receive(
             .on_conflict_do_nothing(index_elements=["channel", "event_id"])
             .returning(WebhookEvent.id)
         ).scalar()
+        if sync_path is not None:
+            handler: Callable[..., dict[str, Any]] = resolve(sync_path)
+            answer = handler(body["id"], body["data"], first=inserted is not None)
+            if inserted is not None:
+                event = db.session.get(WebhookEvent, inserted)
+                assert event is not None
+                event.processed_at, event.outcome = utcnow(), "answered"
+            return inserted is not None, answer
         if inserted is None:
-            return False
+            return False, None
         outbox.add("lumipay.webhooks.service.process_event", inserted, queue="webhooks")
-        return True
+        return True, None
 
-    if not run_in_transaction(store):
+    stored, answer = run_in_transaction(store)
+    if not stored and sync_path is None:
         raise _reject(channel, 400, "replayed", client)
-    metrics.webhooks.labels(channel, "accepted").inc()
-    log.info("webhook accepted", extra={"channel": channel, "event_id": body["id"]})
-    return Accepted(body["id"], channel)
+    metrics.webhooks.labels(channel, "accepted" if stored else "repeated").inc()
+    log.info(
+        "webhook accepted" if stored else "webhook repeated, first answer given",
+        extra={"channel": channel, "event_id": body["id"]},
+    )
+    return Accepted(body["id"], channel, answer, repeated=not stored)
 
 
 @job

@@ -26,4 +26,4 @@ def receive(channel: str) -> tuple[Response, int]:
         )
     except service.WebhookRejected as exc:
         return jsonify(status="rejected", reason=exc.reason), exc.status
-    return jsonify(status="accepted", id=accepted.event_id), 200
+    return jsonify(accepted.body()), 200

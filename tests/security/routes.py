@@ -9,7 +9,9 @@ by the sandbox so it also left her a notification), {electricity_confirm} (the c
 an electricity bill, reached by posting step one), {fx_quote} (a quote page for Ada's NGN to USD
 conversion, reached by posting the convert form), {kyc_submission} (Bayo's BVN and ID document,
 waiting for review), {kyc_address} (the /kyc page of Ada moved to Tier 2, where the
-proof-of-address form is).
+proof-of-address form is), {card} (Ada's active multi-use card),
+{card_clear} (the test merchant's answer to a purchase with Ada's card, which carries the form
+that clears it).
 
 The KYC document (/admin/kyc/<id>/document) is ADMIN: the customer who sent it, and everyone
 else, gets 404 (test_customers_get_404_on_every_admin_route).
@@ -152,6 +154,47 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/notifications", "/notifications", ("GET",), SIGNED_IN),
     Route("/notifications/read", "/notifications/read", ("POST",), SIGNED_IN, "/notifications"),
+    Route("/cards", "/cards", ("GET",), SIGNED_IN),
+    Route("/cards/new", "/cards/new", ("GET", "POST"), SIGNED_IN, "/cards/new"),
+    Route("/cards/<reference>", "/cards/{card}", ("GET",), SIGNED_IN, owned=True),
+    Route(
+        "/cards/<reference>/status",
+        "/cards/{card}/status",
+        ("POST",),
+        SIGNED_IN,
+        "/cards/{card}",
+        owned=True,
+    ),
+    Route(
+        "/cards/<reference>/limits",
+        "/cards/{card}/limits",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/cards/{card}/limits",
+        owned=True,
+    ),
+    Route(
+        "/cards/<reference>/reveal",
+        "/cards/{card}/reveal",
+        ("POST",),
+        SIGNED_IN,
+        "/cards/{card}",
+        owned=True,
+    ),
+    Route(
+        "/cards/sandbox/merchant",
+        "/cards/sandbox/merchant",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/cards/sandbox/merchant",
+    ),
+    Route(
+        "/cards/sandbox/merchant/clear",
+        "/cards/sandbox/merchant/clear",
+        ("POST",),
+        SIGNED_IN,
+        "{card_clear}",
+    ),
     Route(
         "/api/lumipay/v1/webhooks/<channel>",
         "/api/lumipay/v1/webhooks/bills",

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from lumipay.auth.models import PasswordResetToken, User, UserSession
 from lumipay.bills.models import BillPayment
+from lumipay.cards.models import Card, CardTransaction
 from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.jobs.models import OutboxMessage
@@ -59,6 +60,7 @@ class World:
     token: str  # a live password-reset token (Cy's)
     bill: str  # Ada's airtime bill, failed by the sandbox (and so a notification for her)
     kyc_submission: str  # Bayo's BVN and ID document, waiting for review
+    card: str = ""  # Ada's active multi-use card (its reference)
     make_admin: Callable[[], Admin] | None = None
     _admin: Admin | None = dataclasses.field(default=None, repr=False)
 
@@ -77,6 +79,7 @@ class World:
             token=self.token,
             bill=self.bill,
             kyc_submission=self.kyc_submission,
+            card=self.card,
         )
 
 
@@ -104,9 +107,35 @@ def build_world(app: Flask, register: Any, names: tuple[str, str, str] | None = 
     token = re.search(r"/auth/reset/(\S+)", outbox(app)[-1].body).group(1)
     assert send_identity(bayo, JPEG).status_int == 303
     kyc_submission = str(db.session.scalar(select(func.max(KycSubmission.id))))
-    return World(
+    world = World(
         ada, bayo, cy, reference, unsaved, beneficiary_id, token, failed_bill(ada), kyc_submission
     )
+    world.card = issued_card(ada)
+    return world
+
+
+def issued_card(customer: Customer) -> str:
+    """A card through the real form, issued by the sandbox (what the worker would do)."""
+    from lumipay.cards import service
+
+    form = customer.get("/cards/new").forms["new-card-form"]
+    form["label"] = "Shopping"
+    response = form.submit()
+    assert response.status_int == 303, response.text
+    reference = urlsplit(response.headers["Location"]).path.rsplit("/", 1)[-1]
+    assert service.issue(reference) == "active"
+    db.session.expire_all()
+    return reference
+
+
+def card_clear_page(world: World) -> Any:
+    """The test merchant's answer to a purchase with Ada's card: it carries the clear form."""
+    form = world.ada.get("/cards/sandbox/merchant").forms["merchant-form"]
+    form["card"] = world.card
+    form["amount"] = "100"
+    page = form.submit()
+    assert "clear-form" in page.text, page.text
+    return page
 
 
 AIRTIME = {"network": "mtn", "phone": "0803 123 4567", "amount": "1,000"}
@@ -190,6 +219,11 @@ def state() -> tuple[Any, ...]:
         [tuple(k) for k in db.session.execute(
             select(KycSubmission.id, KycSubmission.status).order_by(KycSubmission.id)
         )],
+        [tuple(c) for c in db.session.execute(
+            select(Card.reference, Card.status, Card.per_transaction_limit, Card.monthly_limit)
+            .order_by(Card.id)
+        )],
+        db.session.scalar(select(func.count()).select_from(CardTransaction)),
     )  # fmt: skip
 
 
@@ -224,6 +258,8 @@ def page_with_form(world: World, route: Route) -> tuple[Any, Any]:
         page = world.ada.get("/kyc")
     elif source == "{fx_quote}":
         page = fx_quote_page(world.ada)
+    elif source == "{card_clear}":
+        page = card_clear_page(world)
     elif source == "{electricity_confirm}":
         page = bill_form(world.ada, "/bills/electricity").submit()
         assert page.status_int == 200 and "electricity-confirm-form" in page.text, page.text
@@ -673,7 +709,7 @@ def test_webhook_refuses_unsigned_forged_stale_and_malformed_deliveries(app, wor
         response = visitor.post(WEBHOOK, body, headers=headers, expect_errors=True)
         assert response.status_int == status, (what, response.status_int)
         assert response.json["status"] == "rejected", what
-    for channel in ("bank", "cards", "evil", "bills%00"):  # no secret, or no such channel
+    for channel in ("bank", "evil", "bills%00"):  # no secret, or no such channel
         url = f"/api/lumipay/v1/webhooks/{channel}"
         response = visitor.post(url, raw, headers=sign("", now, raw), expect_errors=True)
         assert response.status_int in (400, 404), (channel, response.status_int)

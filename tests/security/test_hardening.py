@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lumipay import create_app
-from lumipay.config import DEFAULT_SECRET_KEY, DEV_WEBHOOK_SECRET
+from lumipay.config import DEFAULT_SECRET_KEY, DEV_CARDS_WEBHOOK_SECRET, DEV_WEBHOOK_SECRET
 from tests.conftest import unique_details
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -76,6 +76,15 @@ def test_production_sends_hsts_and_secure_cookies():
         ({"PASSWORD_HASH_METHOD": "scrypt:1024:8:1"}, "scrypt"),
         ({"WEBHOOK_SECRETS": {"bills": DEV_WEBHOOK_SECRET}}, "BILLS_WEBHOOK_SECRET"),
         ({"WEBHOOK_SECRETS": {"bills": ""}}, "BILLS_WEBHOOK_SECRET"),
+        (
+            {
+                "WEBHOOK_SECRETS": {
+                    "bills": "a-bills-webhook-secret-of-length",
+                    "cards": DEV_CARDS_WEBHOOK_SECRET,
+                }
+            },
+            "CARDS_WEBHOOK_SECRET",
+        ),
         ({"METRICS_TOKEN": None}, "METRICS_TOKEN"),
     ],
 )

@@ -1,0 +1,1 @@
+"""Virtual cards: issuance through a card provider, real-time authorisation, clearing."""

@@ -1,0 +1,176 @@
+"""Virtual cards and what happened on them (authorisations, their clearing, refunds).
+
+A card row keeps the provider's token, the brand, the last four digits and the expiry: never
+the full number or the CVV.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lumipay.database import BigIntPK, UTCDateTime, utcnow
+from lumipay.extensions import db
+from lumipay.ledger.models import Hold
+
+ISSUING, ACTIVE, FROZEN, TERMINATED, FAILED = (
+    "issuing",
+    "active",
+    "frozen",
+    "terminated",
+    "failed",
+)
+CARD_TRANSITIONS: dict[str, frozenset[str]] = {
+    ISSUING: frozenset({ACTIVE, FAILED, TERMINATED}),
+    ACTIVE: frozenset({FROZEN, TERMINATED}),
+    FROZEN: frozenset({ACTIVE, TERMINATED}),
+    TERMINATED: frozenset(),
+    FAILED: frozenset(),
+}
+CARD_CURRENCIES = ("NGN", "USD")
+
+# A card transaction: an authorisation (approved or declined) or a refund.
+AUTHORISATION, REFUND = "authorisation", "refund"
+APPROVED, DECLINED, CAPTURED, REVERSED, REFUNDED = (
+    "approved",
+    "declined",
+    "captured",
+    "reversed",
+    "refunded",
+)
+TXN_TRANSITIONS: dict[str, frozenset[str]] = {
+    APPROVED: frozenset({CAPTURED, REVERSED}),
+    DECLINED: frozenset(),
+    CAPTURED: frozenset(),
+    REVERSED: frozenset(),
+    REFUNDED: frozenset(),
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, what: str, current: str, target: str) -> None:
+        super().__init__(f"A {what} can't go from {current} to {target}.")
+
+
+class Card(db.Model):
+    __tablename__ = "cards"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('issuing', 'active', 'frozen', 'terminated', 'failed')",
+            name="status_known",
+        ),
+        CheckConstraint("currency IN ('NGN', 'USD')", name="currency_known"),
+        CheckConstraint("per_transaction_limit > 0", name="per_transaction_limit_positive"),
+        CheckConstraint("monthly_limit > 0", name="monthly_limit_positive"),
+        Index("ix_cards_user_id_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # What URLs and the provider see; never the row id.
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    label: Mapped[str] = mapped_column(String(40))
+    single_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    per_transaction_limit: Mapped[int] = mapped_column(BigInteger)
+    monthly_limit: Mapped[int] = mapped_column(BigInteger)
+    # Comma-separated MCC group keys (lumipay.cards.mcc) the card may be used in.
+    allowed_groups: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=ISSUING)
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    brand: Mapped[str | None] = mapped_column(String(16))
+    last4: Mapped[str | None] = mapped_column(String(4))
+    exp_month: Mapped[int | None] = mapped_column(Integer)
+    exp_year: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def groups(self) -> list[str]:
+        return [key for key in self.allowed_groups.split(",") if key]
+
+    @property
+    def expiry(self) -> str:
+        if self.exp_month is None or self.exp_year is None:
+            return ""
+        return f"{self.exp_month:02d}/{self.exp_year % 100:02d}"
+
+    def move_to(self, target: str) -> None:
+        if target not in CARD_TRANSITIONS[self.status]:
+            raise IllegalTransition("card", self.status, target)
+        self.status = target
+        if target == TERMINATED:
+            self.terminated_at = utcnow()
+
+
+class CardTransaction(db.Model):
+    """One authorisation (its decision, hold and settlement) or one refund on a card.
+
+    An approved authorisation holds the money until it is captured (clearing), reversed, or
+    its hold expires (then `hold.status` says so and the row stays `approved`).
+    """
+
+    __tablename__ = "card_transactions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('authorisation', 'refund')", name="kind_known"),
+        CheckConstraint(
+            "status IN ('approved', 'declined', 'captured', 'reversed', 'refunded')",
+            name="status_known",
+        ),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_card_transactions_card_id_created_at", "card_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # The issuer's id for this authorisation or refund; clearing and reversal refer to it.
+    provider_reference: Mapped[str] = mapped_column(String(64), unique=True)
+    # The webhook delivery that created it: a repeat of that delivery gets this row's answer.
+    event_id: Mapped[str] = mapped_column(String(100), unique=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    merchant_name: Mapped[str] = mapped_column(String(80))
+    merchant_mcc: Mapped[str] = mapped_column(String(4))
+    decline_code: Mapped[str | None] = mapped_column(String(40))
+    decline_reason: Mapped[str | None] = mapped_column(String(200))
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_holds.id"), unique=True)
+    captured_amount: Mapped[int | None] = mapped_column(BigInteger)
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("card_transactions.id"))
+    # Set when the issuer's clearing could not be taken as sent: a person must look.
+    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    hold: Mapped[Hold | None] = relationship()
+
+    @property
+    def shown_status(self) -> str:
+        """What the customer sees: an approval whose hold ran out shows as expired."""
+        if self.status == APPROVED and self.hold is not None and self.hold.status == "expired":
+            return "expired"
+        return self.status
+
+    def move_to(self, target: str) -> None:
+        if target not in TXN_TRANSITIONS[self.status]:
+            raise IllegalTransition("card transaction", self.status, target)
+        self.status = target
+        self.settled_at = utcnow()
