@@ -1,7 +1,8 @@
 """KYC: every customer's tier (1 to 3, existing customers start at 1) and the documents they
 submit to move up, waiting for an admin's review.
 
-Made with `flask db migrate`; the tier's CHECK constraint added by hand (autogenerate misses it).
+Made with `flask db migrate`; the tier's CHECK constraint added by hand (autogenerate misses it),
+and `users` altered without batch mode so SQLite never rebuilds it.
 """
 
 import sqlalchemy as sa
@@ -70,16 +71,17 @@ def upgrade():
             sqlite_where=sa.text("status = 'pending'"),
         )
 
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("kyc_tier", sa.Integer(), server_default="1", nullable=False))
-        batch_op.create_check_constraint("kyc_tier_known", "kyc_tier BETWEEN 1 AND 3")
+    # Plain ALTERs, not batch mode: on SQLite a batch would rebuild `users`, and dropping the old
+    # table fails while other tables' rows point at it. SQLite (the dev database) can't add a
+    # CHECK constraint to an existing table, so the tier's range is checked on PostgreSQL only.
+    op.add_column("users", sa.Column("kyc_tier", sa.Integer(), server_default="1", nullable=False))
+    if op.get_bind().dialect.name != "sqlite":
+        op.create_check_constraint(
+            op.f("ck_users_kyc_tier_known"), "users", "kyc_tier BETWEEN 1 AND 3"
+        )
 
 
 def downgrade():
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("ck_users_kyc_tier_known"), type_="check")
-        batch_op.drop_column("kyc_tier")
-
     with op.batch_alter_table("kyc_submissions", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_kyc_submissions_one_pending",
@@ -90,3 +92,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_kyc_submissions_id_number_hash"))
 
     op.drop_table("kyc_submissions")
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint(op.f("ck_users_kyc_tier_known"), "users", type_="check")
+    op.drop_column("users", "kyc_tier")
