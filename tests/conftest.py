@@ -133,6 +133,7 @@ def app() -> Iterator[Flask]:
 
 
 TABLES = (
+    "api_refresh_tokens",
     "fx_quotes",
     "fx_rates",
     "webhook_events",
