@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, json, request
+from flask import Blueprint, current_app, json, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.wrappers import Response
 
@@ -148,6 +148,9 @@ def operation(
         )
 
         def view(**path_args: Any) -> Response:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            if limit and (request.content_length or 0) > limit:
+                raise Problem("payload-too-large")  # before the token: nothing is read
             kwargs: dict[str, Any] = dict(path_args)
             if auth:
                 user = bearer.current_user()
