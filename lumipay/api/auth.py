@@ -104,7 +104,9 @@ def refresh(body: schemas.RefreshIn) -> tuple[int, schemas.TokensOut]:
 def logout(user: User) -> Response:
     """Revokes the refresh token family and, with it, every access token it issued."""
     tokens.revoke(g.api_claims.family_id, user_id=user.id, origin=request_origin())
-    return Response(status=204)
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response
 
 
 @operation(

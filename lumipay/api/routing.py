@@ -80,6 +80,8 @@ def validation_problem(exc: ValidationError) -> Problem:
     for error in exc.errors():
         # Drop the discriminator's tag from the location: bills' `amount`, not `airtime.amount`.
         loc = [str(part) for part in error["loc"] if part not in ("airtime", "data", "electricity")]
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc.append(str((error.get("ctx") or {}).get("discriminator", "")).strip("'"))
         errors.append({"field": ".".join(loc), "message": _message(dict(error))})
     return Problem("validation-error", "Some fields are invalid.", errors=errors)
 
