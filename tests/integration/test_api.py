@@ -632,3 +632,41 @@ def test_fx_refusals(app, ctx, clock):
     bayo = api_register(app, "Bayo Adeyemi")
     assert_problem(bayo.post("/fx/convert", {"quote_id": q["quote_id"]}, key=new_key()), 404,
                    "not-found")  # fmt: skip
+
+
+# The OpenAPI document
+
+
+def test_the_openapi_document_describes_every_api_route(app, web):
+    doc = web.get("/api/openapi.json").json
+    assert doc["openapi"] == "3.1.0"
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(API) and rule.endpoint.startswith("api."):
+            path = rule.rule
+            for arg in rule.arguments:
+                path = path.replace(path[path.index("<") : path.index(">") + 1], f"{{{arg}}}", 1)
+            served |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    documented = {
+        (path, method) for path, ops in doc["paths"].items() for method in ops if path != "/healthz"
+    }
+    assert documented == served
+    transfer = doc["paths"][f"{API}/transfers/"]["post"]
+    header = next(p for p in transfer["parameters"] if p["name"] == "Idempotency-Key")
+    assert header["required"] is True and header["in"] == "header"
+    body = doc["components"]["schemas"]["TransferIn"]
+    assert body["properties"]["amount"]["type"] == "integer"
+    assert body["additionalProperties"] is False
+    assert "application/problem+json" in transfer["responses"]["422"]["content"]
+
+
+def test_the_docs_page_uses_only_our_own_scripts(web):
+    page = web.get("/api/docs")
+    scripts = [s["src"] for s in page.html.find_all("script")]
+    assert scripts == [
+        "/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        "/static/js/api-docs.js",
+    ]
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert web.get(scripts[0]).status_int == 200, "make install vendors Swagger UI"
