@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel
 
+from lumipay.database import as_utc
 from lumipay.money import MAX_MINOR
 
 NO_CONTROL = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
@@ -27,6 +28,8 @@ Amount = Annotated[int, Field(gt=0, le=MAX_MINOR, description="Minor units (kobo
 MinorUnits = Annotated[int, Field(description="Minor units (kobo, cents).")]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Currency = Literal["NGN", "USD", "EUR", "GBP"]
+# SQLite (make dev) hands back naive times; every stored time is UTC, and says so on the wire.
+Timestamp = Annotated[datetime, AfterValidator(as_utc)]
 OtpCode = Annotated[str, text(32, description="A TOTP code or an unused recovery code.")]
 
 
@@ -83,7 +86,7 @@ class UserOut(Reply):
     account_number: str | None
     role: Literal["customer", "admin"]
     two_factor_enabled: bool
-    created_at: datetime
+    created_at: Timestamp
 
 
 # accounts and wallets
@@ -127,7 +130,7 @@ class HistoryItemOut(Reply):
     amount: MinorUnits = Field(description="Signed: negative when money left the wallet.")
     balance_after: MinorUnits | None
     status: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class HistoryPageOut(Reply):
@@ -162,7 +165,7 @@ class TransferOut(TransferCreatedOut):
     narration: str
     counterparty_name: str = Field(description="Masked as banks show it.")
     counterparty_account_number: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 # bills
@@ -214,8 +217,8 @@ class BillOut(BillPaidOut):
     total: MinorUnits
     token: str | None
     message: str
-    created_at: datetime
-    settled_at: datetime | None
+    created_at: Timestamp
+    settled_at: Timestamp | None
 
 
 # fx
@@ -230,7 +233,7 @@ class PairOut(Reply):
 
 
 class RatesOut(Reply):
-    updated_at: datetime | None
+    updated_at: Timestamp | None
     stale: bool
     spread_bp: int
     pairs: list[PairOut]
@@ -254,7 +257,7 @@ class QuoteOut(Reply):
     debit_amount: MinorUnits
     credit_amount: MinorUnits
     fee_amount: MinorUnits
-    expires_at: datetime
+    expires_at: Timestamp
 
 
 class ConvertIn(Request):
