@@ -670,3 +670,61 @@ def test_the_docs_page_uses_only_our_own_scripts(web):
     ]
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert web.get(scripts[0]).status_int == 200, "make install vendors Swagger UI"
+
+
+# Faults: a database connection dropped mid-transfer, an unexpected error
+
+
+def test_connection_dropped_mid_transfer_is_a_503_problem_and_the_retry_moves_money_once(app, ctx):
+    from sqlalchemy import event
+
+    from tests.conftest import _database_url
+
+    ada, bayo = api_register(app, "Ada Obi"), api_register(app, "Bayo Adeyemi")
+    key, body = new_key(), transfer_body(ada, bayo, 2_500)
+    before = money_state()
+    armed = threading.Event()
+    armed.set()
+    killer = sa.create_engine(_database_url(), poolclass=sa.pool.NullPool)
+
+    def drop_connection(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if armed.is_set() and statement.lstrip().upper().startswith("INSERT INTO LEDGER_ENTRIES"):
+            armed.clear()
+            pid = conn.connection.dbapi_connection.get_backend_pid()
+            with killer.connect() as other:
+                other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    event.listen(db.engine, "before_cursor_execute", drop_connection)
+    try:
+        response = ada.post("/transfers/", body, key=key)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", drop_connection)
+        killer.dispose()
+    assert_problem(response, 503, "service-unavailable")
+    assert money_state() == before, "the key's claim rolled back with the money"
+    retried = ada.post("/transfers/", body, key=key)
+    assert retried.status_int == 201 and "Idempotent-Replayed" not in retried.headers
+    again = ada.post("/transfers/", body, key=key)
+    assert (again.status_int, again.json) == (201, retried.json)
+    assert count(Transfer) == 1
+    assert_ledger_ok()
+
+
+def test_an_unexpected_error_is_a_500_problem_not_an_html_page(app, ctx, monkeypatch):
+    from sqlalchemy import event
+
+    ada = api_register(app, "Ada Obi")
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+
+    def fail(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "FROM ledger_accounts" in statement:
+            raise RuntimeError("a bug")
+
+    event.listen(db.engine, "before_cursor_execute", fail)
+    try:
+        response = ada.get("/accounts/")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", fail)
+    doc = assert_problem(response, 500, "internal-error")
+    assert "a bug" not in response.text and "Traceback" not in response.text
+    assert doc["detail"] == "Something went wrong on our side"
