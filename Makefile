@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app wsgi
 HTMX_VERSION := 2.0.11
 HTMX := static/vendor/htmx-$(HTMX_VERSION).min.js
+SWAGGER_UI_VERSION := 5.35.0
+SWAGGER_UI := static/vendor/swagger-ui/.version-$(SWAGGER_UI_VERSION)
 AXE_VERSION := 4.14.1
 AXE := tests/e2e/vendor/axe-$(AXE_VERSION).min.js
 CHROMIUM := /usr/bin/chromium
@@ -25,6 +27,15 @@ $(HTMX):
 	  && rm -rf $$tmp
 	cp $(HTMX) static/vendor/htmx.min.js
 
+# Swagger UI for /api/docs, served from our own origin like htmx; pinned, never committed.
+$(SWAGGER_UI):
+	rm -rf static/vendor/swagger-ui && mkdir -p static/vendor/swagger-ui
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null \
+	  && tar -xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz \
+	  && cp package/swagger-ui-bundle.js package/swagger-ui.css package/LICENSE \
+	     $(CURDIR)/static/vendor/swagger-ui/ && rm -rf $$tmp
+	touch $@
+
 # axe-core checks each page in the browser tests; pinned from the npm registry, never committed.
 $(AXE):
 	mkdir -p tests/e2e/vendor
@@ -32,7 +43,7 @@ $(AXE):
 	  && tar -xzf axe-core-$(AXE_VERSION).tgz && cp package/axe.min.js $(CURDIR)/$(AXE) \
 	  && rm -rf $$tmp
 
-install: $(VENV)/.installed $(HTMX) $(AXE)
+install: $(VENV)/.installed $(HTMX) $(SWAGGER_UI) $(AXE)
 
 # The browser tests drive Debian's Chromium (Playwright never downloads one): installed here
 # when missing and we may (root with apt-get); otherwise the browser tests skip and say why.

@@ -11,7 +11,9 @@ from htmx_flask import Htmx
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
 
 from lumipay import config as settings
 from lumipay.extensions import csrf, db, login_manager, migrate
@@ -69,7 +71,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from lumipay import health, observability
+    from lumipay import api, health, observability
     from lumipay.accounts.views import bp as accounts_bp
     from lumipay.auth.views import bp as auth_bp
     from lumipay.beneficiaries.views import bp as beneficiaries_bp
@@ -100,6 +102,7 @@ def _register_blueprints(app: Flask) -> None:
         health.bp,
     ):
         app.register_blueprint(bp)
+    api.init_app(app)
 
 
 def _register_cli(app: Flask) -> None:
@@ -114,33 +117,52 @@ def _register_cli(app: Flask) -> None:
 
 def _register_handlers(app: Flask) -> None:
     from lumipay.admin.nav import admin_sections
+    from lumipay.api.problems import Problem, for_http_error, is_api_request
     from lumipay.money import format_amount
 
     app.jinja_env.globals["admin_sections"] = admin_sections
     app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["signed_money"] = lambda v, c: format_amount(v, c, sign=True)
 
+    # Under /api/ every error is a problem document (RFC 9457), never an HTML page.
     @app.errorhandler(404)
-    def not_found(_error: Exception) -> tuple[str, int]:
+    def not_found(error: HTTPException) -> tuple[str, int] | Response:
+        if is_api_request():
+            return for_http_error(error)
         return render_template("errors/404.html"), 404
 
     @app.errorhandler(400)
-    def bad_request(_error: Exception) -> tuple[str, int]:
+    def bad_request(error: HTTPException) -> tuple[str, int] | Response:
+        if is_api_request():
+            return for_http_error(error)
         return render_template("errors/400.html"), 400
 
     @app.errorhandler(413)
-    def too_large(_error: Exception) -> tuple[str, int]:
+    def too_large(error: HTTPException) -> tuple[str, int] | Response:
+        if is_api_request():
+            return for_http_error(error)
         return render_template("errors/413.html"), 413
+
+    @app.errorhandler(405)
+    @app.errorhandler(415)
+    def api_or_default(error: HTTPException) -> HTTPException | Response:
+        return for_http_error(error) if is_api_request() else error
+
+    @app.errorhandler(500)
+    def internal_error(error: HTTPException) -> HTTPException | Response:
+        return for_http_error(error) if is_api_request() else error
 
     @app.errorhandler(sa_exc.OperationalError)
     @app.errorhandler(sa_exc.InterfaceError)
-    def database_unavailable(error: Exception) -> tuple[str, int]:
+    def database_unavailable(error: Exception) -> tuple[str, int] | Response:
         """The database went away mid-request: the transaction rolled back, so say "try again"."""
         app.logger.error("database unavailable: %s", error)
         try:
             db.session.rollback()
         except sa_exc.SQLAlchemyError:
             app.logger.warning("rollback after a lost connection failed", exc_info=True)
+        if is_api_request():
+            return Problem("service-unavailable").response()
         return render_template("errors/503.html"), 503
 
     @app.after_request

@@ -66,6 +66,19 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         **_bills_settings(production),
         **kyc_settings(instance_path),
         **cards_settings(),
+        **api_settings(),
+    }
+
+
+def api_settings() -> dict[str, Any]:
+    """The JSON API's tokens and idempotency windows (see `.env.example`)."""
+    return {
+        # Signs access tokens (HS256); empty means SECRET_KEY.
+        "JWT_SECRET_KEY": os.environ.get("JWT_SECRET_KEY", "").strip() or None,
+        "JWT_ACCESS_SECONDS": _int("JWT_ACCESS_SECONDS", 15 * 60),
+        "JWT_REFRESH_SECONDS": _int("JWT_REFRESH_SECONDS", 30 * 24 * 3600),
+        "IDEMPOTENCY_TTL_SECONDS": _int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
+        "IDEMPOTENCY_STALE_SECONDS": _int("IDEMPOTENCY_STALE_SECONDS", 300),
     }
 
 

@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic's autogenerate and the ORM see them all."""
 
+from lumipay.api.models import RefreshToken
 from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import PasswordResetToken, RecoveryCode, User, UserSession
 from lumipay.beneficiaries.models import Beneficiary
@@ -33,6 +34,7 @@ __all__ = [
     "OutboxMessage",
     "PasswordResetToken",
     "RecoveryCode",
+    "RefreshToken",
     "Transfer",
     "User",
     "UserSession",

@@ -12,6 +12,8 @@ from flask import Flask, current_app, render_template, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 
@@ -25,13 +27,25 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
 
     @app.errorhandler(429)
-    def too_many_requests(_error: Exception) -> tuple[str, int]:
+    def too_many_requests(error: HTTPException) -> tuple[str, int] | Response:
+        from lumipay.api.problems import for_http_error, is_api_request
+
+        if is_api_request():
+            return for_http_error(error)
         return render_template("errors/429.html"), 429
 
 
 def configured(name: str) -> Callable[[], str]:
     """A limit read from the config at request time (`LIMIT_LOGIN`, …)."""
     return lambda: current_app.config[name]
+
+
+# Signing in and registering count once per client address, whether through the pages or the
+# JSON API: the limit is shared, so switching door buys no extra guesses.
+login_limit = limiter.shared_limit(configured("LIMIT_LOGIN"), scope="login", methods=["POST"])
+register_limit = limiter.shared_limit(
+    configured("LIMIT_REGISTER"), scope="register", methods=["POST"]
+)
 
 
 def by_user() -> str:

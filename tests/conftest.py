@@ -87,6 +87,20 @@ def pytest_configure(config: pytest.Config) -> None:
     sys.stderr.write(f"{banner}Tests that need these services are SKIPPED.\n")
 
 
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The schemathesis run's counts (tests/integration/test_api_schema.py), when it ran."""
+    from tests.integration.test_api_schema import SCHEMA_COUNTS
+
+    counts = config.stash.get(SCHEMA_COUNTS, None)
+    if not counts:
+        return
+    operations = sorted(k for k in counts if k.startswith("op "))
+    statuses = ", ".join(f"{k[7:]}: {counts[k]}" for k in sorted(counts) if k.startswith("status"))
+    terminalreporter.write_line(
+        f"schemathesis: {counts['cases']} cases over {len(operations)} operations; {statuses}"
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in item.path.parts:
@@ -138,6 +152,7 @@ TABLES = (
     "kyc_submissions",
     "card_transactions",
     "cards",
+    "api_refresh_tokens",
     "fx_quotes",
     "fx_rates",
     "webhook_events",

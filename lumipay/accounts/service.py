@@ -25,9 +25,10 @@ CURRENCY_ORDER = ("NGN", "USD", "EUR", "GBP")
 
 
 class WalletError(Exception):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code  # "wallet-exists" for API clients; None for a bad currency
 
 
 def wallets_for(user_id: int) -> list[Account]:
@@ -62,7 +63,7 @@ def open_wallet(user_id: int, currency: str, *, origin: Origin) -> Account:
         if db.session.scalar(
             select(Account.id).where(Account.user_id == user_id, Account.currency == code)
         ):
-            raise WalletError(f"You already have a {code} wallet.")
+            raise WalletError(f"You already have a {code} wallet.", code="wallet-exists")
         wallet = Account(
             kind=WALLET, user_id=user_id, currency=code, name=f"{code} wallet", balance=0, held=0
         )

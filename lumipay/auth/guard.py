@@ -53,7 +53,8 @@ def _message(reason: str) -> str:
 
 def enforce() -> Response | None:
     """before_request: end idle, expired or revoked sessions; keep admins to enrolment."""
-    if request.endpoint in (None, "static"):
+    if request.endpoint in (None, "static") or request.blueprint in ("api", "api_docs"):
+        # The JSON API reads no session: bearer tokens only (lumipay.api.bearer).
         return None
     user_id = session.get("_user_id")
     if user_id is None:

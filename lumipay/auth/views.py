@@ -32,7 +32,14 @@ from lumipay.auth.forms import (
 )
 from lumipay.auth.models import User
 from lumipay.extensions import db
-from lumipay.ratelimit import by_pending_user, by_submitted_email, configured, limiter
+from lumipay.ratelimit import (
+    by_pending_user,
+    by_submitted_email,
+    configured,
+    limiter,
+    login_limit,
+    register_limit,
+)
 from lumipay.web import request_origin, safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -44,7 +51,7 @@ TOTP_SETUP = "totp_setup_secret"
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(configured("LIMIT_REGISTER"), methods=["POST"])
+@register_limit
 def register() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
@@ -73,7 +80,7 @@ def register() -> str | Response | tuple[str, int]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(configured("LIMIT_LOGIN"), methods=["POST"])
+@login_limit
 def login() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))

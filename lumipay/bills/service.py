@@ -52,15 +52,18 @@ CLEARING = "bills_clearing"
 FEES = "fees"
 SUBMIT = "lumipay.bills.jobs.submit_bill"
 REQUERY = "lumipay.bills.jobs.requery_bill"
+INSUFFICIENT_FUNDS = "insufficient-funds"
 
 
 class BillError(Exception):
     """A bill was refused and nothing was held; `field` names the form field it belongs to."""
 
-    def __init__(self, field: str | None, message: str) -> None:
+    def __init__(self, field: str | None, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        # A stable name for API clients, e.g. "insufficient-funds"; None for a plain refusal.
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,14 @@ def _request_id() -> str:
     return f"{lagos:%Y%m%d%H%M}{secrets.token_hex(8)}"
 
 
-def pay_bill(user_id: int, plan: BillPlan, *, idempotency_key: str, origin: Origin) -> PaidBill:
+def pay_bill(
+    user_id: int,
+    plan: BillPlan,
+    *,
+    idempotency_key: str,
+    origin: Origin,
+    replayable: idempotency.Replayable | None = None,
+) -> PaidBill:
     """Hold the money and record the bill as processing; the provider call goes to a job.
 
     Refused with BillError (nothing held) when the wallet's available balance is short. A
@@ -241,6 +251,7 @@ def pay_bill(user_id: int, plan: BillPlan, *, idempotency_key: str, origin: Orig
                 "amount",
                 f"{exc.message} You have {format_amount(exc.available)} available and this "
                 f"costs {format_amount(plan.total)}.",
+                code=INSUFFICIENT_FUNDS,
             ) from None
         bill = BillPayment(
             reference=reference,
@@ -275,7 +286,7 @@ def pay_bill(user_id: int, plan: BillPlan, *, idempotency_key: str, origin: Orig
         outbox.add(SUBMIT, reference, queue="bills")
 
     outcome, replayed = idempotency.run_once(
-        user_id, idempotency_key, "bill", payload, reference, work
+        user_id, idempotency_key, "bill", payload, reference, work, replayable=replayable
     )
     return PaidBill(outcome, replayed)
 

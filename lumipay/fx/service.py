@@ -41,6 +41,7 @@ from lumipay.money import CURRENCIES, MAX_MINOR, format_amount
 FX_POSITION = "fx_position"
 FX_REVENUE = "fx_revenue"
 KIND = "fx_conversion"
+INSUFFICIENT_FUNDS = "insufficient-funds"
 log = logging.getLogger(__name__)
 PAIRS = (("USD", "NGN"), ("EUR", "NGN"), ("GBP", "NGN"), ("EUR", "USD"), ("GBP", "USD"))
 
@@ -48,10 +49,12 @@ PAIRS = (("USD", "NGN"), ("EUR", "NGN"), ("GBP", "NGN"), ("EUR", "USD"), ("GBP",
 class FxError(Exception):
     """A quote or conversion was refused; `field` names the form field it belongs to."""
 
-    def __init__(self, field: str | None, message: str) -> None:
+    def __init__(self, field: str | None, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        # A stable name for API clients, e.g. "insufficient-funds"; None for a plain refusal.
+        self.code = code
 
 
 def update_rates() -> int:
@@ -273,7 +276,9 @@ def make_quote(
     rates = current_rates()
     if rates.stale:
         raise FxError(
-            None, "Exchange rates are out of date, so conversions are paused. Try again shortly."
+            None,
+            "Exchange rates are out of date, so conversions are paused. Try again shortly.",
+            code="rates-unavailable",
         )
     p = price(rates, source.currency, target.currency, debit=debit, credit=credit)
     if p.credit <= 0 or p.debit <= 0:
@@ -288,6 +293,7 @@ def make_quote(
             "amount",
             "Insufficient available balance: you have "
             f"{format_amount(source.available, source.currency)} available.",
+            code=INSUFFICIENT_FUNDS,
         )
     now = clock.now()
 
@@ -342,7 +348,7 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
             .execution_options(populate_existing=True)
         )
         if quote is None:
-            raise FxError(None, "That quote doesn't exist. Get a new quote.")
+            raise FxError(None, "That quote doesn't exist. Get a new quote.", code="not-found")
         if quote.status == "converted":
             txn_ref = db.session.scalar(
                 select(LedgerTransaction.reference).where(
@@ -351,7 +357,7 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
             )
             return Conversion(txn_ref, True)
         if clock.now() >= as_utc(quote.expires_at):
-            raise FxError(None, "This quote has expired. Get a new quote.")
+            raise FxError(None, "This quote has expired. Get a new quote.", code="quote-expired")
         txn = ledger.begin(
             KIND,
             narration=f"{quote.from_currency} to {quote.to_currency} conversion",
@@ -391,7 +397,7 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
         try:
             ledger.apply(txn, legs)
         except InsufficientFunds as exc:
-            raise FxError("amount", exc.message) from None
+            raise FxError("amount", exc.message, code=INSUFFICIENT_FUNDS) from None
         quote.status = "converted"
         quote.transaction_id = txn.id
         db.session.flush()

@@ -5,6 +5,11 @@ money movement commit together or not at all. The claim is an INSERT … ON CONF
 a concurrent twin waits on the unique index until the first commits, then inserts nothing and
 returns the first outcome. A failed attempt (refused by a business rule) rolls back its claim,
 so the same key may be tried again.
+
+The JSON API keeps Stripe's contract on top (see `Replayable`): the first response's status and
+body are stored with the claim, in the same transaction, and replayed for 24 hours
+(`IDEMPOTENCY_TTL_SECONDS`); a twin still in flight is refused at once (409) instead of waiting.
+Endpoints whose service takes no key use `begin_request` / `finish_request` / `abandon_request`.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from lumipay.database import run_in_transaction, utcnow
+from lumipay import clock
+from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.idempotency.models import IdempotencyRecord
 
@@ -51,7 +60,7 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-def _claim(owner_id: int, key: str, scope: str, print_: str, outcome: str) -> bool:
+def _claim(owner_id: int, key: str, scope: str, print_: str, outcome: str | None) -> bool:
     """Insert the key; False when a committed row already holds it."""
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     inserted = db.session.execute(
@@ -62,7 +71,7 @@ def _claim(owner_id: int, key: str, scope: str, print_: str, outcome: str) -> bo
             scope=scope,
             fingerprint=print_,
             outcome=outcome,
-            created_at=utcnow(),
+            created_at=clock.now(),
         )
         .on_conflict_do_nothing(index_elements=["owner_id", "key"])
         .returning(IdempotencyRecord.id)
@@ -70,12 +79,16 @@ def _claim(owner_id: int, key: str, scope: str, print_: str, outcome: str) -> bo
     return inserted is not None
 
 
-def _replay(owner_id: int, key: str, scope: str, print_: str) -> str:
-    record = db.session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.owner_id == owner_id, IdempotencyRecord.key == key
-        )
+def _record(owner_id: int, key: str) -> IdempotencyRecord | None:
+    return db.session.scalar(
+        select(IdempotencyRecord)
+        .where(IdempotencyRecord.owner_id == owner_id, IdempotencyRecord.key == key)
+        .execution_options(populate_existing=True)
     )
+
+
+def _replay(owner_id: int, key: str, scope: str, print_: str) -> str:
+    record = _record(owner_id, key)
     if record is None or record.outcome is None:
         raise RequestInFlight("This request is still being processed. Refresh in a moment.")
     if record.scope != scope or record.fingerprint != print_:
@@ -85,6 +98,46 @@ def _replay(owner_id: int, key: str, scope: str, print_: str) -> str:
     return record.outcome
 
 
+@dataclass(frozen=True)
+class Replayable:
+    """A JSON API request: `respond(outcome)` builds its (status, body), stored with the claim."""
+
+    respond: Callable[[str], tuple[int, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: dict[str, Any]
+
+
+def _forget_expired(owner_id: int, key: str) -> None:
+    """A key older than the replay window may be used again, as on Stripe."""
+    cutoff = clock.now() - timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
+    db.session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.owner_id == owner_id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.created_at < cutoff,
+        )
+    )
+
+
+def _refuse_twin(owner_id: int, key: str) -> None:
+    """On PostgreSQL: a transaction-scoped advisory lock on the key, taken without waiting.
+
+    The first request holds it until it commits; a twin arriving meanwhile gets 409 instead of
+    queueing on the unique index. (SQLite runs one writer at a time: the twin waits, replays.)
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    got = db.session.scalar(
+        select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"{owner_id}:{key}", 0)))
+    )
+    if not got:
+        raise RequestInFlight("A request with this Idempotency-Key is still being processed.")
+
+
 def run_once(
     owner_id: int,
     key: str,
@@ -92,20 +145,100 @@ def run_once(
     payload: dict[str, Any],
     outcome: str,
     work: Callable[[], None],
+    *,
+    replayable: Replayable | None = None,
 ) -> tuple[str, bool]:
     """Run `work` once for (`owner_id`, `key`) and commit; return (outcome, replayed).
 
     `outcome` is what a repeat of the request gets back instead of running again (e.g. the
-    reference `work` will write); it is stored with the claim, before `work` runs.
+    reference `work` will write); it is stored with the claim, before `work` runs. With
+    `replayable` (the JSON API) the response is stored too, and a twin in flight is refused.
     """
     if not KEY_PATTERN.match(key or ""):
         raise IdempotencyError("This form has expired. Please start again.")
-    print_ = fingerprint(payload)
+    print_ = fingerprint({"scope": scope, **payload}) if replayable else fingerprint(payload)
 
     def attempt() -> tuple[str, bool]:
+        if replayable is not None:
+            _refuse_twin(owner_id, key)
+            _forget_expired(owner_id, key)
         if not _claim(owner_id, key, scope, print_, outcome):
             return _replay(owner_id, key, scope, print_), True
         work()
+        if replayable is not None:
+            status, body = replayable.respond(outcome)
+            db.session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.owner_id == owner_id, IdempotencyRecord.key == key)
+                .values(response_status=status, response_body=body)
+            )
         return outcome, False
 
     return run_in_transaction(attempt)
+
+
+def stored_response(owner_id: int, key: str) -> StoredResponse | None:
+    """The first response kept for this key, if the JSON API stored one."""
+    record = _record(owner_id, key)
+    if record is None or record.response_status is None:
+        return None
+    return StoredResponse(record.response_status, record.response_body or {})
+
+
+def begin_request(
+    owner_id: int, key: str, scope: str, payload: dict[str, Any]
+) -> StoredResponse | None:
+    """Claim a key for an API request whose service takes none; commits the claim at once.
+
+    Returns the stored response of a completed repeat (to replay), None when the caller should
+    run the request and then call `finish_request` (or `abandon_request` if it was refused).
+    A claim left without a response for `IDEMPOTENCY_STALE_SECONDS` (its process died) is taken
+    over: these services are safe to run again (opening a wallet twice is refused, a quote is
+    converted once).
+    """
+    if not KEY_PATTERN.match(key or ""):
+        raise IdempotencyError("The Idempotency-Key must be 16 to 64 letters, digits, - or _.")
+    print_ = fingerprint({"scope": scope, **payload})
+    stale = timedelta(seconds=current_app.config["IDEMPOTENCY_STALE_SECONDS"])
+
+    def attempt() -> StoredResponse | None:
+        _forget_expired(owner_id, key)
+        if _claim(owner_id, key, scope, print_, None):
+            return None
+        record = _record(owner_id, key)
+        if record is None:
+            raise RequestInFlight("A request with this Idempotency-Key is still being processed.")
+        if record.scope != scope or record.fingerprint != print_:
+            raise KeyReused("This Idempotency-Key was already used with a different request.")
+        if record.response_status is not None:
+            return StoredResponse(record.response_status, record.response_body or {})
+        if clock.now() - as_utc(record.created_at) < stale:
+            raise RequestInFlight("A request with this Idempotency-Key is still being processed.")
+        record.created_at = clock.now()
+        return None
+
+    return run_in_transaction(attempt)
+
+
+def finish_request(owner_id: int, key: str, status: int, body: dict[str, Any]) -> None:
+    """Keep the response of a request claimed with `begin_request`, for its repeats."""
+    run_in_transaction(
+        lambda: db.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.owner_id == owner_id, IdempotencyRecord.key == key)
+            .values(outcome="api", response_status=status, response_body=body)
+        )
+    )
+
+
+def abandon_request(owner_id: int, key: str) -> None:
+    """A claimed request was refused: free the key, as a refused page form frees its key."""
+    run_in_transaction(
+        lambda: db.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.owner_id == owner_id,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.response_status.is_(None),
+            )
+        )
+    )

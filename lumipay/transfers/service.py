@@ -24,15 +24,18 @@ from lumipay.money import MAX_MINOR, format_amount
 from lumipay.transfers.models import Transfer
 
 NARRATION_MAX = 100
+INSUFFICIENT_FUNDS = "insufficient-funds"
 
 
 class TransferError(Exception):
     """A transfer was refused; `field` names the form field the message belongs to."""
 
-    def __init__(self, field: str | None, message: str) -> None:
+    def __init__(self, field: str | None, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        # A stable name for API clients, e.g. "insufficient-funds"; None for a plain refusal.
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ def plan_transfer(
             "amount",
             "Insufficient available balance: you have "
             f"{format_amount(wallet.available, wallet.currency)} available.",
+            code=INSUFFICIENT_FUNDS,
         )
     return TransferPlan(
         wallet.id, wallet.currency, amount, recipient, to_wallet_id, clean_narration
@@ -140,6 +144,7 @@ def send_transfer(
     *,
     idempotency_key: str,
     origin: Origin,
+    replayable: idempotency.Replayable | None = None,
 ) -> SentTransfer:
     """Move money to another customer at once; a repeat of the same key returns the first one.
 
@@ -200,10 +205,10 @@ def send_transfer(
                 ],
             )
         except InsufficientFunds as exc:
-            raise TransferError("amount", exc.message) from None
+            raise TransferError("amount", exc.message, code=INSUFFICIENT_FUNDS) from None
 
     outcome, replayed = idempotency.run_once(
-        user_id, idempotency_key, "transfer", payload, reference, work
+        user_id, idempotency_key, "transfer", payload, reference, work, replayable=replayable
     )
     return SentTransfer(outcome, replayed)
 

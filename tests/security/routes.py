@@ -25,6 +25,13 @@ Routes that can't take an attack, and why:
   signature, not a session, and can't hold a CSRF token, so it is CSRF-exempt and has no form
   (no CSRF attack). Anonymous, unsigned, forged, stale, replayed and malformed deliveries get
   400/401/404 and change nothing (test_webhook_*); oversized bodies get 413 like every POST.
+- The JSON API under /api/lumipay/v1/ is TOKEN (or PUBLIC with bearer=True for register, login
+  and refresh, which hand tokens out): it reads no cookie or session, only an
+  `Authorization: Bearer` header a cross-site page can't send, so it is CSRF-exempt and no
+  CSRF attack applies. Anonymous calls get 401 problem+json, never a redirect
+  (test_anonymous_*); a session cookie is no key (test_api_ignores_the_session_cookie);
+  another customer's ids are 404 with their own token (test_api_*_not_found); oversized bodies
+  are 413 before the token is read. /api/openapi.json and /api/docs are public documentation.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ PUBLIC = "public"  # anyone
 SIGNED_IN = "signed-in"  # a signed-in customer; anonymous GETs go to the sign-in page
 SIGN_IN_STEP = "sign-in-step"  # only half-way through signing in (password done)
 ADMIN = "admin"  # an admin with a second factor; customers get 404, anonymous GETs sign in
+TOKEN = "token"  # JSON API: a bearer access token; anonymous gets 401 problem+json, no redirect
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,7 @@ class Route:
     form_page: str | None = None  # the page whose form POSTs here
     owned: bool = False  # names a customer's object: another customer must get 404
     signed: bool = False  # authenticated by an HMAC signature, not a session (webhooks)
+    bearer: bool = False  # JSON API without a token yet (register, login, refresh)
 
     def __str__(self) -> str:
         return self.rule
@@ -202,6 +211,68 @@ ROUTES: tuple[Route, ...] = (
         PUBLIC,
         signed=True,
     ),
+    Route("/api/openapi.json", "/api/openapi.json", ("GET",), PUBLIC),
+    Route("/api/docs", "/api/docs", ("GET",), PUBLIC),
+    Route(
+        "/api/lumipay/v1/auth/register",
+        "/api/lumipay/v1/auth/register",
+        ("POST",),
+        PUBLIC,
+        bearer=True,
+    ),
+    Route(
+        "/api/lumipay/v1/auth/login", "/api/lumipay/v1/auth/login", ("POST",), PUBLIC, bearer=True
+    ),
+    Route(
+        "/api/lumipay/v1/auth/refresh",
+        "/api/lumipay/v1/auth/refresh",
+        ("POST",),
+        PUBLIC,
+        bearer=True,
+    ),
+    Route("/api/lumipay/v1/auth/logout", "/api/lumipay/v1/auth/logout", ("POST",), TOKEN),
+    Route("/api/lumipay/v1/users/me", "/api/lumipay/v1/users/me", ("GET",), TOKEN),
+    Route("/api/lumipay/v1/accounts/", "/api/lumipay/v1/accounts/", ("GET",), TOKEN),
+    Route(
+        "/api/lumipay/v1/accounts/transactions",
+        "/api/lumipay/v1/accounts/transactions",
+        ("GET",),
+        TOKEN,
+    ),
+    Route("/api/lumipay/v1/wallets/", "/api/lumipay/v1/wallets/", ("POST",), TOKEN),
+    Route(
+        "/api/lumipay/v1/wallets/<int(min=1, max=9223372036854775807):wallet_id>/balance",
+        "/api/lumipay/v1/wallets/{wallet_id}/balance",
+        ("GET",),
+        TOKEN,
+        owned=True,
+    ),
+    Route(
+        "/api/lumipay/v1/wallets/<int(min=1, max=9223372036854775807):wallet_id>/transactions",
+        "/api/lumipay/v1/wallets/{wallet_id}/transactions",
+        ("GET",),
+        TOKEN,
+        owned=True,
+    ),
+    Route("/api/lumipay/v1/transfers/", "/api/lumipay/v1/transfers/", ("POST",), TOKEN),
+    Route(
+        "/api/lumipay/v1/transfers/<string(maxlength=40):tx_ref>",
+        "/api/lumipay/v1/transfers/{reference}",
+        ("GET",),
+        TOKEN,
+        owned=True,
+    ),
+    Route("/api/lumipay/v1/bills/pay", "/api/lumipay/v1/bills/pay", ("POST",), TOKEN),
+    Route(
+        "/api/lumipay/v1/bills/<string(maxlength=40):bill_id>",
+        "/api/lumipay/v1/bills/{bill}",
+        ("GET",),
+        TOKEN,
+        owned=True,
+    ),
+    Route("/api/lumipay/v1/fx/rates", "/api/lumipay/v1/fx/rates", ("GET",), TOKEN),
+    Route("/api/lumipay/v1/fx/quotes", "/api/lumipay/v1/fx/quotes", ("POST",), TOKEN),
+    Route("/api/lumipay/v1/fx/convert", "/api/lumipay/v1/fx/convert", ("POST",), TOKEN),
 )
 
 POSTS = tuple(r for r in ROUTES if "POST" in r.methods)

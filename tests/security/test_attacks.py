@@ -27,7 +27,7 @@ from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.jobs.models import OutboxMessage
 from lumipay.kyc.models import KycSubmission
-from lumipay.ledger.models import Hold
+from lumipay.ledger.models import Account, Hold
 from lumipay.notifications.models import Notification
 from lumipay.providers import signing
 from lumipay.web import UPLOAD_FORM_OVERHEAD, UPLOAD_PATHS
@@ -43,6 +43,7 @@ from tests.security.routes import (
     PUBLIC,
     ROUTES,
     SIGNED_IN,
+    TOKEN,
     Route,
 )
 
@@ -60,6 +61,7 @@ class World:
     token: str  # a live password-reset token (Cy's)
     bill: str  # Ada's airtime bill, failed by the sandbox (and so a notification for her)
     kyc_submission: str  # Bayo's BVN and ID document, waiting for review
+    wallet_id: int  # Ada's NGN wallet
     card: str = ""  # Ada's active multi-use card (its reference)
     make_admin: Callable[[], Admin] | None = None
     _admin: Admin | None = dataclasses.field(default=None, repr=False)
@@ -80,6 +82,7 @@ class World:
             bill=self.bill,
             kyc_submission=self.kyc_submission,
             card=self.card,
+            wallet_id=self.wallet_id,
         )
 
 
@@ -107,8 +110,12 @@ def build_world(app: Flask, register: Any, names: tuple[str, str, str] | None = 
     token = re.search(r"/auth/reset/(\S+)", outbox(app)[-1].body).group(1)
     assert send_identity(bayo, JPEG).status_int == 303
     kyc_submission = str(db.session.scalar(select(func.max(KycSubmission.id))))
+    bill = failed_bill(ada)
+    wallet_id = db.session.scalar(
+        select(Account.id).join(User, User.id == Account.user_id).where(User.email == ada.email)
+    )
     world = World(
-        ada, bayo, cy, reference, unsaved, beneficiary_id, token, failed_bill(ada), kyc_submission
+        ada, bayo, cy, reference, unsaved, beneficiary_id, token, bill, kyc_submission, wallet_id
     )
     world.card = issued_card(ada)
     return world
@@ -318,6 +325,11 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, world, route):
             token = csrf_token_of(visitor)
             response = visitor.post(path, {"csrf_token": token}, expect_errors=True)
         assert response.status_int < 500, (method, path)
+        if route.access == TOKEN:
+            assert response.status_int == 401, (method, path, response.status_int)
+            assert response.content_type == "application/problem+json", (method, path)
+            assert response.json["type"].endswith("/authentication-required")
+            continue
         if route.access == PUBLIC:
             continue
         assert response.status_int in (302, 303), (method, path, response.status_int)
@@ -330,7 +342,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, world, route):
     assert state() == before
 
 
-@pytest.mark.parametrize("route", [r for r in ROUTES if r.owned], ids=str)
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.owned and r.access != TOKEN], ids=str)
 def test_another_customers_objects_are_not_found(world, route):
     path = world.fill(route.path)
     before = state()
@@ -806,3 +818,129 @@ def test_metrics_with_a_token_need_the_bearer(app, world, monkeypatch):
     assert world.ada.get("/metrics", expect_errors=True).status_int == 401, "a session is no key"
     response = visitor.get("/metrics", headers={"Authorization": f"Bearer {token}"})
     assert response.status_int == 200
+
+
+# The JSON API: bearer tokens only, owner-scoped like the pages.
+
+API = "/api/lumipay/v1"
+
+
+def api_token(app: Flask, customer: Customer) -> str:
+    client = new_browser(app, ip="192.0.2.70")
+    response = client.post_json(
+        f"{API}/auth/login", {"login": customer.email, "password": customer.password}
+    )
+    return response.json["access_token"]
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.access == TOKEN and r.owned], ids=str)
+def test_api_another_customers_objects_are_not_found(app, world, route):
+    path = world.fill(route.path)
+    client = new_browser(app, ip="192.0.2.71")
+    ada = {"Authorization": f"Bearer {api_token(app, world.ada)}"}
+    cy = {"Authorization": f"Bearer {api_token(app, world.cy)}"}
+    before = state()
+    assert client.get(path, headers=ada).status_int == 200, "precondition: the owner sees it"
+    response = client.get(path, headers=cy, expect_errors=True)
+    assert response.status_int == 404, path
+    assert response.content_type == "application/problem+json"
+    assert response.json["type"] == "https://lumipay.ng/problems/not-found"
+    assert world.ada.account_number not in response.text
+    assert state() == before
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.access == TOKEN], ids=str)
+def test_api_ignores_the_session_cookie(world, route):
+    """A signed-in browser session is no key to the API (so CSRF can't reach it either)."""
+    path = world.fill(route.path)
+    before = state()
+    for method in route.methods:
+        browser = world.ada.browser
+        if method == "GET":
+            response = browser.get(path, expect_errors=True)
+        else:
+            token = csrf_token_of(browser, "/dashboard")
+            response = browser.post_json(
+                path, {"csrf_token": token}, headers={"X-CSRFToken": token}, expect_errors=True
+            )
+        assert response.status_int == 401, (method, path)
+        assert response.content_type == "application/problem+json"
+    assert state() == before
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["", "Bearer", "Bearer ", "Basic abc", "Bearer not.a.jwt", "Bearer a.b.c", "bearer x y"],
+)
+def test_api_refuses_malformed_bearer_headers(app, world, authorization):
+    client = new_browser(app, ip="192.0.2.72")
+    response = client.get(
+        f"{API}/users/me", headers={"Authorization": authorization}, expect_errors=True
+    )
+    assert response.status_int == 401
+    assert response.json["type"] == "https://lumipay.ng/problems/invalid-token"
+    assert "Bearer" in response.headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize("payload", SQLI)
+def test_api_sql_injection_shaped_input_is_just_text(app, world, payload):
+    client = new_browser(app, ip="192.0.2.73")
+    auth = {"Authorization": f"Bearer {api_token(app, world.ada)}"}
+    key = {"Idempotency-Key": f"sqli-{SQLI.index(payload):012d}"}
+    before = state()
+    responses = [
+        client.post_json(
+            f"{API}/auth/login", {"login": payload, "password": payload}, expect_errors=True
+        ),
+        client.post_json(
+            f"{API}/transfers/",
+            {"from_wallet_id": world.wallet_id, "to_account_number": payload, "amount": 100},
+            headers={**auth, **key},
+            expect_errors=True,
+        ),
+        client.post_json(
+            f"{API}/bills/pay",
+            {"category": "airtime", "network": payload, "phone": payload, "amount": 100_000},
+            headers={**auth, **key},
+            expect_errors=True,
+        ),
+        client.post_json(
+            f"{API}/fx/convert", {"quote_id": payload[:32]}, headers={**auth, **key},
+            expect_errors=True,
+        ),
+        client.get(f"{API}/accounts/transactions", {"cursor": payload}, headers=auth,
+                   expect_errors=True),
+    ]  # fmt: skip
+    for suffix in ("transfers/", "bills/"):
+        responses.append(
+            client.get(
+                f"{API}/{suffix}{payload.replace('/', '')}", headers=auth, expect_errors=True
+            )
+        )
+    for response in responses:
+        assert 400 <= response.status_int < 500, (response.request.url, response.status_int)
+        assert response.content_type == "application/problem+json"
+        assert "Traceback" not in response.text and "psycopg2" not in response.text
+    assert state() == before
+
+
+def test_api_control_characters_in_json_are_refused_with_422(app, world):
+    client = new_browser(app, ip="192.0.2.74")
+    auth = {"Authorization": f"Bearer {api_token(app, world.ada)}"}
+    before = state()
+    response = client.post_json(
+        f"{API}/transfers/",
+        {
+            "from_wallet_id": world.wallet_id,
+            "to_account_number": world.bayo.account_number,
+            "amount": 100,
+            "narration": "a\x00b",
+        },
+        headers={**auth, "Idempotency-Key": "control-chars-0001"},
+        expect_errors=True,
+    )
+    assert response.status_int == 422
+    assert response.json["errors"] == [
+        {"field": "narration", "message": "Must not contain control characters."}
+    ]
+    assert state() == before

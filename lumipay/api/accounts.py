@@ -1,0 +1,120 @@
+"""accounts/, accounts/transactions, wallets/, wallets/{wallet_id}/balance and
+wallets/{wallet_id}/transactions: the customer's wallets and their history (keyset pages)."""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Response
+
+from lumipay.accounts import service
+from lumipay.api import idempotent, schemas
+from lumipay.api.problems import Problem
+from lumipay.api.routing import dump, operation
+from lumipay.auth.models import User
+from lumipay.ledger.models import Account
+from lumipay.web import request_origin
+
+WALLET_ID = "<int(min=1, max=9223372036854775807):wallet_id>"
+
+
+def wallet_out(wallet: Account) -> schemas.WalletOut:
+    return schemas.WalletOut(
+        wallet_id=wallet.id,
+        currency=wallet.currency,  # type: ignore[arg-type]
+        name=wallet.name,
+        balance=wallet.balance,
+        held=wallet.held,
+        available=wallet.available,
+    )
+
+
+@operation(
+    "GET", "/accounts/", summary="The account number and every wallet", tag="accounts",
+    responses={200: schemas.AccountsOut}, problems=(401,),
+)  # fmt: skip
+def accounts(user: User) -> tuple[int, schemas.AccountsOut]:
+    wallets = [wallet_out(w) for w in service.wallets_for(user.id)]
+    return 200, schemas.AccountsOut(account_number=user.account_number, wallets=wallets)
+
+
+@operation(
+    "POST", "/wallets/", summary="Open a wallet in another currency", tag="accounts",
+    body=schemas.OpenWalletIn, responses={201: schemas.WalletOut}, idempotent=True,
+    problems=(401, 409, 422),
+)  # fmt: skip
+def open_wallet(user: User, body: schemas.OpenWalletIn) -> Response:
+    def run() -> tuple[int, dict[str, object]]:
+        try:
+            wallet = service.open_wallet(user.id, body.currency, origin=request_origin())
+        except service.WalletError as exc:
+            if exc.code == "wallet-exists":
+                raise Problem("wallet-exists", exc.message) from None
+            raise Problem(
+                "validation-error",
+                exc.message,
+                errors=[{"field": "currency", "message": exc.message}],
+            ) from None
+        return 201, dump(wallet_out(wallet))
+
+    return idempotent.once(user.id, idempotent.key(), "api:wallet", dump(body), run)
+
+
+def _own_wallet(user: User, wallet_id: int) -> Account:
+    wallet = service.wallet_for(user.id, wallet_id)
+    if wallet is None:
+        raise Problem("not-found", "No wallet of yours has that id.")
+    return wallet
+
+
+@operation(
+    "GET", f"/wallets/{WALLET_ID}/balance", summary="A wallet's balance", tag="accounts",
+    responses={200: schemas.WalletOut}, problems=(401, 404),
+)  # fmt: skip
+def wallet_balance(user: User, wallet_id: int) -> tuple[int, schemas.WalletOut]:
+    """`available` = `balance` (posted) − `held` (reserved by bills in flight)."""
+    return 200, wallet_out(_own_wallet(user, wallet_id))
+
+
+def _page(user: User, query: schemas.HistoryQuery, wallet_id: int | None) -> schemas.HistoryPageOut:
+    filters = service.HistoryFilter(wallet_id=wallet_id) if wallet_id is not None else None
+    before = int(query.cursor) if query.cursor else None
+    rows = service.history(user.id, before=before, limit=query.limit + 1, filters=filters)
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    items = [
+        schemas.HistoryItemOut(
+            entry_id=row.entry_id,
+            transaction_ref=row.reference,
+            kind=row.kind,
+            description=row.description,
+            narration=row.narration,
+            currency=row.currency,  # type: ignore[arg-type]
+            amount=row.amount,
+            balance_after=row.balance_after,
+            status=row.status,
+            created_at=row.created_at,
+        )
+        for row in rows
+    ]
+    next_cursor = str(rows[-1].entry_id) if more and rows else None
+    return schemas.HistoryPageOut(items=items, next_cursor=next_cursor)
+
+
+@operation(
+    "GET", "/accounts/transactions", summary="History across wallets, newest first",
+    tag="accounts", query=schemas.HistoryQuery, responses={200: schemas.HistoryPageOut},
+    problems=(401, 422),
+)  # fmt: skip
+def history(user: User, query: schemas.HistoryQuery) -> tuple[int, schemas.HistoryPageOut]:
+    """Cursor pages: pass `next_cursor` back as `cursor` until it is null."""
+    return 200, _page(user, query, None)
+
+
+@operation(
+    "GET", f"/wallets/{WALLET_ID}/transactions", summary="One wallet's history, newest first",
+    tag="accounts", query=schemas.HistoryQuery, responses={200: schemas.HistoryPageOut},
+    problems=(401, 404, 422),
+)  # fmt: skip
+def wallet_history(
+    user: User, wallet_id: int, query: schemas.HistoryQuery
+) -> tuple[int, schemas.HistoryPageOut]:
+    return 200, _page(user, query, _own_wallet(user, wallet_id).id)

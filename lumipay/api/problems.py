@@ -1,0 +1,124 @@
+"""Errors as `application/problem+json` (RFC 9457), each with a stable `type` URI.
+
+Every refusal the API gives is a `Problem`; HTTP errors raised anywhere under /api/ (404, 405,
+413, 429, 500, …) are turned into problems too, by `for_http_error`, which the app's error
+handlers call before they would render an HTML page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import json, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+BASE = "https://lumipay.ng/problems/"
+MEDIA_TYPE = "application/problem+json"
+API_PREFIX = "/api/"
+
+# slug: (status, title). The slugs are part of the API: clients branch on them.
+TYPES: dict[str, tuple[int, str]] = {
+    "malformed-request": (400, "The request body is not a JSON object"),
+    "idempotency-key-required": (400, "An Idempotency-Key header is required"),
+    "authentication-required": (401, "A bearer access token is required"),
+    "invalid-token": (401, "The access token is invalid, expired or revoked"),
+    "invalid-refresh-token": (401, "The refresh token is invalid, expired or revoked"),
+    "refresh-token-reused": (401, "A refresh token was used twice; its sign-in is revoked"),
+    "invalid-credentials": (401, "The login and password don't match"),
+    "otp-required": (401, "A one-time code from the authenticator app is required"),
+    "otp-invalid": (401, "The one-time code doesn't match"),
+    "two-factor-enrolment-required": (403, "Turn on two-step verification on the web first"),
+    "forbidden": (403, "Not allowed"),
+    "not-found": (404, "Not found"),
+    "method-not-allowed": (405, "Method not allowed"),
+    "request-in-flight": (409, "A request with this Idempotency-Key is still being processed"),
+    "wallet-exists": (409, "A wallet in this currency is already open"),
+    "payload-too-large": (413, "The request body is too large"),
+    "unsupported-media-type": (415, "Send the body as application/json"),
+    "validation-error": (422, "The request has invalid fields"),
+    "idempotency-key-reused": (422, "This Idempotency-Key was used with a different request"),
+    "insufficient-funds": (422, "Insufficient available balance"),
+    "transfer-refused": (422, "The transfer was refused"),
+    "bill-refused": (422, "The bill payment was refused"),
+    "fx-refused": (422, "The conversion was refused"),
+    "quote-expired": (422, "The quote has expired"),
+    "rate-limited": (429, "Too many requests"),
+    "internal-error": (500, "Something went wrong on our side"),
+    "service-unavailable": (503, "The service is unavailable; try again shortly"),
+    "rates-unavailable": (503, "Exchange rates are out of date; conversions are paused"),
+}
+
+_BY_STATUS = {
+    400: "malformed-request",
+    401: "authentication-required",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "request-in-flight",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "service-unavailable",
+}
+
+
+class Problem(Exception):
+    """Raise to answer with a problem document; `errors` names the fields at fault."""
+
+    def __init__(
+        self,
+        slug: str,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        status, title = TYPES[slug]
+        super().__init__(detail or title)
+        self.slug = slug
+        self.status = status
+        self.title = title
+        self.detail = detail or title
+        self.errors = errors
+        self.headers = headers or {}
+
+    def document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "type": BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": request.path,
+        }
+        if self.errors is not None:
+            doc["errors"] = self.errors
+        return doc
+
+    def response(self) -> Response:
+        response = Response(json.dumps(self.document()), self.status, mimetype=MEDIA_TYPE)
+        response.headers.update(self.headers)
+        return response
+
+
+def field_problem(slug: str, field: str | None, message: str) -> Problem:
+    """A refusal by a service, on one field of the request (or on the request as a whole)."""
+    return Problem(slug, message, errors=[{"field": field or "", "message": message}])
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def for_http_error(error: HTTPException) -> Response:
+    """An HTTP error under /api/ as a problem document (keeping headers such as Allow)."""
+    slug = _BY_STATUS.get(error.code or 500, "internal-error")
+    problem = Problem(slug)
+    if error.code == 429:
+        problem.detail = f"Too many requests: {error.description}. Try again later."
+    response = problem.response()
+    if error.code == 405 and getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+    return response

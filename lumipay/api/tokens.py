@@ -1,0 +1,195 @@
+"""Access and refresh tokens for the JSON API.
+
+Access tokens are JWTs (HS256, joserfc: Authlib's JOSE library, which Authlib 1.9 depends on
+and points to in place of its deprecated `authlib.jose`), valid `JWT_ACCESS_SECONDS`. They
+carry the user id and the sign-in's family id, and every request checks the family is not
+revoked, so signing out ends them at once rather than when they expire.
+
+Refresh tokens are random strings, stored as SHA-256, valid `JWT_REFRESH_SECONDS` and good for
+one use: a refresh returns a new pair and uses the old token up. A used token presented again
+was copied (by an attacker, or by a client that lost a response): the whole family is revoked,
+which signs out both holders (OAuth 2.0 Security BCP, refresh token rotation).
+
+Times come from `lumipay.clock`, so tests move a fake clock instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+from sqlalchemy import func, select, update
+
+from lumipay import clock
+from lumipay.api.models import RefreshToken
+from lumipay.audit import service as audit
+from lumipay.audit.service import Origin
+from lumipay.database import as_utc, run_in_transaction
+from lumipay.extensions import db
+
+ISSUER = "lumipay"
+ALGORITHM = "HS256"
+
+
+class TokenError(Exception):
+    """A token was refused; `slug` is the problem type to answer with."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(slug)
+        self.slug = slug
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_in: int
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    family_id: str
+
+
+def _key() -> OctKey:
+    secret = current_app.config.get("JWT_SECRET_KEY") or current_app.config["SECRET_KEY"]
+    return OctKey.import_key(secret)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _access_token(user_id: int, family_id: str) -> str:
+    now = int(clock.now().timestamp())
+    claims = {
+        "iss": ISSUER,
+        "sub": str(user_id),
+        "fam": family_id,
+        "iat": now,
+        "exp": now + current_app.config["JWT_ACCESS_SECONDS"],
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, claims, _key())
+
+
+def _new_refresh(user_id: int, family_id: str) -> str:
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        RefreshToken(
+            user_id=user_id,
+            family_id=family_id,
+            token_hash=_hash(token),
+            created_at=clock.now(),
+            expires_at=clock.now() + timedelta(seconds=current_app.config["JWT_REFRESH_SECONDS"]),
+        )
+    )
+    return token
+
+
+def _pair(user_id: int, family_id: str, refresh: str) -> TokenPair:
+    return TokenPair(
+        _access_token(user_id, family_id),
+        refresh,
+        current_app.config["JWT_ACCESS_SECONDS"],
+        current_app.config["JWT_REFRESH_SECONDS"],
+    )
+
+
+def issue(user_id: int, *, origin: Origin) -> TokenPair:
+    """Start a new sign-in (token family) for a user who has proved who they are."""
+    family_id = uuid.uuid4().hex
+
+    def work() -> str:
+        audit.record("api_login", origin, actor_id=user_id, family=family_id)
+        return _new_refresh(user_id, family_id)
+
+    return _pair(user_id, family_id, run_in_transaction(work))
+
+
+def verify_access(token: str) -> AccessClaims:
+    """The claims of a valid, unexpired access token of a live family; else TokenError."""
+    try:
+        decoded = jwt.decode(token, _key(), algorithms=[ALGORITHM])
+        jwt.JWTClaimsRegistry(
+            now=int(clock.now().timestamp()),
+            iss={"essential": True, "value": ISSUER},
+            sub={"essential": True},
+            exp={"essential": True},
+            fam={"essential": True},
+        ).validate(decoded.claims)
+        user_id = int(decoded.claims["sub"])
+        family_id = str(decoded.claims["fam"])
+    except (JoseError, ValueError, TypeError):
+        raise TokenError("invalid-token") from None
+    if not family_is_live(family_id):
+        raise TokenError("invalid-token")
+    return AccessClaims(user_id, family_id)
+
+
+def family_is_live(family_id: str) -> bool:
+    tokens, revoked = db.session.execute(
+        select(func.count(), func.count(RefreshToken.revoked_at)).where(
+            RefreshToken.family_id == family_id
+        )
+    ).one()
+    return tokens > 0 and revoked == 0
+
+
+def _revoke(family_id: str, reason: str) -> None:
+    db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=clock.now(), revoke_reason=reason)
+    )
+
+
+def rotate(refresh_token: str, *, origin: Origin) -> TokenPair:
+    """Use a refresh token up and return the family's next pair; TokenError when refused.
+
+    The token's row is locked, so two refreshes of one token run one after the other and the
+    second is a reuse: it revokes the family.
+    """
+
+    def work() -> TokenPair | str:
+        row = db.session.scalars(
+            select(RefreshToken)
+            .where(RefreshToken.token_hash == _hash(refresh_token or ""))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
+        if row is None or row.revoked_at is not None:
+            return "invalid-refresh-token"
+        if row.used_at is not None:
+            _revoke(row.family_id, "reuse")
+            audit.record("api_refresh_reused", origin, actor_id=row.user_id, family=row.family_id)
+            return "refresh-token-reused"
+        if clock.now() >= as_utc(row.expires_at):
+            return "invalid-refresh-token"
+        row.used_at = clock.now()
+        return _pair(row.user_id, row.family_id, _new_refresh(row.user_id, row.family_id))
+
+    # The revocation of a reused family must commit, so the refusal is raised after it.
+    outcome = run_in_transaction(work)
+    if isinstance(outcome, str):
+        raise TokenError(outcome)
+    return outcome
+
+
+def revoke(family_id: str, *, user_id: int, origin: Origin, reason: str = "logout") -> None:
+    """Sign out one sign-in: its refresh tokens and access tokens stop working."""
+
+    def work() -> None:
+        _revoke(family_id, reason)
+        audit.record("api_logout", origin, actor_id=user_id, family=family_id)
+
+    run_in_transaction(work)

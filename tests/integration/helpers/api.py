@@ -1,0 +1,69 @@
+"""A JSON API client for tests: WebTest underneath, bearer token and Idempotency-Key on top."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+
+from tests.conftest import PASSWORD, Browser, unique_details
+
+API = "/api/lumipay/v1"
+_keys = itertools.count(1)
+
+
+def new_key() -> str:
+    return f"test-key-{next(_keys):08d}"
+
+
+@dataclass
+class ApiClient:
+    browser: Browser
+    access: str | None = None
+    refresh: str | None = None
+    email: str = ""
+    password: str = PASSWORD
+    account_number: str = ""
+    user_id: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def headers(self, key: str | None = None, **more: str) -> dict[str, str]:
+        found = dict(more)
+        if self.access:
+            found["Authorization"] = f"Bearer {self.access}"
+        if key:
+            found["Idempotency-Key"] = key
+        return found
+
+    def get(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
+        return self.browser.get(
+            API + path, params=params or {}, headers=self.headers(), expect_errors=True, **kw
+        )
+
+    def post(self, path: str, body: Any = None, *, key: str | None = None, **kw: Any) -> Any:
+        return self.browser.post_json(
+            API + path, body if body is not None else {}, headers=self.headers(key),
+            expect_errors=True, **kw,
+        )  # fmt: skip
+
+    def take(self, tokens: dict[str, Any]) -> None:
+        self.access, self.refresh = tokens["access_token"], tokens["refresh_token"]
+
+
+def api_register(app: Flask, name: str = "Api Customer", ip: str = "198.51.100.40") -> ApiClient:
+    client = ApiClient(Browser(app, extra_environ={"REMOTE_ADDR": ip}))
+    details = unique_details(name)
+    response = client.post("/auth/register", details)
+    assert response.status_int == 201, response.text
+    client.take(response.json["tokens"])
+    client.email = details["email"]
+    client.account_number = response.json["account_number"]
+    client.user_id = response.json["user_id"]
+    return client
+
+
+def ngn_wallet_id(client: ApiClient) -> int:
+    wallets = client.get("/accounts/").json["wallets"]
+    return next(w["wallet_id"] for w in wallets if w["currency"] == "NGN")

@@ -1,0 +1,55 @@
+"""The API's request shapes are strict and its times always carry their zone (no database)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from pydantic import ValidationError
+
+from lumipay.api import schemas
+from lumipay.money import MAX_MINOR
+
+TRANSFER = {"from_wallet_id": 1, "to_account_number": "0901234567", "amount": 100}
+
+
+@pytest.mark.parametrize("amount", ["100", 100.0, 1.5, True, 0, -1, MAX_MINOR + 1, None])
+def test_amounts_are_positive_json_integers_only(amount):
+    with pytest.raises(ValidationError) as refused:
+        schemas.TransferIn.model_validate({**TRANSFER, "amount": amount})
+    assert [e["loc"] for e in refused.value.errors()] == [("amount",)]
+
+
+def test_a_valid_transfer_and_unknown_fields():
+    assert schemas.TransferIn.model_validate(TRANSFER).amount == 100
+    with pytest.raises(ValidationError):
+        schemas.TransferIn.model_validate({**TRANSFER, "currency": "NGN"})
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\x07", "x\x1b[31m", "\x7f"])
+def test_text_refuses_control_characters(text):
+    with pytest.raises(ValidationError):
+        schemas.TransferIn.model_validate({**TRANSFER, "narration": text})
+
+
+def test_tabs_and_newlines_and_any_language_are_fine():
+    body = schemas.TransferIn.model_validate({**TRANSFER, "narration": "Ọjà\tfor\nMama 🎉"})
+    assert body.narration == "Ọjà\tfor\nMama 🎉"
+
+
+def test_bills_are_told_apart_by_category():
+    bill = schemas.BillIn.model_validate(
+        {"category": "data", "plan": "mtn-data:mtn-1gb-1d", "phone": "08031234567"}
+    )
+    assert isinstance(bill.root, schemas.DataIn)
+    with pytest.raises(ValidationError):
+        schemas.BillIn.model_validate({"category": "gas", "phone": "0803"})
+
+
+def test_naive_times_from_sqlite_are_sent_as_utc():
+    out = schemas.QuoteOut(
+        quote_id="FXQ1", from_wallet_id=1, to_wallet_id=2, from_currency="NGN",
+        to_currency="USD", mid_rate="0.0006", rate="0.0005", debit_amount=1,
+        credit_amount=1, fee_amount=0, expires_at=datetime(2026, 1, 2, 3, 4, 5),
+    )  # fmt: skip
+    assert out.model_dump(mode="json")["expires_at"] == "2026-01-02T03:04:05Z"
