@@ -237,7 +237,7 @@ def pay_bill(
         try:
             limits.check_outgoing(user_id, wallet.currency, plan.total, kind="bill")
         except limits.LimitExceeded as exc:
-            raise BillError("amount", exc.message) from None
+            raise BillError("amount", exc.message, code=exc.code) from None
         try:
             hold = ledger.place_hold(
                 wallet.id,

@@ -393,7 +393,7 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
         try:
             limits.check_outgoing(user_id, quote.from_currency, quote.debit_amount, kind=KIND)
         except limits.LimitExceeded as exc:
-            raise FxError("amount", exc.message) from None
+            raise FxError("amount", exc.message, code=exc.code) from None
         try:
             ledger.apply(txn, legs)
         except InsufficientFunds as exc:

@@ -49,6 +49,7 @@ class LimitExceeded(Exception):
     """A movement would break a tier limit; the message names the limit and what lifts it."""
 
     field = "amount"
+    code = "over-kyc-limit"  # the API's problem type for every limit refusal
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -195,7 +195,7 @@ def send_transfer(
             limits.check_outgoing(user_id, plan.currency, plan.amount, kind="transfer")
             limits.check_incoming(plan.to_wallet_id, plan.amount)
         except limits.LimitExceeded as exc:
-            raise TransferError("amount", exc.message) from None
+            raise TransferError("amount", exc.message, code=exc.code) from None
         try:
             ledger.apply(
                 txn,

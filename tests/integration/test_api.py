@@ -17,7 +17,7 @@ from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.ledger.verify import verify_ledger
 from lumipay.transfers.models import Transfer
-from tests.conftest import PASSWORD, Browser
+from tests.conftest import PASSWORD, Browser, set_tier
 from tests.integration.helpers.api import API, ApiClient, api_register, new_key, ngn_wallet_id
 from tests.integration.test_transfers import money_state
 from tests.security.conftest import enrol_totp
@@ -358,6 +358,7 @@ def test_refused_transfers_name_the_field_and_move_nothing(app, ctx):
 def test_a_large_transfer_needs_the_code_when_two_step_verification_is_on(app, ctx, register,
                                                                            clock):  # fmt: skip
     person = register("Ada Obi")
+    set_tier(person.email, 3)  # the step-up threshold is above Tier 1's limits
     secret = enrol_totp(person, clock)
     ada = ApiClient(Browser(app, extra_environ={"REMOTE_ADDR": "198.51.100.48"}))
     code = pyotp.TOTP(secret).at(clock())
@@ -568,6 +569,9 @@ def test_bill_refusals_name_the_field_and_hold_nothing(app, ctx, bills_sandbox):
     assert doc["errors"][0]["field"] == "amount"
     power = {"category": "electricity", "disco": "ikeja-electric", "meter_type": "prepaid",
              "meter_number": "45678901234", "amount": BONUS, "phone": "08031234567"}  # fmt: skip
+    doc = assert_problem(ada.post("/bills/pay", power, key=new_key()), 422, "over-kyc-limit")
+    assert doc["errors"][0]["field"] == "amount" and "Tier 1" in doc["detail"]
+    set_tier(ada.email, 3)
     doc = assert_problem(ada.post("/bills/pay", power, key=new_key()), 422, "insufficient-funds")
     assert doc["errors"][0]["field"] == "amount"
     doc = assert_problem(ada.post("/bills/pay", {"category": "gas"}, key=new_key()), 422,
