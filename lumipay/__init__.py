@@ -70,6 +70,8 @@ def _register_blueprints(app: Flask) -> None:
     from lumipay import health, observability
     from lumipay.accounts.views import bp as accounts_bp
     from lumipay.auth.views import bp as auth_bp
+    from lumipay.bank.admin_views import bp as bank_admin_bp
+    from lumipay.bank.views import bp as bank_bp
     from lumipay.beneficiaries.views import bp as beneficiaries_bp
     from lumipay.bills.views import bp as bills_bp
     from lumipay.fx.views import bp as fx_bp
@@ -86,6 +88,8 @@ def _register_blueprints(app: Flask) -> None:
         statements_bp,
         beneficiaries_bp,
         bills_bp,
+        bank_bp,
+        bank_admin_bp,
         fx_bp,
         notifications_bp,
         webhooks_bp,

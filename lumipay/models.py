@@ -2,6 +2,7 @@
 
 from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import PasswordResetToken, RecoveryCode, User, UserSession
+from lumipay.bank.models import Payout, ReservedAccount, TopUp
 from lumipay.beneficiaries.models import Beneficiary
 from lumipay.bills.models import BillPayment
 from lumipay.fx.models import FxQuote, FxRate
@@ -27,7 +28,10 @@ __all__ = [
     "Notification",
     "OutboxMessage",
     "PasswordResetToken",
+    "Payout",
     "RecoveryCode",
+    "ReservedAccount",
+    "TopUp",
     "Transfer",
     "User",
     "UserSession",

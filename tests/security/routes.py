@@ -7,7 +7,12 @@ and `form_page` are filled from the test world: {reference} (a transfer between 
 confirm step of a transfer, reached by posting step one), {bill} (Ada's airtime bill, failed
 by the sandbox so it also left her a notification), {electricity_confirm} (the confirm step of
 an electricity bill, reached by posting step one), {fx_quote} (a quote page for Ada's NGN to USD
-conversion, reached by posting the convert form).
+conversion, reached by posting the convert form), {topup} (Ada's pending checkout top-up),
+{payout} (Ada's payout awaiting approval), {payout_confirm} (the confirm step of a payout,
+reached by posting step one).
+
+/bank/sandbox/checkout/<reference> is the sandbox provider's payment page, served only in
+sandbox mode (the tests' and `make dev`'s): with real providers it is 404.
 
 Routes that can't take an attack, and why:
 
@@ -117,6 +122,43 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/bills/<reference>", "/bills/{bill}", ("GET",), SIGNED_IN, owned=True),
     Route("/bills/<reference>/status", "/bills/{bill}/status", ("GET",), SIGNED_IN, owned=True),
+    Route("/bank", "/bank", ("GET",), SIGNED_IN),
+    Route("/bank/topup", "/bank/topup", ("GET", "POST"), SIGNED_IN, "/bank/topup"),
+    Route("/bank/topups/<reference>", "/bank/topups/{topup}", ("GET",), SIGNED_IN, owned=True),
+    Route(
+        "/bank/topups/<reference>/status",
+        "/bank/topups/{topup}/status",
+        ("GET",),
+        SIGNED_IN,
+        owned=True,
+    ),
+    Route(
+        "/bank/sandbox/checkout/<reference>",
+        "/bank/sandbox/checkout/{topup}",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/bank/sandbox/checkout/{topup}",
+        owned=True,
+    ),
+    Route("/bank/payout", "/bank/payout", ("GET", "POST"), SIGNED_IN, "/bank/payout"),
+    Route("/bank/payout/confirm", "/bank/payout/confirm", ("POST",), SIGNED_IN, "{payout_confirm}"),
+    Route("/bank/payout/name-enquiry", "/bank/payout/name-enquiry", ("GET",), SIGNED_IN),
+    Route("/bank/payouts/<reference>", "/bank/payouts/{payout}", ("GET",), SIGNED_IN, owned=True),
+    Route("/admin/payouts", "/admin/payouts", ("GET",), ADMIN),
+    Route(
+        "/admin/payouts/<reference>/approve",
+        "/admin/payouts/{payout}/approve",
+        ("POST",),
+        ADMIN,
+        "/admin/payouts",
+    ),
+    Route(
+        "/admin/payouts/<reference>/reject",
+        "/admin/payouts/{payout}/reject",
+        ("POST",),
+        ADMIN,
+        "/admin/payouts",
+    ),
     Route("/fx", "/fx", ("GET",), SIGNED_IN),
     Route("/fx/convert", "/fx/convert", ("GET", "POST"), SIGNED_IN, "/fx/convert"),
     Route("/fx/confirm", "/fx/confirm", ("POST",), SIGNED_IN, "{fx_quote}"),

@@ -21,6 +21,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from lumipay.auth.models import PasswordResetToken, User, UserSession
+from lumipay.bank.models import Payout, TopUp
 from lumipay.bills.models import BillPayment
 from lumipay.database import utcnow
 from lumipay.extensions import db
@@ -56,6 +57,8 @@ class World:
     token: str  # a live password-reset token (Cy's)
     bill: str  # Ada's airtime bill, failed by the sandbox (and so a notification for her)
     make_admin: Callable[[], Admin] | None = None
+    topup: str = ""  # Ada's checkout top-up, pending
+    payout: str = ""  # Ada's payout to another bank, awaiting approval
     _admin: Admin | None = dataclasses.field(default=None, repr=False)
 
     @property
@@ -72,6 +75,8 @@ class World:
             beneficiary_id=self.beneficiary_id,
             token=self.token,
             bill=self.bill,
+            topup=self.topup,
+            payout=self.payout,
         )
 
 
@@ -97,7 +102,39 @@ def build_world(app: Flask, register: Any, names: tuple[str, str, str] | None = 
     form["email"] = cy.email
     form.submit()
     token = re.search(r"/auth/reset/(\S+)", outbox(app)[-1].body).group(1)
-    return World(ada, bayo, cy, reference, unsaved, beneficiary_id, token, failed_bill(ada))
+    built = World(ada, bayo, cy, reference, unsaved, beneficiary_id, token, failed_bill(ada))
+    built.topup, built.payout = bank_topup(ada), bank_payout(ada)
+    return built
+
+
+def bank_topup(customer: Customer) -> str:
+    form = customer.get("/bank/topup").forms["topup-form"]
+    form["amount"] = "5,000"
+    form["method"] = "moniepoint:checkout"
+    response = form.submit()
+    assert response.status_int == 303, response.text
+    return urlsplit(response.headers["Location"]).path.rsplit("/", 1)[-1]
+
+
+PAYOUT = {"bank_code": "058", "account_number": "0123456789", "amount": "2,000"}
+
+
+def payout_step_one(customer: Customer, **fields: str) -> Any:
+    form = customer.get("/bank/payout").forms["payout-form"]
+    for name, value in {**PAYOUT, **fields}.items():
+        if hasattr(form[name], "force_value"):
+            form[name].force_value(value)
+        else:
+            form[name] = value
+    return form.submit(expect_errors=True)
+
+
+def bank_payout(customer: Customer) -> str:
+    confirm = payout_step_one(customer)
+    assert confirm.status_int == 200 and "payout-confirm-form" in confirm.text, confirm.text
+    response = confirm.forms["payout-confirm-form"].submit()
+    assert response.status_int == 303, response.text
+    return urlsplit(response.headers["Location"]).path.rsplit("/", 1)[-1]
 
 
 AIRTIME = {"network": "mtn", "phone": "0803 123 4567", "amount": "1,000"}
@@ -175,6 +212,12 @@ def state() -> tuple[Any, ...]:
             select(Notification.id, Notification.read_at).order_by(Notification.id)
         )],
         db.session.scalar(select(func.count()).select_from(WebhookEvent)),
+        [tuple(t) for t in db.session.execute(
+            select(TopUp.reference, TopUp.status).order_by(TopUp.id)
+        )],
+        [tuple(p) for p in db.session.execute(
+            select(Payout.reference, Payout.status).order_by(Payout.id)
+        )],
         db.session.scalar(select(func.count()).select_from(OutboxMessage)),
     )  # fmt: skip
 
@@ -205,6 +248,8 @@ def page_with_form(world: World, route: Route) -> tuple[Any, Any]:
         page = step_one(world.ada, world.bayo.account_number, "1,000")
     elif source == "{receipt_unsaved}":
         page = world.ada.get(f"/transfers/{world.unsaved_reference}")
+    elif source == "{payout_confirm}":
+        page = payout_step_one(world.ada)
     elif source == "{fx_quote}":
         page = fx_quote_page(world.ada)
     elif source == "{electricity_confirm}":
@@ -654,7 +699,7 @@ def test_webhook_refuses_unsigned_forged_stale_and_malformed_deliveries(app, wor
         response = visitor.post(WEBHOOK, body, headers=headers, expect_errors=True)
         assert response.status_int == status, (what, response.status_int)
         assert response.json["status"] == "rejected", what
-    for channel in ("bank", "cards", "evil", "bills%00"):  # no secret, or no such channel
+    for channel in ("cards", "evil", "bills%00"):  # no secret, or no such channel
         url = f"/api/lumipay/v1/webhooks/{channel}"
         response = visitor.post(url, raw, headers=sign("", now, raw), expect_errors=True)
         assert response.status_int in (400, 404), (channel, response.status_int)
