@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -403,13 +403,21 @@ def payout_provider_name() -> str:
 
 
 def banks() -> list[Bank]:
-    """The payout provider's banks, by name; empty (with a log line) when it can't answer."""
+    """The payout provider's banks, by name; empty (with a log line) when it can't answer.
+
+    Asked once per request (the form and its checks all need the list)."""
+    cached = has_request_context() and "bank_list" in g
+    if cached:
+        return list(g.bank_list)
     try:
         found = bank_provider_named(payout_provider_name()).banks()
     except ProviderError:
         log.warning("bank list unavailable")
         return []
-    return sorted(found, key=lambda bank: bank.name)
+    ordered = sorted(found, key=lambda bank: bank.name)
+    if has_request_context():
+        g.bank_list = ordered
+    return list(ordered)
 
 
 def _bank(bank_code: str) -> Bank:

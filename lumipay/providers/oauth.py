@@ -56,7 +56,17 @@ class TokenClient:
             _tokens[self.key] = dict(token)
 
     def _fetch(self) -> None:
-        token = self.session.fetch_token(self.token_url, timeout=self.timeout)
+        """A new token; a refusal (wrong secret) or a garbled answer is a ConnectionError, which
+        callers treat like any unreachable provider."""
+        try:
+            token = self.session.fetch_token(self.token_url, timeout=self.timeout)
+        except requests.RequestException:
+            raise
+        except Exception as exc:
+            raise ConnectionError(f"token refused: {type(exc).__name__}: {exc}") from exc
+        if not token.get("access_token"):
+            self.session.token = None
+            raise ConnectionError("the token endpoint gave no access token")
         self._store(token)
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
