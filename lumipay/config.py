@@ -113,6 +113,7 @@ def _bills_settings(production: bool) -> dict[str, Any]:
         "FX_RATES_TIMEOUT": _int("FX_RATES_TIMEOUT", 10),
         "SANDBOX_DELAY": _int("SANDBOX_DELAY", 3),
         "SANDBOX_WEBHOOK_URL": os.environ.get("SANDBOX_WEBHOOK_URL", "").strip() or None,
+        "SANDBOX_BANK_WEBHOOK_URL": os.environ.get("SANDBOX_BANK_WEBHOOK_URL", "").strip() or None,
         "VTPASS_BASE_URL": os.environ.get("VTPASS_BASE_URL", "https://sandbox.vtpass.com").strip(),
         "VTPASS_API_KEY": os.environ.get("VTPASS_API_KEY", "").strip(),
         "VTPASS_SECRET_KEY": os.environ.get("VTPASS_SECRET_KEY", "").strip(),
