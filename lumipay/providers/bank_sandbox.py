@@ -23,8 +23,6 @@ import hashlib
 import json
 import logging
 import secrets
-import time
-import urllib.request
 import uuid
 from datetime import date
 from typing import Any
@@ -34,7 +32,7 @@ from flask import current_app, url_for
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.jobs import outbox
 from lumipay.jobs.queue import job
-from lumipay.providers import moniepoint, signing, uba
+from lumipay.providers import moniepoint, uba
 from lumipay.providers.bank import (
     CBN_BANKS,
     AccountName,
@@ -48,6 +46,7 @@ from lumipay.providers.bank import (
     ReservedAccount,
     SettlementLine,
 )
+from lumipay.providers.sandbox import deliver_signed
 
 log = logging.getLogger(__name__)
 
@@ -187,24 +186,5 @@ def _schedule(event_type: str, data: dict[str, Any]) -> None:
 @job
 def deliver_webhook(event_type: str, data: dict[str, Any]) -> None:
     """The sandbox calling us back: a signed delivery to the bank webhook inbox."""
-    from lumipay.webhooks import service as webhooks
-
-    secret = webhooks.secret_for("bank")
-    if secret is None:
-        log.warning("bank sandbox: no bank webhook secret, nothing delivered")
-        return
     raw = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": event_type, "data": data}).encode()
-    headers = signing.signed_headers(secret, int(time.time()), raw)
-    url = current_app.config.get("SANDBOX_BANK_WEBHOOK_URL")
-    if url:
-        req = urllib.request.Request(url, data=raw, headers=headers, method="POST")  # noqa: S310
-        with urllib.request.urlopen(req, timeout=10) as response:  # noqa: S310
-            response.read()
-        return
-    webhooks.receive(
-        "bank",
-        raw,
-        headers[signing.TIMESTAMP_HEADER],
-        headers[signing.SIGNATURE_HEADER],
-        client="sandbox",
-    )
+    deliver_signed("bank", raw, current_app.config.get("SANDBOX_BANK_WEBHOOK_URL"))

@@ -43,7 +43,7 @@ from lumipay.providers.bank import (
     ReservedAccount,
     SettlementLine,
 )
-from lumipay.providers.oauth import TokenClient
+from lumipay.providers.oauth import TokenClient, json_call
 
 log = logging.getLogger(__name__)
 
@@ -221,17 +221,7 @@ class MoniepointAdapter:
         self.redirect_url = redirect_url
 
     def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        """(HTTP status, JSON body). Timeouts and refused connections raise; a 5xx raises."""
-        response = self.client.request(method, path, **kwargs)
-        if response.status_code >= 500:
-            raise ConnectionError(f"Moniepoint answered {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise ConnectionError("Moniepoint answered something that is not JSON") from exc
-        if not isinstance(body, dict):
-            raise ConnectionError("Moniepoint answered something that is not a JSON object")
-        return response.status_code, body
+        return json_call(self.client, "Moniepoint", method, path, **kwargs)
 
     def _lookup(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
         """A call whose failure the customer sees as "try again" (ProviderError)."""

@@ -81,6 +81,23 @@ class TokenClient:
         return response
 
 
+def json_call(
+    client: TokenClient, provider: str, method: str, path: str, **kwargs: Any
+) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON object) from a provider. A timeout, a refused connection, a 5xx or an
+    answer that is not a JSON object raises (callers treat it as "no clear answer")."""
+    response = client.request(method, path, **kwargs)
+    if response.status_code >= 500:
+        raise ConnectionError(f"{provider} answered {response.status_code}")
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise ConnectionError(f"{provider} answered something that is not JSON") from exc
+    if not isinstance(body, dict):
+        raise ConnectionError(f"{provider} answered something that is not a JSON object")
+    return response.status_code, body
+
+
 def forget_tokens() -> None:
     """Drop every cached token (tests; a rotated client secret)."""
     with _lock:

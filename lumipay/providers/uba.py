@@ -34,7 +34,7 @@ from lumipay.providers.bank import (
     ReservedAccount,
     SettlementLine,
 )
-from lumipay.providers.oauth import TokenClient
+from lumipay.providers.oauth import TokenClient, json_call
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +90,7 @@ class UBAAdapter:
         self.source_account = source_account
 
     def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
-        response = self.client.request(method, path, **kwargs)
-        if response.status_code >= 500:
-            raise ConnectionError(f"UBA answered {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise ConnectionError("UBA answered something that is not JSON") from exc
-        if not isinstance(body, dict):
-            raise ConnectionError("UBA answered something that is not a JSON object")
-        return response.status_code, body
+        return json_call(self.client, "UBA", method, path, **kwargs)
 
     def banks(self) -> list[Bank]:
         try:
