@@ -7,6 +7,7 @@ out once whatever happens (job run twice, retry after a lost answer, timeout the
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -17,7 +18,7 @@ from lumipay.extensions import db
 from lumipay.ledger.models import Hold, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
 from lumipay.providers import bank_provider_named, moniepoint
-from lumipay.providers.bank import ProviderError
+from lumipay.providers.bank import ProviderError, SettlementLine
 from lumipay.providers.oauth import forget_tokens
 from tests.integration.helpers.bank import (
     BANK_SECRET,
@@ -291,3 +292,17 @@ def test_name_enquiry_errors_are_shown_and_hold_nothing(
     page = payout_step_one(ada, account_number, "1,000")
     assert page.status_int == 422 and message in page.text
     assert db.session.scalar(select(func.count(Hold.id))) == 0
+
+
+def test_settlement_reports_in_the_shared_shape(ctx, fakes):  # type: ignore[no-untyped-def]
+    day = date(2026, 11, 25)
+    lines = bank_provider_named("moniepoint").settlement_report(day, date(2026, 11, 26))
+    assert lines == [
+        SettlementLine("MNFY|1", "TU1", 500_000, "NGN", "paid", "topup", day),
+        SettlementLine("MFDS1", "PO1", 10_050, "NGN", "success", "payout", date(2026, 11, 26)),
+    ]
+    sent = next(b for _, p, b in fakes.monie.requests if p.endswith("/transactions/search"))
+    assert (sent["from"], sent["to"]) == ("2026-11-25", "2026-11-26")
+    assert bank_provider_named("uba").settlement_report(day, day) == [
+        SettlementLine("UBA1", "PO2", 250_000, "NGN", "successful", "payout", day)
+    ]

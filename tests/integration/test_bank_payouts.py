@@ -251,3 +251,31 @@ def test_a_hold_that_expired_while_waiting_is_not_paid_from(ctx, register, admin
         == 0
     )
     assert_ledger_ok()
+
+
+def test_sandbox_settlement_report_comes_from_our_records(ctx, register, admin, web):  # type: ignore[no-untyped-def]
+    from lumipay.database import utcnow
+    from lumipay.providers import bank_provider_named
+    from lumipay.providers.bank import SettlementLine
+    from tests.integration.helpers.bank import pay_on_sandbox_page, start_topup, topup
+
+    ada = register("Ada Obi")
+    paid_out = reference_in(request_payout(ada, "0123456789", "1,000"))
+    review(admin(), paid_out, "approve")
+    topped = reference_in(start_topup(ada, "2,000", "moniepoint:checkout"))
+    pay_on_sandbox_page(ada, ada.get(f"/bank/topups/{topped}"))
+    settle()
+    today = utcnow().date()
+    lines = bank_provider_named("moniepoint").settlement_report(today, today)
+    credited = topup(topped)
+    assert lines == [
+        SettlementLine(
+            credited.provider_reference, topped, 200_000, "NGN", "paid", "topup", today
+        ),
+        SettlementLine(
+            payout(paid_out).provider_reference, paid_out, 100_000, "NGN", "succeeded", "payout",
+            today,
+        ),
+    ]  # fmt: skip
+    yesterday = today.fromordinal(today.toordinal() - 1)
+    assert bank_provider_named("moniepoint").settlement_report(yesterday, yesterday) == []

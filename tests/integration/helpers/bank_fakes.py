@@ -132,6 +132,16 @@ class FakeMoniepoint(FakeProvider):
             }))  # fmt: skip
         if request.path == "/api/v2/disbursements/single":
             return self.disburse(body)
+        if request.path == "/api/v1/transactions/search":
+            rows = [
+                {"transactionReference": "MNFY|1", "paymentReference": "TU1", "amount": "5000.00",
+                 "currency": "NGN", "paymentStatus": "PAID", "type": "COLLECTION",
+                 "settledOn": f"{body['from']}T10:00:00"},
+                {"transactionReference": "MFDS1", "reference": "PO1", "amount": "100.50",
+                 "currency": "NGN", "status": "SUCCESS", "type": "DISBURSEMENT",
+                 "settledOn": body["to"]},
+            ]  # fmt: skip
+            return _json(self.wrap({"content": rows}))
         if request.path == "/api/v2/disbursements/single/summary":
             with self.lock:
                 known = body.get("reference") in self.transfers
@@ -193,6 +203,10 @@ class FakeUBA(FakeProvider):
                 time.sleep(3)
             data = {"reference": first["reference"], "transactionId": f"UBA{key}", "state": state}
             return _json({"status": "00", "data": data})
+        if request.path == "/v1/transfers" and request.method == "GET":
+            row = {"transactionId": "UBA1", "reference": "PO2", "amount": 250_000}
+            rows = [{**row, "currency": "NGN", "state": "SUCCESSFUL", "settledOn": body["from"]}]
+            return _json({"status": "00", "data": rows})
         if request.path.startswith("/v1/transfers/"):
             reference = request.path.rsplit("/", 1)[-1]
             with self.lock:
