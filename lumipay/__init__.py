@@ -74,6 +74,8 @@ def _register_blueprints(app: Flask) -> None:
     from lumipay import api, health, observability
     from lumipay.accounts.views import bp as accounts_bp
     from lumipay.auth.views import bp as auth_bp
+    from lumipay.bank.admin_views import bp as bank_admin_bp
+    from lumipay.bank.views import bp as bank_bp
     from lumipay.beneficiaries.views import bp as beneficiaries_bp
     from lumipay.bills.views import bp as bills_bp
     from lumipay.cards.views import bp as cards_bp
@@ -94,6 +96,8 @@ def _register_blueprints(app: Flask) -> None:
         beneficiaries_bp,
         bills_bp,
         cards_bp,
+        bank_bp,
+        bank_admin_bp,
         fx_bp,
         kyc_bp,
         kyc_admin_bp,

@@ -67,6 +67,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         **kyc_settings(instance_path),
         **cards_settings(),
         **api_settings(),
+        **bank_settings(production),
     }
 
 
@@ -137,7 +138,7 @@ def _bills_settings(production: bool) -> dict[str, Any]:
     return {
         "WEBHOOK_SECRETS": {
             "bills": os.environ.get("BILLS_WEBHOOK_SECRET", "").strip() or dev_secret,
-            "bank": os.environ.get("BANK_WEBHOOK_SECRET", "").strip(),
+            "bank": os.environ.get("BANK_WEBHOOK_SECRET", "").strip() or dev_secret,
             "cards": os.environ.get("CARDS_WEBHOOK_SECRET", "").strip()
             or ("" if production else DEV_CARDS_WEBHOOK_SECRET),
         },
@@ -165,6 +166,7 @@ def _bills_settings(production: bool) -> dict[str, Any]:
         "FX_RATES_TIMEOUT": _int("FX_RATES_TIMEOUT", 10),
         "SANDBOX_DELAY": _int("SANDBOX_DELAY", 3),
         "SANDBOX_WEBHOOK_URL": os.environ.get("SANDBOX_WEBHOOK_URL", "").strip() or None,
+        "SANDBOX_BANK_WEBHOOK_URL": os.environ.get("SANDBOX_BANK_WEBHOOK_URL", "").strip() or None,
         "VTPASS_BASE_URL": os.environ.get("VTPASS_BASE_URL", "https://sandbox.vtpass.com").strip(),
         "VTPASS_API_KEY": os.environ.get("VTPASS_API_KEY", "").strip(),
         "VTPASS_SECRET_KEY": os.environ.get("VTPASS_SECRET_KEY", "").strip(),
@@ -194,6 +196,53 @@ def cards_settings() -> dict[str, Any]:
             "USD": (50_000, 200_000),
         },
     }
+
+
+def bank_settings(production: bool) -> dict[str, Any]:
+    """Top-ups and payouts through Moniepoint and UBA (see .env.example)."""
+    mode = os.environ.get("BANK_PROVIDER_MODE", "sandbox").strip().lower() or "sandbox"
+    return {
+        "BANK_PROVIDER_MODE": mode,
+        "BANK_PAYOUT_PROVIDER": os.environ.get("BANK_PAYOUT_PROVIDER", "moniepoint").strip(),
+        "BANK_NAME_ENQUIRY_PROVIDER": os.environ.get("BANK_NAME_ENQUIRY_PROVIDER", "uba").strip(),
+        "PAYOUT_FEE": _int("PAYOUT_FEE", 5_000),
+        "PAYOUT_APPROVAL_THRESHOLD": _int("PAYOUT_APPROVAL_THRESHOLD", 0),
+        "PAYOUT_MIN": _int("PAYOUT_MIN", 10_000),
+        "PAYOUT_MAX": _int("PAYOUT_MAX", 500_000_000),
+        "PAYOUT_HOLD_DAYS": _int("PAYOUT_HOLD_DAYS", 30),
+        "PAYOUT_REQUERY_BACKOFF": _ints("PAYOUT_REQUERY_BACKOFF", [10, 30, 60, 120, 300, 600]),
+        "TOPUP_MIN": _int("TOPUP_MIN", 10_000),
+        "TOPUP_MAX": _int("TOPUP_MAX", 500_000_000),
+        "MONIEPOINT_BASE_URL": os.environ.get(
+            "MONIEPOINT_BASE_URL", "https://sandbox.monnify.com"
+        ).strip(),
+        "MONIEPOINT_CLIENT_ID": os.environ.get("MONIEPOINT_CLIENT_ID", "").strip(),
+        "MONIEPOINT_CLIENT_SECRET": os.environ.get("MONIEPOINT_CLIENT_SECRET", "").strip(),
+        "MONIEPOINT_CONTRACT_CODE": os.environ.get("MONIEPOINT_CONTRACT_CODE", "").strip(),
+        "MONIEPOINT_SOURCE_ACCOUNT": os.environ.get("MONIEPOINT_SOURCE_ACCOUNT", "").strip(),
+        "UBA_BASE_URL": os.environ.get("UBA_BASE_URL", "https://sandbox.api.ubagroup.com").strip(),
+        "UBA_CLIENT_ID": os.environ.get("UBA_CLIENT_ID", "").strip(),
+        "UBA_CLIENT_SECRET": os.environ.get("UBA_CLIENT_SECRET", "").strip(),
+        "UBA_SOURCE_ACCOUNT": os.environ.get("UBA_SOURCE_ACCOUNT", "").strip(),
+        "BANK_PROVIDER_TIMEOUT": _int("BANK_PROVIDER_TIMEOUT", 30),
+    }
+
+
+def _check_bank(config: dict[str, Any]) -> None:
+    """Production moves real money: no sandbox (its checkout page credits wallets for free)."""
+    if config.get("BANK_PROVIDER_MODE") != "http":
+        raise RuntimeError("Refusing to start: production needs BANK_PROVIDER_MODE=http.")
+    needed = ("MONIEPOINT_CLIENT_ID", "MONIEPOINT_CLIENT_SECRET", "MONIEPOINT_CONTRACT_CODE")
+    needed += ("UBA_CLIENT_ID", "UBA_CLIENT_SECRET")
+    missing = [key for key in needed if not config.get(key)]
+    if missing:
+        raise RuntimeError(f"Refusing to start: set {', '.join(missing)}.")
+    for key in ("MONIEPOINT_BASE_URL", "UBA_BASE_URL"):
+        if not str(config.get(key) or "").startswith("https://"):
+            raise RuntimeError(f"Refusing to start: {key} must be https://.")
+    bank_secret = (config.get("WEBHOOK_SECRETS") or {}).get("bank") or ""
+    if bank_secret == DEV_WEBHOOK_SECRET:
+        raise RuntimeError("Refusing to start: BANK_WEBHOOK_SECRET is the development one.")
 
 
 def security_settings() -> dict[str, Any]:
@@ -227,9 +276,6 @@ def check_production(config: dict[str, Any]) -> None:
     """Refuse to start a production app that is not safe to face the internet.
 
     A default or short secret, debug or testing mode, CSRF switched off, captured (unsent) email,
-    SQLite, a public URL that is not https, a missing or development bills webhook secret, a
-    development or short cards webhook secret (none leaves the cards channel closed), or
-    /metrics left open (no METRICS_TOKEN).
     """
     if config.get("LUMIPAY_ENV") != "production":
         return
@@ -254,3 +300,4 @@ def check_production(config: dict[str, Any]) -> None:
         raise RuntimeError("Refusing to start: set CARDS_WEBHOOK_SECRET to 16+ characters.")
     if not config.get("METRICS_TOKEN"):
         raise RuntimeError("Refusing to start: set METRICS_TOKEN so /metrics is not public.")
+    _check_bank(config)

@@ -3,6 +3,7 @@
 from lumipay.api.models import RefreshToken
 from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import PasswordResetToken, RecoveryCode, User, UserSession
+from lumipay.bank.models import Payout, ReservedAccount, TopUp
 from lumipay.beneficiaries.models import Beneficiary
 from lumipay.bills.models import BillPayment
 from lumipay.cards.models import Card, CardTransaction
@@ -33,8 +34,11 @@ __all__ = [
     "Notification",
     "OutboxMessage",
     "PasswordResetToken",
+    "Payout",
     "RecoveryCode",
     "RefreshToken",
+    "ReservedAccount",
+    "TopUp",
     "Transfer",
     "User",
     "UserSession",

@@ -48,6 +48,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "card_refund": ("Card refund", "card"),
     "fee": ("Fee", "fees"),
     "fx_conversion": ("Currency conversion", "fx"),
+    "bank_topup": ("Top-up", "transfers"),
+    "bank_payout": ("Bank payout", "transfers"),
 }
 
 _PREFIXES = (("card_", "card"), ("bill_airtime", "airtime"), ("bill_data", "data"))

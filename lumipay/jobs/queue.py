@@ -23,7 +23,7 @@ from lumipay import metrics
 log = logging.getLogger(__name__)
 
 # A worker takes from the first queue with work: webhooks settle money, so they go first.
-QUEUE_NAMES = ("webhooks", "bills", "default")
+QUEUE_NAMES = ("webhooks", "bills", "bank", "default")
 JOB_TIMEOUT = 120
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -32,6 +32,7 @@ from lumipay.ledger.models import WALLET, Account, DailyFlow, Hold
 from lumipay.money import format_amount
 
 TOP_TIER = 3
+PAYOUT_TIER = 2  # issue 5: paying out to an external bank needs a verified identity
 NEXT_TIER_NEEDS = {
     1: "Verify your BVN or NIN and an ID document on the Verification page to move up to Tier 2.",
     2: "Send a proof of address on the Verification page to move up to Tier 3.",
@@ -42,6 +43,7 @@ MOVEMENT = {
     "bill": "payment",
     "fx_conversion": "conversion",
     "card": "card payment",
+    "payout": "payout",
 }
 
 
@@ -162,10 +164,11 @@ def check_outgoing(user_id: int, currency: str, amount: int, *, kind: str) -> No
         )
 
 
-def check_incoming(account_id: int, amount: int) -> None:
+def check_incoming(account_id: int, amount: int, *, own: bool = False) -> None:
     """Refuse a credit that would take the wallet's owner past their tier's maximum balance.
 
-    The message goes to whoever sends the money, so it tells nothing of the owner's balance.
+    From someone else (a transfer) the message goes to the sender, so it tells nothing of the
+    owner's balance or tier; for the owner's own money (`own`, a top-up) it names the limit.
     """
     wallet = db.session.get(Account, account_id)
     if wallet is None or wallet.user_id is None:
@@ -174,9 +177,23 @@ def check_incoming(account_id: int, amount: int) -> None:
     limits = tier_limits(tier)
     if limits.max_balance is None:
         return
-    if balance_value(wallet.user_id) + naira_value(wallet.currency, amount) > limits.max_balance:
+    if balance_value(wallet.user_id) + naira_value(wallet.currency, amount) <= limits.max_balance:
+        return
+    if own:
         raise LimitExceeded(
-            "The recipient can't receive this amount: it would take them past the maximum "
-            "balance their verification level allows. They can lift it by verifying their "
-            "identity on the Verification page, or you can send less."
+            f"This would take your balance past your Tier {tier} maximum of "
+            f"{format_amount(limits.max_balance)}. {NEXT_TIER_NEEDS[tier]}"
         )
+    raise LimitExceeded(
+        "The recipient can't receive this amount: it would take them past the maximum "
+        "balance their verification level allows. They can lift it by verifying their "
+        "identity on the Verification page, or you can send less."
+    )
+
+
+def payout_refusal(user_id: int) -> str | None:
+    """Why the customer may not pay out to another bank yet (Tier 2 and above may), or None."""
+    tier = db.session.scalar(select(User.kyc_tier).where(User.id == user_id))
+    if tier is None or tier >= PAYOUT_TIER:
+        return None
+    return f"Payouts to other banks start at Tier {PAYOUT_TIER}. {NEXT_TIER_NEEDS[tier]}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from lumipay.providers.bank import BankProvider
 from lumipay.providers.bills import BillsProvider
 from lumipay.providers.cards import CardProviderAdapter
 from lumipay.providers.fx import OpenExchangeRates, RatesProvider, SandboxRates
@@ -70,3 +71,50 @@ def card_provider_named(name: str) -> CardProviderAdapter:
 def card_provider() -> CardProviderAdapter:
     """The issuer new cards are made with (`CARDS_PROVIDER`)."""
     return card_provider_named(current_app.config["CARDS_PROVIDER"])
+
+
+BANK_PROVIDERS = ("moniepoint", "uba")
+
+
+def bank_provider_named(name: str) -> BankProvider:
+    """The bank adapter called `name`, sandbox or HTTP by `BANK_PROVIDER_MODE`."""
+    config = current_app.config
+    if name not in BANK_PROVIDERS:
+        raise LookupError(f"No bank provider called {name!r}.")
+    if config["BANK_PROVIDER_MODE"] != "http":
+        from lumipay.providers.bank_sandbox import MoniepointSandbox, UBASandbox
+
+        return MoniepointSandbox() if name == "moniepoint" else UBASandbox()
+    timeout = float(config["BANK_PROVIDER_TIMEOUT"])
+    if name == "moniepoint":
+        from lumipay.providers.moniepoint import MoniepointAdapter
+
+        return MoniepointAdapter(
+            config["MONIEPOINT_BASE_URL"],
+            config["MONIEPOINT_CLIENT_ID"],
+            config["MONIEPOINT_CLIENT_SECRET"],
+            config["MONIEPOINT_CONTRACT_CODE"],
+            config["MONIEPOINT_SOURCE_ACCOUNT"],
+            redirect_url=config["PUBLIC_URL"] + "/bank",
+            timeout=timeout,
+        )
+    from lumipay.providers.uba import UBAAdapter
+
+    return UBAAdapter(
+        config["UBA_BASE_URL"],
+        config["UBA_CLIENT_ID"],
+        config["UBA_CLIENT_SECRET"],
+        config["UBA_SOURCE_ACCOUNT"],
+        timeout=timeout,
+    )
+
+
+def bank_provider_for_event(event_type: str) -> BankProvider | None:
+    """Which adapter reads a bank webhook, by the provider's own event names."""
+    from lumipay.providers import moniepoint, uba
+
+    if event_type in moniepoint.EVENT_TYPES:
+        return bank_provider_named("moniepoint")
+    if event_type in uba.EVENT_TYPES:
+        return bank_provider_named("uba")
+    return None

@@ -121,22 +121,29 @@ def webhook_body(request_id: str, outcome: str, token: str | None) -> bytes:
 @job
 def deliver_webhook(request_id: str, outcome: str, token: str | None) -> None:
     """The sandbox calling us back: a signed delivery to the bills webhook inbox."""
+    deliver_signed(
+        "bills",
+        webhook_body(request_id, outcome, token),
+        current_app.config.get("SANDBOX_WEBHOOK_URL"),
+    )
+
+
+def deliver_signed(channel: str, raw: bytes, url: str | None) -> None:
+    """A sandbox's signed delivery to a channel: over HTTP to `url`, else to the inbox here."""
     from lumipay.webhooks import service as webhooks
 
-    secret = webhooks.secret_for("bills")
+    secret = webhooks.secret_for(channel)
     if secret is None:
-        log.warning("sandbox: no bills webhook secret, nothing delivered")
+        log.warning("sandbox: no webhook secret, nothing delivered", extra={"channel": channel})
         return
-    raw = webhook_body(request_id, outcome, token)
     headers = signing.signed_headers(secret, int(time.time()), raw)
-    url = current_app.config.get("SANDBOX_WEBHOOK_URL")
     if url:
         req = urllib.request.Request(url, data=raw, headers=headers, method="POST")  # noqa: S310
         with urllib.request.urlopen(req, timeout=10) as response:  # noqa: S310
             response.read()
         return
     webhooks.receive(
-        "bills",
+        channel,
         raw,
         headers[signing.TIMESTAMP_HEADER],
         headers[signing.SIGNATURE_HEADER],

@@ -36,10 +36,10 @@ log = logging.getLogger(__name__)
 
 CHANNELS = ("bills", "bank", "cards")
 WINDOW_SECONDS = 300
-# The use case each channel's events go to; bank is stored and acknowledged until its product
-# exists.
+# The use case each channel's events go to.
 HANDLERS: dict[str, str] = {
     "bills": "lumipay.bills.service.apply_webhook",
+    "bank": "lumipay.bank.service.apply_webhook",
     "cards": "lumipay.cards.service.apply_webhook",
 }
 # Answered in the request: handler(event_id, data, first=...) -> the JSON answer, run in the
@@ -137,8 +137,24 @@ def receive(
     body = _parse(raw_body)
     if body is None:
         raise _reject(channel, 400, "malformed", client)
+    return _store(
+        channel, body["id"], body["type"], body["data"], raw_body, signed_at, current, client
+    )
 
-    sync_path = SYNC_HANDLERS.get((channel, body["type"]))
+
+def _store(
+    channel: str,
+    event_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    raw_body: bytes,
+    signed_at: datetime,
+    received_at: datetime,
+    client: str | None,
+) -> Accepted:
+    """Store a verified delivery once per (channel, event id), with its processing job, or
+    answer it in this transaction when its type is answered synchronously (SYNC_HANDLERS)."""
+    sync_path = SYNC_HANDLERS.get((channel, event_type))
 
     def store() -> tuple[bool, dict[str, Any] | None]:
         dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
@@ -146,18 +162,18 @@ def receive(
             dialect.insert(WebhookEvent)
             .values(
                 channel=channel,
-                event_id=body["id"],
-                event_type=body["type"],
+                event_id=event_id,
+                event_type=event_type,
                 raw_body=raw_body.decode(),
                 signed_at=signed_at,
-                received_at=current,
+                received_at=received_at,
             )
             .on_conflict_do_nothing(index_elements=["channel", "event_id"])
             .returning(WebhookEvent.id)
         ).scalar()
         if sync_path is not None:
             handler: Callable[..., dict[str, Any]] = resolve(sync_path)
-            answer = handler(body["id"], body["data"], first=inserted is not None)
+            answer = handler(event_id, data, first=inserted is not None)
             if inserted is not None:
                 event = db.session.get(WebhookEvent, inserted)
                 assert event is not None
@@ -174,9 +190,54 @@ def receive(
     metrics.webhooks.labels(channel, "accepted" if stored else "repeated").inc()
     log.info(
         "webhook accepted" if stored else "webhook repeated, first answer given",
-        extra={"channel": channel, "event_id": body["id"]},
+        extra={"channel": channel, "event_id": event_id},
     )
-    return Accepted(body["id"], channel, answer, repeated=not stored)
+    return Accepted(event_id, channel, answer, repeated=not stored)
+
+
+def receive_moniepoint(
+    raw_body: bytes,
+    presented_signature: str | None,
+    *,
+    client: str | None = None,
+    now: datetime | None = None,
+) -> Accepted:
+    """A bank-channel delivery signed Moniepoint's own way (HTTP mode only).
+
+    `monnify-signature` is the hex HMAC-SHA512 of the raw body keyed with our client secret.
+    Moniepoint signs no timestamp and sends no event id: the event type and the transaction's
+    reference identify the delivery, so a replay is refused like ours.
+    """
+    from lumipay.providers import moniepoint
+
+    config = current_app.config
+    secret = config.get("MONIEPOINT_CLIENT_SECRET") or ""
+    if config.get("BANK_PROVIDER_MODE") != "http" or not secret:
+        raise WebhookRejected(404, "unknown channel")
+    if not presented_signature:
+        raise _reject("bank", 401, "unsigned", client)
+    if not moniepoint.is_valid_signature(secret, raw_body, presented_signature):
+        raise _reject("bank", 401, "forged", client)
+    try:
+        body = json.loads(raw_body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    event_type = body.get("eventType") if isinstance(body, dict) else None
+    data = body.get("eventData") if isinstance(body, dict) else None
+    if not isinstance(event_type, str) or not isinstance(data, dict) or _has_nul(body):
+        raise _reject("bank", 400, "malformed", client)
+    reference = data.get("transactionReference") or data.get("reference")
+    if not isinstance(reference, str) or not reference or len(event_type) > 64:
+        raise _reject("bank", 400, "malformed", client)
+    current = now or utcnow()
+    event_id = f"{event_type}:{reference}"[:100]
+    return _store("bank", event_id, event_type, data, raw_body, current, current, client)
+
+
+def _event_data(body: dict[str, Any]) -> dict[str, Any]:
+    """Our envelope's `data`, or a Moniepoint delivery's `eventData`."""
+    data = body["data"] if "data" in body else body["eventData"]
+    return data  # type: ignore[no-any-return]
 
 
 @job
@@ -197,8 +258,7 @@ def process_event(event_pk: int) -> str:
             event.outcome = "ignored"
         else:
             handler: Callable[[str, dict[str, Any]], None] = resolve(handler_path)
-            body = json.loads(event.raw_body)
-            handler(body["type"], body["data"])
+            handler(event.event_type, _event_data(json.loads(event.raw_body)))
             event.outcome = "processed"
         event.processed_at = utcnow()
         return event.outcome

@@ -11,10 +11,14 @@ conversion, reached by posting the convert form), {kyc_submission} (Bayo's BVN a
 waiting for review), {kyc_address} (the /kyc page of Ada moved to Tier 2, where the
 proof-of-address form is), {card} (Ada's active multi-use card),
 {card_clear} (the test merchant's answer to a purchase with Ada's card, which carries the form
-that clears it).
+that clears it), {topup} (Ada's pending checkout top-up), {payout} (Ada's payout awaiting
+approval), {payout_confirm} (the confirm step of a payout, reached by posting step one).
 
 The KYC document (/admin/kyc/<id>/document) is ADMIN: the customer who sent it, and everyone
 else, gets 404 (test_customers_get_404_on_every_admin_route).
+
+/bank/sandbox/checkout/<reference> is the sandbox provider's payment page, served only in
+sandbox mode (the tests' and `make dev`'s): with real providers it is 404.
 
 Routes that can't take an attack, and why:
 
@@ -133,6 +137,43 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/bills/<reference>", "/bills/{bill}", ("GET",), SIGNED_IN, owned=True),
     Route("/bills/<reference>/status", "/bills/{bill}/status", ("GET",), SIGNED_IN, owned=True),
+    Route("/bank", "/bank", ("GET",), SIGNED_IN),
+    Route("/bank/topup", "/bank/topup", ("GET", "POST"), SIGNED_IN, "/bank/topup"),
+    Route("/bank/topups/<reference>", "/bank/topups/{topup}", ("GET",), SIGNED_IN, owned=True),
+    Route(
+        "/bank/topups/<reference>/status",
+        "/bank/topups/{topup}/status",
+        ("GET",),
+        SIGNED_IN,
+        owned=True,
+    ),
+    Route(
+        "/bank/sandbox/checkout/<reference>",
+        "/bank/sandbox/checkout/{topup}",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/bank/sandbox/checkout/{topup}",
+        owned=True,
+    ),
+    Route("/bank/payout", "/bank/payout", ("GET", "POST"), SIGNED_IN, "/bank/payout"),
+    Route("/bank/payout/confirm", "/bank/payout/confirm", ("POST",), SIGNED_IN, "{payout_confirm}"),
+    Route("/bank/payout/name-enquiry", "/bank/payout/name-enquiry", ("GET",), SIGNED_IN),
+    Route("/bank/payouts/<reference>", "/bank/payouts/{payout}", ("GET",), SIGNED_IN, owned=True),
+    Route("/admin/payouts", "/admin/payouts", ("GET",), ADMIN),
+    Route(
+        "/admin/payouts/<reference>/approve",
+        "/admin/payouts/{payout}/approve",
+        ("POST",),
+        ADMIN,
+        "/admin/payouts",
+    ),
+    Route(
+        "/admin/payouts/<reference>/reject",
+        "/admin/payouts/{payout}/reject",
+        ("POST",),
+        ADMIN,
+        "/admin/payouts",
+    ),
     Route("/fx", "/fx", ("GET",), SIGNED_IN),
     Route("/fx/convert", "/fx/convert", ("GET", "POST"), SIGNED_IN, "/fx/convert"),
     Route("/fx/confirm", "/fx/confirm", ("POST",), SIGNED_IN, "{fx_quote}"),

@@ -21,6 +21,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from lumipay.auth.models import PasswordResetToken, User, UserSession
+from lumipay.bank.models import Payout, TopUp
 from lumipay.bills.models import BillPayment
 from lumipay.cards.models import Card, CardTransaction
 from lumipay.database import utcnow
@@ -64,6 +65,8 @@ class World:
     wallet_id: int  # Ada's NGN wallet
     card: str = ""  # Ada's active multi-use card (its reference)
     make_admin: Callable[[], Admin] | None = None
+    topup: str = ""  # Ada's checkout top-up, pending
+    payout: str = ""  # Ada's payout to another bank, awaiting approval
     _admin: Admin | None = dataclasses.field(default=None, repr=False)
 
     @property
@@ -83,6 +86,8 @@ class World:
             kyc_submission=self.kyc_submission,
             card=self.card,
             wallet_id=self.wallet_id,
+            topup=self.topup,
+            payout=self.payout,
         )
 
 
@@ -118,6 +123,10 @@ def build_world(app: Flask, register: Any, names: tuple[str, str, str] | None = 
         ada, bayo, cy, reference, unsaved, beneficiary_id, token, bill, kyc_submission, wallet_id
     )
     world.card = issued_card(ada)
+    world.topup = bank_topup(ada)
+    set_tier(ada.email, 2)  # payouts need Tier 2; Ada is back on Tier 1 for the /kyc forms
+    world.payout = bank_payout(ada)
+    set_tier(ada.email, 1)
     return world
 
 
@@ -143,6 +152,36 @@ def card_clear_page(world: World) -> Any:
     page = form.submit()
     assert "clear-form" in page.text, page.text
     return page
+
+
+def bank_topup(customer: Customer) -> str:
+    form = customer.get("/bank/topup").forms["topup-form"]
+    form["amount"] = "5,000"
+    form["method"] = "moniepoint:checkout"
+    response = form.submit()
+    assert response.status_int == 303, response.text
+    return urlsplit(response.headers["Location"]).path.rsplit("/", 1)[-1]
+
+
+PAYOUT = {"bank_code": "058", "account_number": "0123456789", "amount": "2,000"}
+
+
+def payout_step_one(customer: Customer, **fields: str) -> Any:
+    form = customer.get("/bank/payout").forms["payout-form"]
+    for name, value in {**PAYOUT, **fields}.items():
+        if hasattr(form[name], "force_value"):
+            form[name].force_value(value)
+        else:
+            form[name] = value
+    return form.submit(expect_errors=True)
+
+
+def bank_payout(customer: Customer) -> str:
+    confirm = payout_step_one(customer)
+    assert confirm.status_int == 200 and "payout-confirm-form" in confirm.text, confirm.text
+    response = confirm.forms["payout-confirm-form"].submit()
+    assert response.status_int == 303, response.text
+    return urlsplit(response.headers["Location"]).path.rsplit("/", 1)[-1]
 
 
 AIRTIME = {"network": "mtn", "phone": "0803 123 4567", "amount": "1,000"}
@@ -222,6 +261,12 @@ def state() -> tuple[Any, ...]:
             select(Notification.id, Notification.read_at).order_by(Notification.id)
         )],
         db.session.scalar(select(func.count()).select_from(WebhookEvent)),
+        [tuple(t) for t in db.session.execute(
+            select(TopUp.reference, TopUp.status).order_by(TopUp.id)
+        )],
+        [tuple(p) for p in db.session.execute(
+            select(Payout.reference, Payout.status).order_by(Payout.id)
+        )],
         db.session.scalar(select(func.count()).select_from(OutboxMessage)),
         [tuple(k) for k in db.session.execute(
             select(KycSubmission.id, KycSubmission.status).order_by(KycSubmission.id)
@@ -263,6 +308,9 @@ def page_with_form(world: World, route: Route) -> tuple[Any, Any]:
     elif source == "{kyc_address}":
         set_tier(world.ada.email, 2)
         page = world.ada.get("/kyc")
+    elif source == "{payout_confirm}":
+        set_tier(world.ada.email, 2)
+        page = payout_step_one(world.ada)
     elif source == "{fx_quote}":
         page = fx_quote_page(world.ada)
     elif source == "{card_clear}":
@@ -721,7 +769,7 @@ def test_webhook_refuses_unsigned_forged_stale_and_malformed_deliveries(app, wor
         response = visitor.post(WEBHOOK, body, headers=headers, expect_errors=True)
         assert response.status_int == status, (what, response.status_int)
         assert response.json["status"] == "rejected", what
-    for channel in ("bank", "evil", "bills%00"):  # no secret, or no such channel
+    for channel in ("evil", "bills%00"):  # no such channel
         url = f"/api/lumipay/v1/webhooks/{channel}"
         response = visitor.post(url, raw, headers=sign("", now, raw), expect_errors=True)
         assert response.status_int in (400, 404), (channel, response.status_int)

@@ -48,6 +48,14 @@ def production(**overrides: object):  # type: ignore[no-untyped-def]
         "REMEMBER_COOKIE_SECURE": True,
         "WEBHOOK_SECRETS": {"bills": "a-bills-webhook-secret-of-length", "bank": "", "cards": ""},
         "METRICS_TOKEN": "a-metrics-token",
+        "BANK_PROVIDER_MODE": "http",
+        "MONIEPOINT_BASE_URL": "https://api.monnify.com",
+        "MONIEPOINT_CLIENT_ID": "MK_PROD_CLIENT",
+        "MONIEPOINT_CLIENT_SECRET": "a-moniepoint-client-secret",
+        "MONIEPOINT_CONTRACT_CODE": "1234567890",
+        "UBA_BASE_URL": "https://api.ubagroup.com",
+        "UBA_CLIENT_ID": "uba-client",
+        "UBA_CLIENT_SECRET": "a-uba-client-secret",
         **overrides,
     }
     return create_app(config)
@@ -86,6 +94,19 @@ def test_production_sends_hsts_and_secure_cookies():
             "CARDS_WEBHOOK_SECRET",
         ),
         ({"METRICS_TOKEN": None}, "METRICS_TOKEN"),
+        ({"BANK_PROVIDER_MODE": "sandbox"}, "BANK_PROVIDER_MODE=http"),
+        ({"MONIEPOINT_CLIENT_SECRET": ""}, "MONIEPOINT_CLIENT_SECRET"),
+        ({"UBA_CLIENT_ID": ""}, "UBA_CLIENT_ID"),
+        ({"UBA_BASE_URL": "http://api.ubagroup.com"}, "UBA_BASE_URL"),
+        (
+            {
+                "WEBHOOK_SECRETS": {
+                    "bills": "a-bills-webhook-secret-of-length",
+                    "bank": DEV_WEBHOOK_SECRET,
+                }
+            },
+            "BANK_WEBHOOK_SECRET",
+        ),
     ],
 )
 def test_production_refuses_to_start_unsafe(overrides, why):

@@ -1,0 +1,1 @@
+"""Money in and out: top-ups from banks and payouts to them."""

@@ -1,0 +1,177 @@
+"""Money in and out through banks: reserved accounts, top-ups and payouts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lumipay.database import BigIntPK, UTCDateTime, utcnow
+from lumipay.extensions import db
+
+
+class IllegalTransition(Exception):
+    def __init__(self, what: str, current: str, target: str) -> None:
+        super().__init__(f"A {what} can't go from {current} to {target}.")
+        self.current = current
+        self.target = target
+
+
+class ReservedAccount(db.Model):
+    """A dedicated account number at a provider in the customer's name, one per provider."""
+
+    __tablename__ = "bank_reserved_accounts"
+    __table_args__ = (
+        UniqueConstraint("user_id", "provider", name="uq_bank_reserved_accounts_user_provider"),
+        UniqueConstraint(
+            "provider", "account_number", name="uq_bank_reserved_accounts_provider_number"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    provider: Mapped[str] = mapped_column(String(16))
+    # Ours, given to the provider; its payments name the account by it.
+    account_reference: Mapped[str] = mapped_column(String(40), unique=True)
+    account_number: Mapped[str] = mapped_column(String(10))
+    account_name: Mapped[str] = mapped_column(String(120))
+    bank_name: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+TOPUP_PENDING, TOPUP_CREDITED, TOPUP_UNCREDITED = "pending", "credited", "uncredited"
+TOPUP_TRANSITIONS: dict[str, frozenset[str]] = {
+    TOPUP_PENDING: frozenset({TOPUP_CREDITED, TOPUP_UNCREDITED}),
+    TOPUP_CREDITED: frozenset(),
+    TOPUP_UNCREDITED: frozenset(),
+}
+
+
+class TopUp(db.Model):
+    """Money coming in. `pending` until the provider reports a payment, then `credited` with
+    what was actually paid. A payment nobody asked for (into a reserved account) gets a row of
+    its own, created credited. `uncredited`: money received that could not be credited (a
+    currency the customer can't hold), left for a person."""
+
+    __tablename__ = "bank_topups"
+    __table_args__ = (
+        CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
+        CheckConstraint("amount_paid IS NULL OR amount_paid > 0", name="amount_paid_positive"),
+        CheckConstraint("status IN ('pending', 'credited', 'uncredited')", name="status_known"),
+        CheckConstraint("method IN ('reserved_account', 'checkout')", name="method_known"),
+        # Exactly once per provider transaction: the database refuses a second credit.
+        UniqueConstraint(
+            "provider", "provider_reference", name="uq_bank_topups_provider_reference"
+        ),
+        Index("ix_bank_topups_user_id_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    provider: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(20))
+    currency: Mapped[str] = mapped_column(String(3), default="NGN")
+    amount: Mapped[int | None] = mapped_column(BigInteger)  # asked for; None when unsolicited
+    status: Mapped[str] = mapped_column(String(16), default=TOPUP_PENDING)
+    reserved_account_id: Mapped[int | None] = mapped_column(ForeignKey("bank_reserved_accounts.id"))
+    checkout_url: Mapped[str | None] = mapped_column(String(300))
+    provider_reference: Mapped[str | None] = mapped_column(String(64))
+    amount_paid: Mapped[int | None] = mapped_column(BigInteger)
+    currency_paid: Mapped[str | None] = mapped_column(String(3))
+    payer: Mapped[str | None] = mapped_column(String(120))
+    # Set when what arrived differs from what was asked: credited as paid, for reconciliation.
+    flagged_reason: Mapped[str | None] = mapped_column(String(200))
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    credited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def move_to(self, target: str) -> None:
+        if target not in TOPUP_TRANSITIONS[self.status]:
+            raise IllegalTransition("top-up", self.status, target)
+        self.status = target
+        if target == TOPUP_CREDITED:
+            self.credited_at = utcnow()
+
+
+AWAITING_APPROVAL, PROCESSING = "awaiting_approval", "processing"
+SUCCEEDED, FAILED, REJECTED = "succeeded", "failed", "rejected"
+PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
+    AWAITING_APPROVAL: frozenset({PROCESSING, REJECTED}),
+    PROCESSING: frozenset({SUCCEEDED, FAILED}),
+    SUCCEEDED: frozenset(),
+    FAILED: frozenset(),
+    REJECTED: frozenset(),
+}
+
+
+class Payout(db.Model):
+    """Money going out to a bank account. Held from the request; captured on `succeeded`,
+    released on `failed` or `rejected`. `processing` means approved and with the provider."""
+
+    __tablename__ = "bank_payouts"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("fee >= 0", name="fee_not_negative"),
+        CheckConstraint(
+            "status IN ('awaiting_approval', 'processing', 'succeeded', 'failed', 'rejected')",
+            name="status_known",
+        ),
+        Index("ix_bank_payouts_user_id_id", "user_id", "id"),
+        Index("ix_bank_payouts_status_next_requery_at", "status", "next_requery_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # Ours, and the provider's idempotency key: the same on every retry and requery.
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    provider: Mapped[str] = mapped_column(String(16))
+    bank_code: Mapped[str] = mapped_column(String(8))
+    bank_name: Mapped[str] = mapped_column(String(60))
+    account_number: Mapped[str] = mapped_column(String(10))
+    account_name: Mapped[str] = mapped_column(String(120))
+    currency: Mapped[str] = mapped_column(String(3), default="NGN")
+    amount: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger, default=0)
+    narration: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(20))
+    hold_id: Mapped[int] = mapped_column(ForeignKey("ledger_holds.id"), unique=True)
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    provider_reference: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(String(200), default="")
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rejection_reason: Mapped[str | None] = mapped_column(String(200))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    requery_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_requery_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_final(self) -> bool:
+        return not PAYOUT_TRANSITIONS[self.status]
+
+    @property
+    def total(self) -> int:
+        return self.amount + self.fee
+
+    def move_to(self, target: str) -> None:
+        if target not in PAYOUT_TRANSITIONS[self.status]:
+            raise IllegalTransition("payout", self.status, target)
+        self.status = target
+        if not PAYOUT_TRANSITIONS[target]:
+            self.settled_at = utcnow()

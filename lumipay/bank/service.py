@@ -1,0 +1,1008 @@
+"""Use cases for money in (top-ups) and out (payouts) through bank providers.
+
+Top-ups: `start_topup` records what the customer asked for and gives payment instructions (a
+reserved account in their name, or a provider checkout page). The money arrives by the
+provider's webhook: `credit_payment` is the one place a top-up credits a wallet, from the
+provider's clearing account, exactly once per provider transaction reference, with the amount
+actually paid (a mismatch is credited as paid and flagged for reconciliation).
+
+Payouts: `request_payout` places a hold and records the payout, awaiting an admin's approval
+above PAYOUT_APPROVAL_THRESHOLD, else straight to the provider. `plan_payout` is the one place
+the rules for a payout are checked, under the wallet's row lock. The job `submit_payout` calls
+the provider with our reference as its idempotency key; `settle_locked` captures (wallet ->
+clearing, then the fee to the fee account) or releases the hold. Anything unclear is requeried,
+never released.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import current_app, g, has_request_context
+from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lumipay.audit import service as audit
+from lumipay.audit.service import Origin
+from lumipay.auth.models import User
+from lumipay.bank.models import (
+    AWAITING_APPROVAL,
+    FAILED,
+    PROCESSING,
+    REJECTED,
+    SUCCEEDED,
+    TOPUP_CREDITED,
+    TOPUP_PENDING,
+    TOPUP_UNCREDITED,
+    Payout,
+    ReservedAccount,
+    TopUp,
+)
+from lumipay.database import as_utc, run_in_transaction, utcnow
+from lumipay.extensions import db
+from lumipay.idempotency import service as idempotency
+from lumipay.jobs import outbox
+from lumipay.kyc import limits
+from lumipay.ledger import service as ledger
+from lumipay.ledger.errors import HoldNotActive, InsufficientFunds
+from lumipay.ledger.models import WALLET, Account, Hold
+from lumipay.ledger.references import new_reference
+from lumipay.money import format_amount
+from lumipay.notifications.service import notify
+from lumipay.providers import BANK_PROVIDERS, bank_provider_for_event, bank_provider_named
+from lumipay.providers.bank import (
+    AccountName,
+    Bank,
+    Outcome,
+    Payment,
+    PayoutRequest,
+    PayoutResult,
+    ProviderError,
+    SettlementLine,
+)
+
+log = logging.getLogger(__name__)
+
+FEES = "fees"
+SUBMIT = "lumipay.bank.jobs.submit_payout"
+REQUERY = "lumipay.bank.jobs.requery_payout"
+METHOD_LABELS = {
+    "reserved_account": "bank transfer to your own account number",
+    "checkout": "card or bank on a payment page",
+}
+
+
+class BankError(Exception):
+    """A request refused with nothing changed; `field` names the form field it belongs to."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def clearing_account(provider: str, currency: str) -> Account:
+    """The provider's clearing account: what it holds for us (top-ups) or owes out (payouts)."""
+    return ledger.system_account(f"{provider}_clearing", currency)
+
+
+def _wallet(user_id: int, currency: str = "NGN") -> Account | None:
+    return db.session.scalar(
+        select(Account).where(
+            Account.user_id == user_id, Account.currency == currency, Account.kind == WALLET
+        )
+    )
+
+
+# --- Top-ups -------------------------------------------------------------------------------
+
+
+def topup_choices() -> list[tuple[str, str]]:
+    """("provider:method", label) for every way in that the configured adapters offer."""
+    choices = []
+    for name in BANK_PROVIDERS:
+        adapter = bank_provider_named(name)
+        for method in adapter.topup_methods:
+            choices.append((f"{name}:{method}", f"{adapter.label}: {METHOD_LABELS[method]}"))
+    return choices
+
+
+def _topup_choice(choice: str) -> tuple[str, str]:
+    if choice not in dict(topup_choices()):
+        raise BankError("method", "Choose how you'll pay.")
+    provider, _, method = choice.partition(":")
+    return provider, method
+
+
+def _check_range(field: str, amount: int, low: int, high: int, what: str) -> None:
+    if amount < low or amount > high:
+        raise BankError(
+            field, f"{what} must be from {format_amount(low)} to {format_amount(high)}."
+        )
+
+
+def reserved_account_for(user_id: int, provider: str) -> ReservedAccount:
+    """The customer's dedicated account at `provider`, opened with the provider on first use.
+
+    The account reference is stable per customer and provider, so a crash between the
+    provider's answer and our commit asks for the same account again, never a second one.
+    """
+    existing = db.session.scalar(
+        select(ReservedAccount).where(
+            ReservedAccount.user_id == user_id, ReservedAccount.provider == provider
+        )
+    )
+    if existing is not None:
+        return existing
+    user = db.session.get(User, user_id)
+    reference = f"LP{provider[:3].upper()}{user.account_number or user.id}"
+    try:
+        opened = bank_provider_named(provider).reserve_account(
+            reference, user.full_name, user.email
+        )
+    except ProviderError as exc:
+        raise BankError("method", exc.message) from None
+
+    def store() -> None:
+        dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+        db.session.execute(
+            dialect.insert(ReservedAccount)
+            .values(
+                user_id=user_id,
+                provider=provider,
+                account_reference=opened.account_reference,
+                account_number=opened.account_number,
+                account_name=opened.account_name[:120],
+                bank_name=opened.bank_name[:60],
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "provider"])
+        )
+
+    run_in_transaction(store)
+    return db.session.scalars(
+        select(ReservedAccount).where(
+            ReservedAccount.user_id == user_id, ReservedAccount.provider == provider
+        )
+    ).one()
+
+
+@dataclass(frozen=True)
+class StartedTopUp:
+    reference: str
+    replayed: bool
+
+
+def start_topup(
+    user_id: int, choice: str, amount: int, *, idempotency_key: str, origin: Origin
+) -> StartedTopUp:
+    """Record a top-up the customer is about to pay, with its payment instructions.
+
+    Network calls (opening the reserved account, starting the checkout) happen before the
+    transaction; a repeat of the same key returns the first top-up.
+    """
+    provider, method = _topup_choice(choice)
+    config = current_app.config
+    _check_range("amount", amount, config["TOPUP_MIN"], config["TOPUP_MAX"], "A top-up")
+    reference = new_reference("TU")
+    reserved = reserved_account_for(user_id, provider) if method == "reserved_account" else None
+    checkout_url = None
+    if method == "checkout":
+        user = db.session.get(User, user_id)
+        try:
+            checkout = bank_provider_named(provider).start_checkout(
+                reference, amount, "NGN", user.full_name, user.email
+            )
+        except ProviderError as exc:
+            raise BankError("method", exc.message) from None
+        checkout_url = checkout.checkout_url
+
+    def work() -> None:
+        wallet = _wallet(user_id)
+        if wallet is None:
+            raise BankError("amount", "You need an NGN wallet to top up.")
+        try:
+            limits.check_incoming(wallet.id, amount, own=True)
+        except limits.LimitExceeded as exc:
+            raise BankError("amount", exc.message) from None
+        db.session.add(
+            TopUp(
+                reference=reference,
+                user_id=user_id,
+                account_id=wallet.id,
+                provider=provider,
+                method=method,
+                currency="NGN",
+                amount=amount,
+                status=TOPUP_PENDING,
+                reserved_account_id=reserved.id if reserved else None,
+                checkout_url=checkout_url,
+                created_at=utcnow(),
+            )
+        )
+        audit.record(
+            "topup.start", origin, actor_id=user_id, subject=reference, amount=amount, via=choice
+        )
+
+    payload = {"choice": choice, "amount": amount}
+    outcome, replayed = idempotency.run_once(
+        user_id, idempotency_key, "topup", payload, reference, work
+    )
+    return StartedTopUp(outcome, replayed)
+
+
+def credit_payment(provider: str, payment: Payment) -> TopUp | None:
+    """Credit money the provider received, once per provider transaction reference.
+
+    The one place a top-up credits a wallet; runs inside the caller's transaction (the webhook
+    inbox's). Returns the top-up credited (or already credited), None when the payment names
+    nothing of ours (logged for reconciliation).
+    """
+    if payment.amount <= 0:
+        log.error("bank payment without an amount", extra={"ref": payment.provider_reference})
+        return None
+    already = _topup_by_provider_reference(provider, payment.provider_reference)
+    if already is not None:
+        log.info("payment already credited", extra={"ref": payment.provider_reference})
+        return already
+    topup, reserved = _matching_topup(provider, payment)
+    if topup is None and reserved is None:
+        log.error(
+            "payment for nothing we know",
+            extra={"provider": provider, "ref": payment.provider_reference},
+        )
+        return None
+    # Re-checked under the top-up's lock: a twin delivery may have credited it meanwhile.
+    twin = _topup_by_provider_reference(provider, payment.provider_reference)
+    if twin is not None:
+        return twin
+    flag = None
+    if topup is not None and topup.status != TOPUP_PENDING:
+        flag = f"A second payment for top-up {topup.reference}."
+        topup = _unsolicited(provider, topup.user_id, topup.reserved_account_id, topup.method)
+    elif topup is None and reserved is not None:
+        topup = _unsolicited(provider, reserved.user_id, reserved.id, "reserved_account")
+    _credit(topup, payment, flag)
+    return topup
+
+
+def _unsolicited(
+    provider: str, user_id: int, reserved_account_id: int | None, method: str
+) -> TopUp:
+    """A top-up row for money nobody asked for (the amount asked is None)."""
+    wallet = (
+        _wallet(user_id)
+        or db.session.scalars(
+            select(Account).where(Account.user_id == user_id).order_by(Account.id)
+        ).first()
+    )
+    topup = TopUp(
+        reference=new_reference("TU"),
+        user_id=user_id,
+        account_id=wallet.id,
+        provider=provider,
+        method=method,
+        currency="NGN",
+        amount=None,
+        status=TOPUP_PENDING,
+        reserved_account_id=reserved_account_id,
+        created_at=utcnow(),
+    )
+    db.session.add(topup)
+    db.session.flush()
+    return topup
+
+
+def _topup_by_provider_reference(provider: str, provider_reference: str) -> TopUp | None:
+    return db.session.scalar(
+        select(TopUp).where(
+            TopUp.provider == provider, TopUp.provider_reference == provider_reference[:64]
+        )
+    )
+
+
+def _locked_topup(*conditions: Any) -> TopUp | None:
+    return db.session.scalars(
+        select(TopUp)
+        .where(*conditions)
+        .order_by(TopUp.id)
+        .limit(1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _matching_topup(provider: str, payment: Payment) -> tuple[TopUp | None, ReservedAccount | None]:
+    """The top-up a payment settles (locked), and the reserved account it was paid into."""
+    if payment.account_reference:
+        reserved = db.session.scalar(
+            select(ReservedAccount).where(
+                ReservedAccount.provider == provider,
+                ReservedAccount.account_reference == payment.account_reference,
+            )
+        )
+        if reserved is None:
+            return None, None
+        pending = _locked_topup(
+            TopUp.reserved_account_id == reserved.id, TopUp.status == TOPUP_PENDING
+        )
+        return pending, reserved
+    if payment.reference:
+        return _locked_topup(TopUp.provider == provider, TopUp.reference == payment.reference), None
+    return None, None
+
+
+def _credit(topup: TopUp, payment: Payment, flag: str | None) -> None:
+    topup.provider_reference = payment.provider_reference[:64]
+    topup.amount_paid = payment.amount
+    topup.currency_paid = payment.currency
+    topup.payer = payment.payer[:120] or None
+    reasons = [flag] if flag else []
+    if payment.currency != topup.currency:
+        reasons.append(f"Paid in {payment.currency}, asked in {topup.currency}.")
+    elif topup.amount is not None and payment.amount != topup.amount:
+        reasons.append(
+            f"Paid {format_amount(payment.amount, payment.currency)}, "
+            f"asked {format_amount(topup.amount, topup.currency)}."
+        )
+    topup.flagged_reason = " ".join(reasons)[:200] or None
+    wallet = _wallet(topup.user_id, payment.currency)
+    label = bank_provider_named(topup.provider).label
+    if wallet is None:
+        # Money in a currency the customer holds no wallet for: a person must settle it.
+        topup.move_to(TOPUP_UNCREDITED)
+        topup.flagged_reason = (
+            f"{topup.flagged_reason or ''} No {payment.currency} wallet to credit.".strip()[:200]
+        )
+        log.error("payment could not be credited", extra={"reference": topup.reference})
+        return
+    try:
+        limits.check_incoming(wallet.id, payment.amount, own=True)
+    except limits.LimitExceeded:
+        # The money has arrived and can't be refused back to the payer from here: it waits,
+        # uncredited, for a person to return it or credit it once the customer's tier allows.
+        topup.move_to(TOPUP_UNCREDITED)
+        topup.flagged_reason = (
+            f"{topup.flagged_reason or ''} Over the customer's maximum balance.".strip()[:200]
+        )
+        notify(
+            topup.user_id,
+            "Top-up waiting",
+            f"{format_amount(payment.amount, payment.currency)} arrived but would take you past "
+            "your tier's maximum balance. Verify your identity on the Verification page; our "
+            "team will credit or return it.",
+            link=f"/bank/topups/{topup.reference}",
+        )
+        log.error("payment over the maximum balance", extra={"reference": topup.reference})
+        return
+    topup.account_id = wallet.id
+    txn = ledger.post(
+        "bank_topup",
+        [
+            ledger.Leg(clearing_account(topup.provider, payment.currency).id, -payment.amount),
+            ledger.Leg(wallet.id, payment.amount),
+        ],
+        narration=f"Top-up via {label}",
+    )
+    topup.transaction_id = txn.id
+    topup.move_to(TOPUP_CREDITED)
+    notify(
+        topup.user_id,
+        "Money in",
+        f"{format_amount(payment.amount, payment.currency)} from your {label} top-up is in "
+        "your wallet.",
+        link=f"/bank/topups/{topup.reference}",
+    )
+
+
+def sandbox_pay(user_id: int, reference: str, amount: int) -> None:
+    """The sandbox checkout's "Pay" (or a transfer into the reserved account): the sandbox
+    provider receives the money and its webhook follows. Sandbox mode only."""
+    from lumipay.providers import bank_sandbox
+
+    topup = topup_for(user_id, reference)
+    if topup is None:
+        raise BankError(None, "No such top-up.")
+    _check_range("amount", amount, 1, current_app.config["TOPUP_MAX"], "A payment")
+    if topup.method == "checkout" and topup.status != TOPUP_PENDING:
+        raise BankError("amount", "This payment page has already been paid.")
+    reserved = db.session.get(ReservedAccount, topup.reserved_account_id or 0)
+    bank_sandbox.pay_into(
+        amount=amount,
+        currency=topup.currency,
+        reference=topup.reference if topup.method == "checkout" else None,
+        account_reference=reserved.account_reference if reserved else None,
+    )
+
+
+# --- Payouts --------------------------------------------------------------------------------
+
+
+def payout_provider_name() -> str:
+    return str(current_app.config["BANK_PAYOUT_PROVIDER"])
+
+
+def banks() -> list[Bank]:
+    """The payout provider's banks, by name; empty (with a log line) when it can't answer.
+
+    Asked once per request (the form and its checks all need the list)."""
+    cached = has_request_context() and "bank_list" in g
+    if cached:
+        return list(g.bank_list)
+    try:
+        found = bank_provider_named(payout_provider_name()).banks()
+    except ProviderError:
+        log.warning("bank list unavailable")
+        return []
+    ordered = sorted(found, key=lambda bank: bank.name)
+    if has_request_context():
+        g.bank_list = ordered
+    return list(ordered)
+
+
+def _bank(bank_code: str) -> Bank:
+    bank = {b.code: b for b in banks()}.get(bank_code or "")
+    if bank is None:
+        raise BankError("bank_code", "Choose the bank.")
+    return bank
+
+
+def _account_number(text: str) -> str:
+    number = re.sub(r"[\s-]", "", text or "")
+    if not re.fullmatch(r"\d{10}", number):
+        raise BankError("account_number", "Enter the 10-digit account number.")
+    return number
+
+
+def name_enquiry(bank_code: str, account_number: str) -> AccountName:
+    """The holder of an account at another bank, from the name-enquiry provider."""
+    bank = _bank(bank_code)
+    number = _account_number(account_number)
+    provider = bank_provider_named(current_app.config["BANK_NAME_ENQUIRY_PROVIDER"])
+    try:
+        return provider.name_enquiry(bank.code, number)
+    except ProviderError as exc:
+        raise BankError("account_number", exc.message) from None
+
+
+@dataclass(frozen=True)
+class PayoutDetails:
+    """A payout checked against the provider (bank, account holder), before any money moves."""
+
+    provider: str
+    bank_code: str
+    bank_name: str
+    account_number: str
+    account_name: str
+    amount: int
+    fee: int
+    narration: str
+    currency: str = "NGN"
+
+    @property
+    def total(self) -> int:
+        return self.amount + self.fee
+
+
+def check_payout(bank_code: str, account_number: str, amount: int, narration: str) -> PayoutDetails:
+    """Step one: validate and look the account's holder up (a network call)."""
+    config = current_app.config
+    _check_range("amount", amount, config["PAYOUT_MIN"], config["PAYOUT_MAX"], "A payout")
+    holder = name_enquiry(bank_code, account_number)
+    return PayoutDetails(
+        provider=payout_provider_name(),
+        bank_code=holder.bank_code,
+        bank_name=_bank(holder.bank_code).name,
+        account_number=holder.account_number,
+        account_name=holder.account_name,
+        amount=amount,
+        fee=config["PAYOUT_FEE"],
+        narration=(narration or "").strip()[:100],
+    )
+
+
+@dataclass(frozen=True)
+class PayoutPlan:
+    details: PayoutDetails
+    needs_approval: bool
+    hold_expires_at: datetime
+
+
+def payout_refusal(user_id: int) -> str | None:
+    """Why the customer can't pay out yet (their KYC tier), shown before they fill the form."""
+    return limits.payout_refusal(user_id)
+
+
+def plan_payout(user_id: int, wallet: Account, details: PayoutDetails) -> PayoutPlan:
+    """Every rule a payout must pass, checked inside its transaction with the wallet locked.
+
+    Raises BankError naming the rule: Tier 2 and above only, the KYC limits (on the amount
+    with its fee), the available balance.
+    """
+    if wallet.user_id != user_id or wallet.currency != details.currency:
+        raise BankError("amount", "You need an NGN wallet to pay out.")
+    refusal = payout_refusal(user_id)
+    if refusal is not None:
+        raise BankError("amount", refusal)
+    if wallet.available < details.total:
+        raise BankError(
+            "amount",
+            f"Insufficient available balance. You have {format_amount(wallet.available)} "
+            f"available and this costs {format_amount(details.total)} with the fee.",
+        )
+    try:
+        limits.check_outgoing(user_id, wallet.currency, details.total, kind="payout")
+    except limits.LimitExceeded as exc:
+        raise BankError("amount", exc.message) from None
+    config = current_app.config
+    return PayoutPlan(
+        details,
+        needs_approval=details.amount > config["PAYOUT_APPROVAL_THRESHOLD"],
+        hold_expires_at=utcnow() + timedelta(days=config["PAYOUT_HOLD_DAYS"]),
+    )
+
+
+@dataclass(frozen=True)
+class RequestedPayout:
+    reference: str
+    replayed: bool
+
+
+def request_payout(
+    user_id: int, details: PayoutDetails, *, idempotency_key: str, origin: Origin
+) -> RequestedPayout:
+    """Hold the money and record the payout; it waits for approval or goes to a job."""
+    reference = new_reference("PO")
+
+    def work() -> None:
+        wallet = _wallet(user_id, details.currency)
+        if wallet is None:
+            raise BankError("amount", "You need an NGN wallet to pay out.")
+        wallet = ledger.lock_wallets([wallet.id])[wallet.id]
+        plan = plan_payout(user_id, wallet, details)
+        try:
+            hold = ledger.place_hold(
+                wallet.id,
+                details.total,
+                reference=reference,
+                expires_at=plan.hold_expires_at,
+                reason=f"Payout to {details.account_name} {details.account_number}",
+            )
+        except InsufficientFunds as exc:
+            raise BankError("amount", exc.message) from None
+        payout = Payout(
+            reference=reference,
+            user_id=user_id,
+            account_id=wallet.id,
+            provider=details.provider,
+            bank_code=details.bank_code,
+            bank_name=details.bank_name[:60],
+            account_number=details.account_number,
+            account_name=details.account_name[:120],
+            currency=details.currency,
+            amount=details.amount,
+            fee=details.fee,
+            narration=details.narration,
+            status=AWAITING_APPROVAL if plan.needs_approval else PROCESSING,
+            hold_id=hold.id,
+            created_at=utcnow(),
+        )
+        db.session.add(payout)
+        audit.record(
+            "payout.request",
+            origin,
+            actor_id=user_id,
+            subject=reference,
+            amount=details.amount,
+            fee=details.fee,
+            bank_code=details.bank_code,
+            account_number=details.account_number,
+        )
+        if plan.needs_approval:
+            notify(
+                user_id,
+                "Payout awaiting approval",
+                f"{format_amount(details.amount)} to {details.account_name} is held on your "
+                "wallet until we approve it.",
+                link=f"/bank/payouts/{reference}",
+            )
+        else:
+            outbox.add(SUBMIT, reference, queue="bank")
+
+    payload = {
+        "bank_code": details.bank_code,
+        "account_number": details.account_number,
+        "amount": details.amount,
+        "narration": details.narration,
+    }
+    outcome, replayed = idempotency.run_once(
+        user_id, idempotency_key, "payout", payload, reference, work
+    )
+    return RequestedPayout(outcome, replayed)
+
+
+def _locked_payout(reference: str) -> Payout | None:
+    return db.session.scalars(
+        select(Payout)
+        .where(Payout.reference == reference)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _reviewable(reference: str) -> Payout:
+    payout = _locked_payout(reference)
+    if payout is None:
+        raise BankError(None, "No such payout.")
+    if payout.status != AWAITING_APPROVAL:
+        raise BankError(None, f"This payout is already {payout.status.replace('_', ' ')}.")
+    return payout
+
+
+def approve_payout(admin_id: int, reference: str, *, origin: Origin) -> Payout:
+    """An admin approves: the payout goes to the provider by a job. A hold that ended while
+    waiting (expired) can't be paid from, so the payout is rejected instead."""
+
+    def work() -> Payout:
+        payout = _reviewable(reference)
+        hold = db.session.get(Hold, payout.hold_id)
+        payout.reviewed_by, payout.reviewed_at = admin_id, utcnow()
+        if hold is None or hold.status != "active":
+            payout.move_to(REJECTED)
+            payout.rejection_reason = "The hold on your wallet expired before approval."
+            _tell(payout, "Payout rejected", f"{payout.rejection_reason} Nothing was sent.")
+            return payout
+        payout.move_to(PROCESSING)
+        audit.record("payout.approve", origin, actor_id=admin_id, subject=reference)
+        _tell(payout, "Payout approved", "It is on its way to the bank.")
+        outbox.add(SUBMIT, reference, queue="bank")
+        return payout
+
+    return run_in_transaction(work)
+
+
+def reject_payout(admin_id: int, reference: str, reason: str, *, origin: Origin) -> Payout:
+    """An admin rejects with a reason the customer sees; the hold is released."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise BankError("reason", "Give the customer a reason.")
+
+    def work() -> Payout:
+        payout = _reviewable(reference)
+        payout.move_to(REJECTED)
+        payout.rejection_reason = reason[:200]
+        payout.reviewed_by, payout.reviewed_at = admin_id, utcnow()
+        _release(payout)
+        audit.record("payout.reject", origin, actor_id=admin_id, subject=reference, reason=reason)
+        _tell(
+            payout,
+            "Payout rejected",
+            f"{reason[:200]} {format_amount(payout.total)} is back in your available balance.",
+        )
+        return payout
+
+    return run_in_transaction(work)
+
+
+def _tell(payout: Payout, title: str, body: str) -> None:
+    notify(
+        payout.user_id,
+        title,
+        f"{format_amount(payout.amount, payout.currency)} to {payout.account_name}: {body}",
+        link=f"/bank/payouts/{payout.reference}",
+    )
+
+
+def _release(payout: Payout) -> None:
+    try:
+        ledger.release_hold(payout.hold_id)
+    except HoldNotActive:
+        log.info("payout's hold had already ended", extra={"reference": payout.reference})
+
+
+def payout_request(payout: Payout) -> PayoutRequest:
+    return PayoutRequest(
+        reference=payout.reference,
+        amount=payout.amount,
+        currency=payout.currency,
+        bank_code=payout.bank_code,
+        account_number=payout.account_number,
+        account_name=payout.account_name,
+        narration=payout.narration,
+    )
+
+
+def ask_provider(call: Any, request: PayoutRequest) -> PayoutResult:
+    """Call the provider; any error (timeout, refused connection, 5xx, bad JSON) is PENDING."""
+    try:
+        return call(request)  # type: ignore[no-any-return]
+    except Exception as exc:
+        log.warning(
+            "provider gave no clear answer",
+            extra={"reference": request.reference, "error": f"{type(exc).__name__}: {exc}"},
+        )
+        return PayoutResult(Outcome.PENDING, "No answer from the provider yet.")
+
+
+def submit(reference: str) -> str:
+    """Send an approved payout once; a re-run asks the provider before sending again.
+
+    `submitted_at` commits before the call, so a worker killed mid-call leaves a mark and the
+    next run requeries our reference instead of sending it again. The provider refuses a
+    second request with the same reference anyway (its idempotency key).
+    """
+    payout = db.session.scalar(select(Payout).where(Payout.reference == reference))
+    if payout is None or payout.status != PROCESSING:
+        return payout.status if payout else "missing"
+    provider = bank_provider_named(payout.provider)
+    request = payout_request(payout)
+
+    def mark() -> bool:
+        locked = _locked_payout(reference)
+        if locked is None or locked.submitted_at is not None or locked.status != PROCESSING:
+            return False
+        locked.submitted_at = utcnow()
+        return True
+
+    if run_in_transaction(mark):
+        result = ask_provider(provider.send_payout, request)
+    else:
+        result = ask_provider(provider.payout_status, request)
+        if result.outcome == Outcome.NOT_FOUND:
+            result = ask_provider(provider.send_payout, request)
+    return apply_result(reference, result, schedule_requery=True)
+
+
+def requery(reference: str) -> str:
+    """Ask the provider again about a payout still processing."""
+    payout = db.session.scalar(select(Payout).where(Payout.reference == reference))
+    if payout is None or payout.status != PROCESSING:
+        return payout.status if payout else "missing"
+    if payout.submitted_at is None:
+        return submit(reference)
+    provider = bank_provider_named(payout.provider)
+    result = ask_provider(provider.payout_status, payout_request(payout))
+    if result.outcome == Outcome.NOT_FOUND:
+        result = ask_provider(provider.send_payout, payout_request(payout))
+    return apply_result(reference, result, schedule_requery=True)
+
+
+def apply_result(reference: str, result: PayoutResult, *, schedule_requery: bool = False) -> str:
+    """Settle a payout by what the provider said, under its row lock; returns its status."""
+
+    def work() -> str:
+        payout = _locked_payout(reference)
+        if payout is None:
+            return "missing"
+        settle_locked(payout, result, schedule_requery=schedule_requery)
+        return payout.status
+
+    return run_in_transaction(work)
+
+
+def settle_locked(payout: Payout, result: PayoutResult, *, schedule_requery: bool) -> None:
+    """The one place a payout's money settles. The caller holds the payout's row lock."""
+    if payout.status == AWAITING_APPROVAL:
+        log.error("provider news of a payout never sent", extra={"reference": payout.reference})
+        return
+    if payout.is_final:
+        said = {Outcome.SUCCEEDED: SUCCEEDED, Outcome.FAILED: FAILED}.get(result.outcome)
+        if said is not None and said != payout.status:
+            payout.needs_attention = True
+            log.error(
+                "provider contradicts a settled payout",
+                extra={"reference": payout.reference, "status": payout.status, "said": said},
+            )
+        return
+    if result.provider_reference:
+        payout.provider_reference = result.provider_reference[:64]
+    if result.outcome == Outcome.SUCCEEDED:
+        _succeed(payout)
+    elif result.outcome == Outcome.FAILED:
+        payout.move_to(FAILED)
+        payout.message = (result.message or "The bank could not be paid.")[:200]
+        _release(payout)
+        _tell(
+            payout,
+            "Payout failed",
+            f"{format_amount(payout.total)} is back in your available balance.",
+        )
+    elif schedule_requery:
+        backoff: list[int] = current_app.config["PAYOUT_REQUERY_BACKOFF"]
+        delay = backoff[min(payout.requery_count, len(backoff) - 1)]
+        payout.requery_count += 1
+        payout.next_requery_at = utcnow() + timedelta(seconds=delay)
+        outbox.add(REQUERY, payout.reference, queue="bank", delay=delay)
+
+
+def _succeed(payout: Payout) -> None:
+    payout.move_to(SUCCEEDED)
+    payout.message = "Paid."
+    clearing = clearing_account(payout.provider, payout.currency)
+    try:
+        txn = ledger.capture_hold(
+            payout.hold_id,
+            payout.total,
+            clearing.id,
+            kind="bank_payout",
+            narration=f"Payout to {payout.account_name} {payout.bank_name}",
+        )
+    except HoldNotActive:
+        # The money left while the hold had ended: it is back in the customer's available
+        # balance and only a person can settle that.
+        payout.needs_attention = True
+        log.error("payout succeeded after its hold ended", extra={"reference": payout.reference})
+        return
+    payout.transaction_id = txn.id
+    if payout.fee:
+        ledger.post(
+            "payout_fee",
+            [
+                ledger.Leg(clearing.id, -payout.fee),
+                ledger.Leg(ledger.system_account(FEES, payout.currency).id, payout.fee),
+            ],
+            narration=f"Fee for {payout.reference}",
+            parent_id=txn.id,
+        )
+    _tell(payout, "Payout paid", f"paid into {payout.bank_name} {payout.account_number}.")
+
+
+def apply_webhook(event_type: str, data: dict[str, Any]) -> None:
+    """The bank channel's webhook handler; runs inside the inbox's transaction."""
+    provider = bank_provider_for_event(event_type)
+    if provider is None:
+        log.info("bank event ignored", extra={"event_type": event_type})
+        return
+    event = provider.read_webhook(event_type, data)
+    if event.payment is not None:
+        credit_payment(provider.name, event.payment)
+    if event.payout_reference and event.payout_result is not None:
+        payout = _locked_payout(event.payout_reference)
+        if payout is None or payout.provider != provider.name:
+            log.warning("webhook for an unknown payout", extra={"ref": event.payout_reference})
+            return
+        settle_locked(payout, event.payout_result, schedule_requery=False)
+
+
+def sweep() -> int:
+    """Periodic safety net: requeue requeries overdue by the payout's own schedule (a job lost
+    with its worker or never pushed); returns how many."""
+    now = utcnow()
+    overdue_before = now - timedelta(seconds=60)
+    backoff: list[int] = current_app.config["PAYOUT_REQUERY_BACKOFF"]
+
+    def work() -> int:
+        overdue = db.session.scalars(
+            select(Payout)
+            .where(
+                Payout.status == PROCESSING,
+                or_(
+                    Payout.next_requery_at <= overdue_before,
+                    Payout.next_requery_at.is_(None) & (Payout.created_at <= overdue_before),
+                ),
+            )
+            .with_for_update(skip_locked=True)
+        ).all()
+        for payout in overdue:
+            payout.next_requery_at = now + timedelta(seconds=backoff[-1])
+            outbox.add(REQUERY, payout.reference, queue="bank")
+        return len(overdue)
+
+    return run_in_transaction(work)
+
+
+# --- Reading --------------------------------------------------------------------------------
+
+
+def topups_for(user_id: int, limit: int = 20) -> list[TopUp]:
+    return list(
+        db.session.scalars(
+            select(TopUp).where(TopUp.user_id == user_id).order_by(TopUp.id.desc()).limit(limit)
+        )
+    )
+
+
+def payouts_for(user_id: int, limit: int = 20) -> list[Payout]:
+    return list(
+        db.session.scalars(
+            select(Payout).where(Payout.user_id == user_id).order_by(Payout.id.desc()).limit(limit)
+        )
+    )
+
+
+def topup_for(user_id: int, reference: str) -> TopUp | None:
+    """The customer's own top-up, else None (another customer's reference is a 404)."""
+    topup = db.session.scalar(select(TopUp).where(TopUp.reference == reference))
+    return topup if topup is not None and topup.user_id == user_id else None
+
+
+def payout_for(user_id: int, reference: str) -> Payout | None:
+    payout = db.session.scalar(select(Payout).where(Payout.reference == reference))
+    return payout if payout is not None and payout.user_id == user_id else None
+
+
+def reserved_account_of(topup: TopUp) -> ReservedAccount | None:
+    if topup.reserved_account_id is None:
+        return None
+    return db.session.get(ReservedAccount, topup.reserved_account_id)
+
+
+def payouts_to_review() -> list[Payout]:
+    return list(
+        db.session.scalars(
+            select(Payout).where(Payout.status == AWAITING_APPROVAL).order_by(Payout.id)
+        )
+    )
+
+
+def recent_payouts(limit: int = 50) -> list[Payout]:
+    return list(
+        db.session.scalars(
+            select(Payout)
+            .where(Payout.status != AWAITING_APPROVAL)
+            .order_by(Payout.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def customer_names(user_ids: set[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids)))
+    return {user_id: name for user_id, name in rows}
+
+
+def settled_lines(provider: str, start: date, end: date) -> list[SettlementLine]:
+    """What we recorded as settled through `provider` between two UTC dates (inclusive): the
+    sandbox's settlement report, since the sandbox's records are ours."""
+    low = datetime(start.year, start.month, start.day, tzinfo=as_utc(utcnow()).tzinfo)
+    high = low + timedelta(days=(end - start).days + 1)
+    lines = []
+    for topup in db.session.scalars(
+        select(TopUp)
+        .where(
+            TopUp.provider == provider,
+            TopUp.provider_reference.is_not(None),
+            TopUp.credited_at >= low,
+            TopUp.credited_at < high,
+        )
+        .order_by(TopUp.id)
+    ):
+        lines.append(
+            SettlementLine(
+                provider_ref=topup.provider_reference or "",
+                reference=topup.reference if topup.method == "checkout" else None,
+                amount=topup.amount_paid or 0,
+                currency=topup.currency_paid or topup.currency,
+                status="paid",
+                kind="topup",
+                settled_on=as_utc(topup.credited_at).date(),
+            )
+        )
+    for payout in db.session.scalars(
+        select(Payout)
+        .where(
+            Payout.provider == provider,
+            Payout.status.in_((SUCCEEDED, FAILED)),
+            Payout.settled_at >= low,
+            Payout.settled_at < high,
+        )
+        .order_by(Payout.id)
+    ):
+        lines.append(
+            SettlementLine(
+                provider_ref=payout.provider_reference or payout.reference,
+                reference=payout.reference,
+                amount=payout.amount,
+                currency=payout.currency,
+                status=payout.status,
+                kind="payout",
+                settled_on=as_utc(payout.settled_at).date(),
+            )
+        )
+    return lines
