@@ -7,7 +7,15 @@ from lumipay.bills.models import BillPayment
 from lumipay.fx.models import FxQuote, FxRate
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.jobs.models import OutboxMessage
-from lumipay.ledger.models import Account, DailyFlow, Entry, Hold, LedgerTransaction
+from lumipay.ledger.models import (
+    Account,
+    DailyFlow,
+    Entry,
+    Hold,
+    LedgerTransaction,
+    SealBlock,
+    VerificationRun,
+)
 from lumipay.notifications.models import Notification
 from lumipay.transfers.models import Transfer
 from lumipay.webhooks.models import WebhookEvent
@@ -28,8 +36,10 @@ __all__ = [
     "OutboxMessage",
     "PasswordResetToken",
     "RecoveryCode",
+    "SealBlock",
     "Transfer",
     "User",
     "UserSession",
+    "VerificationRun",
     "WebhookEvent",
 ]

@@ -133,6 +133,8 @@ def app() -> Iterator[Flask]:
 
 
 TABLES = (
+    "ledger_verification_runs",
+    "ledger_seal_blocks",
     "fx_quotes",
     "fx_rates",
     "webhook_events",

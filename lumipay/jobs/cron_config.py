@@ -10,8 +10,11 @@ from rq import cron
 from lumipay.bills.jobs import expire_holds, sweep_bills
 from lumipay.fx.jobs import fx_update
 from lumipay.jobs.outbox import relay_outbox
+from lumipay.ledger.jobs import seal_ledger, verify_ledger
 
 cron.register(relay_outbox, "default", interval=30, job_timeout=120)
 cron.register(sweep_bills, "bills", interval=60, job_timeout=600)
 cron.register(expire_holds, "default", interval=60, job_timeout=300)
 cron.register(fx_update, "default", interval=180, job_timeout=120)
+cron.register(seal_ledger, "default", interval=60, job_timeout=300)
+cron.register(verify_ledger, "default", interval=3600, job_timeout=1800)
