@@ -17,6 +17,7 @@ from lumipay.ledger.models import (
     VerificationRun,
 )
 from lumipay.notifications.models import Notification
+from lumipay.reconciliation.models import ReconciliationItem, ReconciliationRun
 from lumipay.transfers.models import Transfer
 from lumipay.webhooks.models import WebhookEvent
 
@@ -35,6 +36,8 @@ __all__ = [
     "Notification",
     "OutboxMessage",
     "PasswordResetToken",
+    "ReconciliationItem",
+    "ReconciliationRun",
     "RecoveryCode",
     "SealBlock",
     "Transfer",

@@ -133,6 +133,8 @@ def app() -> Iterator[Flask]:
 
 
 TABLES = (
+    "reconciliation_items",
+    "reconciliation_runs",
     "ledger_verification_runs",
     "ledger_seal_blocks",
     "fx_quotes",

@@ -20,6 +20,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
+from lumipay.accounts.freeze import AccountFrozen, ensure_can_move
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.phone import InvalidPhone, normalise_phone
@@ -215,6 +216,10 @@ def pay_bill(user_id: int, plan: BillPlan, *, idempotency_key: str, origin: Orig
     reference = new_reference("BL")
 
     def work() -> None:
+        try:
+            ensure_can_move(user_id)
+        except AccountFrozen as exc:
+            raise BillError("amount", exc.message) from None
         wallet = db.session.scalar(
             select(Account).where(
                 Account.user_id == user_id, Account.currency == "NGN", Account.kind == WALLET

@@ -9,6 +9,9 @@ by the sandbox so it also left her a notification), {electricity_confirm} (the c
 an electricity bill, reached by posting step one), {fx_quote} (a quote page for Ada's NGN to USD
 conversion, reached by posting the convert form).
 
+Back-office rows (ADMIN) name Ada's user id as 1: every test starts from empty tables with
+identities restarted, and the world registers Ada first.
+
 Routes that can't take an attack, and why:
 
 - /metrics is PUBLIC while METRICS_TOKEN is unset (the default, and the tests' setting); with a
@@ -130,6 +133,38 @@ ROUTES: tuple[Route, ...] = (
         signed=True,
     ),
 )
+
+ADMIN_ROUTES: tuple[Route, ...] = (
+    Route("/admin", "/admin", ("GET",), ADMIN),
+    Route("/admin/customers", "/admin/customers", ("GET",), ADMIN),
+    Route("/admin/customers/<int:user_id>", "/admin/customers/1", ("GET",), ADMIN),
+    Route(
+        "/admin/customers/<int:user_id>/freeze",
+        "/admin/customers/1/freeze",
+        ("POST",),
+        ADMIN,
+        "/admin/customers/1",
+    ),
+    Route(
+        "/admin/customers/<int:user_id>/unfreeze", "/admin/customers/1/unfreeze", ("POST",), ADMIN
+    ),
+    Route("/admin/transactions", "/admin/transactions", ("GET",), ADMIN),
+    Route("/admin/transactions/<reference>", "/admin/transactions/{reference}", ("GET",), ADMIN),
+    Route("/admin/audit", "/admin/audit", ("GET",), ADMIN),
+    Route("/admin/ledger", "/admin/ledger", ("GET",), ADMIN),
+    Route("/admin/ledger/check", "/admin/ledger/check", ("POST",), ADMIN, "/admin/ledger"),
+    Route("/admin/reconciliation", "/admin/reconciliation", ("GET",), ADMIN),
+    Route("/admin/reconcile", "/admin/reconcile", ("POST",), ADMIN, "/admin/reconciliation"),
+    Route("/admin/reconciliation/<int:run_id>", "/admin/reconciliation/1", ("GET",), ADMIN),
+    Route(
+        "/admin/reconciliation/<int:run_id>/export.csv",
+        "/admin/reconciliation/1/export.csv",
+        ("GET",),
+        ADMIN,
+    ),
+    Route("/admin/provider-report", "/admin/provider-report", ("GET",), ADMIN),
+)
+ROUTES = ROUTES + ADMIN_ROUTES
 
 POSTS = tuple(r for r in ROUTES if "POST" in r.methods)
 FORMS = tuple(r for r in POSTS if r.form_page is not None)
