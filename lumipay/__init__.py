@@ -76,6 +76,7 @@ def _register_blueprints(app: Flask) -> None:
     from lumipay.fx.views import bp as fx_bp
     from lumipay.notifications.views import bp as notifications_bp
     from lumipay.reconciliation import views as reconciliation_views  # noqa: F401 (its pages)
+    from lumipay.settlements import views as settlement_views  # noqa: F401 (its pages)
     from lumipay.statements.views import bp as statements_bp
     from lumipay.transfers.views import bp as transfers_bp
     from lumipay.webhooks.views import bp as webhooks_bp

@@ -18,6 +18,7 @@ from lumipay.ledger.models import (
 )
 from lumipay.notifications.models import Notification
 from lumipay.reconciliation.models import ReconciliationItem, ReconciliationRun
+from lumipay.settlements.models import SettlementProposal
 from lumipay.transfers.models import Transfer
 from lumipay.webhooks.models import WebhookEvent
 
@@ -40,6 +41,7 @@ __all__ = [
     "ReconciliationRun",
     "RecoveryCode",
     "SealBlock",
+    "SettlementProposal",
     "Transfer",
     "User",
     "UserSession",

@@ -133,6 +133,7 @@ def app() -> Iterator[Flask]:
 
 
 TABLES = (
+    "settlement_proposals",
     "reconciliation_items",
     "reconciliation_runs",
     "ledger_verification_runs",

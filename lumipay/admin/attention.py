@@ -12,6 +12,7 @@ from flask import url_for
 
 from lumipay.admin import queries
 from lumipay.reconciliation import service as reconciliation
+from lumipay.settlements import service as settlements
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,16 @@ def attention_counts() -> list[Attention]:
         Attention(
             "Stuck bills (flagged, or processing too long)",
             queries.count(queries.stuck_bills_query()),
-            url_for("admin.overview", _anchor="stuck-bills"),
+            url_for("admin.settlements"),
         ),
         Attention(
             "Reconciliation exceptions (latest run per provider)",
             reconciliation.open_exceptions(),
             url_for("admin.reconciliation"),
+        ),
+        Attention(
+            "Settlements awaiting a second admin",
+            settlements.pending_count(),
+            url_for("admin.settlements"),
         ),
     ]

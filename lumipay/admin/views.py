@@ -22,6 +22,7 @@ from lumipay.audit import service as audit_service
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.ledger.seal import seal
 from lumipay.ledger.verify import record_run, verify_ledger
+from lumipay.settlements import service as settlements
 from lumipay.web import request_origin
 
 
@@ -148,6 +149,7 @@ def transaction(reference: str) -> str:
         txn=txn,
         accounts=queries.accounts_by_id({e.account_id for e in txn.entries}),
         related=queries.related_transactions(txn),
+        settlement=settlements.for_transaction(txn.id),
     )
 
 

@@ -163,6 +163,19 @@ ADMIN_ROUTES: tuple[Route, ...] = (
         ADMIN,
     ),
     Route("/admin/provider-report", "/admin/provider-report", ("GET",), ADMIN),
+    Route("/admin/settlements", "/admin/settlements", ("GET", "POST"), ADMIN, "/admin/settlements"),
+    Route(
+        "/admin/settlements/<int:proposal_id>/approve",
+        "/admin/settlements/1/approve",
+        ("POST",),
+        ADMIN,
+    ),
+    Route(
+        "/admin/settlements/<int:proposal_id>/reject",
+        "/admin/settlements/1/reject",
+        ("POST",),
+        ADMIN,
+    ),
 )
 ROUTES = ROUTES + ADMIN_ROUTES
 
