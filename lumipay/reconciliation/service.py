@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
@@ -188,17 +188,46 @@ def items(run_id: int, *, exceptions_only: bool = False) -> list[ReconciliationI
 
 
 def open_exceptions() -> int:
-    """Exceptions in each provider's latest completed run (older runs are superseded)."""
+    """Exceptions in each provider's latest completed run (older runs are superseded) that no
+    approved settlement has resolved."""
+    from lumipay.settlements.models import APPROVED, SettlementProposal
+
     latest = (
-        select(ReconciliationRun.provider, db.func.max(ReconciliationRun.id).label("id"))
+        select(ReconciliationRun.provider, func.max(ReconciliationRun.id).label("id"))
         .where(ReconciliationRun.status == COMPLETED)
         .group_by(ReconciliationRun.provider)
         .subquery()
     )
-    runs_ = db.session.scalars(
-        select(ReconciliationRun).join(latest, latest.c.id == ReconciliationRun.id)
+    resolved = (
+        select(SettlementProposal.id)
+        .where(
+            SettlementProposal.item_id == ReconciliationItem.id,
+            SettlementProposal.status == APPROVED,
+        )
+        .exists()
     )
-    return sum(run.exceptions for run in runs_)
+    return int(
+        db.session.scalar(
+            select(func.count(ReconciliationItem.id))
+            .join(latest, latest.c.id == ReconciliationItem.run_id)
+            .where(ReconciliationItem.outcome.in_(EXCEPTIONS), ~resolved)
+        )
+        or 0
+    )
+
+
+def resolutions(item_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """item id -> (settlement id, its status), the latest proposal for each item."""
+    from lumipay.settlements.models import SettlementProposal
+
+    if not item_ids:
+        return {}
+    rows = db.session.execute(
+        select(SettlementProposal.item_id, SettlementProposal.id, SettlementProposal.status)
+        .where(SettlementProposal.item_id.in_(item_ids))
+        .order_by(SettlementProposal.id)
+    )
+    return {item_id: (proposal_id, status) for item_id, proposal_id, status in rows}
 
 
 @dataclass

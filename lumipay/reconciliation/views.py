@@ -82,11 +82,13 @@ def _run_or_404(run_id: int) -> ReconciliationRun:
 @admin_required
 def reconciliation_run(run_id: int) -> str:
     run = _run_or_404(run_id)
+    found = service.items(run.id)
     return render_template(
         "admin/reconciliation_run.html",
         run=run,
         summary=service.summary_rows(run),
-        items=service.items(run.id),
+        items=found,
+        resolutions=service.resolutions([item.id for item in found if item.is_exception]),
         labels=OUTCOME_LABELS,
         can_propose="admin.settlements" in current_app.view_functions,
     )

@@ -62,9 +62,12 @@ def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
     ), status
 
 
-@bp.route("/settlements")
+@bp.route("/settlements", methods=["GET", "POST"])
 @admin_required
-def settlements() -> tuple[str, int]:
+def settlements() -> Response | tuple[str, int]:
+    """The proposals awaiting a decision, the decided ones, and the form to propose (POST)."""
+    if request.method == "POST":
+        return _propose()
     form = ProposalForm(formdata=None)
     item_id = request.args.get("item", type=int)
     item = db.session.get(ReconciliationItem, item_id) if item_id else None
@@ -83,9 +86,7 @@ def settlements() -> tuple[str, int]:
     return _render(form)
 
 
-@bp.route("/settlements", methods=["POST"])
-@admin_required
-def propose() -> Response | tuple[str, int]:
+def _propose() -> Response | tuple[str, int]:
     form = ProposalForm()
     amount = form.amount_minor() if form.validate_on_submit() else None
     if form.errors or any(f.errors for f in form):

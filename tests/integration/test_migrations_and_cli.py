@@ -74,4 +74,4 @@ def test_embedded_sqlite_demo_seeds_and_verifies(tmp_path):
     verified = flask("ledger", "verify", DATABASE_URL=url)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "ledger OK" in verified.stdout
-    assert "6 transactions, 12 entries, 3 wallets" in verified.stdout
+    assert "10 transactions, 20 entries, 3 wallets" in verified.stdout
