@@ -272,17 +272,6 @@ def audit_trail_of(user_id: int, limit: int = 50) -> list[AuditEvent]:
     )
 
 
-def bills_of(user_id: int, limit: int = 10) -> list[BillPayment]:
-    return list(
-        db.session.scalars(
-            select(BillPayment)
-            .where(BillPayment.user_id == user_id)
-            .order_by(BillPayment.id.desc())
-            .limit(limit)
-        )
-    )
-
-
 # --- transactions -------------------------------------------------------------------------
 
 

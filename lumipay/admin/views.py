@@ -19,6 +19,8 @@ from lumipay.admin.forms import (
     TransactionSearchForm,
 )
 from lumipay.audit import service as audit_service
+from lumipay.auth.models import User
+from lumipay.bills.service import bills_for
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.ledger.seal import seal
 from lumipay.ledger.verify import record_run, verify_ledger
@@ -62,15 +64,19 @@ def customer(user_id: int) -> str:
     user = queries.customer(user_id)
     if user is None:
         abort(404)
+    return _customer_page(user, ReasonForm(formdata=None))
+
+
+def _customer_page(user: User, form: ReasonForm) -> str:
     wallets = queries.wallets_of(user.id)
     return render_template(
         "admin/customer.html",
         user=user,
         wallets=wallets,
         transactions=queries.transactions_of([w.id for w in wallets]),
-        bills=queries.bills_of(user.id),
+        bills=bills_for(user.id, limit=10),
         events=queries.audit_trail_of(user.id),
-        form=ReasonForm(formdata=None),
+        form=form,
     )
 
 
@@ -90,16 +96,7 @@ def _freeze_action(user_id: int, action: str) -> Response | tuple[str, int]:
                 f"{user.full_name} is {'frozen' if action == 'freeze' else 'unfrozen'}.", "success"
             )
         return redirect(url_for("admin.customer", user_id=user.id), code=303)
-    wallets = queries.wallets_of(user.id)
-    return render_template(
-        "admin/customer.html",
-        user=user,
-        wallets=wallets,
-        transactions=queries.transactions_of([w.id for w in wallets]),
-        bills=queries.bills_of(user.id),
-        events=queries.audit_trail_of(user.id),
-        form=form,
-    ), 422
+    return _customer_page(user, form), 422
 
 
 @bp.route("/customers/<int:user_id>/freeze", methods=["POST"])

@@ -86,7 +86,7 @@ def _committed_watermark() -> int:
         return int(db.session.scalar(select(func.coalesce(func.max(Entry.id), 0))) or 0)
 
     def read() -> int:
-        db.session.execute(text("SET LOCAL lock_timeout = '5s'"))
+        db.session.execute(text("SET LOCAL lock_timeout = '30s'"))
         db.session.execute(text("LOCK TABLE ledger_entries IN SHARE MODE"))
         return int(db.session.scalar(select(func.coalesce(func.max(Entry.id), 0))) or 0)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from lumipay.admin import queries
@@ -23,26 +24,24 @@ from lumipay.web import request_origin
 def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
     pending, decided = service.pending(), service.decided()
     proposals = pending + decided
-    people = {u.id: u for u in db.session.query(User).filter(User.role == "admin")}
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.role == "admin"))}
+    bill_ids = {p.bill_id for p in proposals if p.bill_id}
     bills = {
-        b.id: b
-        for b in db.session.query(BillPayment).filter(
-            BillPayment.id.in_({p.bill_id for p in proposals if p.bill_id})
-        )
+        b.id: b for b in db.session.scalars(select(BillPayment).where(BillPayment.id.in_(bill_ids)))
+    }
+    account_ids = {p.debit_account_id for p in proposals if p.debit_account_id} | {
+        p.credit_account_id for p in proposals if p.credit_account_id
     }
     accounts = {
-        a.id: a
-        for a in db.session.query(Account).filter(
-            Account.id.in_(
-                {p.debit_account_id for p in proposals if p.debit_account_id}
-                | {p.credit_account_id for p in proposals if p.credit_account_id}
-            )
-        )
+        a.id: a for a in db.session.scalars(select(Account).where(Account.id.in_(account_ids)))
     }
+    txn_ids = {p.transaction_id for p in proposals if p.transaction_id}
     references = {
-        t.id: t.reference
-        for t in db.session.query(LedgerTransaction).filter(
-            LedgerTransaction.id.in_({p.transaction_id for p in proposals if p.transaction_id})
+        txn_id: reference
+        for txn_id, reference in db.session.execute(
+            select(LedgerTransaction.id, LedgerTransaction.reference).where(
+                LedgerTransaction.id.in_(txn_ids)
+            )
         )
     }
     item = db.session.get(ReconciliationItem, form.item()) if form.item() else None

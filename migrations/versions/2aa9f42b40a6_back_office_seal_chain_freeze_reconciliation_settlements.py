@@ -226,8 +226,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_reconciliation_runs_provider"))
 
     op.drop_table("reconciliation_runs")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("frozen_at")
+    if op.get_bind().dialect.name == "sqlite":
+        # A batch rebuild of `users` would trip the foreign keys that point at it.
+        op.execute("ALTER TABLE users DROP COLUMN frozen_at")
+    else:
+        with op.batch_alter_table("users", schema=None) as batch_op:
+            batch_op.drop_column("frozen_at")
     with op.batch_alter_table("ledger_verification_runs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_verification_runs_created_at"))
 

@@ -176,7 +176,10 @@ def test_a_posting_in_flight_is_waited_for_not_skipped(app, ctx):
 
     def sealer() -> None:
         with app.app_context():
-            outcomes.append(seal())
+            try:
+                outcomes.append(seal())
+            except Exception as exc:  # surfaced by the assertion below
+                outcomes.append(exc)
 
     slow = threading.Thread(target=slow_posting)
     slow.start()
@@ -197,7 +200,8 @@ def test_a_posting_in_flight_is_waited_for_not_skipped(app, ctx):
     release.set()
     slow.join(30)
     sealing.join(30)
-    assert outcomes and outcomes[0].entries == db.session.scalar(select(sa.func.count(Entry.id)))
+    assert len(outcomes) == 1 and not isinstance(outcomes[0], Exception), outcomes
+    assert outcomes[0].entries == db.session.scalar(select(sa.func.count(Entry.id)))
     assert verify_ledger().ok
 
 

@@ -53,7 +53,7 @@ def test_upgrade_on_empty_postgresql_matches_models_and_downgrades_cleanly(app):
     assert verified.returncode == 0, verified.stdout + verified.stderr
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        assert conn.scalar(sa.text("SELECT sum(entries) FROM ledger_daily_flows")) == 10
+        assert conn.scalar(sa.text("SELECT sum(entries) FROM ledger_daily_flows")) == 14
         triggers = conn.scalars(
             sa.text("SELECT tgname FROM pg_trigger WHERE tgname LIKE '%append_only' ORDER BY 1")
         ).all()
