@@ -155,6 +155,19 @@ def test_two_sealers_at_once_keep_one_chain(app, ctx):
     assert verify_ledger().ok
 
 
+def sealer_is_waiting() -> bool:
+    """Asked on a fresh connection each time: a transaction sees one snapshot of the stats."""
+    with db.engine.connect() as conn:
+        return bool(
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE ledger_entries%'"
+                )
+            )
+        )
+
+
 def test_a_posting_in_flight_is_waited_for_not_skipped(app, ctx):
     """A posting takes its entry ids, then another commits higher ids before it: the sealer
     waits for the first to commit, so the lower ids are sealed too and verify stays green."""
@@ -187,15 +200,7 @@ def test_a_posting_in_flight_is_waited_for_not_skipped(app, ctx):
     pay(c.id, d.id, 3_000)  # higher entry ids, committed first
     sealing = threading.Thread(target=sealer)
     sealing.start()
-    wait_for(
-        lambda: db.session.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE 'LOCK TABLE ledger_entries%'"
-            )
-        ).scalar(),
-        what="the sealer to wait for the posting in flight",
-    )
+    wait_for(sealer_is_waiting, what="the sealer to wait for the posting in flight")
     db.session.rollback()
     release.set()
     slow.join(30)
