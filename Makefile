@@ -55,8 +55,8 @@ browser:
 # The embedded default: SQLite under instance/, jobs in-process, no PostgreSQL or Redis.
 dev: install
 	env -u DATABASE_URL -u REDIS_URL $(FLASK) db upgrade
-	env -u DATABASE_URL -u REDIS_URL $(FLASK) demo seed
-	env -u DATABASE_URL -u REDIS_URL $(FLASK) run --host 127.0.0.1 --port 5000
+	env -u DATABASE_URL -u REDIS_URL SANDBOX_RECON_DISCREPANCIES=true $(FLASK) demo seed
+	env -u DATABASE_URL -u REDIS_URL SANDBOX_RECON_DISCREPANCIES=true $(FLASK) run --host 127.0.0.1 --port 5000
 
 # The whole suite on PostgreSQL (TEST_DATABASE_URL) and Redis (TEST_REDIS_URL).
 test: install browser lint

@@ -73,6 +73,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from lumipay import api, health, observability
     from lumipay.accounts.views import bp as accounts_bp
+    from lumipay.admin import views as admin_views
     from lumipay.auth.views import bp as auth_bp
     from lumipay.bank.admin_views import bp as bank_admin_bp
     from lumipay.bank.views import bp as bank_bp
@@ -83,6 +84,8 @@ def _register_blueprints(app: Flask) -> None:
     from lumipay.kyc.admin_views import bp as kyc_admin_bp
     from lumipay.kyc.views import bp as kyc_bp
     from lumipay.notifications.views import bp as notifications_bp
+    from lumipay.reconciliation import views as reconciliation_views  # noqa: F401 (its pages)
+    from lumipay.settlements import views as settlement_views  # noqa: F401 (its pages)
     from lumipay.statements.views import bp as statements_bp
     from lumipay.transfers.views import bp as transfers_bp
     from lumipay.webhooks.views import bp as webhooks_bp
@@ -103,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
         kyc_admin_bp,
         notifications_bp,
         webhooks_bp,
+        admin_views.bp,
         health.bp,
     ):
         app.register_blueprint(bp)
@@ -114,9 +118,11 @@ def _register_cli(app: Flask) -> None:
     from lumipay.cli import demo_cli, users_cli
     from lumipay.jobs.cli import jobs_cli
     from lumipay.ledger.cli import ledger_cli
+    from lumipay.reconciliation.cli import reconcile_command
 
     for group in (ledger_cli, users_cli, demo_cli, jobs_cli, bills_cli):
         app.cli.add_command(group)
+    app.cli.add_command(reconcile_command)
 
 
 def _register_handlers(app: Flask) -> None:

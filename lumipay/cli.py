@@ -27,6 +27,18 @@ DEMO_CUSTOMERS = (
     ("Bayo Adeyemi", "bayo@example.com", "08039876543"),
 )
 DEMO_ADMIN = ("Tola Bello", "admin@example.com", "08030000001")
+# A second admin, so maker-checker (one proposes, another approves) can be tried by hand.
+DEMO_ADMIN_2 = ("Kemi Adeola", "admin2@example.com", "08030000002")
+# Airtime for the bills sandbox: delivered, refused at once (0000) and timed out (9999, left
+# processing), so a reconciliation in `make dev` has every kind of discrepancy to find.
+DEMO_BILLS = (
+    ("08031110001", 100_000),
+    ("08031110002", 200_000),
+    ("08031110003", 300_000),
+    ("08031110004", 50_000),
+    ("08031110000", 25_000),
+    ("08031119999", 75_000),
+)
 
 
 def demo_id_card(width: int = 240, height: int = 150) -> bytes:
@@ -95,12 +107,35 @@ def seed_command() -> None:
             )
         # Something in the KYC queue for the admin: Bayo asks for Tier 2.
         kyc.submit_identity(bayo.id, "bvn", "22298765432", demo_id_card(), origin=SYSTEM)
+        _seed_bills(ada.id)
+    if db.session.scalar(select(User.id).where(User.email == DEMO_ADMIN_2[1])) is None:
+        auth.create_admin(*DEMO_ADMIN_2, DEMO_PASSWORD)
     # Fresh exchange rates on every run: without a scheduler (make dev) nothing else fetches them.
     from lumipay.fx.service import update_rates
 
     update_rates()
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")
-    for name, email, _ in (*DEMO_CUSTOMERS, DEMO_ADMIN):
+    for name, email, _ in (*DEMO_CUSTOMERS, DEMO_ADMIN, DEMO_ADMIN_2):
         user = db.session.scalar(select(User).where(User.email == email))
         account = f"account {user.account_number}" if user and user.account_number else "admin"
         click.echo(f"  {name:<14} {email:<26} {account}")
+
+
+def _seed_bills(user_id: int) -> None:
+    """Pay the demo bills through the sandbox, answering at once (no scheduler in `make dev`)."""
+    from flask import current_app
+
+    from lumipay.bills.service import pay_bill, plan_airtime
+
+    delay = current_app.config["SANDBOX_DELAY"]
+    current_app.config["SANDBOX_DELAY"] = 0
+    try:
+        for phone, amount in DEMO_BILLS:
+            pay_bill(
+                user_id,
+                plan_airtime("mtn", phone, amount),
+                idempotency_key=new_idempotency_key(),
+                origin=SYSTEM,
+            )
+    finally:
+        current_app.config["SANDBOX_DELAY"] = delay

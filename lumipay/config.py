@@ -167,6 +167,15 @@ def _bills_settings(production: bool) -> dict[str, Any]:
         "SANDBOX_DELAY": _int("SANDBOX_DELAY", 3),
         "SANDBOX_WEBHOOK_URL": os.environ.get("SANDBOX_WEBHOOK_URL", "").strip() or None,
         "SANDBOX_BANK_WEBHOOK_URL": os.environ.get("SANDBOX_BANK_WEBHOOK_URL", "").strip() or None,
+        "SANDBOX_RECON_DISCREPANCIES": os.environ.get("SANDBOX_RECON_DISCREPANCIES", "")
+        .strip()
+        .lower()
+        == "true",
+        "RECONCILE_PROVIDERS": [
+            name.strip()
+            for name in os.environ.get("RECONCILE_PROVIDERS", "").split(",")
+            if name.strip()
+        ],
         "VTPASS_BASE_URL": os.environ.get("VTPASS_BASE_URL", "https://sandbox.vtpass.com").strip(),
         "VTPASS_API_KEY": os.environ.get("VTPASS_API_KEY", "").strip(),
         "VTPASS_SECRET_KEY": os.environ.get("VTPASS_SECRET_KEY", "").strip(),

@@ -11,8 +11,18 @@ from lumipay.fx.models import FxQuote, FxRate
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.jobs.models import OutboxMessage
 from lumipay.kyc.models import KycSubmission
-from lumipay.ledger.models import Account, DailyFlow, Entry, Hold, LedgerTransaction
+from lumipay.ledger.models import (
+    Account,
+    DailyFlow,
+    Entry,
+    Hold,
+    LedgerTransaction,
+    SealBlock,
+    VerificationRun,
+)
 from lumipay.notifications.models import Notification
+from lumipay.reconciliation.models import ReconciliationItem, ReconciliationRun
+from lumipay.settlements.models import SettlementProposal
 from lumipay.transfers.models import Transfer
 from lumipay.webhooks.models import WebhookEvent
 
@@ -35,12 +45,17 @@ __all__ = [
     "OutboxMessage",
     "PasswordResetToken",
     "Payout",
+    "ReconciliationItem",
+    "ReconciliationRun",
     "RecoveryCode",
     "RefreshToken",
     "ReservedAccount",
+    "SealBlock",
+    "SettlementProposal",
     "TopUp",
     "Transfer",
     "User",
     "UserSession",
+    "VerificationRun",
     "WebhookEvent",
 ]

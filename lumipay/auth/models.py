@@ -41,6 +41,8 @@ class User(UserMixin, db.Model):
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # CBN KYC tier (1-3): sets the customer's transaction and balance limits (lumipay.kyc).
     kyc_tier: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Set by an admin: the customer can still sign in and look, but no money leaves.
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def is_admin(self) -> bool:

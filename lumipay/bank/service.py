@@ -26,6 +26,7 @@ from flask import current_app, g, has_request_context
 from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from lumipay.accounts.freeze import AccountFrozen, ensure_can_move
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
@@ -520,11 +521,15 @@ def payout_refusal(user_id: int) -> str | None:
 def plan_payout(user_id: int, wallet: Account, details: PayoutDetails) -> PayoutPlan:
     """Every rule a payout must pass, checked inside its transaction with the wallet locked.
 
-    Raises BankError naming the rule: Tier 2 and above only, the KYC limits (on the amount
-    with its fee), the available balance.
+    Raises BankError naming the rule: not frozen, Tier 2 and above only, the KYC limits (on
+    the amount with its fee), the available balance.
     """
     if wallet.user_id != user_id or wallet.currency != details.currency:
         raise BankError("amount", "You need an NGN wallet to pay out.")
+    try:
+        ensure_can_move(user_id)
+    except AccountFrozen as exc:
+        raise BankError("amount", exc.message) from None
     refusal = payout_refusal(user_id)
     if refusal is not None:
         raise BankError("amount", refusal)

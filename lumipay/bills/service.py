@@ -20,6 +20,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
+from lumipay.accounts.freeze import AccountFrozen, ensure_can_move
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.phone import InvalidPhone, normalise_phone
@@ -32,7 +33,7 @@ from lumipay.jobs import outbox
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import HoldNotActive, InsufficientFunds
-from lumipay.ledger.models import WALLET, Account
+from lumipay.ledger.models import WALLET, Account, Hold, LedgerTransaction
 from lumipay.ledger.references import new_reference
 from lumipay.money import format_amount
 from lumipay.notifications.service import notify
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 CLEARING = "bills_clearing"
 FEES = "fees"
+REFUND = "bill_refund"
 SUBMIT = "lumipay.bills.jobs.submit_bill"
 REQUERY = "lumipay.bills.jobs.requery_bill"
 INSUFFICIENT_FUNDS = "insufficient-funds"
@@ -226,6 +228,10 @@ def pay_bill(
     reference = new_reference("BL")
 
     def work() -> None:
+        try:
+            ensure_can_move(user_id)
+        except AccountFrozen as exc:
+            raise BillError("amount", exc.message) from None
         wallet = db.session.scalar(
             select(Account).where(
                 Account.user_id == user_id, Account.currency == "NGN", Account.kind == WALLET
@@ -403,7 +409,7 @@ def settle_locked(bill: BillPayment, result: BillResult, *, schedule_requery: bo
         _schedule_requery(bill)
 
 
-def _succeed(bill: BillPayment, result: BillResult) -> None:
+def _succeed(bill: BillPayment, result: BillResult, *, ledger_reference: str | None = None) -> None:
     bill.move_to(SUCCEEDED)
     if bill.category == "electricity":
         bill.token = (result.token or "")[:64] or None
@@ -416,6 +422,7 @@ def _succeed(bill: BillPayment, result: BillResult) -> None:
             clearing.id,
             kind=bill.category,
             narration=bill.description,
+            reference=ledger_reference,
         )
     except HoldNotActive:
         # The hold expired before the provider settled: the customer got the service and the
@@ -454,6 +461,77 @@ def _fail(bill: BillPayment, result: BillResult) -> None:
         f"{bill.description}: {format_amount(bill.total)} is back in your available balance.",
         link=f"/bills/{bill.reference}",
     )
+
+
+class ManualSettlementRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def settle_by_hand(
+    reference: str, *, succeeded: bool, note: str, ledger_reference: str
+) -> LedgerTransaction | None:
+    """A person's verdict on a bill (an approved settlement), inside the caller's transaction.
+
+    Processing: succeeded captures the hold, failed releases it, as a provider answer would.
+    Succeeded but not delivered (the provider reported it failed): failed refunds it with a
+    reversing transaction linked to the capture. Returns the posting, if there was one.
+    """
+    bill = _locked(reference)
+    if bill.status == PROCESSING:
+        hold_active = db.session.scalar(select(Hold.status).where(Hold.id == bill.hold_id))
+        if succeeded and hold_active != "active":
+            raise ManualSettlementRefused(
+                "This bill's hold has ended, so there is nothing to capture: post an adjustment."
+            )
+        result = BillResult(Outcome.SUCCEEDED if succeeded else Outcome.FAILED, note)
+        if succeeded:
+            _succeed(bill, result, ledger_reference=ledger_reference)
+        else:
+            _fail(bill, result)
+        bill.needs_attention = False
+        return db.session.get(LedgerTransaction, bill.transaction_id) if succeeded else None
+    if bill.status == SUCCEEDED and not succeeded:
+        return _refund(bill, note, ledger_reference)
+    raise ManualSettlementRefused(f"This bill is already {bill.status}.")
+
+
+def _refund(bill: BillPayment, note: str, ledger_reference: str) -> LedgerTransaction:
+    if bill.transaction_id is None:
+        raise ManualSettlementRefused(
+            "This bill was never captured, so there is nothing to refund."
+        )
+    refunded = db.session.scalar(
+        select(LedgerTransaction.id).where(
+            LedgerTransaction.parent_id == bill.transaction_id,
+            LedgerTransaction.kind == REFUND,
+        )
+    )
+    if refunded is not None:
+        raise ManualSettlementRefused("This bill has been refunded already.")
+    legs = [
+        ledger.Leg(ledger.system_account(CLEARING, bill.currency).id, -bill.amount),
+        ledger.Leg(bill.account_id, bill.total),
+    ]
+    if bill.fee:
+        legs.append(ledger.Leg(ledger.system_account(FEES, bill.currency).id, -bill.fee))
+    txn = ledger.post(
+        REFUND,
+        legs,
+        narration=f"Refund of {bill.reference}: {bill.description}",
+        reference=ledger_reference,
+        parent_id=bill.transaction_id,
+    )
+    bill.message = note[:200]
+    bill.needs_attention = False
+    notify(
+        bill.user_id,
+        "Bill refunded",
+        f"{bill.description}: {format_amount(bill.total)} is back in your wallet.",
+        link=f"/bills/{bill.reference}",
+    )
+    return txn
 
 
 def _schedule_requery(bill: BillPayment) -> None:

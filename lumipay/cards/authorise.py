@@ -20,6 +20,7 @@ from flask import current_app
 from sqlalchemy import case, func, select
 
 from lumipay import clock
+from lumipay.accounts.freeze import AccountFrozen, ensure_can_move
 from lumipay.cards import mcc as mcc_groups
 from lumipay.cards.models import (
     ACTIVE,
@@ -52,6 +53,7 @@ DECLINE_REASONS: dict[str, str] = {
     "merchant_category_blocked": "This card is not allowed at this kind of merchant.",
     "insufficient_funds": "The wallet's available balance does not cover this purchase.",
     "over_kyc_limit": "This purchase is over the customer's verification-tier limits.",
+    "account_frozen": "The customer's account is frozen: no money can leave it.",
 }
 APPROVED_CODE = "approved"
 
@@ -151,6 +153,10 @@ def decide(
     """
     if card.status == FROZEN:
         return decline("card_frozen")
+    try:
+        ensure_can_move(card.user_id)
+    except AccountFrozen:
+        return decline("account_frozen")
     if card.status == TERMINATED:
         return decline("card_terminated")
     if card.status != ACTIVE:

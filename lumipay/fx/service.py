@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from lumipay import clock
+from lumipay.accounts.freeze import AccountFrozen, ensure_can_move
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.database import as_utc, run_in_transaction
@@ -341,6 +342,10 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
     """
 
     def work() -> Conversion:
+        try:
+            ensure_can_move(user_id)
+        except AccountFrozen as exc:
+            raise FxError(None, exc.message) from None
         quote = db.session.scalar(
             select(FxQuote)
             .where(FxQuote.reference == quote_reference, FxQuote.user_id == user_id)

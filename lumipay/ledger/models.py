@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -149,3 +151,42 @@ class DailyFlow(db.Model):
     money_in: Mapped[int] = mapped_column(BigInteger, default=0)
     money_out: Mapped[int] = mapped_column(BigInteger, default=0)
     entries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+GENESIS_HASH = "0" * 64
+
+
+class SealBlock(db.Model):
+    """A hash-chained block of ledger entries: proof that no sealed entry changed since.
+
+    `hash` is SHA-256 over the previous block's hash and each entry's canonical fields, in id
+    order. `previous_hash` is unique, so two sealers racing can never fork the chain.
+    """
+
+    __tablename__ = "ledger_seal_blocks"
+    __table_args__ = (
+        CheckConstraint("entry_count > 0", name="entry_count_positive"),
+        CheckConstraint("last_entry_id >= first_entry_id", name="entry_range_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    first_entry_id: Mapped[int] = mapped_column(BigInteger)
+    last_entry_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    entry_count: Mapped[int] = mapped_column(Integer)
+    previous_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VerificationRun(db.Model):
+    """One run of `flask ledger verify` (by hand or by the scheduler), for the back office."""
+
+    __tablename__ = "ledger_verification_runs"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    transactions: Mapped[int] = mapped_column(BigInteger, default=0)
+    entries: Mapped[int] = mapped_column(BigInteger, default=0)
+    sealed_blocks: Mapped[int] = mapped_column(BigInteger, default=0)
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

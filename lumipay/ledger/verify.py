@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from lumipay.extensions import db
-from lumipay.ledger.models import WALLET, Account, DailyFlow, Entry, Hold, LedgerTransaction
+from lumipay.ledger.models import (
+    WALLET,
+    Account,
+    DailyFlow,
+    Entry,
+    Hold,
+    LedgerTransaction,
+    VerificationRun,
+)
+from lumipay.ledger.seal import check_chain
 
 
 @dataclass
@@ -15,6 +24,7 @@ class Report:
     transactions: int = 0
     entries: int = 0
     wallets: int = 0
+    sealed_blocks: int = 0
     totals: dict[str, dict[str, int]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -162,4 +172,19 @@ def verify_ledger(limit: int = 50) -> Report:
         net = sum(kinds.values())
         if net != 0:
             report.problems.append(f"{currency}: all accounts together sum to {net}, not 0")
+    report.sealed_blocks, chain_problems = check_chain(limit)
+    report.problems.extend(chain_problems)
     return report
+
+
+def record_run(report: Report) -> VerificationRun:
+    """Keep a verify's outcome for the back office's ledger health (committed by the caller)."""
+    run = VerificationRun(
+        ok=report.ok,
+        transactions=report.transactions,
+        entries=report.entries,
+        sealed_blocks=report.sealed_blocks,
+        problems=report.problems[:200],
+    )
+    db.session.add(run)
+    return run

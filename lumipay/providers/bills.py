@@ -7,8 +7,11 @@ An adapter answers a charge or a requery with a `BillResult`. Anything unclear (
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol
+
+from lumipay.reconciliation.report import SettlementLine
 
 
 class Outcome(StrEnum):
@@ -80,3 +83,6 @@ class BillsProvider(Protocol):
 
     def verify_meter(self, service_id: str, meter_number: str, meter_type: str) -> MeterCustomer:
         """The customer behind a meter; raises ProviderError when the meter is not valid."""
+
+    def settlement_report(self, start: date, end: date) -> list[SettlementLine]:
+        """What the provider settled with us on the days start..end, for reconciliation."""

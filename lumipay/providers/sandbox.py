@@ -10,6 +10,12 @@ Recipients pick the path, so every case can be tried by hand in `make dev`:
 - anything else is delivered by webhook after SANDBOX_DELAY seconds.
 
 Meter numbers ending in 0000 do not verify. Prepaid electricity gets a 20-digit token.
+
+Its settlement report is generated from our own bill records, with what the sandbox finally
+said about each. With SANDBOX_RECON_DISCREPANCIES on (`make dev`), it plants one of each kind
+of discrepancy among our succeeded bills, oldest first: the first is left off the report
+(missing at provider), the second settles ₦50.00 more (amount mismatch), the third is reported
+failed (status mismatch), and one line nobody asked for is added (missing at Lumipay).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import logging
 import time
 import urllib.request
 import uuid
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from flask import current_app
@@ -36,6 +44,7 @@ from lumipay.providers.bills import (
     Outcome,
     ProviderError,
 )
+from lumipay.reconciliation.report import SettlementLine
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +114,62 @@ class SandboxBills:
             raise ProviderError("This meter number is not valid for the chosen distributor.")
         name = CUSTOMERS[int(meter_number[-4:]) % len(CUSTOMERS)]
         return MeterCustomer(name, "12 Allen Avenue, Ikeja")
+
+    def settlement_report(self, start: date, end: date) -> list[SettlementLine]:
+        from lumipay.bills.models import SUCCEEDED
+        from lumipay.bills.settlement import bills_sent
+
+        bills = bills_sent(self.name, start, end)
+        lines = [settlement_line(bill) for bill in bills]
+        if current_app.config.get("SANDBOX_RECON_DISCREPANCIES"):
+            succeeded = {bill.request_id for bill in bills if bill.status == SUCCEEDED}
+            lines = plant_discrepancies(lines, succeeded, end)
+        return lines
+
+
+def settlement_line(bill: Any) -> SettlementLine:
+    """The sandbox's report line for one of our bills: what it finally said about it."""
+    from lumipay.bills.service import bill_request
+    from lumipay.database import as_utc
+
+    final = _final(bill_request(bill))
+    return SettlementLine(
+        provider_ref="SBX" + hashlib.sha256(bill.request_id.encode()).hexdigest()[:12].upper(),
+        reference=bill.request_id,
+        amount=bill.amount,
+        currency=bill.currency,
+        status=final.outcome.value,
+        kind=bill.category,
+        settled_on=as_utc(bill.created_at).date(),
+    )
+
+
+def plant_discrepancies(
+    lines: list[SettlementLine], ours_succeeded: set[str], end: date
+) -> list[SettlementLine]:
+    """One discrepancy of each kind, among lines for bills we consider succeeded."""
+    candidates = [line for line in lines if line.reference in ours_succeeded]
+    planted = list(lines)
+    if candidates:
+        planted.remove(candidates[0])
+    if len(candidates) > 1:
+        planted[planted.index(candidates[1])] = replace(
+            candidates[1], amount=candidates[1].amount + 5_000
+        )
+    if len(candidates) > 2:
+        planted[planted.index(candidates[2])] = replace(candidates[2], status=Outcome.FAILED.value)
+    planted.append(
+        SettlementLine(
+            provider_ref=f"SBX-PHANTOM-{end:%Y%m%d}",
+            reference=None,
+            amount=150_000,
+            currency="NGN",
+            status=Outcome.SUCCEEDED.value,
+            kind="airtime",
+            settled_on=end,
+        )
+    )
+    return planted
 
 
 def webhook_body(request_id: str, outcome: str, token: str | None) -> bytes:

@@ -5,16 +5,24 @@ GET /api/service-variations?serviceID=…; `api-key` and `secret-key` headers on
 and `public-key` on GET. Codes: 000 = the request was taken (then `content.transactions.status`
 says delivered / pending / failed), 099 = processing (requery), 016 = failed, 015 = no such
 request id. Amounts go over the wire in naira; we keep kobo.
+
+Settlement report (for reconciliation): GET /api/settlement-report?from=YYYY-MM-DD&to=YYYY-MM-DD
+with `api-key` and `secret-key` headers answers CSV with the header
+`transaction_id,request_id,product,amount,status,date`: amount in naira with two decimals,
+status delivered | failed | reversed | pending, date the day it settled (Africa/Lagos).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import urllib.error
 import urllib.parse
 import urllib.request
-from decimal import Decimal
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lumipay.providers.bills import (
@@ -25,10 +33,18 @@ from lumipay.providers.bills import (
     Outcome,
     ProviderError,
 )
+from lumipay.reconciliation.report import SettlementLine
 
 log = logging.getLogger(__name__)
 
 SUCCESS, PROCESSING, FAILED, NO_SUCH_REQUEST = "000", "099", "016", "015"
+REPORT_COLUMNS = ("transaction_id", "request_id", "product", "amount", "status", "date")
+REPORT_STATUS = {
+    "delivered": Outcome.SUCCEEDED.value,
+    "failed": Outcome.FAILED.value,
+    "reversed": Outcome.FAILED.value,
+    "pending": Outcome.PENDING.value,
+}
 
 
 def _naira(kobo: int) -> str:
@@ -45,6 +61,31 @@ def _token(purchased_code: Any) -> str | None:
         return None
     text = str(purchased_code)
     return text.split(":", 1)[1].strip() if ":" in text else text.strip()
+
+
+def read_settlement_report(text: str) -> list[SettlementLine]:
+    """Parse the settlement report CSV; raises ProviderError naming the first bad line."""
+    reader = csv.DictReader(io.StringIO(text))
+    if tuple(reader.fieldnames or ()) != REPORT_COLUMNS:
+        raise ProviderError(f"VTpass settlement report has columns {reader.fieldnames}.")
+    lines = []
+    for number, row in enumerate(reader, start=2):
+        try:
+            status = REPORT_STATUS[row["status"].strip().lower()]
+            lines.append(
+                SettlementLine(
+                    provider_ref=row["transaction_id"].strip(),
+                    reference=row["request_id"].strip() or None,
+                    amount=_kobo(row["amount"].strip()),
+                    currency="NGN",
+                    status=status,
+                    kind=row["product"].strip(),
+                    settled_on=date.fromisoformat(row["date"].strip()),
+                )
+            )
+        except (KeyError, ValueError, InvalidOperation, AttributeError):
+            raise ProviderError(f"VTpass settlement report line {number} is malformed.") from None
+    return lines
 
 
 def read_result(body: dict[str, Any]) -> BillResult:
@@ -149,6 +190,19 @@ class VTpassBills:
             for v in variations
             if v.get("variation_code") and v.get("variation_amount") is not None
         ]
+
+    def settlement_report(self, start: date, end: date) -> list[SettlementLine]:
+        params = urllib.parse.urlencode({"from": start.isoformat(), "to": end.isoformat()})
+        request = urllib.request.Request(  # noqa: S310 - the URL is our configuration
+            f"{self.base_url}/api/settlement-report?{params}",
+            headers={"api-key": self.api_key, "secret-key": self.secret_key},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                text = response.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProviderError(f"VTpass settlement report unavailable: {exc}") from exc
+        return read_settlement_report(text)
 
     def verify_meter(self, service_id: str, meter_number: str, meter_type: str) -> MeterCustomer:
         try:

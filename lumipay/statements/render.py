@@ -32,12 +32,12 @@ def filename(statement: Statement, extension: str) -> str:
     )
 
 
-def _cell(text: str) -> str:
+def csv_cell(text: str) -> str:
     """Text a spreadsheet shows as text, never evaluates (CSV injection)."""
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _csv_line(values: Iterable[str]) -> str:
+def csv_line(values: Iterable[str]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerow(list(values))
     return buffer.getvalue()
@@ -50,17 +50,17 @@ def csv_chunks(statement: Statement, batches: Iterable[list[HistoryRow]]) -> Ite
     them as numbers.
     """
     cur = statement.currency
-    yield _csv_line(["Lumipay statement"])
-    yield _csv_line(["Account holder", _cell(statement.holder_name)])
-    yield _csv_line(["Account number", statement.account_number])
-    yield _csv_line(["Currency", cur])
-    yield _csv_line(["Period", statement.start.isoformat(), statement.end.isoformat()])
-    yield _csv_line(["Opening balance", to_major_str(statement.opening, cur)])
-    yield _csv_line(["Money in", to_major_str(statement.total_in, cur)])
-    yield _csv_line(["Money out", to_major_str(statement.total_out, cur)])
-    yield _csv_line(["Closing balance", to_major_str(statement.closing, cur)])
+    yield csv_line(["Lumipay statement"])
+    yield csv_line(["Account holder", csv_cell(statement.holder_name)])
+    yield csv_line(["Account number", statement.account_number])
+    yield csv_line(["Currency", cur])
+    yield csv_line(["Period", statement.start.isoformat(), statement.end.isoformat()])
+    yield csv_line(["Opening balance", to_major_str(statement.opening, cur)])
+    yield csv_line(["Money in", to_major_str(statement.total_in, cur)])
+    yield csv_line(["Money out", to_major_str(statement.total_out, cur)])
+    yield csv_line(["Closing balance", to_major_str(statement.closing, cur)])
     yield "\r\n"
-    yield _csv_line(
+    yield csv_line(
         ["Date", "Reference", "Type", "Details", "Narration", "Money in", "Money out", "Balance"]
     )
     for batch in batches:
@@ -72,8 +72,8 @@ def csv_chunks(statement: Statement, batches: Iterable[list[HistoryRow]]) -> Ite
                     row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                     row.reference,
                     row.kind,
-                    _cell(row.description),
-                    _cell(row.narration),
+                    csv_cell(row.description),
+                    csv_cell(row.narration),
                     to_major_str(row.amount, cur) if row.amount > 0 else "",
                     to_major_str(-row.amount, cur) if row.amount < 0 else "",
                     to_major_str(row.balance_after, cur) if row.balance_after is not None else "",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 
+from lumipay.accounts.freeze import AccountFrozen, ensure_can_move
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
@@ -162,6 +163,10 @@ def send_transfer(
     reference = new_reference()
 
     def work() -> None:
+        try:
+            ensure_can_move(user_id)
+        except AccountFrozen as exc:
+            raise TransferError(None, exc.message) from None
         plan = plan_transfer(user_id, from_wallet_id, to_account_number, amount, narration)
         txn = ledger.begin("transfer", narration=plan.narration, reference=reference)
         db.session.add(

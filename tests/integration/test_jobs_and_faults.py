@@ -151,7 +151,7 @@ def test_rq_cron_schedule_enqueues_the_periodic_jobs(ctx, redis_clean):  # type:
         wait_for(
             lambda: (
                 Queue("bills", connection=redis_clean).count
-                and Queue("default", connection=redis_clean).count >= 3
+                and Queue("default", connection=redis_clean).count >= 5
             ),
             what="the cron scheduler to enqueue the periodic jobs",
         )
@@ -168,6 +168,8 @@ def test_rq_cron_schedule_enqueues_the_periodic_jobs(ctx, redis_clean):  # type:
         "lumipay.bills.jobs.sweep_bills",
         "lumipay.fx.jobs.fx_update",
         "lumipay.jobs.outbox.relay_outbox",
+        "lumipay.ledger.jobs.seal_ledger",
+        "lumipay.ledger.jobs.verify_ledger",
     ]
     run_worker()  # and they run on a worker
     assert db.session.scalar(select(func.count(LedgerTransaction.id))) == 0

@@ -53,7 +53,7 @@ def test_upgrade_on_empty_postgresql_matches_models_and_downgrades_cleanly(app):
     assert verified.returncode == 0, verified.stdout + verified.stderr
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        assert conn.scalar(sa.text("SELECT sum(entries) FROM ledger_daily_flows")) == 10
+        assert conn.scalar(sa.text("SELECT sum(entries) FROM ledger_daily_flows")) == 14
         triggers = conn.scalars(
             sa.text("SELECT tgname FROM pg_trigger WHERE tgname LIKE '%append_only' ORDER BY 1")
         ).all()
@@ -74,4 +74,4 @@ def test_embedded_sqlite_demo_seeds_and_verifies(tmp_path):
     verified = flask("ledger", "verify", DATABASE_URL=url)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "ledger OK" in verified.stdout
-    assert "6 transactions, 12 entries, 3 wallets" in verified.stdout
+    assert "10 transactions, 20 entries, 3 wallets" in verified.stdout

@@ -20,6 +20,9 @@ else, gets 404 (test_customers_get_404_on_every_admin_route).
 /bank/sandbox/checkout/<reference> is the sandbox provider's payment page, served only in
 sandbox mode (the tests' and `make dev`'s): with real providers it is 404.
 
+Back-office rows (ADMIN) name Ada's user id as 1: every test starts from empty tables with
+identities restarted, and the world registers Ada first.
+
 Routes that can't take an attack, and why:
 
 - /metrics is PUBLIC while METRICS_TOKEN is unset (the default, and the tests' setting); with a
@@ -315,6 +318,51 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/lumipay/v1/fx/quotes", "/api/lumipay/v1/fx/quotes", ("POST",), TOKEN),
     Route("/api/lumipay/v1/fx/convert", "/api/lumipay/v1/fx/convert", ("POST",), TOKEN),
 )
+
+ADMIN_ROUTES: tuple[Route, ...] = (
+    Route("/admin", "/admin", ("GET",), ADMIN),
+    Route("/admin/customers", "/admin/customers", ("GET",), ADMIN),
+    Route("/admin/customers/<int:user_id>", "/admin/customers/1", ("GET",), ADMIN),
+    Route(
+        "/admin/customers/<int:user_id>/freeze",
+        "/admin/customers/1/freeze",
+        ("POST",),
+        ADMIN,
+        "/admin/customers/1",
+    ),
+    Route(
+        "/admin/customers/<int:user_id>/unfreeze", "/admin/customers/1/unfreeze", ("POST",), ADMIN
+    ),
+    Route("/admin/transactions", "/admin/transactions", ("GET",), ADMIN),
+    Route("/admin/transactions/<reference>", "/admin/transactions/{reference}", ("GET",), ADMIN),
+    Route("/admin/audit", "/admin/audit", ("GET",), ADMIN),
+    Route("/admin/ledger", "/admin/ledger", ("GET",), ADMIN),
+    Route("/admin/ledger/check", "/admin/ledger/check", ("POST",), ADMIN, "/admin/ledger"),
+    Route("/admin/reconciliation", "/admin/reconciliation", ("GET",), ADMIN),
+    Route("/admin/reconcile", "/admin/reconcile", ("POST",), ADMIN, "/admin/reconciliation"),
+    Route("/admin/reconciliation/<int:run_id>", "/admin/reconciliation/1", ("GET",), ADMIN),
+    Route(
+        "/admin/reconciliation/<int:run_id>/export.csv",
+        "/admin/reconciliation/1/export.csv",
+        ("GET",),
+        ADMIN,
+    ),
+    Route("/admin/provider-report", "/admin/provider-report", ("GET",), ADMIN),
+    Route("/admin/settlements", "/admin/settlements", ("GET", "POST"), ADMIN, "/admin/settlements"),
+    Route(
+        "/admin/settlements/<int:proposal_id>/approve",
+        "/admin/settlements/1/approve",
+        ("POST",),
+        ADMIN,
+    ),
+    Route(
+        "/admin/settlements/<int:proposal_id>/reject",
+        "/admin/settlements/1/reject",
+        ("POST",),
+        ADMIN,
+    ),
+)
+ROUTES = ROUTES + ADMIN_ROUTES
 
 POSTS = tuple(r for r in ROUTES if "POST" in r.methods)
 FORMS = tuple(r for r in POSTS if r.form_page is not None)

@@ -1,0 +1,93 @@
+"""Freezing a customer: they can sign in and see everything, but no money leaves their wallets.
+
+Every use case that moves money out of a wallet calls `ensure_can_move` inside its own
+database transaction. The check reads the user row FOR SHARE, so a freeze committed first is
+always seen, and a freeze arriving during a movement waits for it to finish.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from lumipay.audit import service as audit
+from lumipay.audit.service import Origin
+from lumipay.auth.models import User
+from lumipay.database import run_in_transaction, utcnow
+from lumipay.extensions import db
+
+FROZEN_MESSAGE = (
+    "Your account is frozen: you can sign in and see it, but no money can leave it until our "
+    "team lifts the freeze. Contact support to find out more."
+)
+
+
+class AccountFrozen(Exception):
+    def __init__(self) -> None:
+        super().__init__(FROZEN_MESSAGE)
+        self.message = FROZEN_MESSAGE
+
+
+class FreezeError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def ensure_can_move(user_id: int) -> None:
+    """Raise AccountFrozen when the customer is frozen (call inside the movement's transaction)."""
+    frozen_at = db.session.scalar(
+        select(User.frozen_at).where(User.id == user_id).with_for_update(read=True)
+    )
+    if frozen_at is not None:
+        raise AccountFrozen()
+
+
+def _locked_customer(user_id: int) -> User:
+    user = db.session.scalar(
+        select(User)
+        .where(User.id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if user is None or user.is_admin:
+        raise FreezeError("No such customer.")
+    return user
+
+
+def _reason(reason: str) -> str:
+    text = (reason or "").strip()
+    if len(text) < 5:
+        raise FreezeError("Give the reason (at least 5 characters); it goes in the audit log.")
+    return text[:500]
+
+
+def freeze(user_id: int, reason: str, *, admin_id: int, origin: Origin) -> None:
+    """Freeze a customer's money, on the record."""
+    why = _reason(reason)
+
+    def work() -> None:
+        user = _locked_customer(user_id)
+        if user.frozen_at is not None:
+            raise FreezeError("This customer is already frozen.")
+        user.frozen_at = utcnow()
+        audit.record(
+            "customer.freeze", origin, actor_id=admin_id, subject=f"user:{user_id}", reason=why
+        )
+
+    run_in_transaction(work)
+
+
+def unfreeze(user_id: int, reason: str, *, admin_id: int, origin: Origin) -> None:
+    """Lift a freeze, on the record."""
+    why = _reason(reason)
+
+    def work() -> None:
+        user = _locked_customer(user_id)
+        if user.frozen_at is None:
+            raise FreezeError("This customer is not frozen.")
+        user.frozen_at = None
+        audit.record(
+            "customer.unfreeze", origin, actor_id=admin_id, subject=f"user:{user_id}", reason=why
+        )
+
+    run_in_transaction(work)

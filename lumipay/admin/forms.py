@@ -1,0 +1,80 @@
+"""The back office's forms: searches (GET, no CSRF: they change nothing) and actions (POST)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    SearchField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from lumipay.accounts.categories import TRANSACTION_STATUSES
+from lumipay.money import InvalidAmount, parse_amount
+
+
+class SearchForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+
+class DateRangeMixin:
+    start = DateField("From", validators=[Optional()])
+    end = DateField("To", validators=[Optional()])
+
+    def validate_end(self, field: DateField) -> None:
+        start = self.start.data  # type: ignore[attr-defined]
+        if field.data and start and field.data < start:
+            raise ValidationError("The end date must be on or after the start date.")
+
+
+class CustomerSearchForm(SearchForm):
+    q = SearchField(
+        "Name, email, phone or account number", validators=[Optional(), Length(max=120)]
+    )
+
+
+class TransactionSearchForm(DateRangeMixin, SearchForm):
+    reference = SearchField("Reference", validators=[Optional(), Length(max=40)])
+    kind = SelectField("Type", coerce=str, validate_choice=False, default="")
+    status = SelectField(
+        "Status",
+        choices=[
+            SelectChoice("", "Any status"),
+            *(SelectChoice(s, s.capitalize()) for s in TRANSACTION_STATUSES),
+        ],
+        default="",
+    )
+    amount = StringField("Amount (any entry)", validators=[Optional(), Length(max=24)])
+
+    def amount_minor(self) -> int | None:
+        """The amount filter in minor units (every currency here has two decimals)."""
+        if not self.amount.data:
+            return None
+        return parse_amount(self.amount.data, "NGN")
+
+    def validate_amount(self, field: StringField) -> None:
+        if field.data:
+            try:
+                parse_amount(field.data, "NGN")
+            except InvalidAmount as exc:
+                raise ValidationError(str(exc)) from None
+
+
+class AuditFilterForm(DateRangeMixin, SearchForm):
+    action = SearchField("Action", validators=[Optional(), Length(max=64)])
+    actor = SearchField("Who (email)", validators=[Optional(), Length(max=254)])
+    subject = SearchField("Subject", validators=[Optional(), Length(max=120)])
+
+
+class ReasonForm(FlaskForm):
+    """Freeze or unfreeze: the reason goes in the audit log."""
+
+    reason = TextAreaField(
+        "Reason",
+        validators=[DataRequired("Give the reason."), Length(min=5, max=500)],
+    )

@@ -1,0 +1,372 @@
+"""The back office's read side: totals, searches and pages of records.
+
+Long lists page by keyset (`before` = the last id shown), never by offset, so a page costs the
+same however deep it is and rows added meanwhile don't shift what comes next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, distinct, func, or_, select
+
+from lumipay.audit.models import AuditEvent
+from lumipay.auth.models import User
+from lumipay.auth.phone import InvalidPhone, normalise_phone
+from lumipay.bills.models import PROCESSING, BillPayment
+from lumipay.database import utcnow
+from lumipay.extensions import db
+from lumipay.ledger.models import (
+    SYSTEM,
+    WALLET,
+    Account,
+    Entry,
+    LedgerTransaction,
+    SealBlock,
+    VerificationRun,
+)
+
+PAGE_SIZE = 25
+
+
+@dataclass
+class Page:
+    """One page of a keyset-paged list; `next_before` is the cursor for the next page, if any."""
+
+    rows: list[Any]
+    next_before: int | None
+
+
+def _page(query: Select[Any], id_column: Any, before: int | None, size: int = PAGE_SIZE) -> Page:
+    if before:
+        query = query.where(id_column < before)
+    rows = list(db.session.execute(query.order_by(id_column.desc()).limit(size + 1)).all())
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, rows[-1][0].id if more and rows else None)
+
+
+def day_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+    """UTC datetimes from the start of `start` to the end of `end` (inclusive days)."""
+    lower = datetime.combine(start, time.min, tzinfo=UTC) if start else None
+    upper = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC) if end else None
+    return lower, upper
+
+
+# --- overview -----------------------------------------------------------------------------
+
+
+@dataclass
+class CurrencyTotals:
+    customer_balances: int = 0
+    held: int = 0
+    wallets: int = 0
+    system: dict[str, int] = field(default_factory=dict)
+
+
+def totals_by_currency() -> dict[str, CurrencyTotals]:
+    """Customer money (posted and held) and each system account's balance, per currency."""
+    totals: dict[str, CurrencyTotals] = defaultdict(CurrencyTotals)
+    for currency, balance, held, count in db.session.execute(
+        select(
+            Account.currency,
+            func.coalesce(func.sum(Account.balance), 0),
+            func.coalesce(func.sum(Account.held), 0),
+            func.count(Account.id),
+        )
+        .where(Account.kind == WALLET)
+        .group_by(Account.currency)
+    ):
+        row = totals[currency]
+        row.customer_balances, row.held, row.wallets = int(balance), int(held), int(count)
+    for currency, name, balance in db.session.execute(
+        select(Account.currency, Account.name, func.coalesce(func.sum(Entry.amount), 0))
+        .join(Entry, Entry.account_id == Account.id)
+        .where(Account.kind == SYSTEM)
+        .group_by(Account.currency, Account.name)
+        .order_by(Account.name)
+    ):
+        totals[currency].system[name] = int(balance)
+    return dict(sorted(totals.items()))
+
+
+@dataclass(frozen=True)
+class Volume:
+    kind: str
+    currency: str
+    transactions: int
+    amount: int
+
+
+def volumes_on(day: date) -> list[Volume]:
+    """Per kind and currency: how many transactions and how much was credited on `day` (UTC)."""
+    lower, upper = day_bounds(day, day)
+    rows = db.session.execute(
+        select(
+            LedgerTransaction.kind,
+            Entry.currency,
+            func.count(distinct(LedgerTransaction.id)),
+            func.coalesce(func.sum(Entry.amount), 0),
+        )
+        .join(Entry, Entry.transaction_id == LedgerTransaction.id)
+        .where(
+            LedgerTransaction.created_at >= lower,
+            LedgerTransaction.created_at < upper,
+            Entry.amount > 0,
+        )
+        .group_by(LedgerTransaction.kind, Entry.currency)
+        .order_by(LedgerTransaction.kind, Entry.currency)
+    )
+    return [Volume(kind, cur, int(n), int(total)) for kind, cur, n, total in rows]
+
+
+def stuck_bills_query() -> Select[Any]:
+    """Bills a person must look at: flagged, or processing longer than BILLS_STUCK_AFTER."""
+    stuck_before = utcnow() - timedelta(seconds=current_app.config["BILLS_STUCK_AFTER"])
+    return select(BillPayment).where(
+        or_(
+            BillPayment.needs_attention.is_(True),
+            (BillPayment.status == PROCESSING) & (BillPayment.created_at <= stuck_before),
+        )
+    )
+
+
+def stuck_bills(limit: int = 50) -> list[BillPayment]:
+    return list(
+        db.session.scalars(stuck_bills_query().order_by(BillPayment.id.desc()).limit(limit))
+    )
+
+
+def count(query: Select[Any]) -> int:
+    return int(db.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+@dataclass(frozen=True)
+class LedgerHealth:
+    last_run: VerificationRun | None
+    last_block: SealBlock | None
+    unsealed_entries: int
+
+
+def ledger_health() -> LedgerHealth:
+    last_run = db.session.scalar(
+        select(VerificationRun).order_by(VerificationRun.id.desc()).limit(1)
+    )
+    last_block = db.session.scalar(select(SealBlock).order_by(SealBlock.id.desc()).limit(1))
+    sealed_up_to = last_block.last_entry_id if last_block else 0
+    unsealed = db.session.scalar(select(func.count(Entry.id)).where(Entry.id > sealed_up_to))
+    return LedgerHealth(last_run, last_block, int(unsealed or 0))
+
+
+def recent_runs(limit: int = 10) -> list[VerificationRun]:
+    return list(
+        db.session.scalars(select(VerificationRun).order_by(VerificationRun.id.desc()).limit(limit))
+    )
+
+
+def recent_blocks(limit: int = 10) -> list[SealBlock]:
+    return list(db.session.scalars(select(SealBlock).order_by(SealBlock.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class TrialLine:
+    currency: str
+    account: str
+    kind: str
+    debits: int
+    credits: int
+
+    @property
+    def net(self) -> int:
+        return self.credits - self.debits
+
+
+def trial_balance() -> dict[str, list[TrialLine]]:
+    """Per currency: each system account, and customer wallets together, with their debits and
+    credits from the entries. Each currency's lines net to zero when the ledger is whole."""
+    label = func.coalesce(Account.code, "customer wallets")
+    debits = func.coalesce(func.sum(func.least(Entry.amount, 0)), 0)
+    credits = func.coalesce(func.sum(func.greatest(Entry.amount, 0)), 0)
+    if db.session.get_bind().dialect.name == "sqlite":
+        debits = func.coalesce(func.sum(func.min(Entry.amount, 0)), 0)
+        credits = func.coalesce(func.sum(func.max(Entry.amount, 0)), 0)
+    lines: dict[str, list[TrialLine]] = defaultdict(list)
+    for currency, account, kind, debit, credit in db.session.execute(
+        select(Account.currency, label, Account.kind, debits, credits)
+        .join(Entry, Entry.account_id == Account.id)
+        .group_by(Account.currency, label, Account.kind)
+        .order_by(Account.currency, Account.kind, label)
+    ):
+        lines[currency].append(TrialLine(currency, account, kind, -int(debit), int(credit)))
+    return dict(lines)
+
+
+# --- customers ----------------------------------------------------------------------------
+
+
+def search_customers(q: str, before: int | None) -> Page:
+    query = select(User).where(User.role == "customer")
+    text = (q or "").strip()
+    if text:
+        like = f"%{text.lower()}%"
+        terms = [
+            func.lower(User.full_name).like(like),
+            func.lower(User.email).like(like),
+            User.account_number == text.replace(" ", ""),
+        ]
+        with contextlib.suppress(InvalidPhone):
+            terms.append(User.phone == normalise_phone(text))
+        query = query.where(or_(*terms))
+    return _page(query, User.id, before)
+
+
+def customer(user_id: int) -> User | None:
+    user = db.session.get(User, user_id)
+    return user if user is not None and not user.is_admin else None
+
+
+def wallets_of(user_id: int) -> list[Account]:
+    return list(
+        db.session.scalars(
+            select(Account)
+            .where(Account.user_id == user_id, Account.kind == WALLET)
+            .order_by(Account.id)
+        )
+    )
+
+
+def transactions_of(account_ids: list[int], limit: int = 20) -> list[LedgerTransaction]:
+    if not account_ids:
+        return []
+    ids = (
+        select(Entry.transaction_id)
+        .where(Entry.account_id.in_(account_ids))
+        .order_by(Entry.id.desc())
+        .limit(limit * 2)
+        .scalar_subquery()
+    )
+    return list(
+        db.session.scalars(
+            select(LedgerTransaction)
+            .where(LedgerTransaction.id.in_(ids))
+            .order_by(LedgerTransaction.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def audit_trail_of(user_id: int, limit: int = 50) -> list[AuditEvent]:
+    """What the customer did, and what admins did to them."""
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(or_(AuditEvent.actor_id == user_id, AuditEvent.subject == f"user:{user_id}"))
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- transactions -------------------------------------------------------------------------
+
+
+def transaction_kinds() -> list[str]:
+    return list(
+        db.session.scalars(
+            select(LedgerTransaction.kind).distinct().order_by(LedgerTransaction.kind)
+        )
+    )
+
+
+def search_transactions(
+    *,
+    reference: str = "",
+    kind: str = "",
+    status: str = "",
+    start: date | None = None,
+    end: date | None = None,
+    amount: int | None = None,
+    before: int | None = None,
+) -> Page:
+    query = select(LedgerTransaction)
+    if reference.strip():
+        query = query.where(LedgerTransaction.reference.like(f"{reference.strip().upper()}%"))
+    if kind:
+        query = query.where(LedgerTransaction.kind == kind)
+    if status:
+        query = query.where(LedgerTransaction.status == status)
+    lower, upper = day_bounds(start, end)
+    if lower:
+        query = query.where(LedgerTransaction.created_at >= lower)
+    if upper:
+        query = query.where(LedgerTransaction.created_at < upper)
+    if amount:
+        query = query.where(
+            select(Entry.id)
+            .where(
+                Entry.transaction_id == LedgerTransaction.id,
+                Entry.amount.in_((amount, -amount)),
+            )
+            .exists()
+        )
+    return _page(query, LedgerTransaction.id, before)
+
+
+def transaction(reference: str) -> LedgerTransaction | None:
+    return db.session.scalar(
+        select(LedgerTransaction).where(LedgerTransaction.reference == reference)
+    )
+
+
+def accounts_by_id(ids: set[int]) -> dict[int, tuple[Account, User | None]]:
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Account, User).outerjoin(User, User.id == Account.user_id).where(Account.id.in_(ids))
+    )
+    return {account.id: (account, user) for account, user in rows}
+
+
+def related_transactions(txn: LedgerTransaction) -> list[LedgerTransaction]:
+    """The transaction it corrects or follows (parent) and those that follow it (children)."""
+    ids = [txn.parent_id] if txn.parent_id else []
+    children = select(LedgerTransaction.id).where(LedgerTransaction.parent_id == txn.id)
+    return list(
+        db.session.scalars(
+            select(LedgerTransaction)
+            .where(or_(LedgerTransaction.id.in_(ids), LedgerTransaction.id.in_(children)))
+            .order_by(LedgerTransaction.id)
+        )
+    )
+
+
+# --- audit --------------------------------------------------------------------------------
+
+
+def search_audit(
+    *,
+    action: str = "",
+    actor: str = "",
+    subject: str = "",
+    start: date | None = None,
+    end: date | None = None,
+    before: int | None = None,
+) -> Page:
+    query = select(AuditEvent, User.email).outerjoin(User, User.id == AuditEvent.actor_id)
+    if action.strip():
+        query = query.where(AuditEvent.action.like(f"{action.strip()}%"))
+    if actor.strip():
+        query = query.where(func.lower(User.email) == actor.strip().lower())
+    if subject.strip():
+        query = query.where(AuditEvent.subject == subject.strip())
+    lower, upper = day_bounds(start, end)
+    if lower:
+        query = query.where(AuditEvent.created_at >= lower)
+    if upper:
+        query = query.where(AuditEvent.created_at < upper)
+    return _page(query, AuditEvent.id, before)

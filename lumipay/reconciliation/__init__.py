@@ -1,0 +1,1 @@
+"""Reconciliation: provider settlement reports matched against our own records."""

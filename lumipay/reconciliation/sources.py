@@ -1,0 +1,67 @@
+"""Where reconciliation gets its two sides: a provider's report and our own records.
+
+A source pairs an adapter that has `settlement_report(start, end)` with the function that lists
+our records for that provider. Bills providers are built in; the bank adapters (top-ups and
+payouts) join with `register(Source(...))` from their own package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+
+from lumipay.reconciliation.report import OurRecord, SettlementReporter
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    label: str
+    reporter: Callable[[], SettlementReporter]
+    ours: Callable[[date, date], list[OurRecord]]
+
+
+_REGISTERED: dict[str, Source] = {}
+
+
+def register(source: Source) -> None:
+    _REGISTERED[source.name] = source
+
+
+def _bills_source(provider: str, label: str) -> Source:
+    from lumipay.bills.settlement import our_bills
+    from lumipay.providers import bills_provider_named
+
+    return Source(
+        name=f"bills-{provider}",
+        label=label,
+        reporter=lambda: bills_provider_named(provider),  # type: ignore[return-value]
+        ours=lambda start, end: our_bills(provider, start, end),
+    )
+
+
+def all_sources() -> dict[str, Source]:
+    built_in = {
+        source.name: source
+        for source in (
+            _bills_source("sandbox", "Bills sandbox"),
+            _bills_source("vtpass", "VTpass (bills)"),
+        )
+    }
+    return {**built_in, **_REGISTERED}
+
+
+def source_named(name: str) -> Source | None:
+    return all_sources().get(name)
+
+
+def nightly_sources() -> list[str]:
+    """RECONCILE_PROVIDERS, else every bills provider the configuration uses."""
+    configured: list[str] = current_app.config.get("RECONCILE_PROVIDERS") or []
+    if configured:
+        return [name for name in configured if name in all_sources()]
+    used = sorted(set(current_app.config["BILLS_PROVIDERS"].values()))
+    return [f"bills-{name}" for name in used if f"bills-{name}" in all_sources()]

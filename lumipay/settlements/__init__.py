@@ -1,0 +1,1 @@
+"""Manual settlement under maker-checker: one admin proposes, a different admin approves."""

@@ -1,0 +1,62 @@
+"""A proposed manual settlement, and the decision on it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lumipay.database import BigIntPK, UTCDateTime, utcnow
+from lumipay.extensions import db
+
+MARK_SUCCEEDED, MARK_FAILED, ADJUSTMENT = "mark_succeeded", "mark_failed", "adjustment"
+ACTIONS = {
+    MARK_SUCCEEDED: "Mark succeeded (capture the hold)",
+    MARK_FAILED: "Mark failed and refund",
+    ADJUSTMENT: "Post an adjustment between named accounts",
+}
+PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+
+
+class SettlementProposal(db.Model):
+    """Maker-checker: nothing moves until a different admin approves.
+
+    The database itself refuses a decision by the proposer (`checker_is_not_maker`).
+    """
+
+    __tablename__ = "settlement_proposals"
+    __table_args__ = (
+        CheckConstraint(
+            "action IN ('mark_succeeded', 'mark_failed', 'adjustment')", name="action_known"
+        ),
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status_known"),
+        CheckConstraint(
+            "decided_by IS NULL OR decided_by <> proposed_by", name="checker_is_not_maker"
+        ),
+        CheckConstraint("action <> 'adjustment' OR amount > 0", name="adjustment_amount_positive"),
+        CheckConstraint(
+            "action = 'adjustment' OR bill_id IS NOT NULL", name="bill_action_has_bill"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    bill_id: Mapped[int | None] = mapped_column(ForeignKey("bill_payments.id"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("reconciliation_items.id"))
+    debit_account_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_accounts.id"))
+    credit_account_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_accounts.id"))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(500))
+    proposed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str] = mapped_column(String(500), default="")
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+
+    @property
+    def label(self) -> str:
+        return ACTIONS[self.action]

@@ -1,0 +1,300 @@
+"""Use cases: propose a manual settlement, and approve or reject it as a different admin.
+
+Approval posts through the same services as everything else (the bills service captures,
+releases or refunds; the ledger posts adjustments) in one transaction with the decision and
+its audit row, under a reference that the proposal keeps. A refusal changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from lumipay.audit import service as audit
+from lumipay.audit.service import Origin
+from lumipay.auth.models import User
+from lumipay.bills import service as bills
+from lumipay.bills.models import PROCESSING, SUCCEEDED, BillPayment
+from lumipay.database import run_in_transaction, utcnow
+from lumipay.extensions import db
+from lumipay.ledger import service as ledger
+from lumipay.ledger.errors import InsufficientFunds, LedgerError
+from lumipay.ledger.models import WALLET, Account, LedgerTransaction
+from lumipay.ledger.references import new_reference
+from lumipay.money import CURRENCIES, format_amount
+from lumipay.reconciliation.models import ReconciliationItem
+from lumipay.settlements.models import (
+    ACTIONS,
+    ADJUSTMENT,
+    APPROVED,
+    MARK_FAILED,
+    MARK_SUCCEEDED,
+    PENDING,
+    REJECTED,
+    SettlementProposal,
+)
+
+ADJUSTMENT_KIND = "adjustment"
+
+
+class SettlementError(Exception):
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _admin(admin_id: int) -> User:
+    user = db.session.get(User, admin_id)
+    if user is None or not user.is_admin:
+        raise SettlementError(None, "Only an admin can do this.")
+    return user
+
+
+def resolve_account(text: str, currency: str, field: str) -> Account:
+    """A system account by its code (e.g. bills_clearing:NGN) or a customer's wallet in
+    `currency` by their 10-digit account number."""
+    name = (text or "").strip()
+    if re.fullmatch(r"\d{10}", name):
+        account = db.session.scalar(
+            select(Account)
+            .join(User, User.id == Account.user_id)
+            .where(
+                User.account_number == name,
+                Account.kind == WALLET,
+                Account.currency == currency,
+            )
+        )
+        if account is None:
+            raise SettlementError(field, f"No {currency} wallet for account number {name}.")
+        return account
+    account = db.session.scalar(select(Account).where(Account.code == name))
+    if account is None:
+        raise SettlementError(
+            field, "Name a system account (e.g. bills_clearing:NGN) or an account number."
+        )
+    if account.currency != currency:
+        raise SettlementError(field, f"{name} is in {account.currency}, not {currency}.")
+    return account
+
+
+def find_bill(reference: str) -> BillPayment | None:
+    text = (reference or "").strip()
+    if not text:
+        return None
+    return db.session.scalar(
+        select(BillPayment).where(
+            (BillPayment.reference == text) | (BillPayment.request_id == text)
+        )
+    )
+
+
+def propose(
+    *,
+    admin_id: int,
+    action: str,
+    reason: str,
+    origin: Origin,
+    bill_reference: str = "",
+    item_id: int | None = None,
+    debit: str = "",
+    credit: str = "",
+    amount: int | None = None,
+    currency: str = "NGN",
+) -> int:
+    """Record a proposal (nothing moves yet); returns its id."""
+    why = (reason or "").strip()
+    if action not in ACTIONS:
+        raise SettlementError("action", "Choose what should happen.")
+    if len(why) < 10:
+        raise SettlementError("reason", "Explain the reason (at least 10 characters).")
+
+    def work() -> int:
+        _admin(admin_id)
+        item = db.session.get(ReconciliationItem, item_id) if item_id else None
+        if item_id and (item is None or not item.is_exception):
+            raise SettlementError(None, "That reconciliation item is not an exception.")
+        proposal = SettlementProposal(
+            action=action,
+            status=PENDING,
+            item_id=item.id if item else None,
+            reason=why[:500],
+            proposed_by=admin_id,
+            proposed_at=utcnow(),
+        )
+        if action == ADJUSTMENT:
+            _check_adjustment(proposal, debit, credit, amount, currency)
+        else:
+            bill = find_bill(bill_reference or (item.reference if item else "") or "")
+            if bill is None:
+                raise SettlementError("bill_reference", "No bill with that reference.")
+            _check_bill_action(action, bill)
+            proposal.bill_id = bill.id
+        db.session.add(proposal)
+        db.session.flush()
+        audit.record(
+            "settlement.propose",
+            origin,
+            actor_id=admin_id,
+            subject=f"settlement:{proposal.id}",
+            resolution=action,
+            bill_id=proposal.bill_id,
+            item_id=proposal.item_id,
+            amount=proposal.amount,
+            currency=proposal.currency,
+            reason=proposal.reason,
+        )
+        return proposal.id
+
+    return run_in_transaction(work)
+
+
+def _check_bill_action(action: str, bill: BillPayment) -> None:
+    if action == MARK_SUCCEEDED and bill.status != PROCESSING:
+        raise SettlementError("action", f"This bill is already {bill.status}.")
+    if action == MARK_FAILED and bill.status not in (PROCESSING, SUCCEEDED):
+        raise SettlementError("action", f"This bill is already {bill.status}.")
+    waiting = db.session.scalar(
+        select(SettlementProposal.id).where(
+            SettlementProposal.bill_id == bill.id, SettlementProposal.status == PENDING
+        )
+    )
+    if waiting is not None:
+        raise SettlementError(None, f"Settlement #{waiting} for this bill awaits a decision.")
+
+
+def _check_adjustment(
+    proposal: SettlementProposal, debit: str, credit: str, amount: int | None, currency: str
+) -> None:
+    if currency not in CURRENCIES:
+        raise SettlementError("currency", "Choose a currency.")
+    if amount is None or amount <= 0:
+        raise SettlementError("amount", "Enter an amount above zero.")
+    from_account = resolve_account(debit, currency, "debit")
+    to_account = resolve_account(credit, currency, "credit")
+    if from_account.id == to_account.id:
+        raise SettlementError("credit", "Debit and credit must be different accounts.")
+    if from_account.is_wallet and from_account.available < amount:
+        raise SettlementError(
+            "amount",
+            f"That wallet has {format_amount(from_account.available, currency)} available.",
+        )
+    proposal.debit_account_id = from_account.id
+    proposal.credit_account_id = to_account.id
+    proposal.amount = amount
+    proposal.currency = currency
+
+
+def decide(
+    proposal_id: int, *, admin_id: int, approve: bool, note: str, origin: Origin
+) -> SettlementProposal:
+    """Approve (and post) or reject a proposal; never by the admin who proposed it."""
+
+    def work() -> SettlementProposal:
+        _admin(admin_id)
+        proposal = db.session.scalars(
+            select(SettlementProposal)
+            .where(SettlementProposal.id == proposal_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if proposal is None:
+            raise SettlementError(None, "No such settlement.")
+        if proposal.proposed_by == admin_id:
+            raise SettlementError(
+                None, "You proposed this settlement: a different admin must approve or reject it."
+            )
+        if proposal.status != PENDING:
+            raise SettlementError(None, f"This settlement was {proposal.status} already.")
+        proposal.status = APPROVED if approve else REJECTED
+        proposal.decided_by = admin_id
+        proposal.decided_at = utcnow()
+        proposal.decision_note = (note or "").strip()[:500]
+        txn = _post(proposal) if approve else None
+        proposal.transaction_id = txn.id if txn else None
+        db.session.flush()
+        audit.record(
+            "settlement.approve" if approve else "settlement.reject",
+            origin,
+            actor_id=admin_id,
+            subject=f"settlement:{proposal.id}",
+            proposed_by=proposal.proposed_by,
+            resolution=proposal.action,
+            transaction=txn.reference if txn else None,
+            note=proposal.decision_note,
+        )
+        return proposal
+
+    return run_in_transaction(work)
+
+
+def _post(proposal: SettlementProposal) -> LedgerTransaction | None:
+    reference = new_reference("MS")
+    note = f"Settled by hand under settlement #{proposal.id}"
+    if proposal.action == ADJUSTMENT:
+        assert proposal.debit_account_id and proposal.credit_account_id and proposal.amount
+        try:
+            return ledger.post(
+                ADJUSTMENT_KIND,
+                [
+                    ledger.Leg(proposal.debit_account_id, -proposal.amount),
+                    ledger.Leg(proposal.credit_account_id, proposal.amount),
+                ],
+                narration=f"Settlement #{proposal.id}: {proposal.reason}",
+                reference=reference,
+            )
+        except InsufficientFunds as exc:
+            raise SettlementError(None, f"Not posted: {exc.message}") from None
+        except LedgerError as exc:
+            raise SettlementError(None, f"Not posted: {exc}") from None
+    bill = db.session.get(BillPayment, proposal.bill_id)
+    assert bill is not None
+    try:
+        return bills.settle_by_hand(
+            bill.reference,
+            succeeded=proposal.action == MARK_SUCCEEDED,
+            note=note,
+            ledger_reference=reference,
+        )
+    except bills.ManualSettlementRefused as exc:
+        raise SettlementError(None, f"Not posted: {exc.message}") from None
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def pending() -> list[SettlementProposal]:
+    return list(
+        db.session.scalars(
+            select(SettlementProposal)
+            .where(SettlementProposal.status == PENDING)
+            .order_by(SettlementProposal.id)
+        )
+    )
+
+
+def decided(limit: int = 20) -> list[SettlementProposal]:
+    return list(
+        db.session.scalars(
+            select(SettlementProposal)
+            .where(SettlementProposal.status != PENDING)
+            .order_by(SettlementProposal.decided_at.desc(), SettlementProposal.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def pending_count() -> int:
+    return int(
+        db.session.scalar(
+            select(func.count(SettlementProposal.id)).where(SettlementProposal.status == PENDING)
+        )
+        or 0
+    )
+
+
+def for_transaction(transaction_id: int) -> SettlementProposal | None:
+    return db.session.scalar(
+        select(SettlementProposal).where(SettlementProposal.transaction_id == transaction_id)
+    )

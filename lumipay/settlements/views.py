@@ -1,0 +1,151 @@
+"""Back-office pages for manual settlement, on the `admin` blueprint (admins only)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from lumipay.admin import queries
+from lumipay.admin.access import admin_required
+from lumipay.admin.blueprint import bp
+from lumipay.auth.models import User
+from lumipay.bills.models import BillPayment
+from lumipay.extensions import db
+from lumipay.ledger.models import Account, LedgerTransaction
+from lumipay.reconciliation.models import OUTCOME_LABELS, ReconciliationItem
+from lumipay.settlements import service
+from lumipay.settlements.forms import DecisionForm, ProposalForm
+from lumipay.settlements.models import SettlementProposal
+from lumipay.web import request_origin
+
+
+def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
+    pending, decided = service.pending(), service.decided()
+    proposals = pending + decided
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.role == "admin"))}
+    bill_ids = {p.bill_id for p in proposals if p.bill_id}
+    bills = {
+        b.id: b for b in db.session.scalars(select(BillPayment).where(BillPayment.id.in_(bill_ids)))
+    }
+    account_ids = {p.debit_account_id for p in proposals if p.debit_account_id} | {
+        p.credit_account_id for p in proposals if p.credit_account_id
+    }
+    accounts = {
+        a.id: a for a in db.session.scalars(select(Account).where(Account.id.in_(account_ids)))
+    }
+    txn_ids = {p.transaction_id for p in proposals if p.transaction_id}
+    references = {
+        txn_id: reference
+        for txn_id, reference in db.session.execute(
+            select(LedgerTransaction.id, LedgerTransaction.reference).where(
+                LedgerTransaction.id.in_(txn_ids)
+            )
+        )
+    }
+    item = db.session.get(ReconciliationItem, form.item()) if form.item() else None
+    return render_template(
+        "admin/settlements.html",
+        form=form,
+        decision=DecisionForm(formdata=None),
+        pending=pending,
+        decided=decided,
+        stuck=queries.stuck_bills(20),
+        people=people,
+        bills=bills,
+        accounts=accounts,
+        references=references,
+        item=item,
+        labels=OUTCOME_LABELS,
+    ), status
+
+
+@bp.route("/settlements", methods=["GET", "POST"])
+@admin_required
+def settlements() -> Response | tuple[str, int]:
+    """The proposals awaiting a decision, the decided ones, and the form to propose (POST)."""
+    if request.method == "POST":
+        return _propose()
+    form = ProposalForm(formdata=None)
+    item_id = request.args.get("item", type=int)
+    item = db.session.get(ReconciliationItem, item_id) if item_id else None
+    if item is not None:
+        form.item_id.data = str(item.id)
+        form.currency.data = item.currency
+        bill = service.find_bill(item.reference or "")
+        if bill is not None:
+            form.bill_reference.data = bill.reference
+            form.action.data = "mark_succeeded" if bill.status == "processing" else "mark_failed"
+        else:
+            form.action.data = "adjustment"
+    bill_reference = request.args.get("bill", "")
+    if bill_reference:
+        form.bill_reference.data = bill_reference[:40]
+    return _render(form)
+
+
+def _propose() -> Response | tuple[str, int]:
+    form = ProposalForm()
+    amount = form.amount_minor() if form.validate_on_submit() else None
+    if form.errors or any(f.errors for f in form):
+        return _render(form, 422)
+    try:
+        proposal_id = service.propose(
+            admin_id=current_user.id,
+            action=form.action.data,
+            reason=form.reason.data,
+            origin=request_origin(),
+            bill_reference=form.bill_reference.data or "",
+            item_id=form.item(),
+            debit=form.debit.data or "",
+            credit=form.credit.data or "",
+            amount=amount,
+            currency=form.currency.data,
+        )
+    except service.SettlementError as exc:
+        if exc.field and hasattr(form, exc.field):
+            field = getattr(form, exc.field)
+            field.errors = [*field.errors, exc.message]
+        else:
+            form.form_errors = [*form.form_errors, exc.message]
+        return _render(form, 422)
+    flash(f"Settlement #{proposal_id} proposed. A different admin must approve it.", "success")
+    return redirect(url_for("admin.settlements"), code=303)
+
+
+def _decide(proposal_id: int, approve: bool) -> Response:
+    if db.session.get(SettlementProposal, proposal_id) is None:
+        abort(404)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash("The note is too long.", "error")
+        return redirect(url_for("admin.settlements"), code=303)
+    try:
+        service.decide(
+            proposal_id,
+            admin_id=current_user.id,
+            approve=approve,
+            note=form.note.data or "",
+            origin=request_origin(),
+        )
+    except service.SettlementError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.settlements"), code=303)
+    flash(
+        f"Settlement #{proposal_id} {'approved and posted' if approve else 'rejected'}.",
+        "success",
+    )
+    return redirect(url_for("admin.settlements"), code=303)
+
+
+@bp.route("/settlements/<int:proposal_id>/approve", methods=["POST"])
+@admin_required
+def approve(proposal_id: int) -> Response:
+    return _decide(proposal_id, True)
+
+
+@bp.route("/settlements/<int:proposal_id>/reject", methods=["POST"])
+@admin_required
+def reject(proposal_id: int) -> Response:
+    return _decide(proposal_id, False)

@@ -1,0 +1,258 @@
+"""The back office's console through its pages: overview, customer search and page, freeze and
+unfreeze (a frozen customer sees everything and moves nothing), transactions, audit log, ledger."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import func, select, text
+
+from lumipay.audit.models import AuditEvent
+from lumipay.audit.service import SYSTEM
+from lumipay.auth import service as auth
+from lumipay.auth.models import User
+from lumipay.extensions import db
+from lumipay.fx import service as fx
+from lumipay.ledger.models import LedgerTransaction, SealBlock
+from lumipay.ledger.verify import verify_ledger
+from tests.conftest import unique_details
+from tests.integration.test_bills import bills_config as bills_config
+from tests.integration.test_bills import buy_airtime
+from tests.integration.test_fx import open_usd, quote_page
+from tests.integration.test_transfers import money_state, send, step_one
+
+FROZEN = "Your account is frozen"
+
+
+def user_id(customer) -> int:  # type: ignore[no-untyped-def]
+    return db.session.scalar(select(User.id).where(User.email == customer.email))
+
+
+def freeze(admin, customer, reason: str = "Suspicious activity reported", action: str = "freeze"):  # type: ignore[no-untyped-def]
+    page = admin.get(f"/admin/customers/{user_id(customer)}")
+    form = page.forms[f"{action}-form"]
+    form["reason"] = reason
+    return form.submit(expect_errors=True)
+
+
+def test_overview_shows_totals_volumes_attention_and_health(register, admin, ctx):
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    send(ada, bayo.account_number, "2,500")
+    tola = admin()
+    page = tola.get("/admin")
+    totals = page.html.find("section", attrs={"aria-labelledby": "totals-h"}).text
+    assert "₦200,000.00" in totals  # two welcome bonuses, wherever they went
+    assert "Bonus funding (NGN)" in totals and "-₦200,000.00" in totals
+    volumes = page.html.find("section", attrs={"aria-labelledby": "volumes-h"}).text
+    assert "transfer" in volumes and "₦2,500.00" in volumes
+    assert "Stuck bills" in page.text
+    assert "never run" in page.text  # no verify yet
+    tola.get("/admin/ledger").forms["ledger-check-form"].submit().follow()
+    again = tola.get("/admin")
+    assert again.html.find(attrs={"data-testid": "verify-status"}).text == "verified"
+
+
+def test_customer_search_by_name_email_phone_and_account_number(register, admin, ctx):
+    ada, _bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    tola = admin()
+    for q in ("ada", ada.email.upper(), ada.phone, ada.account_number):
+        page = tola.get("/admin/customers", params={"q": q})
+        assert "Ada Obi" in page.text, q
+        assert "Bayo Adeyemi" not in page.text, q
+    assert "No customer matches" in tola.get("/admin/customers", params={"q": "nobody"}).text
+    everyone = tola.get("/admin/customers").text
+    assert "Ada Obi" in everyone and "Bayo Adeyemi" in everyone
+    assert tola.full_name not in everyone, "admins are not customers"
+
+
+def test_customer_list_pages_by_keyset(admin, ctx):
+    for n in range(27):
+        auth.register_customer(**unique_details(f"Customer {n:02d}"), origin=SYSTEM)
+    tola = admin()
+    first = tola.get("/admin/customers")
+    names = re.findall(r"Customer (\d\d)", first.text)
+    assert len(names) == 25 and names[0] == "26"
+    second = first.click("Older")
+    assert re.findall(r"Customer (\d\d)", second.text) == ["01", "00"]
+    assert "Older" not in second.text
+
+
+def test_customer_page_shows_wallets_transactions_and_audit_trail(register, admin, ctx):
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    receipt = send(ada, bayo.account_number, "1,000", "Lunch")
+    reference = re.search(r"<code>([A-Z0-9-]+)</code>", receipt.text).group(1)
+    page = admin().get(f"/admin/customers/{user_id(ada)}")
+    assert ada.account_number in page.text
+    assert "₦99,000.00" in page.text
+    assert reference in page.text
+    trail = page.html.find("section", attrs={"aria-labelledby": "audit-h"}).text
+    assert "register" in trail and "transfer" in trail
+
+
+def test_admin_page_of_an_admin_or_nobody_is_404(admin, ctx):
+    tola = admin()
+    tola_id = db.session.scalar(select(User.id).where(User.email == tola.email))
+    assert tola.get(f"/admin/customers/{tola_id}", expect_errors=True).status_int == 404
+    assert tola.get("/admin/customers/999999", expect_errors=True).status_int == 404
+
+
+def test_freeze_needs_a_reason_and_is_audited(register, admin, ctx):
+    ada = register("Ada Obi")
+    tola = admin()
+    refused = freeze(tola, ada, reason="")
+    assert refused.status_int == 422 and "Give the reason" in refused.text
+    assert db.session.scalar(select(User.frozen_at).where(User.email == ada.email)) is None
+    done = freeze(tola, ada).follow()
+    assert "Ada Obi is frozen" in done.text
+    assert done.html.find(attrs={"data-testid": "frozen"})
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "customer.freeze"))
+    tola_id = db.session.scalar(select(User.id).where(User.email == tola.email))
+    assert event.actor_id == tola_id
+    assert event.subject == f"user:{user_id(ada)}"
+    assert event.details == {"reason": "Suspicious activity reported"}
+    assert event.ip == "198.51.100.30"
+    twice = tola.browser.post(
+        f"/admin/customers/{user_id(ada)}/freeze",
+        {"csrf_token": done.forms["unfreeze-form"]["csrf_token"].value, "reason": "again please"},
+    ).follow()
+    assert "already frozen" in twice.text
+
+
+def test_frozen_customer_signs_in_and_sees_but_cannot_transfer(register, admin, ctx):
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    freeze(admin(), ada)
+    assert "₦100,000.00" in ada.get("/dashboard").text
+    before = money_state()
+    confirm = step_one(ada, bayo.account_number, "1,000")
+    response = confirm.forms["confirm-form"].submit(expect_errors=True)
+    assert response.status_int == 422
+    assert FROZEN in response.text
+    assert money_state() == before
+    assert db.session.scalar(select(func.count()).select_from(LedgerTransaction)) == 2
+
+
+def test_frozen_customer_cannot_pay_a_bill(register, admin, ctx):
+    ada = register("Ada Obi")
+    freeze(admin(), ada)
+    before = money_state()
+    response = buy_airtime(ada, "08031234567", "1,000")
+    assert response.status_int == 422
+    assert FROZEN in response.text
+    assert money_state() == before
+
+
+def test_frozen_customer_cannot_convert(register, admin, clock, ctx):
+    ada = register("Ada Obi")
+    open_usd(ada)
+    fx.update_rates()
+    page = quote_page(ada, "1,000")
+    assert page.status_int == 200, page.text
+    freeze(admin(), ada)  # between the quote and the confirm
+    before = money_state()
+    response = page.forms["quote-confirm-form"].submit(expect_errors=True)
+    assert response.status_int == 422
+    assert FROZEN in response.text
+    assert money_state() == before
+
+
+def test_frozen_customer_cannot_pay_out(register, admin, ctx):
+    from tests.conftest import set_tier
+    from tests.integration.helpers.bank import payout_step_one
+
+    ada = register("Ada Obi")
+    set_tier(ada.email, 2)
+    confirm = payout_step_one(ada, "0123456789", "1,000")
+    freeze(admin(), ada)  # between the name enquiry and the confirm
+    before = money_state()
+    response = confirm.forms["payout-confirm-form"].submit(expect_errors=True)
+    assert response.status_int == 422
+    assert FROZEN in response.text
+    assert money_state() == before
+
+
+def test_frozen_customer_s_card_is_declined(register, admin, app, ctx, monkeypatch):
+    from tests.conftest import Browser
+    from tests.integration.test_cards import active_card, authorise, cards_config
+
+    cards_config.__wrapped__(app, monkeypatch)  # embedded jobs and the test cards secret
+    ada = register("Ada Obi")
+    card = active_card(ada)
+    freeze(admin(), ada)
+    before = money_state()
+    answer = authorise(Browser(app, extra_environ={"REMOTE_ADDR": "192.0.2.90"}), card, 1_000)
+    assert (answer["approved"], answer["code"]) == (False, "account_frozen")
+    assert money_state() == before
+
+
+def test_unfreeze_lets_money_move_again(register, admin, ctx):
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    tola = admin()
+    freeze(tola, ada)
+    assert freeze(tola, ada, "Customer verified by phone", action="unfreeze").status_int == 303
+    send(ada, bayo.account_number, "1,000")
+    actions = db.session.scalars(
+        select(AuditEvent.action)
+        .where(AuditEvent.action.like("customer.%"))
+        .order_by(AuditEvent.id)
+    ).all()
+    assert actions == ["customer.freeze", "customer.unfreeze"]
+    assert verify_ledger().ok
+
+
+def results(page) -> str:  # type: ignore[no-untyped-def]
+    return page.html.find("table", class_="history").find("tbody").text
+
+
+def test_transactions_search_and_detail_with_every_entry(register, admin, ctx):
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    receipt = send(ada, bayo.account_number, "1,234.56", "Rent share")
+    reference = re.search(r"<code>([A-Z0-9-]+)</code>", receipt.text).group(1)
+    tola = admin()
+    by_amount = tola.get("/admin/transactions", params={"amount": "1,234.56"})
+    assert results(by_amount).count("\n") and reference in results(by_amount)
+    assert "welcome_bonus" not in results(by_amount)
+    by_kind = tola.get("/admin/transactions", params={"kind": "welcome_bonus"})
+    assert reference not in results(by_kind) and results(by_kind).count("welcome_bonus") == 2
+    by_reference = tola.get("/admin/transactions", params={"reference": reference[:12]})
+    assert reference in by_reference.text
+    future = tola.get("/admin/transactions", params={"start": "2099-01-01"})
+    assert "No transactions." in future.text
+    bad = tola.get("/admin/transactions", params={"amount": "1.234"}, expect_errors=True)
+    assert bad.status_int == 422
+    detail = by_amount.click(reference)
+    entries = detail.html.find(id="entries").text
+    assert "Ada Obi" in entries and "Bayo Adeyemi" in entries
+    assert entries.count("₦1,234.56") == 2
+    assert tola.get("/admin/transactions/NOPE", expect_errors=True).status_int == 404
+
+
+def test_audit_log_filters_and_is_append_only(register, admin, ctx):
+    ada = register("Ada Obi")
+    tola = admin()
+    freeze(tola, ada)
+    page = tola.get("/admin/audit", params={"action": "customer."})
+    assert "customer.freeze" in page.text and "register" not in page.text
+    mine = tola.get("/admin/audit", params={"actor": tola.email})
+    assert "customer.freeze" in mine.text
+    subject = tola.get("/admin/audit", params={"subject": f"user:{user_id(ada)}"})
+    assert "Suspicious activity reported" in subject.text
+    assert "customer.freeze" not in tola.get("/admin/audit", params={"actor": ada.email}).text
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET action = 'nothing'"))
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_events"))
+
+
+def test_ledger_page_shows_a_trial_balance_that_nets_to_zero_and_seals(register, admin, ctx):
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    send(ada, bayo.account_number, "500")
+    tola = admin()
+    page = tola.get("/admin/ledger")
+    assert page.html.find(attrs={"data-testid": "net-NGN"}).text.strip() == "₦0.00"
+    assert "customer wallets" in page.text and "bonus_funding:NGN" in page.text
+    done = page.forms["ledger-check-form"].submit().follow()
+    assert "The ledger verifies" in done.text
+    assert db.session.scalar(select(func.count(SealBlock.id))) == 1
+    assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.action == "ledger.check"))
