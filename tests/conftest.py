@@ -22,9 +22,14 @@ import pytest
 import redis
 import sqlalchemy as sa
 from flask import Flask
+from hypothesis import settings
 from webtest import TestApp
 
 from lumipay.config import normalise_database_url
+
+# Property tests draw the same examples on every run (the brief: deterministic tests).
+settings.register_profile("lumipay", derandomize=True)
+settings.load_profile("lumipay")
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/lumipay_test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"

@@ -1,8 +1,11 @@
 """Freezing a customer: they can sign in and see everything, but no money leaves their wallets.
 
 Every use case that moves money out of a wallet calls `ensure_can_move` inside its own
-database transaction. The check reads the user row FOR SHARE, so a freeze committed first is
-always seen, and a freeze arriving during a movement waits for it to finish.
+database transaction, after it has locked the wallets (and, when two customers are involved,
+both customers' rows with `lumipay.kyc.limits.lock_customers`): customers' rows are always
+locked after wallets and in ascending id order, so movements can't deadlock on them. The check
+locks the customer's row like the KYC limits do, so a freeze committed first is always seen,
+and a freeze arriving during a movement waits for it to finish.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class FreezeError(Exception):
 def ensure_can_move(user_id: int) -> None:
     """Raise AccountFrozen when the customer is frozen (call inside the movement's transaction)."""
     frozen_at = db.session.scalar(
-        select(User.frozen_at).where(User.id == user_id).with_for_update(read=True)
+        select(User.frozen_at).where(User.id == user_id).with_for_update(key_share=True)
     )
     if frozen_at is not None:
         raise AccountFrozen()

@@ -228,10 +228,6 @@ def pay_bill(
     reference = new_reference("BL")
 
     def work() -> None:
-        try:
-            ensure_can_move(user_id)
-        except AccountFrozen as exc:
-            raise BillError("amount", exc.message) from None
         wallet = db.session.scalar(
             select(Account).where(
                 Account.user_id == user_id, Account.currency == "NGN", Account.kind == WALLET
@@ -240,6 +236,10 @@ def pay_bill(
         if wallet is None:
             raise BillError("amount", "You need an NGN wallet to pay bills.")
         ledger.lock_wallets([wallet.id])
+        try:
+            ensure_can_move(user_id)
+        except AccountFrozen as exc:
+            raise BillError("amount", exc.message) from None
         try:
             limits.check_outgoing(user_id, wallet.currency, plan.total, kind="bill")
         except limits.LimitExceeded as exc:

@@ -342,10 +342,6 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
     """
 
     def work() -> Conversion:
-        try:
-            ensure_can_move(user_id)
-        except AccountFrozen as exc:
-            raise FxError(None, exc.message) from None
         quote = db.session.scalar(
             select(FxQuote)
             .where(FxQuote.reference == quote_reference, FxQuote.user_id == user_id)
@@ -395,6 +391,10 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
             )
         legs = [leg for leg in legs if leg.amount != 0]
         ledger.lock_wallets([quote.from_account_id, quote.to_account_id])
+        try:
+            ensure_can_move(user_id)
+        except AccountFrozen as exc:
+            raise FxError(None, exc.message) from None
         try:
             limits.check_outgoing(user_id, quote.from_currency, quote.debit_amount, kind=KIND)
         except limits.LimitExceeded as exc:

@@ -163,10 +163,6 @@ def send_transfer(
     reference = new_reference()
 
     def work() -> None:
-        try:
-            ensure_can_move(user_id)
-        except AccountFrozen as exc:
-            raise TransferError(None, exc.message) from None
         plan = plan_transfer(user_id, from_wallet_id, to_account_number, amount, narration)
         txn = ledger.begin("transfer", narration=plan.narration, reference=reference)
         db.session.add(
@@ -196,6 +192,10 @@ def send_transfer(
         db.session.flush()
         ledger.lock_wallets([plan.from_wallet_id, plan.to_wallet_id])
         limits.lock_customers([user_id, plan.recipient.user_id])
+        try:
+            ensure_can_move(user_id)
+        except AccountFrozen as exc:
+            raise TransferError(None, exc.message) from None
         try:
             limits.check_outgoing(user_id, plan.currency, plan.amount, kind="transfer")
             limits.check_incoming(plan.to_wallet_id, plan.amount)

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from decimal import localcontext
 from typing import Any
 
 import pytest
@@ -249,12 +250,14 @@ def test_rounding_never_favours_the_customer(app, pair, amount, seed):
         rates = fixed_rates(seed)
         a, b = pair
         p = fx.price(rates, a, b, debit=amount, credit=None)
-        exact = amount * p.rate  # both currencies have 2 decimals
-        assert p.credit <= exact < p.credit + 1
-        if p.credit > 0:
-            q = fx.price(rates, a, b, debit=None, credit=p.credit)
-            assert q.debit <= amount and q.debit * p.rate >= q.credit
-            assert q.debit - q.credit / p.rate < 1
+        with localcontext() as exact_arithmetic:
+            exact_arithmetic.prec = 80  # the default 28 digits would round 0.999… up to 1
+            exact = amount * p.rate  # both currencies have 2 decimals
+            assert p.credit <= exact < p.credit + 1
+            if p.credit > 0:
+                q = fx.price(rates, a, b, debit=None, credit=p.credit)
+                assert q.debit <= amount and q.debit * p.rate >= q.credit
+                assert q.debit - q.credit / p.rate < 1
         assert p.fee >= 0 and p.fee <= amount
 
 
