@@ -21,24 +21,12 @@ from lumipay.extensions import db
 from lumipay.ledger.models import Hold
 from tests.conftest import PASSWORD, Browser, set_tier
 from tests.integration.helpers.api import ApiClient, api_register, new_key, ngn_wallet_id
-from tests.integration.helpers.bank import BANK_SECRET, SECRET, settle
+from tests.integration.helpers.bank import settle
 from tests.integration.test_api import BONUS, assert_ledger_ok, assert_problem, count
-from tests.integration.test_bank_payouts import review
+from tests.integration.test_bank_payouts import bank_config, review  # noqa: F401 (autouse)
 
 CHECKOUT, RESERVED = "moniepoint:checkout", "moniepoint:reserved_account"
 PAYOUT = {"bank_code": "058", "account_number": "0123456789", "amount": 1_000_000}
-
-
-@pytest.fixture()
-def bank_config(app, redis_clean, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(
-        app.config, "WEBHOOK_SECRETS", {"bills": SECRET, "bank": BANK_SECRET, "cards": ""}
-    )
-    monkeypatch.setitem(app.config, "SANDBOX_DELAY", 0)
-    monkeypatch.setitem(app.config, "BANK_PROVIDER_MODE", "sandbox")
-    monkeypatch.setitem(app.config, "PAYOUT_FEE", 5_000)
-    monkeypatch.setitem(app.config, "PAYOUT_APPROVAL_THRESHOLD", 0)
-    monkeypatch.setitem(app.config, "PAYOUT_REQUERY_BACKOFF", [0])
 
 
 @pytest.fixture()
@@ -60,7 +48,7 @@ def holds() -> int:
 # Top-ups
 
 
-def test_top_up_gives_payment_instructions_and_is_credited_once_paid(app, ctx, bank_config):
+def test_top_up_gives_payment_instructions_and_is_credited_once_paid(app, ctx):
     ada = api_register(app, "Ada Obi")
     key = new_key()
     body = {"amount": 500_000, "method": CHECKOUT}
@@ -101,7 +89,7 @@ def test_top_up_gives_payment_instructions_and_is_credited_once_paid(app, ctx, b
         ({"amount": 500_000, "method": "moniepoint:cash"}, "method"),
     ],
 )
-def test_top_up_refusals_name_the_field_and_record_nothing(app, ctx, bank_config, body, field):
+def test_top_up_refusals_name_the_field_and_record_nothing(app, ctx, body, field):
     ada = api_register(app, "Ada Obi")
     key = new_key()
     doc = assert_problem(ada.post("/bank/topup", body, key=key), 422, "topup-refused")
@@ -114,7 +102,7 @@ def test_top_up_refusals_name_the_field_and_record_nothing(app, ctx, bank_config
 # Payouts
 
 
-def test_payout_holds_waits_for_approval_then_is_paid(app, ctx, bank_config, admin):
+def test_payout_holds_waits_for_approval_then_is_paid(app, ctx, admin):
     ada = api_register(app, "Ada Obi")
     set_tier(ada.email, 2)
     key = new_key()
@@ -149,7 +137,7 @@ def test_payout_holds_waits_for_approval_then_is_paid(app, ctx, bank_config, adm
     assert_ledger_ok()
 
 
-def test_tier_1_payout_is_refused_with_its_own_problem_type(app, ctx, bank_config):
+def test_tier_1_payout_is_refused_with_its_own_problem_type(app, ctx):
     ada = api_register(app, "Ada Obi")
     doc = assert_problem(ada.post("/bank/payout", PAYOUT, key=new_key()), 403, "kyc-tier-required")
     assert doc["errors"] == [{"field": "amount", "message": doc["detail"]}]
@@ -158,7 +146,7 @@ def test_tier_1_payout_is_refused_with_its_own_problem_type(app, ctx, bank_confi
     assert ngn_wallet(ada)["available"] == BONUS
 
 
-def test_payout_over_the_kyc_limit_or_the_balance_is_refused(app, ctx, bank_config, monkeypatch):
+def test_payout_over_the_kyc_limit_or_the_balance_is_refused(app, ctx, monkeypatch):
     ada = api_register(app, "Ada Obi")
     set_tier(ada.email, 2)
     over_balance = {**PAYOUT, "amount": BONUS}  # the fee makes it one fee too much
@@ -181,7 +169,7 @@ def _int_keys(found: dict[str, Any]) -> dict[Any, Any]:
     return {int(k) if k.isdigit() else k: v for k, v in found.items()}
 
 
-def test_bank_list_names_banks_and_top_up_methods(app, ctx, bank_config):
+def test_bank_list_names_banks_and_top_up_methods(app, ctx):
     ada = api_register(app, "Ada Obi")
     listed = ada.get("/bank/banks").json
     assert {"code": "058", "name": "Guaranty Trust Bank"} in listed["banks"]
@@ -275,7 +263,7 @@ def admin_client(app: Any, admin: Any, clock: Any) -> ApiClient:
     return client
 
 
-def test_admin_operations_are_404_to_customers(app, ctx, bank_config):
+def test_admin_operations_are_404_to_customers(app, ctx):
     ada = api_register(app, "Ada Obi")
     today = utcnow().date().isoformat()
     body = {"provider": "bills-sandbox", "start": today, "end": today}
@@ -286,9 +274,7 @@ def test_admin_operations_are_404_to_customers(app, ctx, bank_config):
     assert count(ReconciliationRun) == 0
 
 
-def test_admin_queues_a_reconciliation_and_reads_the_provider_report(
-    app, ctx, bank_config, admin, clock
-):
+def test_admin_queues_a_reconciliation_and_reads_the_provider_report(app, ctx, admin, clock):
     from lumipay.reconciliation import service as reconciliation
     from lumipay.reconciliation.models import ReconciliationRun
 
