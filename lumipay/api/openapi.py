@@ -127,8 +127,8 @@ def build() -> dict[str, Any]:
         codes = set(op.problems) | set(COMMON_PROBLEMS)
         if op.body is not None:
             codes |= {415, 422}
-        if op.rule.count("<"):
-            codes.add(404)
+        if op.rule.count("<") or op.admin:
+            codes.add(404)  # admin operations: a customer's token gets 404, as on the pages
         if op.auth:
             codes.add(401)
         for status in sorted(codes):

@@ -8,7 +8,7 @@ control characters. These are shapes only; every business rule stays in the serv
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel
@@ -272,6 +272,154 @@ class ConversionOut(Reply):
     debit_amount: MinorUnits
     credit_amount: MinorUnits
     fee_amount: MinorUnits
+
+
+# bank: top-ups and payouts
+
+
+class TopUpIn(Request):
+    amount: Amount
+    method: Annotated[
+        str,
+        text(
+            40,
+            examples=["moniepoint:checkout", "moniepoint:reserved_account"],
+            description="provider:method, one of GET bank/banks' `topup_methods`.",
+        ),
+    ]
+
+
+class ReservedAccountOut(Reply):
+    account_number: str
+    account_name: str
+    bank_name: str
+
+
+class TopUpOut(Reply):
+    reference: str
+    status: str = Field(description="pending until the provider reports the payment; credited.")
+    method: str
+    currency: Currency
+    amount: MinorUnits | None
+    amount_paid: MinorUnits | None
+    reserved_account: ReservedAccountOut | None = Field(
+        description="Pay this account by bank transfer (method reserved_account)."
+    )
+    checkout_url: str | None = Field(description="Pay on this page (method checkout).")
+    created_at: Timestamp
+    credited_at: Timestamp | None
+
+
+class PayoutIn(Request):
+    bank_code: Annotated[str, text(8, examples=["058"])]
+    account_number: Annotated[str, text(20, examples=["0123456789"])]
+    amount: Amount
+    narration: Annotated[str, text(100)] = ""
+
+
+class PayoutOut(Reply):
+    reference: str
+    status: str = Field(description="awaiting_approval, processing, succeeded, failed or rejected.")
+    bank_code: str
+    bank_name: str
+    account_number: str
+    account_name: str = Field(description="The holder, from the name enquiry.")
+    currency: Currency
+    amount: MinorUnits
+    fee: MinorUnits
+    narration: str
+    message: str
+    created_at: Timestamp
+    settled_at: Timestamp | None
+
+
+class BankOut(Reply):
+    code: str
+    name: str
+
+
+class BanksOut(Reply):
+    banks: list[BankOut]
+    topup_methods: list[str]
+
+
+# cards
+
+
+class CardIn(Request):
+    wallet_id: Id
+    type: Literal["single", "multi"]
+    label: Annotated[str, text(40, examples=["Online shopping"])]
+    per_transaction_limit: Amount
+    monthly_limit: Amount
+    groups: list[Annotated[str, text(40)]] | None = Field(
+        default=None,
+        max_length=20,
+        description="Merchant kinds allowed (MCC groups: travel, utilities, retail, food, "
+        "digital, services, gambling, quasi_cash, other); default all but gambling and quasi_cash.",
+    )
+
+
+class CardOut(Reply):
+    """Never the card number or CVV: those are shown once, on the web, after a password."""
+
+    card_id: str
+    status: str = Field(description="issuing, active, frozen, terminated or failed.")
+    label: str
+    type: Literal["single", "multi"]
+    wallet_id: int
+    currency: Currency
+    brand: str | None
+    last4: str | None
+    expiry: str | None = Field(description="MM/YY once issued.")
+    per_transaction_limit: MinorUnits
+    monthly_limit: MinorUnits
+    groups: list[str]
+    created_at: Timestamp
+
+
+class CardsPageOut(Reply):
+    items: list[CardOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
+
+
+class CardBlockIn(Request):
+    blocked: bool = Field(default=True, description="false unfreezes a frozen card.")
+
+
+# admin
+
+
+class ReconcileIn(Request):
+    provider: Annotated[str, text(40, examples=["bills-sandbox"])]
+    start: Annotated[date, Field(strict=False, description="First day (YYYY-MM-DD).")]
+    end: Annotated[date, Field(strict=False, description="Last day, at most 93 days on.")]
+
+
+class ReconcileOut(Reply):
+    run_id: int
+    status: str
+
+
+class ReportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: date | None = Field(default=None, description="Default: 13 days before `end`.")
+    end: date | None = Field(default=None, description="Default: today (UTC).")
+
+
+class ReportRowOut(Reply):
+    provider: str
+    day: date
+    expected: MinorUnits = Field(description="What our succeeded records say it should settle.")
+    settled: MinorUnits
+    outstanding: MinorUnits
+    run_id: int
+
+
+class ReportOut(Reply):
+    start: date
+    end: date
+    rows: list[ReportRowOut]
 
 
 # problems and health (documentation only: these are built elsewhere)

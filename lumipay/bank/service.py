@@ -69,6 +69,9 @@ from lumipay.providers.bank import (
 log = logging.getLogger(__name__)
 
 FEES = "fees"
+# The API's problem types for refusals a client branches on (lumipay.api.problems).
+KYC_TIER_REQUIRED = "kyc-tier-required"
+INSUFFICIENT_FUNDS = "insufficient-funds"
 SUBMIT = "lumipay.bank.jobs.submit_payout"
 REQUERY = "lumipay.bank.jobs.requery_payout"
 METHOD_LABELS = {
@@ -78,12 +81,16 @@ METHOD_LABELS = {
 
 
 class BankError(Exception):
-    """A request refused with nothing changed; `field` names the form field it belongs to."""
+    """A request refused with nothing changed; `field` names the form field it belongs to.
 
-    def __init__(self, field: str | None, message: str) -> None:
+    `code` is the API's stable problem type for refusals a client may branch on (tier, limit,
+    funds); None for the rest."""
+
+    def __init__(self, field: str | None, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.code = code
 
 
 def clearing_account(provider: str, currency: str) -> Account:
@@ -179,7 +186,13 @@ class StartedTopUp:
 
 
 def start_topup(
-    user_id: int, choice: str, amount: int, *, idempotency_key: str, origin: Origin
+    user_id: int,
+    choice: str,
+    amount: int,
+    *,
+    idempotency_key: str,
+    origin: Origin,
+    replayable: idempotency.Replayable | None = None,
 ) -> StartedTopUp:
     """Record a top-up the customer is about to pay, with its payment instructions.
 
@@ -209,7 +222,7 @@ def start_topup(
         try:
             limits.check_incoming(wallet.id, amount, own=True)
         except limits.LimitExceeded as exc:
-            raise BankError("amount", exc.message) from None
+            raise BankError("amount", exc.message, code=exc.code) from None
         db.session.add(
             TopUp(
                 reference=reference,
@@ -231,7 +244,7 @@ def start_topup(
 
     payload = {"choice": choice, "amount": amount}
     outcome, replayed = idempotency.run_once(
-        user_id, idempotency_key, "topup", payload, reference, work
+        user_id, idempotency_key, "topup", payload, reference, work, replayable=replayable
     )
     return StartedTopUp(outcome, replayed)
 
@@ -532,17 +545,18 @@ def plan_payout(user_id: int, wallet: Account, details: PayoutDetails) -> Payout
         raise BankError("amount", exc.message) from None
     refusal = payout_refusal(user_id)
     if refusal is not None:
-        raise BankError("amount", refusal)
+        raise BankError("amount", refusal, code=KYC_TIER_REQUIRED)
     if wallet.available < details.total:
         raise BankError(
             "amount",
             f"Insufficient available balance. You have {format_amount(wallet.available)} "
             f"available and this costs {format_amount(details.total)} with the fee.",
+            code=INSUFFICIENT_FUNDS,
         )
     try:
         limits.check_outgoing(user_id, wallet.currency, details.total, kind="payout")
     except limits.LimitExceeded as exc:
-        raise BankError("amount", exc.message) from None
+        raise BankError("amount", exc.message, code=exc.code) from None
     config = current_app.config
     return PayoutPlan(
         details,
@@ -558,7 +572,12 @@ class RequestedPayout:
 
 
 def request_payout(
-    user_id: int, details: PayoutDetails, *, idempotency_key: str, origin: Origin
+    user_id: int,
+    details: PayoutDetails,
+    *,
+    idempotency_key: str,
+    origin: Origin,
+    replayable: idempotency.Replayable | None = None,
 ) -> RequestedPayout:
     """Hold the money and record the payout; it waits for approval or goes to a job."""
     reference = new_reference("PO")
@@ -578,7 +597,7 @@ def request_payout(
                 reason=f"Payout to {details.account_name} {details.account_number}",
             )
         except InsufficientFunds as exc:
-            raise BankError("amount", exc.message) from None
+            raise BankError("amount", exc.message, code=INSUFFICIENT_FUNDS) from None
         payout = Payout(
             reference=reference,
             user_id=user_id,
@@ -625,7 +644,7 @@ def request_payout(
         "narration": details.narration,
     }
     outcome, replayed = idempotency.run_once(
-        user_id, idempotency_key, "payout", payload, reference, work
+        user_id, idempotency_key, "payout", payload, reference, work, replayable=replayable
     )
     return RequestedPayout(outcome, replayed)
 

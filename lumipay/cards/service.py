@@ -121,6 +121,7 @@ def create_card(
     *,
     idempotency_key: str,
     origin: Origin,
+    replayable: idempotency.Replayable | None = None,
 ) -> tuple[str, bool]:
     """Record a card as being issued and queue the issuer call; returns (reference, replayed)."""
     wallet = _own_wallet(user_id, wallet_id)
@@ -169,7 +170,9 @@ def create_card(
         )
         outbox.add(ISSUE, reference)
 
-    return idempotency.run_once(user_id, idempotency_key, "card", payload, reference, work)
+    return idempotency.run_once(
+        user_id, idempotency_key, "card", payload, reference, work, replayable=replayable
+    )
 
 
 def _locked(reference: str) -> Card | None:
@@ -362,10 +365,12 @@ def _locked_out(user_id: int) -> bool:
 # --------------------------------------------------------------------------- queries
 
 
-def cards_for(user_id: int) -> list[Card]:
-    return list(
-        db.session.scalars(select(Card).where(Card.user_id == user_id).order_by(Card.id.desc()))
-    )
+def cards_for(user_id: int, *, before: int | None = None, limit: int | None = None) -> list[Card]:
+    """The customer's cards, newest first; `before` (a card id) and `limit` page them."""
+    query = select(Card).where(Card.user_id == user_id)
+    if before is not None:
+        query = query.where(Card.id < before)
+    return list(db.session.scalars(query.order_by(Card.id.desc()).limit(limit)))
 
 
 def card_for(user_id: int, reference: str) -> Card | None:

@@ -317,6 +317,45 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/lumipay/v1/fx/rates", "/api/lumipay/v1/fx/rates", ("GET",), TOKEN),
     Route("/api/lumipay/v1/fx/quotes", "/api/lumipay/v1/fx/quotes", ("POST",), TOKEN),
     Route("/api/lumipay/v1/fx/convert", "/api/lumipay/v1/fx/convert", ("POST",), TOKEN),
+    Route("/api/lumipay/v1/bank/topup", "/api/lumipay/v1/bank/topup", ("POST",), TOKEN),
+    Route("/api/lumipay/v1/bank/payout", "/api/lumipay/v1/bank/payout", ("POST",), TOKEN),
+    Route(
+        "/api/lumipay/v1/bank/topups/<string(maxlength=40):reference>",
+        "/api/lumipay/v1/bank/topups/{topup}",
+        ("GET",),
+        TOKEN,
+        owned=True,
+    ),
+    Route(
+        "/api/lumipay/v1/bank/payouts/<string(maxlength=40):reference>",
+        "/api/lumipay/v1/bank/payouts/{payout}",
+        ("GET",),
+        TOKEN,
+        owned=True,
+    ),
+    Route("/api/lumipay/v1/bank/banks", "/api/lumipay/v1/bank/banks", ("GET",), TOKEN),
+    Route("/api/lumipay/v1/cards/", "/api/lumipay/v1/cards/", ("GET", "POST"), TOKEN),
+    Route(
+        "/api/lumipay/v1/cards/<string(maxlength=40):card_id>",
+        "/api/lumipay/v1/cards/{card}",
+        ("GET",),
+        TOKEN,
+        owned=True,
+    ),
+    Route(
+        "/api/lumipay/v1/cards/<string(maxlength=40):card_id>/block",
+        "/api/lumipay/v1/cards/{card}/block",
+        ("PATCH",),
+        TOKEN,
+    ),
+    # Admin only: a customer's token gets 404 (test_api_bank_cards_admin).
+    Route("/api/lumipay/v1/admin/reconcile", "/api/lumipay/v1/admin/reconcile", ("POST",), TOKEN),
+    Route(
+        "/api/lumipay/v1/admin/provider-report",
+        "/api/lumipay/v1/admin/provider-report",
+        ("GET",),
+        TOKEN,
+    ),
 )
 
 ADMIN_ROUTES: tuple[Route, ...] = (

@@ -48,6 +48,11 @@ class ApiClient:
             expect_errors=True, **kw,
         )  # fmt: skip
 
+    def patch(self, path: str, body: Any, **kw: Any) -> Any:
+        return self.browser.patch_json(
+            API + path, body, headers=self.headers(), expect_errors=True, **kw
+        )
+
     def take(self, tokens: dict[str, Any]) -> None:
         self.access, self.refresh = tokens["access_token"], tokens["refresh_token"]
 
