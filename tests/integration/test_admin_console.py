@@ -263,15 +263,9 @@ def test_ledger_page_shows_a_trial_balance_that_nets_to_zero_and_seals(register,
 
 @pytest.fixture()
 def bank_config(app, redis_clean, monkeypatch):  # type: ignore[no-untyped-def]
-    from tests.integration.helpers.bank import BANK_SECRET
-    from tests.integration.helpers.bills import SECRET
+    from tests.integration.helpers.bank import use_sandbox_bank
 
-    monkeypatch.setitem(
-        app.config, "WEBHOOK_SECRETS", {"bills": SECRET, "bank": BANK_SECRET, "cards": ""}
-    )
-    monkeypatch.setitem(app.config, "SANDBOX_DELAY", 0)
-    monkeypatch.setitem(app.config, "BANK_PROVIDER_MODE", "sandbox")
-    monkeypatch.setitem(app.config, "PAYOUT_APPROVAL_THRESHOLD", 0)  # every payout waits
+    use_sandbox_bank(app, monkeypatch)  # every payout waits for an admin
 
 
 def attention_on(page) -> dict[str, int]:  # type: ignore[no-untyped-def]

@@ -25,7 +25,6 @@ from lumipay.reconciliation.models import ReconciliationItem, ReconciliationRun
 from lumipay.reconciliation.report import OurRecord, SettlementLine
 from tests.conftest import set_tier
 from tests.integration.helpers.bank import (
-    BANK_SECRET,
     pay_on_sandbox_page,
     payout,
     reference_in,
@@ -33,8 +32,9 @@ from tests.integration.helpers.bank import (
     settle,
     start_topup,
     topup,
+    use_sandbox_bank,
 )
-from tests.integration.helpers.bills import SECRET, FakeAggregator, ServerThread, run_worker
+from tests.integration.helpers.bills import FakeAggregator, ServerThread, run_worker
 from tests.integration.test_bills import bills_config as bills_config
 from tests.integration.test_bills import buy_airtime
 
@@ -281,13 +281,7 @@ def test_nightly_includes_uba_when_it_sends_the_payouts(ctx, app, monkeypatch): 
 
 @pytest.fixture()
 def bank(app, redis_clean, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(
-        app.config, "WEBHOOK_SECRETS", {"bills": SECRET, "bank": BANK_SECRET, "cards": ""}
-    )
-    monkeypatch.setitem(app.config, "SANDBOX_DELAY", 0)
-    monkeypatch.setitem(app.config, "BANK_PROVIDER_MODE", "sandbox")
-    monkeypatch.setitem(app.config, "PAYOUT_FEE", 5_000)
-    monkeypatch.setitem(app.config, "PAYOUT_APPROVAL_THRESHOLD", 100_000_000)  # no approval
+    use_sandbox_bank(app, monkeypatch, approval_threshold=100_000_000)  # none waits
 
 
 def bank_day(customer) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
