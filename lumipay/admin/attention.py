@@ -1,7 +1,8 @@
 """What needs a person now: the overview's "needs attention" list.
 
-Each domain contributes a count and the page where it is worked. Pending payouts and the KYC
-queue join this list when their domains land.
+Each domain contributes a count and the page where it is worked. Top-ups left uncredited and
+card transactions flagged have no page of their own yet: they show on the customer's page, so
+their line carries no link.
 """
 
 from __future__ import annotations
@@ -9,8 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import url_for
+from sqlalchemy import func, select
 
 from lumipay.admin import queries
+from lumipay.bank.models import AWAITING_APPROVAL, TOPUP_UNCREDITED, Payout, TopUp
+from lumipay.cards.models import CardTransaction
+from lumipay.extensions import db
+from lumipay.kyc.models import PENDING, KycSubmission
 from lumipay.reconciliation import service as reconciliation
 from lumipay.settlements import service as settlements
 
@@ -19,11 +25,40 @@ from lumipay.settlements import service as settlements
 class Attention:
     label: str
     count: int
-    url: str
+    url: str | None
+
+
+def _count(model: type, *where: object) -> int:
+    return int(db.session.scalar(select(func.count(model.id)).where(*where)) or 0)  # type: ignore[attr-defined]
 
 
 def attention_counts() -> list[Attention]:
     return [
+        Attention(
+            "Payouts awaiting approval",
+            _count(Payout, Payout.status == AWAITING_APPROVAL),
+            url_for("bank_admin.payouts"),
+        ),
+        Attention(
+            "Payouts flagged (stuck with the provider, or told two answers)",
+            _count(Payout, Payout.needs_attention.is_(True)),
+            url_for("bank_admin.payouts"),
+        ),
+        Attention(
+            "KYC submissions waiting for review",
+            _count(KycSubmission, KycSubmission.status == PENDING),
+            url_for("kyc_admin.queue"),
+        ),
+        Attention(
+            "Top-ups received but not credited",
+            _count(TopUp, TopUp.status == TOPUP_UNCREDITED),
+            None,
+        ),
+        Attention(
+            "Card transactions flagged",
+            _count(CardTransaction, CardTransaction.needs_attention.is_(True)),
+            None,
+        ),
         Attention(
             "Stuck bills (flagged, or processing too long)",
             queries.count(queries.stuck_bills_query()),

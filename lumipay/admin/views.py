@@ -12,6 +12,7 @@ from lumipay.admin import queries
 from lumipay.admin.access import admin_required
 from lumipay.admin.attention import attention_counts
 from lumipay.admin.blueprint import bp
+from lumipay.admin.customer_money import customer_money
 from lumipay.admin.forms import (
     AuditFilterForm,
     CustomerSearchForm,
@@ -75,6 +76,7 @@ def _customer_page(user: User, form: ReasonForm) -> str:
         wallets=wallets,
         transactions=queries.transactions_of([w.id for w in wallets]),
         bills=bills_for(user.id, limit=10),
+        money=customer_money(user.id),
         events=queries.audit_trail_of(user.id),
         form=form,
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, g, has_request_context
@@ -43,7 +43,7 @@ from lumipay.bank.models import (
     ReservedAccount,
     TopUp,
 )
-from lumipay.database import as_utc, run_in_transaction, utcnow
+from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.jobs import outbox
@@ -63,7 +63,6 @@ from lumipay.providers.bank import (
     PayoutRequest,
     PayoutResult,
     ProviderError,
-    SettlementLine,
 )
 
 log = logging.getLogger(__name__)
@@ -979,54 +978,3 @@ def customer_names(user_ids: set[int]) -> dict[int, str]:
         return {}
     rows = db.session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids)))
     return {user_id: name for user_id, name in rows}
-
-
-def settled_lines(provider: str, start: date, end: date) -> list[SettlementLine]:
-    """What we recorded as settled through `provider` between two UTC dates (inclusive): the
-    sandbox's settlement report, since the sandbox's records are ours."""
-    low = datetime(start.year, start.month, start.day, tzinfo=as_utc(utcnow()).tzinfo)
-    high = low + timedelta(days=(end - start).days + 1)
-    lines = []
-    for topup in db.session.scalars(
-        select(TopUp)
-        .where(
-            TopUp.provider == provider,
-            TopUp.provider_reference.is_not(None),
-            TopUp.credited_at >= low,
-            TopUp.credited_at < high,
-        )
-        .order_by(TopUp.id)
-    ):
-        lines.append(
-            SettlementLine(
-                provider_ref=topup.provider_reference or "",
-                reference=topup.reference if topup.method == "checkout" else None,
-                amount=topup.amount_paid or 0,
-                currency=topup.currency_paid or topup.currency,
-                status="paid",
-                kind="topup",
-                settled_on=as_utc(topup.credited_at).date(),
-            )
-        )
-    for payout in db.session.scalars(
-        select(Payout)
-        .where(
-            Payout.provider == provider,
-            Payout.status.in_((SUCCEEDED, FAILED)),
-            Payout.settled_at >= low,
-            Payout.settled_at < high,
-        )
-        .order_by(Payout.id)
-    ):
-        lines.append(
-            SettlementLine(
-                provider_ref=payout.provider_reference or payout.reference,
-                reference=payout.reference,
-                amount=payout.amount,
-                currency=payout.currency,
-                status=payout.status,
-                kind="payout",
-                settled_on=as_utc(payout.settled_at).date(),
-            )
-        )
-    return lines

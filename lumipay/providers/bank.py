@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from lumipay.providers.bills import Outcome, ProviderError
+from lumipay.reconciliation.report import FAILED, PENDING, SUCCEEDED, SettlementLine
 
 __all__ = [
     "AccountName",
@@ -27,6 +28,7 @@ __all__ = [
     "ReservedAccount",
     "SettlementLine",
     "banks_by_code",
+    "settlement_status",
 ]
 
 # CBN bank codes (NIP institution codes are longer; these are the ones most APIs take).
@@ -130,17 +132,21 @@ class BankEvent:
     payout_result: PayoutResult | None = None
 
 
-@dataclass(frozen=True)
-class SettlementLine:
-    """One line of a provider's settlement report, for reconciliation."""
+# How bank reports name a line's state, mapped onto reconciliation's three.
+SETTLED_WORDS = frozenset(
+    {"success", "successful", "completed", "paid", "overpaid", "partially_paid"}
+)
+FAILED_WORDS = frozenset({"failed", "reversed", "expired", "cancelled", "declined"})
 
-    provider_ref: str
-    reference: str | None
-    amount: int  # minor units
-    currency: str
-    status: str
-    kind: str  # topup | payout
-    settled_on: date
+
+def settlement_status(word: object) -> str:
+    """A provider's status word as report.SUCCEEDED / FAILED / PENDING (unknown: PENDING)."""
+    text = str(word or "").strip().lower()
+    if text in SETTLED_WORDS:
+        return SUCCEEDED
+    if text in FAILED_WORDS:
+        return FAILED
+    return PENDING
 
 
 class BankProvider(Protocol):

@@ -46,7 +46,7 @@ from lumipay.providers.bank import (
     ReservedAccount,
     SettlementLine,
 )
-from lumipay.providers.sandbox import deliver_signed
+from lumipay.providers.sandbox import deliver_signed, plant_discrepancies
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +111,45 @@ class SandboxBank:
         raise NotImplementedError
 
     def settlement_report(self, start: date, end: date) -> list[SettlementLine]:
-        """The sandbox's own records are ours: what we recorded as settled through it."""
-        from lumipay.bank.service import settled_lines
+        """The sandbox's records are ours: every top-up whose money arrived through it, and
+        every payout sent to it with what it finally said. With SANDBOX_RECON_DISCREPANCIES on
+        it plants one discrepancy of each kind, as the bills sandbox does."""
+        from lumipay.bank.settlement import payouts_sent, topups_received
 
-        return settled_lines(self.name, start, end)
+        lines = [topup_line(topup) for topup in topups_received(self.name, start, end)]
+        lines += [payout_line(payout) for payout in payouts_sent(self.name, start, end)]
+        if current_app.config.get("SANDBOX_RECON_DISCREPANCIES"):
+            settled = {line.provider_ref for line in lines if line.status == Outcome.SUCCEEDED}
+            lines = plant_discrepancies(lines, settled, end, kind="topup")
+        return lines
+
+
+def topup_line(topup: Any) -> SettlementLine:
+    from lumipay.bank.settlement import topup_day
+
+    return SettlementLine(
+        provider_ref=topup.provider_reference or "",
+        reference=topup.reference if topup.method == "checkout" else None,
+        amount=topup.amount_paid or 0,
+        currency=topup.currency_paid or topup.currency,
+        status=Outcome.SUCCEEDED.value,
+        kind="topup",
+        settled_on=topup_day(topup),
+    )
+
+
+def payout_line(payout: Any) -> SettlementLine:
+    from lumipay.bank.settlement import payout_day
+
+    return SettlementLine(
+        provider_ref=payout.provider_reference or payout.reference,
+        reference=payout.reference,
+        amount=payout.amount,
+        currency=payout.currency,
+        status=_final(payout.account_number).outcome.value,
+        kind="payout",
+        settled_on=payout_day(payout),
+    )
 
 
 class MoniepointSandbox(SandboxBank):

@@ -42,6 +42,7 @@ from lumipay.providers.bank import (
     ProviderError,
     ReservedAccount,
     SettlementLine,
+    settlement_status,
 )
 from lumipay.providers.oauth import TokenClient, json_call
 
@@ -361,7 +362,7 @@ class MoniepointAdapter:
                     reference=_text(row.get("paymentReference") or row.get("reference")),
                     amount=kobo(row["amount"]),
                     currency=str(row.get("currency") or "NGN"),
-                    status=str(row.get("status") or row.get("paymentStatus") or "").lower(),
+                    status=settlement_status(row.get("status") or row.get("paymentStatus")),
                     kind=kind,
                     settled_on=date.fromisoformat(str(row["settledOn"])[:10]),
                 )

@@ -145,10 +145,11 @@ def settlement_line(bill: Any) -> SettlementLine:
 
 
 def plant_discrepancies(
-    lines: list[SettlementLine], ours_succeeded: set[str], end: date
+    lines: list[SettlementLine], ours_succeeded: set[str], end: date, kind: str = "airtime"
 ) -> list[SettlementLine]:
-    """One discrepancy of each kind, among lines for bills we consider succeeded."""
-    candidates = [line for line in lines if line.reference in ours_succeeded]
+    """One discrepancy of each kind, among lines for records we consider succeeded (named by
+    our reference or the provider's), and a phantom line of `kind` nobody asked for."""
+    candidates = [line for line in lines if {line.reference, line.provider_ref} & ours_succeeded]
     planted = list(lines)
     if candidates:
         planted.remove(candidates[0])
@@ -165,7 +166,7 @@ def plant_discrepancies(
             amount=150_000,
             currency="NGN",
             status=Outcome.SUCCEEDED.value,
-            kind="airtime",
+            kind=kind,
             settled_on=end,
         )
     )

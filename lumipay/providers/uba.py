@@ -33,6 +33,7 @@ from lumipay.providers.bank import (
     ProviderError,
     ReservedAccount,
     SettlementLine,
+    settlement_status,
 )
 from lumipay.providers.oauth import TokenClient, json_call
 
@@ -164,7 +165,7 @@ class UBAAdapter:
                 reference=str(row["reference"]) if row.get("reference") else None,
                 amount=int(row["amount"]),
                 currency=str(row.get("currency") or "NGN"),
-                status=str(row.get("state") or "").lower(),
+                status=settlement_status(row.get("state")),
                 kind="payout",
                 settled_on=date.fromisoformat(str(row["settledOn"])[:10]),
             )

@@ -1,8 +1,8 @@
 """What a provider's settlement report says, line by line, and what we expected of it.
 
 Every provider adapter that settles money with us offers
-`settlement_report(start: date, end: date) -> list[SettlementLine]`: bills aggregators, and the
-bank adapters (top-ups and payouts) once they land. Amounts are minor units; `status` is
+`settlement_report(start: date, end: date) -> list[SettlementLine]`: bills aggregators and the
+bank adapters (top-ups and payouts). Amounts are minor units; `status` is
 normalised by the adapter to one of STATUSES.
 """
 

@@ -1,8 +1,8 @@
 """Where reconciliation gets its two sides: a provider's report and our own records.
 
 A source pairs an adapter that has `settlement_report(start, end)` with the function that lists
-our records for that provider. Bills providers are built in; the bank adapters (top-ups and
-payouts) join with `register(Source(...))` from their own package.
+our records for that provider. Bills providers and the bank providers (top-ups and payouts) are
+built in; anything else joins with `register(Source(...))` from its own package.
 """
 
 from __future__ import annotations
@@ -43,12 +43,26 @@ def _bills_source(provider: str, label: str) -> Source:
     )
 
 
+def _bank_source(provider: str, label: str) -> Source:
+    from lumipay.bank.settlement import our_bank_records
+    from lumipay.providers import bank_provider_named
+
+    return Source(
+        name=f"bank-{provider}",
+        label=label,
+        reporter=lambda: bank_provider_named(provider),  # type: ignore[return-value]
+        ours=lambda start, end: our_bank_records(provider, start, end),
+    )
+
+
 def all_sources() -> dict[str, Source]:
     built_in = {
         source.name: source
         for source in (
             _bills_source("sandbox", "Bills sandbox"),
             _bills_source("vtpass", "VTpass (bills)"),
+            _bank_source("moniepoint", "Moniepoint (top-ups and payouts)"),
+            _bank_source("uba", "UBA (payouts)"),
         )
     }
     return {**built_in, **_REGISTERED}
@@ -59,9 +73,23 @@ def source_named(name: str) -> Source | None:
 
 
 def nightly_sources() -> list[str]:
-    """RECONCILE_PROVIDERS, else every bills provider the configuration uses."""
+    """RECONCILE_PROVIDERS, else every bills and bank provider the configuration uses."""
     configured: list[str] = current_app.config.get("RECONCILE_PROVIDERS") or []
     if configured:
         return [name for name in configured if name in all_sources()]
-    used = sorted(set(current_app.config["BILLS_PROVIDERS"].values()))
-    return [f"bills-{name}" for name in used if f"bills-{name}" in all_sources()]
+    bills = sorted(set(current_app.config["BILLS_PROVIDERS"].values()))
+    names = [f"bills-{name}" for name in bills] + [f"bank-{name}" for name in banks_in_use()]
+    return [name for name in names if name in all_sources()]
+
+
+def banks_in_use() -> list[str]:
+    """The payout provider, and every bank provider whose adapter (sandbox or HTTP, by
+    BANK_PROVIDER_MODE) takes top-ups."""
+    from lumipay.providers import BANK_PROVIDERS, bank_provider_named
+
+    payouts = current_app.config["BANK_PAYOUT_PROVIDER"]
+    return [
+        name
+        for name in BANK_PROVIDERS
+        if name == payouts or bank_provider_named(name).topup_methods
+    ]

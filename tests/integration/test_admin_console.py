@@ -257,3 +257,114 @@ def test_ledger_page_shows_a_trial_balance_that_nets_to_zero_and_seals(register,
     assert "The ledger verifies" in done.text
     assert db.session.scalar(select(func.count(SealBlock.id))) == 1
     assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.action == "ledger.check"))
+
+
+# --- bank, KYC and cards in the back office ------------------------------------------------
+
+
+@pytest.fixture()
+def bank_config(app, redis_clean, monkeypatch):  # type: ignore[no-untyped-def]
+    from tests.integration.helpers.bank import use_sandbox_bank
+
+    use_sandbox_bank(app, monkeypatch)  # every payout waits for an admin
+
+
+def attention_on(page) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    items = page.html.find("section", attrs={"aria-labelledby": "attention-h"}).find_all("li")
+    return {li.text.rsplit(":", 1)[0].strip(): int(li.find("strong").text) for li in items}
+
+
+def test_overview_counts_payouts_kyc_and_uncredited_top_ups(register, admin, ctx, web, bank_config):  # type: ignore[no-untyped-def]
+    from lumipay.bank.models import ReservedAccount
+    from tests.conftest import set_tier
+    from tests.integration.helpers.bank import (
+        WEBHOOK,
+        bank_delivery,
+        reference_in,
+        request_payout,
+        settle,
+        start_topup,
+    )
+    from tests.integration.test_bank_topups import payment_event
+    from tests.integration.test_kyc_documents import JPEG, send_identity
+
+    tola = admin()
+    before = attention_on(tola.get("/admin"))
+    assert before["Payouts awaiting approval"] == 0
+    assert before["KYC submissions waiting for review"] == 0
+    assert before["Top-ups received but not credited"] == 0
+    assert before["Card transactions flagged"] == 0
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    assert send_identity(ada, JPEG).status_int == 303
+    set_tier(bayo.email, 2)
+    payout_ref = reference_in(request_payout(bayo, "0123456789", "1,000"))
+    # Money into Ada's reserved account past her Tier 1 maximum waits uncredited.
+    assert start_topup(ada, "1,000", "moniepoint:reserved_account").status_int == 303
+    reserved = db.session.scalar(select(ReservedAccount))
+    raw, headers = bank_delivery(
+        *payment_event(account_reference=reserved.account_reference, amount=20_000_001, ref="T-X")
+    )
+    assert web.post(WEBHOOK, raw, headers=headers).status_int == 200
+    settle()
+    page = tola.get("/admin")
+    after = attention_on(page)
+    assert after["Payouts awaiting approval"] == 1
+    assert after["KYC submissions waiting for review"] == 1
+    assert after["Top-ups received but not credited"] == 1
+    assert after["Card transactions flagged"] == 0
+    links = {a.text: a["href"] for a in page.html.find(id="attention-h").parent.find_all("a")}
+    assert links["Payouts awaiting approval"] == "/admin/payouts"
+    assert links["KYC submissions waiting for review"] == "/admin/kyc"
+    assert payout_ref in tola.get("/admin/payouts").text
+
+
+def test_customer_page_shows_kyc_cards_top_ups_and_payouts(register, admin, ctx, bank_config):  # type: ignore[no-untyped-def]
+    from tests.conftest import set_tier
+    from tests.integration.helpers.bank import reference_in, request_payout, start_topup
+    from tests.integration.test_kyc_documents import JPEG, send_identity
+
+    ada = register("Ada Obi")
+    tola = admin()
+    user = db.session.scalar(select(User).where(User.email == ada.email))
+    bare = tola.get(f"/admin/customers/{user.id}")
+    assert bare.html.find(attrs={"data-testid": "kyc-tier"}).text == "Tier 1"
+    assert bare.html.find(attrs={"data-testid": "kyc-latest"}).text.strip() == "none"
+    assert "No cards." in bare.text and "No payouts." in bare.text and "No top-ups." in bare.text
+    assert send_identity(ada, JPEG).status_int == 303
+    topped = reference_in(start_topup(ada, "2,000", "moniepoint:checkout"))
+    set_tier(ada.email, 2)
+    paid_out = reference_in(request_payout(ada, "0123456789", "1,500"))
+    page = tola.get(f"/admin/customers/{user.id}")
+    assert page.html.find(attrs={"data-testid": "kyc-tier"}).text == "Tier 2"
+    assert page.html.find(attrs={"data-testid": "kyc-latest"}).text.strip() == "Tier 2, pending"
+    topups = page.html.find(id="customer-topups").text
+    assert topped in topups and "₦2,000.00" in topups and "pending" in topups
+    payouts = page.html.find(id="customer-payouts").text
+    assert paid_out in payouts and "₦1,500.00" in payouts and "awaiting approval" in payouts
+    bayo = register("Bayo Adeyemi")
+    other = db.session.scalar(select(User).where(User.email == bayo.email))
+    assert paid_out not in tola.get(f"/admin/customers/{other.id}").text
+
+
+def test_a_flagged_card_transaction_is_counted_and_listed(register, admin, ctx, app, monkeypatch):  # type: ignore[no-untyped-def]
+    from tests.conftest import Browser, set_tier
+    from tests.integration.helpers.cards import CARDS_SECRET, deliver
+    from tests.integration.test_cards import active_card, authorise
+
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    secrets = {**app.config["WEBHOOK_SECRETS"], "cards": CARDS_SECRET}
+    monkeypatch.setitem(app.config, "WEBHOOK_SECRETS", secrets)
+    monkeypatch.setitem(app.config, "CARDS_PROVIDER", "sandbox")
+    monkeypatch.setitem(app.config, "CARDS_CLEARING_TOLERANCE_PERCENT", 20)
+    issuer = Browser(app, extra_environ={"REMOTE_ADDR": "192.0.2.90"})
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    card = active_card(ada)
+    set_tier(ada.email, 3)
+    send(ada, bayo.account_number, "99,000")  # ₦1,000 left: a ₦100 tip can't be covered
+    answer = authorise(issuer, card, 100_000)
+    deliver(issuer, "clearing", {"authorization_id": answer["authorization_id"], "amount": 110_000})
+    tola = admin()
+    assert attention_on(tola.get("/admin"))["Card transactions flagged"] == 1
+    user = db.session.scalar(select(User).where(User.email == ada.email))
+    cards = tola.get(f"/admin/customers/{user.id}").html.find(id="customer-cards").text
+    assert card.reference in cards and card.last4 in cards and "active" in cards

@@ -18,8 +18,9 @@ from lumipay.extensions import db
 from lumipay.ledger.models import Hold, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
 from lumipay.providers import bank_provider_named, moniepoint
-from lumipay.providers.bank import ProviderError, SettlementLine
+from lumipay.providers.bank import ProviderError
 from lumipay.providers.oauth import forget_tokens
+from lumipay.reconciliation.report import SettlementLine
 from tests.conftest import set_tier
 from tests.integration.helpers.bank import (
     BANK_SECRET,
@@ -311,11 +312,11 @@ def test_settlement_reports_in_the_shared_shape(ctx, fakes):  # type: ignore[no-
     day = date(2026, 11, 25)
     lines = bank_provider_named("moniepoint").settlement_report(day, date(2026, 11, 26))
     assert lines == [
-        SettlementLine("MNFY|1", "TU1", 500_000, "NGN", "paid", "topup", day),
-        SettlementLine("MFDS1", "PO1", 10_050, "NGN", "success", "payout", date(2026, 11, 26)),
+        SettlementLine("MNFY|1", "TU1", 500_000, "NGN", "succeeded", "topup", day),
+        SettlementLine("MFDS1", "PO1", 10_050, "NGN", "succeeded", "payout", date(2026, 11, 26)),
     ]
     sent = next(b for _, p, b in fakes.monie.requests if p.endswith("/transactions/search"))
     assert (sent["from"], sent["to"]) == ("2026-11-25", "2026-11-26")
     assert bank_provider_named("uba").settlement_report(day, day) == [
-        SettlementLine("UBA1", "PO2", 250_000, "NGN", "successful", "payout", day)
+        SettlementLine("UBA1", "PO2", 250_000, "NGN", "succeeded", "payout", day)
     ]

@@ -1,6 +1,7 @@
 """Reconciliation: the matching rules case by case, the bills sandbox's planted discrepancies
 found through the back office with a real RQ worker, the CSV export, the provider report, the
-CLI and the nightly job, and the VTpass report format read from a fake served on loopback."""
+CLI and the nightly job, the VTpass report format read from a fake served on loopback, and the
+bank sandbox's top-ups and payouts matched (and its planted discrepancies found) the same way."""
 
 from __future__ import annotations
 
@@ -17,10 +18,22 @@ from lumipay.bills.models import BillPayment
 from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.verify import verify_ledger
+from lumipay.providers.bank import settlement_status
 from lumipay.reconciliation import service
 from lumipay.reconciliation.matching import match
 from lumipay.reconciliation.models import ReconciliationItem, ReconciliationRun
 from lumipay.reconciliation.report import OurRecord, SettlementLine
+from tests.conftest import set_tier
+from tests.integration.helpers.bank import (
+    pay_on_sandbox_page,
+    payout,
+    reference_in,
+    request_payout,
+    settle,
+    start_topup,
+    topup,
+    use_sandbox_bank,
+)
 from tests.integration.helpers.bills import FakeAggregator, ServerThread, run_worker
 from tests.integration.test_bills import bills_config as bills_config
 from tests.integration.test_bills import buy_airtime
@@ -245,11 +258,124 @@ def test_nightly_job_reconciles_yesterday_for_each_provider(ctx, app, monkeypatc
     from lumipay.reconciliation.jobs import reconcile_providers
 
     monkeypatch.setitem(app.config, "REDIS_URL", None)
-    (run_id,) = reconcile_providers()
-    run = db.session.get(ReconciliationRun, run_id)
-    assert run.provider == "bills-sandbox"
-    assert run.start_on == run.end_on == utcnow().date() - timedelta(days=1)
-    assert run.status == "completed"
+    run_ids = reconcile_providers()
+    runs = [db.session.get(ReconciliationRun, run_id) for run_id in run_ids]
+    # Bills through the sandbox; Moniepoint takes top-ups and sends payouts; UBA only names.
+    assert [run.provider for run in runs] == ["bills-sandbox", "bank-moniepoint"]
+    for run in runs:
+        assert run.start_on == run.end_on == utcnow().date() - timedelta(days=1)
+        assert run.status == "completed"
+
+
+def test_nightly_includes_uba_when_it_sends_the_payouts(ctx, app, monkeypatch):  # type: ignore[no-untyped-def]
+    from lumipay.reconciliation.sources import nightly_sources
+
+    monkeypatch.setitem(app.config, "BANK_PAYOUT_PROVIDER", "uba")
+    assert nightly_sources() == ["bills-sandbox", "bank-moniepoint", "bank-uba"]
+    monkeypatch.setitem(app.config, "RECONCILE_PROVIDERS", ["bank-uba", "nobody"])
+    assert nightly_sources() == ["bank-uba"]
+
+
+# --- bank top-ups and payouts through the sandbox -----------------------------------------
+
+
+@pytest.fixture()
+def bank(app, redis_clean, monkeypatch):  # type: ignore[no-untyped-def]
+    use_sandbox_bank(app, monkeypatch, approval_threshold=100_000_000)  # none waits
+
+
+def bank_day(customer) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
+    """One checkout top-up of ₦50,000, then four payouts: three paid, the third refused."""
+    set_tier(customer.email, 2)
+    topped = reference_in(start_topup(customer, "50,000", "moniepoint:checkout"))
+    pay_on_sandbox_page(customer, customer.get(f"/bank/topups/{topped}"))
+    settle()
+    assert topup(topped).status == "credited"
+    payouts = [
+        reference_in(request_payout(customer, account, amount))
+        for account, amount in (
+            ("0123456789", "1,000"),
+            ("0123456788", "2,000"),
+            ("0123452222", "3,000"),
+            ("0123456787", "4,000"),
+        )
+    ]
+    settle()
+    assert [payout(ref).status for ref in payouts] == [
+        "succeeded", "succeeded", "failed", "succeeded",
+    ]  # fmt: skip
+    return topped, payouts
+
+
+def test_bank_top_ups_and_payouts_all_match_without_planted_discrepancies(ctx, register, bank):  # type: ignore[no-untyped-def]
+    topped, payouts = bank_day(register("Ada Obi"))
+    today = utcnow().date()
+    run_id = service.request_run(
+        "bank-moniepoint", today, today, requested_by=None, origin=_origin()
+    )
+    service.carry_out(run_id)
+    items = {i.reference: i for i in db.session.scalars(select(ReconciliationItem))}
+    assert set(items) == {topped, *payouts}
+    assert {i.outcome for i in items.values()} == {"matched"}
+    assert (items[topped].kind, items[payouts[0]].kind) == ("topup", "payout")
+    assert items[payouts[2]].our_status == items[payouts[2]].provider_status == "failed"
+    assert db.session.get(ReconciliationRun, run_id).status == "completed"
+
+
+def test_bank_sandbox_discrepancies_are_found_through_the_back_office(
+    ctx, register, admin, bank, planted
+):  # type: ignore[no-untyped-def]
+    topped, payouts = bank_day(register("Ada Obi"))
+    tola = admin()
+    queued = reconcile_through_the_page(tola, "bank-moniepoint")
+    assert queued.status_int == 303
+    settle(SANDBOX_RECON_DISCREPANCIES="true")
+    page = queued.follow()
+    assert page.html.find(attrs={"data-testid": "run-status"}).text == "completed"
+    counts = {
+        outcome: int(page.html.find(attrs={"data-testid": f"count-{outcome}"}).text)
+        for outcome in ("matched", "missing_at_provider", "missing_at_lumipay",
+                        "amount_mismatch", "status_mismatch")
+    }  # fmt: skip
+    assert counts == {
+        "matched": 2,  # the refused payout (failed on both sides) and the last one paid
+        "missing_at_provider": 1,  # planted: the top-up left off the report
+        "missing_at_lumipay": 1,  # planted: a top-up line nobody asked for
+        "amount_mismatch": 1,  # planted: the first payout settles ₦50.00 more
+        "status_mismatch": 1,  # planted: the second payout reported failed
+    }
+    items = {i.reference: i for i in db.session.scalars(select(ReconciliationItem))}
+    assert items[topped].outcome == "missing_at_provider"
+    assert items[topped].our_amount == 5_000_000
+    assert items[payouts[0]].outcome == "amount_mismatch"
+    assert items[payouts[0]].provider_amount == 100_000 + 5_000
+    assert (items[payouts[1]].our_status, items[payouts[1]].provider_status) == (
+        "succeeded", "failed",
+    )  # fmt: skip
+    assert items[payouts[3]].outcome == "matched"
+    assert verify_ledger().ok
+
+
+def test_cli_reconciles_a_bank(ctx, register, app, bank, planted, monkeypatch):  # type: ignore[no-untyped-def]
+    bank_day(register("Ada Obi"))
+    monkeypatch.setitem(app.config, "REDIS_URL", None)  # embedded: the job runs in-process
+    today = utcnow().date().isoformat()
+    result = app.test_cli_runner().invoke(
+        args=["reconcile", "--from", today, "--to", today, "--provider", "bank-moniepoint"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "| Matched | 2 |" in result.output
+    assert "| Missing at provider | 1 | ₦50,000.00 | ₦0.00 |" in result.output
+    assert "| Missing at Lumipay | 1 | ₦0.00 | ₦1,500.00 |" in result.output
+
+
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [("PAID", "succeeded"), ("partially_paid", "succeeded"), ("SUCCESSFUL", "succeeded"),
+     ("REVERSED", "failed"), ("expired", "failed"), ("PENDING", "pending"), (None, "pending")],
+)  # fmt: skip
+def test_bank_status_words_are_normalised(word, status):  # type: ignore[no-untyped-def]
+    assert settlement_status(word) == status
 
 
 # --- VTpass over HTTP ---------------------------------------------------------------------

@@ -96,3 +96,15 @@ def system_balance(code: str) -> int:
 
 
 __all__ = ["SECRET", "settle"]
+
+
+def use_sandbox_bank(app: Any, monkeypatch: Any, approval_threshold: int = 0) -> None:
+    """The bank sandbox answering at once, with known webhook secrets; payouts above
+    `approval_threshold` (minor units) wait for an admin."""
+    monkeypatch.setitem(
+        app.config, "WEBHOOK_SECRETS", {"bills": SECRET, "bank": BANK_SECRET, "cards": ""}
+    )
+    monkeypatch.setitem(app.config, "SANDBOX_DELAY", 0)
+    monkeypatch.setitem(app.config, "BANK_PROVIDER_MODE", "sandbox")
+    monkeypatch.setitem(app.config, "PAYOUT_FEE", 5_000)
+    monkeypatch.setitem(app.config, "PAYOUT_APPROVAL_THRESHOLD", approval_threshold)
