@@ -1,10 +1,8 @@
 """Freezing a customer: they can sign in and see everything, but no money leaves their wallets.
 
-Every use case that moves money out of a wallet calls `ensure_can_move` inside its own
-database transaction, after it has locked the wallets (and, when two customers are involved,
-both customers' rows with `lumipay.kyc.limits.lock_customers`): customers' rows are always
-locked after wallets and in ascending id order, so movements can't deadlock on them. The check
-locks the customer's row like the KYC limits do, so a freeze committed first is always seen,
+Admins freeze and unfreeze here (with a reason, audited). The refusal itself lives in the one
+gate every outgoing movement passes, `lumipay.kyc.limits.check_outgoing`, which reads the
+customer's row under the same lock as the tier limits: a freeze committed first is always seen,
 and a freeze arriving during a movement waits for it to finish.
 """
 
@@ -18,31 +16,11 @@ from lumipay.auth.models import User
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 
-FROZEN_MESSAGE = (
-    "Your account is frozen: you can sign in and see it, but no money can leave it until our "
-    "team lifts the freeze. Contact support to find out more."
-)
-
-
-class AccountFrozen(Exception):
-    def __init__(self) -> None:
-        super().__init__(FROZEN_MESSAGE)
-        self.message = FROZEN_MESSAGE
-
 
 class FreezeError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def ensure_can_move(user_id: int) -> None:
-    """Raise AccountFrozen when the customer is frozen (call inside the movement's transaction)."""
-    frozen_at = db.session.scalar(
-        select(User.frozen_at).where(User.id == user_id).with_for_update(key_share=True)
-    )
-    if frozen_at is not None:
-        raise AccountFrozen()
 
 
 def _locked_customer(user_id: int) -> User:

@@ -41,6 +41,7 @@ TYPES: dict[str, tuple[int, str]] = {
     "idempotency-key-reused": (422, "This Idempotency-Key was used with a different request"),
     "insufficient-funds": (422, "Insufficient available balance"),
     "over-kyc-limit": (422, "Over the limits of the customer's KYC tier"),
+    "account-frozen": (422, "The account is frozen: no money can leave it"),
     "transfer-refused": (422, "The transfer was refused"),
     "bill-refused": (422, "The bill payment was refused"),
     "fx-refused": (422, "The conversion was refused"),

@@ -26,7 +26,6 @@ from flask import current_app, g, has_request_context
 from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from lumipay.accounts.freeze import AccountFrozen, ensure_can_move
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
@@ -533,15 +532,11 @@ def payout_refusal(user_id: int) -> str | None:
 def plan_payout(user_id: int, wallet: Account, details: PayoutDetails) -> PayoutPlan:
     """Every rule a payout must pass, checked inside its transaction with the wallet locked.
 
-    Raises BankError naming the rule: not frozen, Tier 2 and above only, the KYC limits (on
-    the amount with its fee), the available balance.
+    Raises BankError naming the rule: Tier 2 and above only, the available balance, then the
+    one gate for outgoing money (not frozen, the KYC limits on the amount with its fee).
     """
     if wallet.user_id != user_id or wallet.currency != details.currency:
         raise BankError("amount", "You need an NGN wallet to pay out.")
-    try:
-        ensure_can_move(user_id)
-    except AccountFrozen as exc:
-        raise BankError("amount", exc.message) from None
     refusal = payout_refusal(user_id)
     if refusal is not None:
         raise BankError("amount", refusal, code=KYC_TIER_REQUIRED)
@@ -555,7 +550,7 @@ def plan_payout(user_id: int, wallet: Account, details: PayoutDetails) -> Payout
     try:
         limits.check_outgoing(user_id, wallet.currency, details.total, kind="payout")
     except limits.LimitExceeded as exc:
-        raise BankError("amount", exc.message, code=exc.code) from None
+        raise BankError(exc.field, exc.message, code=exc.code) from None
     config = current_app.config
     return PayoutPlan(
         details,

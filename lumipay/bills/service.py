@@ -20,7 +20,6 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from lumipay.accounts.freeze import AccountFrozen, ensure_can_move
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.phone import InvalidPhone, normalise_phone
@@ -237,13 +236,9 @@ def pay_bill(
             raise BillError("amount", "You need an NGN wallet to pay bills.")
         ledger.lock_wallets([wallet.id])
         try:
-            ensure_can_move(user_id)
-        except AccountFrozen as exc:
-            raise BillError("amount", exc.message) from None
-        try:
             limits.check_outgoing(user_id, wallet.currency, plan.total, kind="bill")
         except limits.LimitExceeded as exc:
-            raise BillError("amount", exc.message, code=exc.code) from None
+            raise BillError(exc.field, exc.message, code=exc.code) from None
         try:
             hold = ledger.place_hold(
                 wallet.id,

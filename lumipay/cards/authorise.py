@@ -20,7 +20,6 @@ from flask import current_app
 from sqlalchemy import case, func, select
 
 from lumipay import clock
-from lumipay.accounts.freeze import AccountFrozen, ensure_can_move
 from lumipay.cards import mcc as mcc_groups
 from lumipay.cards.models import (
     ACTIVE,
@@ -153,10 +152,6 @@ def decide(
     """
     if card.status == FROZEN:
         return decline("card_frozen")
-    try:
-        ensure_can_move(card.user_id)
-    except AccountFrozen:
-        return decline("account_frozen")
     if card.status == TERMINATED:
         return decline("card_terminated")
     if card.status != ACTIVE:
@@ -173,6 +168,8 @@ def decide(
         return decline("insufficient_funds")
     try:
         limits.check_outgoing(wallet.user_id, wallet.currency, request.amount, kind="card")
+    except limits.AccountFrozen:
+        return decline("account_frozen")
     except limits.LimitExceeded as exc:
         return Decision(False, "over_kyc_limit", exc.message)
     return approve()

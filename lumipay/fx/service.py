@@ -26,7 +26,6 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from lumipay import clock
-from lumipay.accounts.freeze import AccountFrozen, ensure_can_move
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.database import as_utc, run_in_transaction
@@ -392,13 +391,9 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
         legs = [leg for leg in legs if leg.amount != 0]
         ledger.lock_wallets([quote.from_account_id, quote.to_account_id])
         try:
-            ensure_can_move(user_id)
-        except AccountFrozen as exc:
-            raise FxError(None, exc.message) from None
-        try:
             limits.check_outgoing(user_id, quote.from_currency, quote.debit_amount, kind=KIND)
         except limits.LimitExceeded as exc:
-            raise FxError("amount", exc.message, code=exc.code) from None
+            raise FxError(exc.field, exc.message, code=exc.code) from None
         try:
             ledger.apply(txn, legs)
         except InsufficientFunds as exc:

@@ -38,6 +38,10 @@ NEXT_TIER_NEEDS = {
     2: "Send a proof of address on the Verification page to move up to Tier 3.",
     3: "That is the limit of Tier 3, the highest tier.",
 }
+FROZEN_MESSAGE = (
+    "Your account is frozen: you can sign in and see it, but no money can leave it until our "
+    "team lifts the freeze. Contact support to find out more."
+)
 MOVEMENT = {
     "transfer": "transfer",
     "bill": "payment",
@@ -50,12 +54,22 @@ MOVEMENT = {
 class LimitExceeded(Exception):
     """A movement would break a tier limit; the message names the limit and what lifts it."""
 
-    field = "amount"
+    field: str | None = "amount"
     code = "over-kyc-limit"  # the API's problem type for every limit refusal
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class AccountFrozen(LimitExceeded):
+    """An admin froze the customer: they can sign in and look, but no money leaves."""
+
+    field = None
+    code = "account-frozen"
+
+    def __init__(self) -> None:
+        super().__init__(FROZEN_MESSAGE)
 
 
 @dataclass(frozen=True)
@@ -78,16 +92,25 @@ def tier_limits(tier: int) -> TierLimits:
     )
 
 
-def lock_customers(user_ids: Iterable[int]) -> dict[int, int]:
-    """Lock customers' rows in ascending id order; returns each one's tier, read under the lock."""
+def _locked_rows(user_ids: Iterable[int]) -> dict[int, tuple[int, bool]]:
+    """Lock customers' rows in ascending id order; each one's (tier, frozen) under the lock."""
     ids = sorted(set(user_ids))
     rows = db.session.execute(
-        select(User.id, User.kyc_tier)
+        select(User.id, User.kyc_tier, User.frozen_at)
         .where(User.id.in_(ids))
         .order_by(User.id)
         .with_for_update(key_share=True)
     ).all()
-    return {user_id: tier for user_id, tier in rows}
+    return {user_id: (tier, frozen_at is not None) for user_id, tier, frozen_at in rows}
+
+
+def lock_customers(user_ids: Iterable[int]) -> dict[int, int]:
+    """Lock customers' rows in ascending id order; returns each one's tier, read under the lock.
+
+    Customers' rows are always locked after the wallets, so movements can't deadlock on them; a
+    freeze (an UPDATE of the row) waits for a movement in flight, and one committed first is seen.
+    """
+    return {user_id: tier for user_id, (tier, _) in _locked_rows(user_ids).items()}
 
 
 def naira_value(currency: str, amount: int) -> int:
@@ -143,8 +166,11 @@ def balance_value(user_id: int) -> int:
 
 
 def check_outgoing(user_id: int, currency: str, amount: int, *, kind: str) -> None:
-    """Refuse a movement of `amount` out of the customer's `currency` wallet over their limits."""
-    tier = lock_customers([user_id])[user_id]
+    """The one gate for money leaving a customer: refuse it when an admin froze them
+    (AccountFrozen) or when it would break their tier's limits (LimitExceeded)."""
+    tier, frozen = _locked_rows([user_id])[user_id]
+    if frozen:
+        raise AccountFrozen()
     limits = tier_limits(tier)
     value = naira_value(currency, amount)
     what = MOVEMENT.get(kind, "payment")

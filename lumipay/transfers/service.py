@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import select
 
-from lumipay.accounts.freeze import AccountFrozen, ensure_can_move
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
@@ -193,14 +192,10 @@ def send_transfer(
         ledger.lock_wallets([plan.from_wallet_id, plan.to_wallet_id])
         limits.lock_customers([user_id, plan.recipient.user_id])
         try:
-            ensure_can_move(user_id)
-        except AccountFrozen as exc:
-            raise TransferError(None, exc.message) from None
-        try:
             limits.check_outgoing(user_id, plan.currency, plan.amount, kind="transfer")
             limits.check_incoming(plan.to_wallet_id, plan.amount)
         except limits.LimitExceeded as exc:
-            raise TransferError("amount", exc.message, code=exc.code) from None
+            raise TransferError(exc.field, exc.message, code=exc.code) from None
         try:
             ledger.apply(
                 txn,
