@@ -35,6 +35,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     settings.check_production(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
+    if app.config.get("SENTRY_DSN"):
+        from lumipay import sentry
+
+        sentry.init(app.config)
 
     if app.config["LUMIPAY_ENV"] == "production":
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
@@ -159,8 +163,10 @@ def _register_handlers(app: Flask) -> None:
         return for_http_error(error) if is_api_request() else error
 
     @app.errorhandler(500)
-    def internal_error(error: HTTPException) -> HTTPException | Response:
-        return for_http_error(error) if is_api_request() else error
+    def internal_error(error: HTTPException) -> tuple[str, int] | Response:
+        if is_api_request():
+            return for_http_error(error)
+        return render_template("errors/500.html"), 500
 
     @app.errorhandler(sa_exc.OperationalError)
     @app.errorhandler(sa_exc.InterfaceError)

@@ -61,6 +61,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1_000_000),
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000").strip().rstrip("/"),
         **security_settings(),
+        **observability_settings(env),
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         **_bills_settings(production),
@@ -68,6 +69,25 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         **cards_settings(),
         **api_settings(),
         **bank_settings(production),
+    }
+
+
+def observability_settings(env: str) -> dict[str, Any]:
+    """Sentry (off unless SENTRY_DSN is set) and the thresholds behind the alert gauges."""
+    return {
+        "SENTRY_DSN": os.environ.get("SENTRY_DSN", "").strip() or None,
+        "SENTRY_ENVIRONMENT": os.environ.get("SENTRY_ENVIRONMENT", "").strip() or env,
+        # Heroku sets SOURCE_VERSION at build and HEROKU_SLUG_COMMIT with dyno metadata on.
+        "SENTRY_RELEASE": (
+            os.environ.get("SENTRY_RELEASE")
+            or os.environ.get("HEROKU_SLUG_COMMIT")
+            or os.environ.get("SOURCE_VERSION")
+            or ""
+        ).strip()
+        or None,
+        "SENTRY_TRACES_SAMPLE_RATE": os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0").strip(),
+        # A payout still with the provider after this many seconds counts as stuck.
+        "PAYOUT_STUCK_AFTER": _int("PAYOUT_STUCK_AFTER", 3600),
     }
 
 

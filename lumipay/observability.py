@@ -1,4 +1,10 @@
-"""Structured JSON logs to stdout and the /metrics endpoint."""
+"""Structured JSON logs to stdout, the request id of every request, and the /metrics endpoint.
+
+Each request gets one id (a valid incoming `X-Request-ID`, else a fresh one), bound for as long
+as the request runs: it is on every log line, every Sentry event, every outbox message the
+request writes (and so every job and provider call that follows), in the `X-Request-ID`
+response header and on error pages and problem documents, where a customer can quote it.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from lumipay import metrics
+from lumipay import metrics, requestid
 
 bp = Blueprint("observability", __name__)
 
@@ -34,6 +40,9 @@ class JSONFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
+        current = requestid.current()
+        if current and "request_id" not in entry:
+            entry["request_id"] = current
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -57,18 +66,35 @@ def init_app(app: Flask) -> None:
     configure_logging()
     app.register_blueprint(bp)
 
-    @app.before_request
-    def start_timer() -> None:
-        g.request_started = time.perf_counter()
+    # First of all before_request hooks, so even a request refused early has its id.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
+
+    @app.teardown_request
+    def end_request(_error: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            requestid.stop(token)
+
+    @app.context_processor
+    def request_id_in_templates() -> dict[str, str | None]:
+        return {"request_id": requestid.current()}
 
     @app.after_request
     def count_request(response: Response) -> Response:
+        current = requestid.current()
+        if current:
+            response.headers[requestid.HEADER] = current
         endpoint = request.endpoint or "unmatched"
         metrics.http_requests.labels(request.method, endpoint, str(response.status_code)).inc()
         started = g.get("request_started")
         if started is not None:
             metrics.http_latency.labels(endpoint).observe(time.perf_counter() - started)
         return response
+
+
+def _start_request() -> None:
+    g.request_started = time.perf_counter()
+    g.request_id, g.request_id_token = requestid.start(request.headers.get(requestid.HEADER))
 
 
 @bp.route("/metrics")

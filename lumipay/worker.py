@@ -12,7 +12,7 @@ from typing import Any
 
 from rq import SimpleWorker
 
-from lumipay import create_app
+from lumipay import create_app, requestid
 from lumipay.extensions import db
 from lumipay.jobs.queue import QUEUE_NAMES, redis_connection
 
@@ -21,12 +21,15 @@ class AppWorker(SimpleWorker):
     """Runs each job in the worker's app context and leaves a clean database session behind.
 
     The app context lives as long as the process, so without this one job's session (and any
-    failed transaction in it) would be the next job's.
+    failed transaction in it) would be the next job's. The job runs under the request id its
+    outbox message carried (a scheduled job without one starts a chain of its own), so its log
+    lines, Sentry events, provider calls and the jobs it queues in turn all carry it.
     """
 
-    def perform_job(self, *args: Any, **kwargs: Any) -> bool:
+    def perform_job(self, job: Any, *args: Any, **kwargs: Any) -> bool:
         try:
-            return super().perform_job(*args, **kwargs)
+            with requestid.bound((job.meta or {}).get("request_id")):
+                return super().perform_job(job, *args, **kwargs)
         finally:
             db.session.remove()
 

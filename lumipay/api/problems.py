@@ -13,6 +13,8 @@ from flask import json, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from lumipay import requestid
+
 BASE = "https://lumipay.ng/problems/"
 MEDIA_TYPE = "application/problem+json"
 API_PREFIX = "/api/"
@@ -100,6 +102,10 @@ class Problem(Exception):
             "detail": self.detail,
             "instance": request.path,
         }
+        current = requestid.current()
+        if current:
+            # Quoted by the customer to support, it finds every log line and error of the call.
+            doc["request_id"] = current
         if self.errors is not None:
             doc["errors"] = self.errors
         return doc

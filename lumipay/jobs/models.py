@@ -30,3 +30,5 @@ class OutboxMessage(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The request (or job) that wrote the message: the job runs as part of the same chain.
+    request_id: Mapped[str | None] = mapped_column(String(64))

@@ -15,6 +15,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 
+from lumipay import requestid
 from lumipay.database import as_utc, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import queue as jobs
@@ -29,7 +30,12 @@ def add(func: str, *args: Any, queue: str = "default", delay: int = 0) -> Outbox
     """Write a job for after commit; `func` is its dotted path, `args` plain JSON values."""
     jobs.resolve(func)  # a typo fails now, inside the transaction, not later in a worker
     message = OutboxMessage(
-        queue=queue, func=func, args=list(args), delay_seconds=delay, created_at=utcnow()
+        queue=queue,
+        func=func,
+        args=list(args),
+        delay_seconds=delay,
+        created_at=utcnow(),
+        request_id=requestid.current(),
     )
     db.session.add(message)
     db.session.flush()
@@ -59,6 +65,7 @@ def deliver(ids: list[int]) -> int:
             OutboxMessage.args,
             OutboxMessage.delay_seconds,
             OutboxMessage.created_at,
+            OutboxMessage.request_id,
         )
         .where(OutboxMessage.id.in_(ids), OutboxMessage.pushed_at.is_(None))
         .order_by(OutboxMessage.id)
@@ -66,19 +73,19 @@ def deliver(ids: list[int]) -> int:
     db.session.commit()
     in_process = not current_app.config.get("REDIS_URL")
     delivered = 0
-    for message_id, queue_name, path, args, delay, created_at in rows:
+    for message_id, queue_name, path, args, delay, created_at, request_id in rows:
         # A relayed message keeps its original due time rather than waiting its delay again.
         remaining = delay - int((utcnow() - as_utc(created_at)).total_seconds())
         if in_process:
             _mark_pushed(message_id)
             try:
-                jobs.run_in_process(path, args, max(remaining, 0))
+                jobs.run_in_process(path, args, max(remaining, 0), request_id)
             except Exception:
                 log.exception("in-process job failed", extra={"job": path})
             delivered += 1
             continue
         try:
-            jobs.push(message_id, queue_name, path, args, max(remaining, 0))
+            jobs.push(message_id, queue_name, path, args, max(remaining, 0), request_id)
         except RedisError as exc:
             log.warning(
                 "outbox push failed; the relay will retry",

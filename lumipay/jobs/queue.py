@@ -18,7 +18,7 @@ from flask import current_app
 from redis import Redis
 from rq import Queue, Retry
 
-from lumipay import metrics
+from lumipay import metrics, requestid
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,18 @@ def resolve(path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
-def push(message_id: int, queue_name: str, func: str, args: list[Any], delay: int) -> None:
+def push(
+    message_id: int,
+    queue_name: str,
+    func: str,
+    args: list[Any],
+    delay: int,
+    request_id: str | None = None,
+) -> None:
     """Hand one outbox message to RQ. Raises a redis error when Redis is unreachable.
+
+    The request id that wrote the message travels in the job's meta (`request_id`); the worker
+    binds it around the job (lumipay.worker), so the job's logs and provider calls carry it.
 
     The job id is derived from the message, so a message pushed twice (the relay racing a slow
     first push) replaces the same job rather than adding a second; handlers are idempotent anyway.
@@ -66,6 +76,7 @@ def push(message_id: int, queue_name: str, func: str, args: list[Any], delay: in
         "job_id": f"outbox-{message_id}",
         "retry": Retry(max=len(backoff), interval=backoff),
         "failure_ttl": 7 * 24 * 3600,
+        "meta": {"request_id": request_id} if request_id else {},
     }
     if delay > 0:
         q.enqueue_in(timedelta(seconds=delay), func, *args, **options)
@@ -73,16 +84,17 @@ def push(message_id: int, queue_name: str, func: str, args: list[Any], delay: in
         q.enqueue(func, *args, **options)
 
 
-def run_in_process(func: str, args: list[Any], delay: int) -> None:
+def run_in_process(func: str, args: list[Any], delay: int, request_id: str | None = None) -> None:
     """The embedded default: run the job here, now, or after `delay` seconds on a timer thread."""
     target = resolve(func)
     if delay <= 0:
-        target(*args)
+        with requestid.bound(request_id or requestid.current()):
+            target(*args)
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def later() -> None:
-        with app.app_context():
+        with app.app_context(), requestid.bound(request_id):
             target(*args)
 
     timer = threading.Timer(delay, later)

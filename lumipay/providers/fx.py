@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from lumipay import requestid
 from lumipay.fx.rates import sandbox_rates
 from lumipay.money import CURRENCIES
 
@@ -79,7 +80,8 @@ class OpenExchangeRates:
             {"app_id": self.app_id, "base": "USD", "symbols": ",".join(sorted(CURRENCIES))}
         )
         request = urllib.request.Request(  # noqa: S310 - the URL is our configuration
-            f"{self.base_url}/api/latest.json?{query}", headers={"Accept": "application/json"}
+            f"{self.base_url}/api/latest.json?{query}",
+            headers={"Accept": "application/json", **requestid.outgoing_headers()},
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310

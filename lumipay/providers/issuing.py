@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from lumipay import requestid
 from lumipay.providers.cards import CardDetails, CardProviderError, CardRequest, IssuedCard
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class IssuingCards:
                 "Authorization": f"Bearer {self.api_key}",
                 "Content-Type": "application/json",
                 "Accept": "application/json",
+                **requestid.outgoing_headers(),
                 **headers,
             },
             method=method,

@@ -14,6 +14,8 @@ from typing import Any
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
+from lumipay import requestid
+
 _tokens: dict[tuple[str, str], dict[str, Any]] = {}
 _lock = threading.Lock()
 
@@ -72,6 +74,7 @@ class TokenClient:
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """The provider's answer; a 401 fetches a new token and tries once more."""
         kwargs.setdefault("timeout", self.timeout)
+        kwargs["headers"] = {**requestid.outgoing_headers(), **(kwargs.get("headers") or {})}
         if not self.session.token:
             self._fetch()
         response = self.session.request(method, self.base_url + path, **kwargs)

@@ -25,6 +25,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from lumipay import requestid
 from lumipay.providers.bills import (
     BillRequest,
     BillResult,
@@ -140,6 +141,7 @@ class VTpassBills:
                 "Content-Type": "application/json",
                 "api-key": self.api_key,
                 "secret-key": self.secret_key,
+                **requestid.outgoing_headers(),
             },
             method="POST",
         )
@@ -148,7 +150,11 @@ class VTpassBills:
     def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         request = urllib.request.Request(  # noqa: S310 - the URL is our configuration
             f"{self.base_url}{path}?{urllib.parse.urlencode(params)}",
-            headers={"api-key": self.api_key, "public-key": self.public_key},
+            headers={
+                "api-key": self.api_key,
+                "public-key": self.public_key,
+                **requestid.outgoing_headers(),
+            },
         )
         return self._send(request)
 
@@ -195,7 +201,11 @@ class VTpassBills:
         params = urllib.parse.urlencode({"from": start.isoformat(), "to": end.isoformat()})
         request = urllib.request.Request(  # noqa: S310 - the URL is our configuration
             f"{self.base_url}/api/settlement-report?{params}",
-            headers={"api-key": self.api_key, "secret-key": self.secret_key},
+            headers={
+                "api-key": self.api_key,
+                "secret-key": self.secret_key,
+                **requestid.outgoing_headers(),
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
