@@ -95,6 +95,9 @@ def _register_blueprints(app: Flask) -> None:
     from lumipay.webhooks.views import bp as webhooks_bp
 
     observability.init_app(app)
+    from lumipay import gauges, metrics
+
+    metrics.add_gauge_source(gauges.collect)
     for bp in (
         auth_bp,
         accounts_bp,

@@ -1,24 +1,33 @@
-"""Prometheus metrics: requests, jobs, webhook outcomes, queue depth.
+"""Prometheus metrics: requests, jobs, provider calls, webhook outcomes, queues, the outbox.
 
-Web and worker are separate processes, so job outcomes are counted in Redis (one hash shared
-by every worker) when Redis is configured, and in this process otherwise. Queue depth and the
-outbox backlog are read at scrape time.
+Web and worker are separate processes, so job outcomes and provider calls (made by jobs) are
+counted in Redis (one hash shared by every worker) when Redis is configured, and in this process
+otherwise. Queue depth, failed jobs, workers and the outbox backlog and age are read at scrape
+time. Gauges about the domain's own tables (money in flight, stuck bills and payouts,
+reconciliation exceptions, ledger verification) are registered by the app factory with
+`add_gauge_source`, so this module never imports the domains above it.
+
+deploy/prometheus/lumipay.rules.yml alerts on these series and deploy/grafana/ charts them;
+tests/integration/test_observability.py checks that every series they name is exported.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from flask import current_app, has_app_context
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 JOBS_KEY = "lumipay:metrics:jobs"
+PROVIDERS_KEY = "lumipay:metrics:providers"
+# Around the card issuer's 2 s authorisation deadline, finer than the client's defaults.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 http_requests = Counter(
     "lumipay_http_requests",
@@ -30,6 +39,14 @@ http_latency = Histogram(
     "lumipay_http_request_seconds",
     "Time to answer an HTTP request.",
     ["endpoint"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+card_authorisations = Histogram(
+    "lumipay_card_authorisation_seconds",
+    "Time from receiving a card authorisation request to answering it, by decision.",
+    ["approved"],
+    buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
 webhooks = Counter(
@@ -38,70 +55,153 @@ webhooks = Counter(
     ["channel", "outcome"],
     registry=REGISTRY,
 )
-_local_jobs: dict[tuple[str, str], int] = {}
+_local: dict[str, dict[str, float]] = {JOBS_KEY: {}, PROVIDERS_KEY: {}}
+
+GaugeSource = Callable[[], Iterable[GaugeMetricFamily]]
+_gauge_sources: list[GaugeSource] = []
 
 
-def job_finished(name: str, outcome: str) -> None:
-    """Count one job run (`processed` or `failed`)."""
+def add_gauge_source(source: GaugeSource) -> None:
+    """Register a function that yields gauges computed at scrape time (in the app context)."""
+    if source not in _gauge_sources:
+        _gauge_sources.append(source)
+
+
+def _add(key: str, increments: dict[str, float]) -> None:
+    """Add to shared counters: Redis when configured (every process sees them), else here."""
     if has_app_context() and current_app.config.get("REDIS_URL"):
         from lumipay.jobs.queue import redis_connection
 
         try:
-            redis_connection().hincrby(JOBS_KEY, f"{name}|{outcome}", 1)
+            with redis_connection().pipeline(transaction=False) as pipe:
+                for field, amount in increments.items():
+                    pipe.hincrbyfloat(key, field, amount)
+                pipe.execute()
             return
         except Exception:
-            log.warning("could not count a job in Redis", exc_info=True)
-    _local_jobs[(name, outcome)] = _local_jobs.get((name, outcome), 0) + 1
+            log.warning("could not count in Redis", exc_info=True, extra={"key": key})
+    counts = _local[key]
+    for field, amount in increments.items():
+        counts[field] = counts.get(field, 0) + amount
+
+
+def job_finished(name: str, outcome: str) -> None:
+    """Count one job run (`processed` or `failed`)."""
+    _add(JOBS_KEY, {f"{name}|{outcome}": 1})
+
+
+def provider_called(provider: str, operation: str, outcome: str, seconds: float) -> None:
+    """Count one call to a provider: `outcome` is the answer (succeeded, failed, pending) or
+    `error` when there was none (timeout, refused connection, 5xx, garbage)."""
+    _add(
+        PROVIDERS_KEY,
+        {
+            f"{provider}|{operation}|{outcome}|count": 1,
+            f"{provider}|{operation}||seconds": seconds,
+        },
+    )
 
 
 class _BackgroundCollector(Collector):
-    """Job counts, queue depths and the outbox backlog, read when Prometheus scrapes."""
+    """Jobs, provider calls, queues, workers and the outbox, read when Prometheus scrapes."""
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | SummaryMetricFamily]:
         jobs = CounterMetricFamily(
             "lumipay_jobs",
             "Jobs run, by job and outcome (processed, failed).",
             labels=["job", "outcome"],
         )
+        calls = CounterMetricFamily(
+            "lumipay_provider_calls",
+            "Calls to providers by provider, operation and outcome "
+            "(succeeded, failed, pending; error when there was no answer).",
+            labels=["provider", "operation", "outcome"],
+        )
+        call_seconds = SummaryMetricFamily(
+            "lumipay_provider_call_seconds",
+            "Time spent in provider calls.",
+            labels=["provider", "operation"],
+        )
         depth = GaugeMetricFamily(
             "lumipay_queue_depth", "Jobs waiting per queue.", labels=["queue"]
         )
+        failed = GaugeMetricFamily(
+            "lumipay_queue_failed",
+            "Jobs per queue that failed with no retry left (RQ's failed job registry).",
+            labels=["queue"],
+        )
+        workers = GaugeMetricFamily("lumipay_rq_workers", "RQ workers alive (registered).")
         backlog = GaugeMetricFamily(
             "lumipay_outbox_unpushed", "Outbox messages committed but not yet pushed to Redis."
         )
-        counts = dict(_local_jobs)
+        age = GaugeMetricFamily(
+            "lumipay_outbox_oldest_unpushed_seconds",
+            "Age of the oldest outbox message not yet pushed (0 when none).",
+        )
+        shared = {JOBS_KEY: dict(_local[JOBS_KEY]), PROVIDERS_KEY: dict(_local[PROVIDERS_KEY])}
+        extra: list[GaugeMetricFamily] = []
         if has_app_context():
-            counts.update(self._redis_side(depth))
-            from lumipay.jobs.outbox import unpushed_count
+            for key, values in self._redis_side(depth, failed, workers).items():
+                shared[key].update(values)
+            from lumipay.jobs.outbox import unpushed_count, unpushed_oldest_age
 
             try:
                 backlog.add_metric([], unpushed_count())
+                age.add_metric([], unpushed_oldest_age())
             except Exception:
-                log.warning("could not count the outbox backlog", exc_info=True)
-        for (name, outcome), value in sorted(counts.items()):
+                log.warning("could not read the outbox backlog", exc_info=True)
+            for source in _gauge_sources:
+                try:
+                    extra.extend(source())
+                except Exception:
+                    log.warning("a gauge source failed", exc_info=True)
+        for field, value in sorted(shared[JOBS_KEY].items()):
+            name, _, outcome = field.partition("|")
             jobs.add_metric([name, outcome], value)
-        yield jobs
-        yield depth
-        yield backlog
+        _provider_families(shared[PROVIDERS_KEY], calls, call_seconds)
+        yield from (jobs, calls, call_seconds, depth, failed, workers, backlog, age, *extra)
 
     @staticmethod
-    def _redis_side(depth: GaugeMetricFamily) -> dict[tuple[str, str], int]:
+    def _redis_side(
+        depth: GaugeMetricFamily, failed: GaugeMetricFamily, workers: GaugeMetricFamily
+    ) -> dict[str, dict[str, float]]:
         if not current_app.config.get("REDIS_URL"):
             return {}
+        from rq import Worker
+        from rq.registry import FailedJobRegistry
+
         from lumipay.jobs.queue import QUEUE_NAMES, queue, redis_connection
 
+        connection = redis_connection()
         try:
             for name in QUEUE_NAMES:
                 depth.add_metric([name], queue(name).count)
-            raw = redis_connection().hgetall(JOBS_KEY)
+                failed.add_metric([name], FailedJobRegistry(name, connection=connection).count)
+            workers.add_metric([], Worker.count(connection=connection))
+            raw = {key: connection.hgetall(key) for key in (JOBS_KEY, PROVIDERS_KEY)}
         except Exception:
             log.warning("could not read queue metrics from Redis", exc_info=True)
             return {}
-        counts: dict[tuple[str, str], int] = {}
-        for field, value in raw.items():
-            name, _, outcome = field.decode().partition("|")
-            counts[(name, outcome)] = int(value)
-        return counts
+        return {
+            key: {field.decode(): float(value) for field, value in values.items()}
+            for key, values in raw.items()
+        }
+
+
+def _provider_families(
+    values: dict[str, float], calls: CounterMetricFamily, seconds: SummaryMetricFamily
+) -> None:
+    totals: dict[tuple[str, str], float] = {}
+    counts: dict[tuple[str, str], float] = {}
+    for field, value in sorted(values.items()):
+        provider, operation, outcome, kind = field.split("|")
+        if kind == "count":
+            calls.add_metric([provider, operation, outcome], value)
+            counts[(provider, operation)] = counts.get((provider, operation), 0) + value
+        else:
+            totals[(provider, operation)] = value
+    for labels, count in sorted(counts.items()):
+        seconds.add_metric(list(labels), count_value=count, sum_value=totals.get(labels, 0.0))
 
 
 REGISTRY.register(_BackgroundCollector())

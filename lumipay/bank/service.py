@@ -53,7 +53,12 @@ from lumipay.ledger.models import WALLET, Account, Hold
 from lumipay.ledger.references import new_reference
 from lumipay.money import format_amount
 from lumipay.notifications.service import notify
-from lumipay.providers import BANK_PROVIDERS, bank_provider_for_event, bank_provider_named
+from lumipay.providers import (
+    BANK_PROVIDERS,
+    bank_provider_for_event,
+    bank_provider_named,
+    calls,
+)
 from lumipay.providers.bank import (
     AccountName,
     Bank,
@@ -736,14 +741,12 @@ def payout_request(payout: Payout) -> PayoutRequest:
 
 def ask_provider(call: Any, request: PayoutRequest) -> PayoutResult:
     """Call the provider; any error (timeout, refused connection, 5xx, bad JSON) is PENDING."""
-    try:
-        return call(request)  # type: ignore[no-any-return]
-    except Exception as exc:
-        log.warning(
-            "provider gave no clear answer",
-            extra={"reference": request.reference, "error": f"{type(exc).__name__}: {exc}"},
-        )
-        return PayoutResult(Outcome.PENDING, "No answer from the provider yet.")
+    return calls.ask(
+        call,
+        request,
+        lambda message: PayoutResult(Outcome.PENDING, message),
+        reference=request.reference,
+    )
 
 
 def submit(reference: str) -> str:

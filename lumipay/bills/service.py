@@ -36,7 +36,7 @@ from lumipay.ledger.models import WALLET, Account, Hold, LedgerTransaction
 from lumipay.ledger.references import new_reference
 from lumipay.money import format_amount
 from lumipay.notifications.service import notify
-from lumipay.providers import bills_provider_for, bills_provider_named
+from lumipay.providers import bills_provider_for, bills_provider_named, calls
 from lumipay.providers.bills import (
     BillRequest,
     BillResult,
@@ -306,14 +306,12 @@ def bill_request(bill: BillPayment) -> BillRequest:
 
 def ask_provider(call: Any, request: BillRequest) -> BillResult:
     """Call the provider; any error (timeout, refused connection, 5xx, bad JSON) is PENDING."""
-    try:
-        return call(request)  # type: ignore[no-any-return]
-    except Exception as exc:
-        log.warning(
-            "provider gave no clear answer",
-            extra={"request_id": request.request_id, "error": f"{type(exc).__name__}: {exc}"},
-        )
-        return BillResult(Outcome.PENDING, "No answer from the provider yet.")
+    return calls.ask(
+        call,
+        request,
+        lambda message: BillResult(Outcome.PENDING, message),
+        provider_request_id=request.request_id,
+    )
 
 
 def _locked(reference: str) -> BillPayment:
@@ -549,7 +547,7 @@ def apply_webhook(event_type: str, data: dict[str, Any]) -> None:
             .execution_options(populate_existing=True)
         ).first()
     if bill is None:
-        log.warning("webhook for an unknown bill", extra={"request_id": request_id})
+        log.warning("webhook for an unknown bill", extra={"provider_request_id": request_id})
         return
     _, result = bills_provider_named(bill.provider).webhook(data)
     settle_locked(bill, result, schedule_requery=False)

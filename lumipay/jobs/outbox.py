@@ -148,6 +148,21 @@ def unpushed_count() -> int:
     )
 
 
+def unpushed_oldest_age() -> float:
+    """Seconds since the oldest unpushed message was written (0 when none): the relay is
+    stuck, or Redis unreachable, when this keeps growing. Read by id through the unpushed index.
+    """
+    oldest = db.session.scalar(
+        select(OutboxMessage.created_at)
+        .where(OutboxMessage.pushed_at.is_(None))
+        .order_by(OutboxMessage.id)
+        .limit(1)
+    )
+    if oldest is None:
+        return 0.0
+    return max((utcnow() - as_utc(oldest)).total_seconds(), 0.0)
+
+
 @jobs.job
 def relay_outbox() -> int:
     """Periodic (rq cron): push whatever a crash or a Redis outage left behind."""

@@ -5,9 +5,12 @@ which carry its own (monnify-signature) and are verified its way."""
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, jsonify, request
 from werkzeug.wrappers import Response
 
+from lumipay import metrics
 from lumipay.extensions import csrf
 from lumipay.providers import moniepoint, signing
 from lumipay.webhooks import service
@@ -19,6 +22,7 @@ csrf.exempt(bp)
 
 @bp.route("/<channel>", methods=["POST"])
 def receive(channel: str) -> tuple[Response, int]:
+    started = time.perf_counter()
     raw = request.get_data(cache=False)
     try:
         if channel == "bank" and moniepoint.SIGNATURE_HEADER in request.headers:
@@ -35,4 +39,8 @@ def receive(channel: str) -> tuple[Response, int]:
             )
     except service.WebhookRejected as exc:
         return jsonify(status="rejected", reason=exc.reason), exc.status
+    if channel == "cards" and accepted.answer is not None:
+        # The issuer's deadline is 2 s for the whole answer; the alert rules watch this.
+        approved = "true" if accepted.answer.get("approved") else "false"
+        metrics.card_authorisations.labels(approved).observe(time.perf_counter() - started)
     return jsonify(accepted.body()), 200
