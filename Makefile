@@ -10,8 +10,10 @@ SWAGGER_UI := static/vendor/swagger-ui/.version-$(SWAGGER_UI_VERSION)
 AXE_VERSION := 4.14.1
 AXE := tests/e2e/vendor/axe-$(AXE_VERSION).min.js
 CHROMIUM := /usr/bin/chromium
+PROMTOOL := /usr/bin/promtool
+RULES := deploy/prometheus/lumipay.rules.yml
 
-.PHONY: dev test install lint format clean-dev bench browser
+.PHONY: dev test install lint format clean-dev bench browser promtool rules stack
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +54,26 @@ browser:
 	  && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
 	  || echo "No $(CHROMIUM): install Debian's chromium package to run the browser tests."
 
+# The alert rules are checked by Prometheus' own promtool, from Debian's prometheus package
+# (installed like Chromium above: when missing and we may).
+promtool:
+	@test -x $(PROMTOOL) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; } \
+	  || { echo "No $(PROMTOOL): install Debian's prometheus package to check the alert rules."; exit 1; }
+
+rules: promtool
+	$(PROMTOOL) check rules $(RULES)
+	$(PROMTOOL) test rules deploy/prometheus/lumipay.rules.test.yml
+
+# The deploy shape on one machine: the Procfile's web, worker and scheduler under honcho, on the
+# local PostgreSQL and Redis (override DATABASE_URL / REDIS_URL / PORT as you like).
+STACK_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/lumipay
+STACK_REDIS_URL ?= redis://127.0.0.1:6379/0
+stack: install
+	DATABASE_URL=$(STACK_DATABASE_URL) REDIS_URL=$(STACK_REDIS_URL) $(FLASK) db upgrade
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH DATABASE_URL=$(STACK_DATABASE_URL) REDIS_URL=$(STACK_REDIS_URL) \
+	  PORT=$${PORT:-5000} $(VENV)/bin/honcho start web worker scheduler
+
 # The embedded default: SQLite under instance/, jobs in-process, no PostgreSQL or Redis.
 dev: install
 	env -u DATABASE_URL -u REDIS_URL $(FLASK) db upgrade
@@ -59,7 +81,7 @@ dev: install
 	env -u DATABASE_URL -u REDIS_URL SANDBOX_RECON_DISCREPANCIES=true $(FLASK) run --host 127.0.0.1 --port 5000
 
 # The whole suite on PostgreSQL (TEST_DATABASE_URL) and Redis (TEST_REDIS_URL).
-test: install browser lint
+test: install browser lint rules
 	$(PY) -m pytest
 
 # Benchmarks on the local PostgreSQL (see bench/README.md); not part of `make test`.

@@ -2,7 +2,7 @@
 
 Two entry points, and nothing else is part of the interface:
 - `scrub_text(text)`: the text with every sensitive pattern masked (reset links, bearer tokens,
-  JWTs, card numbers, 11-digit BVN/NIN, `password=…`-style pairs);
+  JWTs, card numbers, 11-digit BVN/NIN, email and IPv4 addresses, `password=…`-style pairs);
 - `scrub_data(obj)`: the same object shape with every value under a sensitive key masked and
   every string scrubbed as text, recursively through dicts, lists and tuples.
 """
@@ -30,6 +30,19 @@ EXACT = frozenset(
         "csrf_token",
         "api_key",
         "private_key",
+        # Who the customer is: Sentry gets an opaque id, never these.
+        "email",
+        "full_name",
+        "phone",
+        "phone_number",
+        "account_name",
+        "remote_addr",
+        "ip",
+        "ip_address",
+        "x_forwarded_for",
+        "http_x_forwarded_for",
+        "x_real_ip",
+        "http_x_real_ip",
     }
 )
 WORDS = frozenset(
@@ -58,15 +71,18 @@ WORDS = frozenset(
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SPLIT = re.compile(r"[^a-z0-9]+")
 
+# `key=value`, `key: value`, `"key": "value"` where the key names a secret (`otp_code=…` too).
 _SECRET_PAIR = re.compile(
-    r"(?i)\b(password|passwd|pin|token|secret|cvv2?|cvc|totp|otp|code|bvn|nin|card_number|pan)"
-    r"(['\"]?\s*[=:]\s*['\"]?)([^\s&'\",;}]+)"
+    r"(?i)\b([\w-]*(?:password|passwd|pin|token|secret|cvv2?|cvc|totp|otp|code|bvn|nin"
+    r"|card_number|pan)[\w-]*)(['\"]?\s*[=:]\s*['\"]?)([^\s&'\",;}]+)"
 )
 _RESET_LINK = re.compile(r"(?i)(/reset/)[^\s/?#'\"<>]+|(reset[_-]?token=)[^\s&'\"<>]+")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # 13 to 19 digits, optionally grouped by spaces or dashes (how card numbers are typed).
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 # BVN and NIN are 11 digits (so is a Nigerian mobile number, which is personal data too).
 _ELEVEN = re.compile(r"(?<!\d)\d{11}(?!\d)")
 
@@ -89,6 +105,8 @@ def scrub_text(text: str) -> str:
     text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
     text = _JWT.sub(MASK, text)
     text = _SECRET_PAIR.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+    text = _EMAIL.sub(MASK, text)
+    text = _IPV4.sub(MASK, text)
     text = _CARD.sub(MASK, text)
     return _ELEVEN.sub(MASK, text)
 

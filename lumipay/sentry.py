@@ -40,8 +40,11 @@ def init(config: Mapping[str, Any], *, transport: Any = None) -> bool:
         "dsn": dsn,
         "release": config.get("SENTRY_RELEASE"),
         "environment": config.get("SENTRY_ENVIRONMENT") or config.get("LUMIPAY_ENV"),
-        "send_default_pii": False,
-        "include_local_variables": True,
+        # send_default_pii stays at its default, off (passing it at all is deprecated in this
+        # SDK, in favour of data_collection): no cookies, no client address, no user details.
+        # Local variables hold names, emails and addresses in shapes no scrubber can be sure
+        # to recognise (a model's repr, a half-built message): a bank sends none.
+        "include_local_variables": False,
         "max_request_body_size": "medium",
         "traces_sample_rate": float(config.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
         "before_send": before_send,

@@ -135,6 +135,7 @@ class FakeAggregator:
     hold_pay: threading.Event | None = None
     pay_arrived: threading.Event = field(default_factory=threading.Event)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    request_ids: list[tuple[str, str | None]] = field(default_factory=list)  # (path, X-Request-ID)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, kind: str, request_id: str) -> dict[str, Any]:
@@ -157,6 +158,7 @@ class FakeAggregator:
         body = request.get_json(silent=True) or dict(request.args)
         with self.lock:
             self.requests.append((request.path, body))
+            self.request_ids.append((request.path, request.headers.get("X-Request-ID")))
         if request.headers.get("api-key") != "test-api-key":
             return Response("{}", 401, mimetype="application/json")(environ, start_response)
         if request.path == "/api/pay":
