@@ -31,3 +31,15 @@ def test_an_exception_is_logged_inside_the_line() -> None:
         )
     entry = json.loads(JSONFormatter().format(record))
     assert "ValueError: boom" in entry["exception"]
+
+
+def test_a_line_carries_the_request_id_of_its_chain_and_an_explicit_one_wins() -> None:
+    from lumipay import requestid
+
+    record = logging.LogRecord("lumipay.jobs", logging.INFO, __file__, 1, "ran", (), None)
+    assert "request_id" not in json.loads(JSONFormatter().format(record))
+    with requestid.bound("page-req-00000001"):
+        assert json.loads(JSONFormatter().format(record))["request_id"] == "page-req-00000001"
+        record.request_id = "given-explicitly"
+        assert json.loads(JSONFormatter().format(record))["request_id"] == "given-explicitly"
+    assert requestid.current() is None
