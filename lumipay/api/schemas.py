@@ -438,6 +438,10 @@ class ProblemOut(BaseModel):
     status: int
     detail: str
     instance: str
+    request_id: str | None = Field(
+        default=None,
+        description="This request's id (also the X-Request-ID header): quote it to support.",
+    )
     errors: list[FieldError] | None = None
 
 
