@@ -25,12 +25,10 @@ from sentry_sdk.integrations.sqlalchemy import SqlalchemyIntegration
 from lumipay import requestid
 from lumipay.scrub import scrub_data
 
-log = logging.getLogger(__name__)
-
 _state: dict[str, bytes] = {}
 
 
-def init(config: Mapping[str, Any], *, transport: Any = None) -> bool:
+def init(config: Mapping[str, Any]) -> bool:
     """Start the SDK for this process from the app's config; False when SENTRY_DSN is unset."""
     dsn = config.get("SENTRY_DSN")
     if not dsn:
@@ -48,6 +46,8 @@ def init(config: Mapping[str, Any], *, transport: Any = None) -> bool:
         "max_request_body_size": "medium",
         "traces_sample_rate": float(config.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
         "before_send": before_send,
+        # Performance traces (when sampled) carry URLs and request data too: same treatment.
+        "before_send_transaction": before_send,
         "before_breadcrumb": before_breadcrumb,
         "integrations": [
             FlaskIntegration(),
@@ -56,8 +56,6 @@ def init(config: Mapping[str, Any], *, transport: Any = None) -> bool:
             LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
         ],
     }
-    if transport is not None:
-        options["transport"] = transport
     sentry_sdk.init(**options)
     return True
 
