@@ -71,7 +71,7 @@ def test_top_up_gives_payment_instructions_and_is_credited_once_paid(app, ctx):
     assert re.fullmatch(r"\d{10}", account["account_number"]) and account["bank_name"]
     assert reserved.json["checkout_url"] is None
 
-    bank.sandbox_pay(ada.user_id, started["reference"], 500_000)
+    bank.sandbox_pay(ada.pk, started["reference"], 500_000)
     settle()
     credited = ada.get(f"/bank/topups/{started['reference']}").json
     assert credited["status"] == "credited" and credited["amount_paid"] == 500_000
@@ -217,7 +217,7 @@ def test_card_is_issued_listed_frozen_and_unfrozen_without_its_number(app, ctx, 
     keys = set(listing.json["items"][0])
     assert not keys & {"number", "pan", "cvv", "cvc", "provider_token"}
     assert not re.search(r"\d{12,19}", listing.text), "never a card number"
-    stored = db.session.scalar(select(Card).where(Card.reference == created["card_id"]))
+    stored = db.session.scalar(select(Card).where(Card.reference == created["reference"]))
     assert stored.provider_token not in listing.text
 
     frozen = ada.patch(f"/cards/{created['card_id']}/block", {"blocked": True})
