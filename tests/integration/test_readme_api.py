@@ -28,7 +28,8 @@ from lumipay.extensions import db
 from lumipay.ledger.models import Account
 from lumipay.ledger.verify import verify_ledger
 from lumipay.transfers.models import Transfer
-from tests.conftest import set_tier
+from tests.conftest import Browser, set_tier
+from tests.integration.helpers.api import API
 from tests.integration.test_api import bills_sandbox  # noqa: F401 (fixture)
 
 BASH = shutil.which("bash") or "/bin/bash"
@@ -135,6 +136,7 @@ AIRTIME = """curl -X POST http://localhost:8000/api/lumipay/v1/bills/pay  -H "Au
    "amount":500000
  }'"""  # noqa: E501
 PLACEHOLDER_WALLET = "11111111-2222-3333-4444"
+BONUS_KOBO = 10_000_000
 
 
 def test_the_copied_examples_are_the_readmes():
@@ -225,3 +227,108 @@ def test_the_product_readmes_curl_examples_get_their_documented_outcomes(
             500_000, "mtn", paid["body"]["provider_ref"]
         )  # fmt: skip
         assert verify_ledger().ok
+
+
+def test_a_client_using_only_the_readmes_field_names_goes_end_to_end(
+    app, ctx, bills_sandbox, monkeypatch
+):
+    """Registration to a conversion with the README's names only, checking every response
+    field it names; ids are UUIDs."""
+    from lumipay.fx import service as fx
+    from tests.integration.helpers.api import ApiClient, new_key
+    from tests.integration.test_api import assert_problem
+    from tests.integration.test_api_bank_cards_admin import cards_config  # noqa: F401
+    from tests.integration.test_bank_payouts import bank_config  # noqa: F401
+
+    monkeypatch.setitem(app.config, "CARDS_PROVIDER", "sandbox")
+    fx.update_rates()
+
+    def register(email: str, phone: str) -> tuple[ApiClient, dict]:
+        client = ApiClient(Browser(app, extra_environ={"REMOTE_ADDR": "198.51.100.77"}))
+        body = {
+            "email": email,
+            "phone": phone,
+            "password": "StrongP@ssw0rd",
+            "full_name": "Ada Obi",
+        }
+        made = client.post("/auth/register", body)
+        assert made.status_int == 201 and set(made.json) == {"user_id", "account_number", "tokens"}
+        uuid.UUID(made.json["user_id"])
+        client.take(made.json["tokens"])
+        return client, made.json
+
+    ada, _ = register("ada.readme@example.com", "+2348031112222")
+    bayo, bayo_made = register("bayo.readme@example.com", "+2348052223333")
+    login = ada.post(
+        "/auth/login", {"email": "ada.readme@example.com", "password": "StrongP@ssw0rd"}
+    )
+    assert login.status_int == 200 and {"access_token", "refresh_token"} <= set(login.json)
+    ada.take(login.json)
+    me = ada.get("/users/me").json
+    assert me["email"] == "ada.readme@example.com" and me["wallets"][0]["currency"] == "NGN"
+    ngn = me["wallets"][0]["wallet_id"]
+    accounts = ada.get("/accounts/").json
+    assert accounts["accounts"][0]["account_number"] == accounts["account_number"]
+    usd = ada.post("/wallets/", {"currency": "USD"}, key=new_key())
+    assert usd.status_int == 201 and usd.json["currency"] == "USD"
+    balance = ada.get(f"/wallets/{ngn}/balance").json
+    assert {"balance", "available_balance", "reserved"} <= set(balance)
+
+    by_number = ada.post("/transfers/", {"from_wallet_id": ngn, "to_account_number": bayo_made["account_number"], "amount": 10_000, "currency": "NGN", "narration": "by number"}, key=new_key())  # fmt: skip  # noqa: E501
+    assert by_number.status_int == 201 and set(by_number.json) == {
+        "transfer_id",
+        "transaction_ref",
+        "status",
+    }  # noqa: E501
+    bayo_wallet = bayo.get("/accounts/").json["wallets"][0]["wallet_id"]
+    by_wallet = ada.post("/transfers/", {"from_wallet_id": ngn, "to_wallet_id": bayo_wallet, "amount": 20_000, "currency": "NGN", "narration": "by wallet"}, key=new_key())  # fmt: skip  # noqa: E501
+    assert by_wallet.status_int == 201, by_wallet.text
+    got = ada.get(f"/transfers/{by_wallet.json['transaction_ref']}").json
+    assert (got["amount"], got["status"]) == (20_000, "succeeded")
+    assert bayo.get("/accounts/").json["wallets"][0]["balance"] == BONUS_KOBO + 30_000
+    wrong_currency = ada.post("/transfers/", {"from_wallet_id": ngn, "to_wallet_id": bayo_wallet, "amount": 1, "currency": "USD"}, key=new_key())  # fmt: skip  # noqa: E501
+    assert_problem(wrong_currency, 422, "validation-error")
+    unknown = ada.post("/transfers/", {"from_wallet_id": ngn, "to_wallet_id": str(uuid.uuid4()), "amount": 1}, key=new_key())  # fmt: skip  # noqa: E501
+    own = ada.post("/transfers/", {"from_wallet_id": ngn, "to_wallet_id": ngn, "amount": 1}, key=new_key())  # fmt: skip  # noqa: E501
+    other_currency = ada.post("/transfers/", {"from_wallet_id": ngn, "to_wallet_id": usd.json["wallet_id"], "amount": 1}, key=new_key())  # fmt: skip  # noqa: E501
+    refusals = {
+        (r.status_int, r.text.replace(r.request.path, "")) for r in (unknown, own, other_currency)
+    }  # noqa: E501
+    assert len(refusals) == 1, "one refusal, whether the wallet exists or not"
+
+    airtime = ada.post("/bills/pay", {"wallet_id": ngn, "bill_type": "airtime", "recipient": "+2348031234567", "provider": "VTUProviderA", "amount": 50_000}, key="bill-123")  # fmt: skip  # noqa: E501
+    assert airtime.status_int == 202 and airtime.json["status"] == "processing"
+    assert airtime.json["provider_ref"] and airtime.json["network"] == "mtn"
+    data = ada.post("/bills/pay", {"wallet_id": ngn, "bill_type": "data", "recipient": "08031234567", "provider": "VTUProviderA", "plan": "mtn-data:mtn-2gb-30d"}, key=new_key())  # fmt: skip  # noqa: E501
+    assert data.status_int == 202, data.text
+    power = ada.post("/bills/pay", {"wallet_id": ngn, "bill_type": "electricity", "recipient": "45678901234", "provider": "VTUProviderA", "amount": 200_000, "disco": "ikeja-electric", "meter_type": "prepaid"}, key=new_key())  # fmt: skip  # noqa: E501
+    assert power.status_int == 202, power.text
+    bill = ada.get(f"/bills/{airtime.json['bill_id']}").json
+    assert bill["bill_type"] == "airtime" and bill["recipient"] == "08031234567"
+    unknown_provider = ada.post("/bills/pay", {"bill_type": "airtime", "recipient": "08031234567", "provider": "Nope", "amount": 5_000}, key=new_key())  # fmt: skip  # noqa: E501
+    assert "VTUProviderA" in assert_problem(unknown_provider, 422, "validation-error")["detail"]
+
+    topup = ada.post("/bank/topup", {"wallet_id": ngn, "amount": 500_000, "provider": "moniepoint", "return_url": "https://example.com/back"}, key=new_key())  # fmt: skip  # noqa: E501
+    assert topup.status_int == 201 and topup.json["payment_url"], topup.text
+    transfer_details = ada.post("/bank/topup", {"wallet_id": ngn, "amount": 500_000, "provider": "moniepoint"}, key=new_key())  # fmt: skip  # noqa: E501
+    assert transfer_details.json["reserved_account"]["account_number"]
+    payout = ada.post("/bank/payout", {"from_wallet_id": ngn, "to_bank_account": {"bank_code": "058", "account_number": "0123456789"}, "amount": 100_000}, key=new_key())  # fmt: skip  # noqa: E501
+    assert_problem(payout, 403, "kyc-tier-required")
+
+    card = ada.post("/cards/", {"wallet_id": ngn, "currency": "NGN", "limit": 2_000_000, "type": "multi_use"}, key=new_key())  # fmt: skip  # noqa: E501
+    assert card.status_int == 202 and card.json["limit"] == 2_000_000, card.text
+    assert card.json["per_transaction_limit"] == 2_000_000
+    listed = ada.get("/cards/").json["items"]
+    assert [c["card_id"] for c in listed] == [card.json["card_id"]]
+    from lumipay.cards import service as cards
+
+    cards.issue(card.json["reference"])
+    blocked = ada.browser.patch(
+        f"{API}/cards/{card.json['card_id']}/block", headers=ada.headers(), expect_errors=True
+    )
+    assert blocked.status_int == 200 and blocked.json["status"] == "frozen", blocked.text
+
+    converted = ada.post("/fx/convert", {"from_wallet_id": ngn, "to_wallet_id": usd.json["wallet_id"], "amount": 100_000}, key=new_key())  # fmt: skip  # noqa: E501
+    assert converted.status_int == 201 and converted.json["transaction_ref"], converted.text
+    assert ada.get(f"/wallets/{usd.json['wallet_id']}/balance").json["balance"] > 0
+    assert verify_ledger().ok
