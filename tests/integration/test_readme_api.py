@@ -165,7 +165,10 @@ def run_curl(command: str, base_url: str, **subs: str) -> dict:
 
 
 def test_the_product_readmes_curl_examples_get_their_documented_outcomes(
-    app, live_server, tmp_path, bills_sandbox
+    app,
+    live_server,
+    tmp_path,
+    bills_sandbox,  # noqa: F811 (the fixture)
 ):
     """Register (201 with user_id, account_number, tokens), the ₦50,000 transfer (201, then the
     same answer replayed for the same key) and the airtime purchase (202 processing with
@@ -230,7 +233,10 @@ def test_the_product_readmes_curl_examples_get_their_documented_outcomes(
 
 
 def test_a_client_using_only_the_readmes_field_names_goes_end_to_end(
-    app, ctx, bills_sandbox, monkeypatch
+    app,
+    ctx,
+    bills_sandbox,  # noqa: F811 (the fixture)
+    monkeypatch,
 ):
     """Registration to a conversion with the README's names only, checking every response
     field it names; ids are UUIDs."""
@@ -279,7 +285,7 @@ def test_a_client_using_only_the_readmes_field_names_goes_end_to_end(
         "transfer_id",
         "transaction_ref",
         "status",
-    }  # noqa: E501
+    }
     bayo_wallet = bayo.get("/accounts/").json["wallets"][0]["wallet_id"]
     by_wallet = ada.post("/transfers/", {"from_wallet_id": ngn, "to_wallet_id": bayo_wallet, "amount": 20_000, "currency": "NGN", "narration": "by wallet"}, key=new_key())  # fmt: skip  # noqa: E501
     assert by_wallet.status_int == 201, by_wallet.text
@@ -293,7 +299,7 @@ def test_a_client_using_only_the_readmes_field_names_goes_end_to_end(
     other_currency = ada.post("/transfers/", {"from_wallet_id": ngn, "to_wallet_id": usd.json["wallet_id"], "amount": 1}, key=new_key())  # fmt: skip  # noqa: E501
     refusals = {
         (r.status_int, r.text.replace(r.request.path, "")) for r in (unknown, own, other_currency)
-    }  # noqa: E501
+    }
     assert len(refusals) == 1, "one refusal, whether the wallet exists or not"
 
     airtime = ada.post("/bills/pay", {"wallet_id": ngn, "bill_type": "airtime", "recipient": "+2348031234567", "provider": "VTUProviderA", "amount": 50_000}, key="bill-123")  # fmt: skip  # noqa: E501
