@@ -139,6 +139,17 @@ def kyc_settings(instance_path: str) -> dict[str, Any]:
     }
 
 
+def _aliases(name: str, raw: str) -> dict[str, str]:
+    """ "Alias=adapter,…" as {alias: adapter}."""
+    found: dict[str, str] = {}
+    for part in filter(None, (piece.strip() for piece in raw.split(","))):
+        alias, sep, adapter = part.partition("=")
+        if not sep or not alias.strip() or not adapter.strip():
+            raise RuntimeError(f"{name} must be Alias=adapter pairs separated by commas")
+        found[alias.strip()] = adapter.strip()
+    return found
+
+
 def _ints(name: str, default: list[int]) -> list[int]:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -166,6 +177,12 @@ def _bills_settings(production: bool) -> dict[str, Any]:
             category: os.environ.get(f"BILLS_PROVIDER_{category.upper()}", "sandbox").strip()
             for category in BILL_CATEGORIES
         },
+        # Provider names API clients may send (the README's `VTUProviderA`), each an alias of a
+        # bills adapter: "Alias=adapter,Other=adapter"; `*` is the adapter set for the bill type
+        # (BILLS_PROVIDER_<TYPE>). Adapter names work as themselves.
+        "BILLS_PROVIDER_ALIASES": _aliases(
+            "BILLS_PROVIDER_ALIASES", os.environ.get("BILLS_PROVIDER_ALIASES", "VTUProviderA=*")
+        ),
         "BILLS_FEES": {
             "airtime": _int("BILLS_FEE_AIRTIME", 0),
             "data": _int("BILLS_FEE_DATA", 0),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy import BigInteger, DateTime, Integer, Uuid, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import mapped_column
 
 from lumipay.extensions import db
 
@@ -18,6 +20,21 @@ T = TypeVar("T")
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 UTCDateTime = DateTime(timezone=True)
+
+
+def public_id_column() -> Any:
+    """The id the outside world sees (API, page URLs): a random UUID, so it tells nobody how
+    many customers or payments exist and can't be enumerated. The sequential primary key stays
+    inside the database. New rows get one in Python (known before the flush); the server
+    default fills rows written by SQL alone and back-filled the existing ones."""
+    return mapped_column(
+        Uuid,
+        unique=True,
+        nullable=False,
+        default=uuid.uuid4,
+        server_default=text("gen_random_uuid()"),
+    )
+
 
 # deadlock_detected, serialization_failure, lock_not_available
 RETRYABLE_PGCODES = {"40P01", "40001", "55P03"}

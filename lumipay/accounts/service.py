@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -44,6 +45,23 @@ def wallet_for(user_id: int, wallet_id: int) -> Account | None:
     return db.session.scalar(
         select(Account).where(
             Account.id == wallet_id, Account.user_id == user_id, Account.kind == WALLET
+        )
+    )
+
+
+def wallet_by_public_id(user_id: int, public_id: str | uuid.UUID | None) -> Account | None:
+    """The customer's wallet named by its public id (as in the API and page URLs), else None:
+    also for a malformed id, or another customer's."""
+    if public_id is not None and not isinstance(public_id, uuid.UUID):
+        try:
+            public_id = uuid.UUID(public_id)
+        except ValueError:
+            return None
+    if public_id is None:
+        return None
+    return db.session.scalar(
+        select(Account).where(
+            Account.public_id == public_id, Account.user_id == user_id, Account.kind == WALLET
         )
     )
 

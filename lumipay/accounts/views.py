@@ -45,11 +45,12 @@ def _filter_form() -> tuple[HistoryFilterForm, service.HistoryFilter, dict[str, 
     form = HistoryFilterForm(formdata=request.args)
     form.wallet.choices = [
         SelectChoice("", "All wallets"),
-        *(SelectChoice(str(w.id), f"{w.currency} wallet") for w in wallets),
+        *(SelectChoice(str(w.public_id), f"{w.currency} wallet") for w in wallets),
     ]
     if not form.validate():
         return form, service.HistoryFilter(), {}
-    owned = {str(w.id): w.id for w in wallets}
+    # Wallets are named by public id in the query string, never by a sequential key.
+    owned = {str(w.public_id): w.id for w in wallets}
     filters = service.HistoryFilter(
         wallet_id=owned.get(form.wallet.data or ""),
         category=form.category.data or None,

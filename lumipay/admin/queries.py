@@ -7,6 +7,7 @@ same however deep it is and rows added meanwhile don't shift what comes next.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -225,8 +226,9 @@ def search_customers(q: str, before: int | None) -> Page:
     return _page(query, User.id, before)
 
 
-def customer(user_id: int) -> User | None:
-    user = db.session.get(User, user_id)
+def customer(public_id: uuid.UUID) -> User | None:
+    """A customer by the public id their back-office page is named by."""
+    user = db.session.scalar(select(User).where(User.public_id == public_id))
     return user if user is not None and not user.is_admin else None
 
 

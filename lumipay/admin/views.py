@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -59,9 +61,9 @@ def customers() -> str:
     return render_template("admin/customers.html", form=form, page=page, cursor_args=_cursor_args())
 
 
-@bp.route("/customers/<int:user_id>")
+@bp.route("/customers/<uuid:user_id>")
 @admin_required
-def customer(user_id: int) -> str:
+def customer(user_id: uuid.UUID) -> str:
     user = queries.customer(user_id)
     if user is None:
         abort(404)
@@ -82,7 +84,7 @@ def _customer_page(user: User, form: ReasonForm) -> str:
     )
 
 
-def _freeze_action(user_id: int, action: str) -> Response | tuple[str, int]:
+def _freeze_action(user_id: uuid.UUID, action: str) -> Response | tuple[str, int]:
     user = queries.customer(user_id)
     if user is None:
         abort(404)
@@ -97,19 +99,19 @@ def _freeze_action(user_id: int, action: str) -> Response | tuple[str, int]:
             flash(
                 f"{user.full_name} is {'frozen' if action == 'freeze' else 'unfrozen'}.", "success"
             )
-        return redirect(url_for("admin.customer", user_id=user.id), code=303)
+        return redirect(url_for("admin.customer", user_id=user.public_id), code=303)
     return _customer_page(user, form), 422
 
 
-@bp.route("/customers/<int:user_id>/freeze", methods=["POST"])
+@bp.route("/customers/<uuid:user_id>/freeze", methods=["POST"])
 @admin_required
-def freeze(user_id: int) -> Response | tuple[str, int]:
+def freeze(user_id: uuid.UUID) -> Response | tuple[str, int]:
     return _freeze_action(user_id, "freeze")
 
 
-@bp.route("/customers/<int:user_id>/unfreeze", methods=["POST"])
+@bp.route("/customers/<uuid:user_id>/unfreeze", methods=["POST"])
 @admin_required
-def unfreeze(user_id: int) -> Response | tuple[str, int]:
+def unfreeze(user_id: uuid.UUID) -> Response | tuple[str, int]:
     return _freeze_action(user_id, "unfreeze")
 
 

@@ -3,27 +3,31 @@ wallets/{wallet_id}/transactions: the customer's wallets and their history (keys
 
 from __future__ import annotations
 
+import uuid
+
 from werkzeug.wrappers import Response
 
 from lumipay.accounts import service
-from lumipay.api import idempotent, schemas
+from lumipay.api import idempotent, ids, schemas
 from lumipay.api.problems import Problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.models import User
 from lumipay.ledger.models import Account
 from lumipay.web import request_origin
 
-WALLET_ID = "<int(min=1, max=9223372036854775807):wallet_id>"
+WALLET_ID = "<uuid:wallet_id>"
 
 
 def wallet_out(wallet: Account) -> schemas.WalletOut:
     return schemas.WalletOut(
-        wallet_id=wallet.id,
+        wallet_id=wallet.public_id,
         currency=wallet.currency,  # type: ignore[arg-type]
         name=wallet.name,
         balance=wallet.balance,
         held=wallet.held,
         available=wallet.available,
+        available_balance=wallet.available,
+        reserved=wallet.held,
     )
 
 
@@ -32,8 +36,23 @@ def wallet_out(wallet: Account) -> schemas.WalletOut:
     responses={200: schemas.AccountsOut}, problems=(401,),
 )  # fmt: skip
 def accounts(user: User) -> tuple[int, schemas.AccountsOut]:
-    wallets = [wallet_out(w) for w in service.wallets_for(user.id)]
-    return 200, schemas.AccountsOut(account_number=user.account_number, wallets=wallets)
+    """Your account number (one for every currency) as bank-style accounts, and the wallets."""
+    rows = service.wallets_for(user.id)
+    accounts = [
+        schemas.LumipayAccountOut(
+            account_id=wallet.public_id,
+            account_number=user.account_number,
+            account_type="wallet",
+            currency=wallet.currency,  # type: ignore[arg-type]
+        )
+        for wallet in rows
+        if user.account_number
+    ]
+    return 200, schemas.AccountsOut(
+        account_number=user.account_number,
+        accounts=accounts,
+        wallets=[wallet_out(w) for w in rows],
+    )
 
 
 @operation(
@@ -55,11 +74,12 @@ def open_wallet(user: User, body: schemas.OpenWalletIn) -> Response:
             ) from None
         return 201, dump(wallet_out(wallet))
 
-    return idempotent.once(user.id, idempotent.key(), "api:wallet", dump(body), run)
+    key = idempotent.key("wallets.open")
+    return idempotent.once(user.id, key, "api:wallet", {"currency": body.currency}, run)
 
 
-def _own_wallet(user: User, wallet_id: int) -> Account:
-    wallet = service.wallet_for(user.id, wallet_id)
+def _own_wallet(user: User, wallet_id: uuid.UUID) -> Account:
+    wallet = service.wallet_for(user.id, ids.wallet_pk(user.id, wallet_id))
     if wallet is None:
         raise Problem("not-found", "No wallet of yours has that id.")
     return wallet
@@ -69,7 +89,7 @@ def _own_wallet(user: User, wallet_id: int) -> Account:
     "GET", f"/wallets/{WALLET_ID}/balance", summary="A wallet's balance", tag="accounts",
     responses={200: schemas.WalletOut}, problems=(401, 404),
 )  # fmt: skip
-def wallet_balance(user: User, wallet_id: int) -> tuple[int, schemas.WalletOut]:
+def wallet_balance(user: User, wallet_id: uuid.UUID) -> tuple[int, schemas.WalletOut]:
     """`available` = `balance` (posted) − `held` (reserved by bills in flight)."""
     return 200, wallet_out(_own_wallet(user, wallet_id))
 
@@ -115,6 +135,6 @@ def history(user: User, query: schemas.HistoryQuery) -> tuple[int, schemas.Histo
     problems=(401, 404, 422),
 )  # fmt: skip
 def wallet_history(
-    user: User, wallet_id: int, query: schemas.HistoryQuery
+    user: User, wallet_id: uuid.UUID, query: schemas.HistoryQuery
 ) -> tuple[int, schemas.HistoryPageOut]:
     return 200, _page(user, query, _own_wallet(user, wallet_id).id)

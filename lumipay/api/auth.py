@@ -16,8 +16,10 @@ from __future__ import annotations
 from flask import g
 from werkzeug.wrappers import Response
 
+from lumipay.accounts.service import wallets_for
 from lumipay.api import schemas, tokens
-from lumipay.api.problems import Problem
+from lumipay.api.accounts import wallet_out
+from lumipay.api.problems import Problem, field_problem
 from lumipay.api.routing import operation
 from lumipay.auth import service, twofactor
 from lumipay.auth.models import User
@@ -51,7 +53,7 @@ def register(body: schemas.RegisterIn) -> tuple[int, schemas.RegisteredOut]:
         ) from None
     pair = tokens.issue(user.id, origin=request_origin())
     return 201, schemas.RegisteredOut(
-        user_id=user.id, account_number=user.account_number or "", tokens=tokens_out(pair)
+        user_id=user.public_id, account_number=user.account_number or "", tokens=tokens_out(pair)
     )
 
 
@@ -61,9 +63,13 @@ def register(body: schemas.RegisterIn) -> tuple[int, schemas.RegisteredOut]:
     problems=(401, 403, 422, 429), limits=(login_limit,),
 )  # fmt: skip
 def login(body: schemas.LoginIn) -> tuple[int, schemas.TokensOut]:
-    """With two-step verification on (always for admins), `otp_code` is required too."""
+    """`email` (or `login`, or `phone`) and `password`; `email` may hold a phone number. With
+    two-step verification on (always for admins), `otp_code` is required too."""
+    login_as = body.login or body.email or body.phone
+    if not login_as:
+        raise field_problem("validation-error", "email", "Give your email address or phone number.")
     origin = request_origin()
-    user = service.authenticate(body.login, body.password, origin=origin)
+    user = service.authenticate(login_as, body.password, origin=origin)
     if user is None:
         raise Problem("invalid-credentials", service.FAILED_LOGIN_MESSAGE)
     if user.is_admin and not user.has_totp:
@@ -114,13 +120,18 @@ def logout(user: User) -> Response:
     responses={200: schemas.UserOut}, problems=(401,),
 )  # fmt: skip
 def me(user: User) -> tuple[int, schemas.UserOut]:
+    """The profile and a summary of every wallet (the same as `accounts/`' `wallets`)."""
     return 200, schemas.UserOut(
-        user_id=user.id,
+        user_id=user.public_id,
         full_name=user.full_name,
         email=user.email,
         phone=user.phone,
         account_number=user.account_number,
         role=user.role,  # type: ignore[arg-type]
+        is_active=user.frozen_at is None,
+        kyc_tier=user.kyc_tier,
+        kyc_status=f"tier_{user.kyc_tier}",
         two_factor_enabled=user.has_totp,
+        wallets=[wallet_out(wallet) for wallet in wallets_for(user.id)],
         created_at=user.created_at,
     )

@@ -1,24 +1,110 @@
-"""bills/pay (hold now, provider call in a job: 202) and bills/{bill_id} (poll the result)."""
+"""bills/pay (hold now, provider call in a job: 202) and bills/{bill_id} (poll the result).
+
+Two body shapes: the README's `{wallet_id, bill_type, recipient, provider, amount}` (with
+`network`, `plan` or the meter fields where the bill type needs them) and the first API's,
+tagged by `category`. Both become the same `BillPlan`, so the service's fingerprint of the
+request, and with it the Idempotency-Key replay, doesn't depend on the shape.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from lumipay.api import idempotent, schemas
+from lumipay.api import idempotent, ids, schemas
 from lumipay.api.problems import Problem, field_problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.models import User
-from lumipay.bills import service
+from lumipay.auth.phone import InvalidPhone, normalise_phone
+from lumipay.bills import catalogue, service
 from lumipay.bills.models import BillPayment
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
+from lumipay.ledger.models import Account
+from lumipay.providers import BILLS_ADAPTERS
 from lumipay.web import request_origin
 
+# The service's field names as the README's shape calls them.
+README_FIELDS = {"phone": "recipient", "meter_number": "recipient"}
+ShapeIn = schemas.AirtimeIn | schemas.DataIn | schemas.ElectricityIn | schemas.BillPayIn
 
-def _plan(bill: schemas.AirtimeIn | schemas.DataIn | schemas.ElectricityIn) -> service.BillPlan:
+
+def provider_names() -> dict[str, str]:
+    """Every provider name a client may send, lower-cased, with the adapter (or `*`) it means."""
+    names = {adapter: adapter for adapter in BILLS_ADAPTERS}
+    for alias, adapter in current_app.config["BILLS_PROVIDER_ALIASES"].items():
+        names[alias.lower()] = adapter
+    return names
+
+
+def adapter_for(provider: str | None, bill_type: str) -> str:
+    """The bills adapter a provider name stands for; 422 listing the known names otherwise."""
+    configured = current_app.config["BILLS_PROVIDERS"][bill_type]
+    if provider is None:
+        return str(configured)
+    adapter = provider_names().get(provider.strip().lower())
+    if adapter is None:
+        known = [*current_app.config["BILLS_PROVIDER_ALIASES"], *BILLS_ADAPTERS]
+        raise field_problem(
+            "validation-error",
+            "provider",
+            f"Unknown provider. Known providers: {', '.join(known)}.",
+        )
+    return str(configured if adapter == "*" else adapter)
+
+
+def _network(body: schemas.BillPayIn) -> str:
+    """The network named, else the one the number's prefix belongs to."""
+    if body.network:
+        return body.network.strip().lower()
+    try:
+        e164 = normalise_phone(body.recipient)
+    except InvalidPhone as exc:
+        raise field_problem("bill-refused", "recipient", str(exc)) from None
+    network = catalogue.network_for("0" + e164[4:]) if e164.startswith("+234") else None
+    if network is None:
+        raise field_problem(
+            "bill-refused", "network", "We can't tell this number's network: give `network`."
+        )
+    return network
+
+
+def _readme_plan(user: User, body: schemas.BillPayIn) -> service.BillPlan:
+    if body.wallet_id is not None:
+        wallet = db.session.get(Account, ids.wallet_pk(user.id, body.wallet_id) or 0)
+        if wallet is None or wallet.currency != "NGN":
+            raise field_problem("bill-refused", "wallet_id", "Bills are paid from your NGN wallet.")
+    if body.bill_type == "airtime":
+        if body.amount is None:
+            raise field_problem("validation-error", "amount", "Give the amount in kobo.")
+        plan = service.plan_airtime(_network(body), body.recipient, body.amount)
+    elif body.bill_type == "data":
+        if not body.plan:
+            raise field_problem("validation-error", "plan", "Give a data plan code.")
+        plan = service.plan_data(body.plan, body.recipient)
+        if body.amount is not None and body.amount != plan.amount:
+            raise field_problem(
+                "bill-refused", "amount", f"This plan costs {plan.amount} kobo, not {body.amount}."
+            )
+    else:
+        if not body.disco or body.meter_type is None or body.amount is None:
+            field = "disco" if not body.disco else "meter_type" if not body.meter_type else "amount"
+            raise field_problem(
+                "validation-error", field, "Electricity needs disco, meter_type and amount."
+            )
+        plan = service.plan_electricity(
+            body.disco, body.recipient, body.meter_type, body.amount, body.phone or user.phone
+        )
+    return dataclasses.replace(plan, provider=adapter_for(body.provider, body.bill_type))
+
+
+def _plan(user: User, bill: ShapeIn) -> service.BillPlan:
+    if isinstance(bill, schemas.BillPayIn):
+        return _readme_plan(user, bill)
     if isinstance(bill, schemas.AirtimeIn):
         return service.plan_airtime(bill.network, bill.phone, bill.amount)
     if isinstance(bill, schemas.DataIn):
@@ -28,15 +114,27 @@ def _plan(bill: schemas.AirtimeIn | schemas.DataIn | schemas.ElectricityIn) -> s
     )
 
 
+def _network_of(bill: BillPayment) -> str | None:
+    if bill.category == "electricity":
+        return None
+    return bill.service_id.removesuffix("-data")
+
+
+def paid_out(bill: BillPayment) -> dict[str, Any]:
+    return {
+        "bill_id": bill.public_id,
+        "reference": bill.reference,
+        "status": bill.status,
+        "provider_ref": bill.request_id,
+        "provider": bill.provider,
+        "network": _network_of(bill),
+    }
+
+
 def accepted(reference: str) -> tuple[int, dict[str, Any]]:
     bill = db.session.scalar(select(BillPayment).where(BillPayment.reference == reference))
     assert bill is not None
-    body = schemas.BillPaidOut(
-        bill_id=bill.reference,
-        status=bill.status,  # type: ignore[arg-type]
-        provider_ref=bill.provider_reference,
-    )
-    return 202, dump(body)
+    return 202, dump(schemas.BillPaidOut(**paid_out(bill)))
 
 
 @operation(
@@ -46,11 +144,15 @@ def accepted(reference: str) -> tuple[int, dict[str, Any]]:
 )  # fmt: skip
 def pay_bill(user: User, body: schemas.BillIn) -> Response:
     """The total (amount + fee) is held on your NGN wallet at once and the provider is asked
-    in the background: poll `GET bills/{bill_id}` until `status` is `succeeded` (captured)
-    or `failed` (released). `plan` for data is one of the provider's plan codes."""
-    key = idempotent.key()
+    in the background, after the commit: poll `GET bills/{bill_id}` until `status` is
+    `succeeded` (captured) or `failed` (released). `provider_ref` is our own request id for
+    the provider, stable from the start. `provider` is a configured name (`VTUProviderA`, an
+    alias of a bills adapter) or an adapter's; an unknown one is a 422 listing the known ones.
+    An airtime body without `network` has it from the number's prefix (returned as
+    `network`). `plan` for data is one of the provider's plan codes."""
+    key = idempotent.key("bills.pay")
     try:
-        plan = _plan(body.root)
+        plan = _plan(user, body.root)
         paid = service.pay_bill(
             user.id,
             plan,
@@ -59,7 +161,10 @@ def pay_bill(user: User, body: schemas.BillIn) -> Response:
             replayable=idempotency.Replayable(accepted),
         )
     except service.BillError as exc:
-        raise field_problem(exc.code or "bill-refused", exc.field, exc.message) from None
+        field = exc.field
+        if isinstance(body.root, schemas.BillPayIn):
+            field = README_FIELDS.get(field or "", field)
+        raise field_problem(exc.code or "bill-refused", field, exc.message) from None
     except idempotency.IdempotencyError as exc:
         raise idempotent.problem_for(exc) from None
     return idempotent.replay_or(user.id, key, paid.replayed, lambda: accepted(paid.reference))
@@ -70,14 +175,16 @@ def pay_bill(user: User, body: schemas.BillIn) -> Response:
     responses={200: schemas.BillOut}, problems=(401, 404),
 )  # fmt: skip
 def get_bill(user: User, bill_id: str) -> tuple[int, schemas.BillOut]:
-    bill = service.bill_for(user.id, bill_id)
+    """`bill_id` from the 202 (a reference works too)."""
+    bill = service.bill_for(user.id, ids.reference_of(BillPayment, user.id, bill_id))
     if bill is None:
         raise Problem("not-found", "No bill of yours has that id.")
     return 200, schemas.BillOut(
-        bill_id=bill.reference,
-        status=bill.status,  # type: ignore[arg-type]
-        provider_ref=bill.provider_reference,
+        **paid_out(bill),
+        bill_type=bill.category,  # type: ignore[arg-type]
         category=bill.category,  # type: ignore[arg-type]
+        wallet_id=ids.wallet_public_ids({bill.account_id})[bill.account_id],
+        provider_reference=bill.provider_reference,
         service_id=bill.service_id,
         description=bill.description,
         recipient=bill.recipient,

@@ -7,11 +7,12 @@ from typing import Any
 from flask import current_app
 from werkzeug.wrappers import Response
 
-from lumipay.api import idempotent, schemas
+from lumipay.api import idempotent, ids, schemas
 from lumipay.api.problems import Problem, field_problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.models import User
 from lumipay.fx import service
+from lumipay.fx.models import FxQuote
 from lumipay.web import request_origin
 
 
@@ -57,22 +58,23 @@ def rates(user: User) -> tuple[int, schemas.RatesOut]:
 def create_quote(user: User, body: schemas.QuoteIn) -> Response:
     """Give `debit_amount` (what leaves the first wallet) or `credit_amount` (what arrives)."""
 
+    source = ids.wallet_pk(user.id, body.from_wallet_id)
+    target = ids.wallet_pk(user.id, body.to_wallet_id)
+
     def run() -> tuple[int, dict[str, Any]]:
         try:
             quote = service.make_quote(
-                user.id,
-                body.from_wallet_id,
-                body.to_wallet_id,
-                debit=body.debit_amount,
-                credit=body.credit_amount,
+                user.id, source, target, debit=body.debit_amount, credit=body.credit_amount
             )
         except service.FxError as exc:
             side = "credit_amount" if body.credit_amount is not None else "debit_amount"
             raise _refusal(exc, side) from None
+        wallets = ids.wallet_public_ids({quote.from_account_id, quote.to_account_id})
         out = schemas.QuoteOut(
-            quote_id=quote.reference,
-            from_wallet_id=quote.from_account_id,
-            to_wallet_id=quote.to_account_id,
+            quote_id=quote.public_id,
+            reference=quote.reference,
+            from_wallet_id=wallets[quote.from_account_id],
+            to_wallet_id=wallets[quote.to_account_id],
             from_currency=quote.from_currency,  # type: ignore[arg-type]
             to_currency=quote.to_currency,  # type: ignore[arg-type]
             mid_rate=str(quote.mid_rate),
@@ -84,7 +86,13 @@ def create_quote(user: User, body: schemas.QuoteIn) -> Response:
         )
         return 201, dump(out)
 
-    return idempotent.once(user.id, idempotent.key(), "api:fx-quote", dump(body), run)
+    payload = {
+        "from": source,
+        "to": target,
+        "debit": body.debit_amount,
+        "credit": body.credit_amount,
+    }
+    return idempotent.once(user.id, idempotent.key("fx.quote"), "api:fx-quote", payload, run)
 
 
 @operation(
@@ -93,18 +101,45 @@ def create_quote(user: User, body: schemas.QuoteIn) -> Response:
     problems=(401, 404, 409, 422),
 )  # fmt: skip
 def convert(user: User, body: schemas.ConvertIn) -> Response:
-    """Once per quote, before it expires; the ledger posts both wallets in one transaction."""
+    """`{from_wallet_id, to_wallet_id, amount}` quotes (`amount` leaves the first wallet) and
+    converts in one call; `{quote_id}` converts at a quote from `POST fx/quotes`, once, before
+    it expires. The ledger posts both wallets in one transaction."""
+    by_quote = body.quote_id is not None
+    if by_quote == (body.from_wallet_id is not None or body.to_wallet_id is not None):
+        raise field_problem(
+            "validation-error", "quote_id", "Give quote_id, or from_wallet_id and to_wallet_id."
+        )
+    reference, source, target = "", 0, 0
+    if by_quote:
+        reference = ids.reference_of(FxQuote, user.id, body.quote_id or "")
+        payload: dict[str, Any] = {"quote": reference}
+    else:
+        if body.amount is None:
+            raise field_problem("validation-error", "amount", "Give the amount to convert.")
+        source = ids.wallet_pk(user.id, body.from_wallet_id)
+        target = ids.wallet_pk(user.id, body.to_wallet_id)
+        payload = {"from": source, "to": target, "debit": body.amount}
 
     def run() -> tuple[int, dict[str, Any]]:
+        quote_ref = reference
+        if not by_quote:
+            try:
+                quote_ref = service.make_quote(user.id, source, target, debit=body.amount).reference
+            except service.FxError as exc:
+                raise _refusal(exc) from None
         try:
-            done = service.convert(user.id, body.quote_id, origin=request_origin())
+            done = service.convert(user.id, quote_ref, origin=request_origin())
         except service.FxError as exc:
             raise _refusal(exc) from None
-        quote = service.quote_for(user.id, body.quote_id)
+        quote = service.quote_for(user.id, quote_ref)
         assert quote is not None
+        wallets = ids.wallet_public_ids({quote.from_account_id, quote.to_account_id})
         out = schemas.ConversionOut(
             transaction_ref=done.reference,
-            quote_id=quote.reference,
+            quote_id=quote.public_id,
+            from_wallet_id=wallets[quote.from_account_id],
+            to_wallet_id=wallets[quote.to_account_id],
+            rate=str(quote.rate),
             from_currency=quote.from_currency,  # type: ignore[arg-type]
             to_currency=quote.to_currency,  # type: ignore[arg-type]
             debit_amount=quote.debit_amount,
@@ -113,4 +148,4 @@ def convert(user: User, body: schemas.ConvertIn) -> Response:
         )
         return 201, dump(out)
 
-    return idempotent.once(user.id, idempotent.key(), "api:fx-convert", dump(body), run)
+    return idempotent.once(user.id, idempotent.key("fx.convert"), "api:fx-convert", payload, run)

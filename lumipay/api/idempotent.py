@@ -1,5 +1,12 @@
 """The `Idempotency-Key` header: Stripe's contract on every mutating endpoint.
 
+A key is any 1 to 255 printable characters, scoped to the caller and the operation: the same key
+on two operations names two requests. The services store keys of their own form, so the header
+is turned into one (`key`): a SHA-256 of the operation and the header, which also keeps a long
+key from ever reaching a column whole. The fingerprint the services take is of their own
+canonical arguments, after both body shapes an endpoint accepts are mapped to one request, so
+the same request in either shape replays.
+
 The same key and body get the first response (status and body) for 24 hours, marked with
 `Idempotent-Replayed: true`; the same key with another body is 422; a twin still in flight
 is 409. A refused request (4xx from a business rule) stores nothing, so its key may be retried,
@@ -12,6 +19,8 @@ takes no key go through `once`, which claims before and stores after (lumipay.id
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,16 +32,28 @@ from lumipay.api.routing import json_response
 from lumipay.idempotency import service as idempotency
 
 HEADER = "Idempotency-Key"
+MAX_KEY = 255
+PATTERN = r"^[\x20-\x7e]{1,255}$"
+_PRINTABLE = re.compile(PATTERN)
 
 
-def key() -> str:
+def key(operation: str) -> str:
+    """The caller's key for `operation`, in the services' key form."""
     value = request.headers.get(HEADER)
     if not value:
-        raise Problem("idempotency-key-required", f"Send an {HEADER} header (16 to 64 characters).")
-    if not idempotency.KEY_PATTERN.match(value):
-        message = "Use 16 to 64 letters, digits, '-' or '_' (a UUID works)."
+        raise Problem(
+            "idempotency-key-required", f"Send an {HEADER} header (1 to {MAX_KEY} characters)."
+        )
+    if not _PRINTABLE.match(value):
+        message = f"Use 1 to {MAX_KEY} printable characters (a UUID works)."
         raise Problem("validation-error", message, errors=[{"field": HEADER, "message": message}])
-    return value
+    return service_key(operation, value)
+
+
+def service_key(operation: str, value: str) -> str:
+    """The header's key for `operation` as the services store it (64 of their characters)."""
+    digest = hashlib.sha256(f"{operation}\0{value}".encode()).hexdigest()
+    return f"api-{digest[:60]}"
 
 
 def problem_for(exc: idempotency.IdempotencyError) -> Problem:

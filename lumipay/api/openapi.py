@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 from werkzeug.wrappers import Response
 
 from lumipay.api import schemas
+from lumipay.api.idempotent import PATTERN
 from lumipay.api.problems import MEDIA_TYPE, TYPES
 from lumipay.api.routing import OPERATIONS, PREFIX, Operation, openapi_path
 
@@ -33,8 +34,9 @@ DESCRIPTION = (
 Sign in with `POST /auth/login` (or register) and send `Authorization: Bearer <access_token>`.
 Access tokens last 15 minutes; swap the refresh token at `POST /auth/refresh` (single use).
 
-Every mutating money endpoint needs an `Idempotency-Key` header (16-64 of `A-Z a-z 0-9 - _`):
-a repeat with the same key and body gets the first response for 24 hours; another body is 422
+Every mutating money endpoint needs an `Idempotency-Key` header (1 to 255 printable characters,
+scoped to you and the operation): a repeat with the same key and request (in either of an
+endpoint's body shapes) gets the first response for 24 hours; another request is 422
 `idempotency-key-reused`; a twin still in flight is 409 `request-in-flight`.
 
 Errors are `application/problem+json` (RFC 9457); `type` is stable: one of
@@ -68,11 +70,18 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     _, params = openapi_path(op.rule)
     found: list[dict[str, Any]] = []
     for name, converter in params:
-        schema: dict[str, Any] = (
-            {"type": "integer", "minimum": 1, "maximum": MAX_ID}
-            if converter == "int"
-            else {"type": "string", "minLength": 1, "maxLength": 40, "pattern": "^[A-Za-z0-9-]+$"}
-        )
+        schema: dict[str, Any]
+        if converter == "int":
+            schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+        elif converter == "uuid":
+            schema = {"type": "string", "format": "uuid"}
+        else:
+            schema = {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 40,
+                "pattern": "^[A-Za-z0-9-]+$",
+            }
         found.append({"name": name, "in": "path", "required": True, "schema": schema})
     if op.query is not None:
         query_schema = op.query.model_json_schema(ref_template=REF)
@@ -84,8 +93,10 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": True,
-                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},
-                "description": "Repeats with the same key and body replay the first response.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": PATTERN},
+                "description": "Any 1 to 255 printable characters, scoped to you and this "
+                "operation. Repeats with the same key and request (in either body shape) "
+                "replay the first response.",
             }
         )
     return found
@@ -148,7 +159,7 @@ def build() -> dict[str, Any]:
             operation["security"] = []
         if op.body is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": not op.body_optional,
                 "content": {"application/json": {"schema": _ref(op.body, names, "validation")}},
             }
         paths.setdefault(path, {})[op.method.lower()] = operation

@@ -47,6 +47,7 @@ class Operation:
     idempotent: bool = False
     description: str = ""
     problems: tuple[int, ...] = field(default=())
+    body_optional: bool = False
 
 
 OPERATIONS: list[Operation] = []
@@ -79,14 +80,25 @@ def validation_problem(exc: ValidationError) -> Problem:
     errors = []
     for error in exc.errors():
         # Drop the discriminator's tag from the location: bills' `amount`, not `airtime.amount`.
-        loc = [str(part) for part in error["loc"] if part not in ("airtime", "data", "electricity")]
-        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc = [str(part) for part in error["loc"] if part not in SHAPE_TAGS]
+        if error["type"] == "bill_type_missing":
+            given = error.get("input")
+            loc.append(
+                "category" if isinstance(given, dict) and "category" in given else "bill_type"
+            )
+        elif error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc.append(str((error.get("ctx") or {}).get("discriminator", "")).strip("'"))
         errors.append({"field": ".".join(loc), "message": _message(dict(error))})
     return Problem("validation-error", "Some fields are invalid.", errors=errors)
 
 
-def _body(model: type[BaseModel]) -> BaseModel:
+# Tags of the body shapes a union picks between, left out of a field's location.
+SHAPE_TAGS = ("airtime", "data", "electricity", "readme")
+
+
+def _body(model: type[BaseModel], *, optional: bool = False) -> BaseModel:
+    if optional and not request.get_data(cache=True):
+        return model.model_validate({})
     if not request.is_json:
         raise Problem("unsupported-media-type")
     data = request.get_json(silent=True)
@@ -122,11 +134,13 @@ def operation(
     idempotent: bool = False,
     problems: tuple[int, ...] = (),
     limits: tuple[Callable[[Any], Any], ...] = (),
+    body_optional: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Declare an endpoint. The handler gets `user` (when `auth`), `body`, `query` and the path
     arguments, and returns (status, model) or a ready Response (e.g. an idempotent replay).
 
     `admin=True`: a signed-in non-admin gets 404, as on the back-office pages.
+    `body_optional=True`: a request without a body reads as `{}` (the body's defaults).
     """
 
     def decorate(handler: Handler) -> Handler:
@@ -146,6 +160,7 @@ def operation(
                 idempotent=idempotent,
                 description=(handler.__doc__ or "").strip(),
                 problems=problems,
+                body_optional=body_optional,
             )
         )
 
@@ -160,7 +175,7 @@ def operation(
                     raise Problem("not-found")
                 kwargs["user"] = user
             if body is not None:
-                kwargs["body"] = _body(body)
+                kwargs["body"] = _body(body, optional=body_optional)
             if query is not None:
                 kwargs["query"] = _query(query)
             result = handler(**kwargs)

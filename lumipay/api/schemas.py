@@ -8,10 +8,11 @@ control characters. These are shapes only; every business rule stays in the serv
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag
 
 from lumipay.database import as_utc
 from lumipay.money import MAX_MINOR
@@ -27,6 +28,8 @@ def text(max_length: int, **extra: object) -> object:
 Amount = Annotated[int, Field(gt=0, le=MAX_MINOR, description="Minor units (kobo, cents).")]
 MinorUnits = Annotated[int, Field(description="Minor units (kobo, cents).")]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# A public id, as a JSON string: rows are never named by their sequential keys.
+PublicId = Annotated[uuid.UUID, Field(strict=False, description="A public id (UUID).")]
 Currency = Literal["NGN", "USD", "EUR", "GBP"]
 # SQLite (make dev) hands back naive times; every stored time is UTC, and says so on the wire.
 Timestamp = Annotated[datetime, AfterValidator(as_utc)]
@@ -52,7 +55,12 @@ class RegisterIn(Request):
 
 
 class LoginIn(Request):
-    login: Annotated[str, text(254, description="Email address or phone number.")]
+    """Give one of `email` (the README's name), `login` or `phone`: each takes an email
+    address or a phone number."""
+
+    email: Annotated[str, text(254, description="Email address (or phone number).")] | None = None
+    login: Annotated[str, text(254, description="Email address or phone number.")] | None = None
+    phone: Annotated[str, text(32, description="Phone number.")] | None = None
     password: Annotated[str, text(256)]
     otp_code: OtpCode | None = Field(
         default=None,
@@ -73,36 +81,50 @@ class TokensOut(Reply):
 
 
 class RegisteredOut(Reply):
-    user_id: int
+    user_id: uuid.UUID
     account_number: str
     tokens: TokensOut
-
-
-class UserOut(Reply):
-    user_id: int
-    full_name: str
-    email: str
-    phone: str
-    account_number: str | None
-    role: Literal["customer", "admin"]
-    two_factor_enabled: bool
-    created_at: Timestamp
 
 
 # accounts and wallets
 
 
 class WalletOut(Reply):
-    wallet_id: int
+    wallet_id: uuid.UUID
     currency: Currency
     name: str
-    balance: MinorUnits
-    held: MinorUnits
-    available: MinorUnits
+    balance: MinorUnits = Field(description="Posted balance.")
+    held: MinorUnits = Field(description="Reserved by payments in flight.")
+    available: MinorUnits = Field(description="`balance` − `held`.")
+    available_balance: MinorUnits = Field(description="The same as `available`.")
+    reserved: MinorUnits = Field(description="The same as `held`.")
+
+
+class UserOut(Reply):
+    user_id: uuid.UUID
+    full_name: str
+    email: str
+    phone: str
+    account_number: str | None
+    role: Literal["customer", "admin"]
+    is_active: bool = Field(description="false while the account is frozen.")
+    kyc_tier: int = Field(description="1, 2 or 3.")
+    kyc_status: str = Field(description="`tier_1`, `tier_2` or `tier_3`.")
+    two_factor_enabled: bool
+    wallets: list[WalletOut] = Field(description="Every wallet, NGN first.")
+    created_at: Timestamp
+
+
+class LumipayAccountOut(Reply):
+    account_id: uuid.UUID = Field(description="The wallet this account number pays into.")
+    account_number: str
+    account_type: Literal["wallet"]
+    currency: Currency
 
 
 class AccountsOut(Reply):
     account_number: str | None
+    accounts: list[LumipayAccountOut] = Field(description="Bank-style: one per wallet.")
     wallets: list[WalletOut]
 
 
@@ -142,9 +164,15 @@ class HistoryPageOut(Reply):
 
 
 class TransferIn(Request):
-    from_wallet_id: Id
-    to_account_number: Annotated[str, text(20, examples=["0901234567"])]
+    """Name the recipient by `to_account_number` or by `to_wallet_id` (one of them)."""
+
+    from_wallet_id: PublicId
+    to_account_number: Annotated[str, text(20, examples=["0901234567"])] | None = None
+    to_wallet_id: PublicId | None = Field(default=None, description="Another customer's wallet.")
     amount: Amount
+    currency: Currency | None = Field(
+        default=None, description="If given, it must be the currency of `from_wallet_id`."
+    )
     narration: Annotated[str, text(200)] = ""
     otp_code: OtpCode | None = Field(
         default=None,
@@ -153,13 +181,14 @@ class TransferIn(Request):
 
 
 class TransferCreatedOut(Reply):
-    transfer_id: int
+    transfer_id: uuid.UUID
     transaction_ref: str
     status: Literal["succeeded", "reversed"]
 
 
 class TransferOut(TransferCreatedOut):
     direction: Literal["sent", "received"]
+    wallet_id: uuid.UUID = Field(description="Your wallet the money left or reached.")
     currency: Currency
     amount: MinorUnits
     narration: str
@@ -193,21 +222,75 @@ class ElectricityIn(Request):
     phone: Annotated[str, text(32)]
 
 
-class BillIn(RootModel[AirtimeIn | DataIn | ElectricityIn]):
-    root: Annotated[AirtimeIn | DataIn | ElectricityIn, Field(discriminator="category")]
+BillType = Literal["airtime", "data", "electricity"]
+
+
+class BillPayIn(Request):
+    """The README's shape. `recipient` is the phone number (airtime, data) or the meter number
+    (electricity). Airtime: `amount`; `network` is read from the number's prefix unless given
+    (numbers are portable). Data: `plan` (one of the provider's plan codes). Electricity:
+    `disco`, `meter_type` and `amount`; `phone` (for the token) defaults to yours."""
+
+    wallet_id: PublicId | None = Field(default=None, description="Your NGN wallet (the default).")
+    bill_type: BillType
+    recipient: Annotated[str, text(32)]
+    provider: Annotated[str, text(40, examples=["VTUProviderA"])] | None = Field(
+        default=None, description="A configured provider name; default the one set up for it."
+    )
+    amount: Amount | None = None
+    network: Annotated[str, text(40, examples=["mtn"])] | None = None
+    plan: Annotated[str, text(120, examples=["mtn-data:mtn-1gb-1d"])] | None = None
+    disco: Annotated[str, text(40, examples=["ikeja-electric"])] | None = None
+    meter_type: Literal["prepaid", "postpaid"] | None = None
+    phone: Annotated[str, text(32)] | None = None
+
+
+def _bill_shape(value: Any) -> str | None:
+    """`bill_type` (the README's shape) or `category` (the first API's) picks the model."""
+    if not isinstance(value, dict):
+        return None
+    if "bill_type" in value:
+        return "readme"
+    category = value.get("category")
+    return category if category in ("airtime", "data", "electricity") else None
+
+
+BillShapes = Annotated[
+    Annotated[AirtimeIn, Tag("airtime")]
+    | Annotated[DataIn, Tag("data")]
+    | Annotated[ElectricityIn, Tag("electricity")]
+    | Annotated[BillPayIn, Tag("readme")],
+    Discriminator(
+        _bill_shape,
+        custom_error_type="bill_type_missing",
+        custom_error_message="Give bill_type: airtime, data or electricity.",
+    ),
+]
+
+
+class BillIn(RootModel[BillShapes]):
+    root: BillShapes
 
 
 BillStatus = Literal["processing", "succeeded", "failed"]
 
 
 class BillPaidOut(Reply):
-    bill_id: str
+    bill_id: uuid.UUID
+    reference: str
     status: BillStatus
-    provider_ref: str | None
+    provider_ref: str = Field(
+        description="Our own request id for the provider: stable, known before it is called."
+    )
+    provider: str = Field(description="The provider adapter that takes the bill.")
+    network: str | None = Field(description="Airtime and data: the network charged.")
 
 
 class BillOut(BillPaidOut):
-    category: Literal["airtime", "data", "electricity"]
+    bill_type: BillType
+    category: BillType
+    wallet_id: uuid.UUID
+    provider_reference: str | None = Field(description="The provider's own reference, once known.")
     service_id: str
     description: str
     recipient: str
@@ -240,16 +323,17 @@ class RatesOut(Reply):
 
 
 class QuoteIn(Request):
-    from_wallet_id: Id
-    to_wallet_id: Id
+    from_wallet_id: PublicId
+    to_wallet_id: PublicId
     debit_amount: Amount | None = Field(default=None, description="Give this or credit_amount.")
     credit_amount: Amount | None = None
 
 
 class QuoteOut(Reply):
-    quote_id: str
-    from_wallet_id: int
-    to_wallet_id: int
+    quote_id: uuid.UUID
+    reference: str
+    from_wallet_id: uuid.UUID
+    to_wallet_id: uuid.UUID
     from_currency: Currency
     to_currency: Currency
     mid_rate: str
@@ -261,12 +345,22 @@ class QuoteOut(Reply):
 
 
 class ConvertIn(Request):
-    quote_id: Annotated[str, text(32)]
+    """Either `quote_id` (convert at a quote you asked for), or `from_wallet_id`,
+    `to_wallet_id` and `amount` (what leaves the first wallet): quoted and converted at once."""
+
+    quote_id: Annotated[str, text(40, description="A quote's id (or its reference).")] | None = None
+    from_wallet_id: PublicId | None = None
+    to_wallet_id: PublicId | None = None
+    amount: Amount | None = Field(default=None, description="Minor units leaving from_wallet_id.")
 
 
 class ConversionOut(Reply):
     transaction_ref: str
-    quote_id: str
+    status: Literal["succeeded"] = "succeeded"
+    quote_id: uuid.UUID
+    from_wallet_id: uuid.UUID
+    to_wallet_id: uuid.UUID
+    rate: str
     from_currency: Currency
     to_currency: Currency
     debit_amount: MinorUnits
@@ -278,15 +372,26 @@ class ConversionOut(Reply):
 
 
 class TopUpIn(Request):
+    """Give `method`, or the README's `provider` (with `return_url` for its payment page;
+    without, its bank transfer details when it has them)."""
+
     amount: Amount
-    method: Annotated[
-        str,
-        text(
-            40,
-            examples=["moniepoint:checkout", "moniepoint:reserved_account"],
-            description="provider:method, one of GET bank/banks' `topup_methods`.",
-        ),
-    ]
+    method: (
+        Annotated[
+            str,
+            text(
+                40,
+                examples=["moniepoint:checkout", "moniepoint:reserved_account"],
+                description="provider:method, one of GET bank/banks' `topup_methods`.",
+            ),
+        ]
+        | None
+    ) = None
+    wallet_id: PublicId | None = Field(default=None, description="Your NGN wallet (the default).")
+    provider: Annotated[str, text(40, examples=["Moniepoint"])] | None = None
+    return_url: Annotated[str, text(300, examples=["https://example.com/paid"])] | None = Field(
+        default=None, description="Asks for the payment page (http or https URL)."
+    )
 
 
 class ReservedAccountOut(Reply):
@@ -296,7 +401,10 @@ class ReservedAccountOut(Reply):
 
 
 class TopUpOut(Reply):
+    topup_id: uuid.UUID
     reference: str
+    provider: str
+    wallet_id: uuid.UUID
     status: str = Field(description="pending until the provider reports the payment; credited.")
     method: str
     currency: Currency
@@ -306,19 +414,41 @@ class TopUpOut(Reply):
         description="Pay this account by bank transfer (method reserved_account)."
     )
     checkout_url: str | None = Field(description="Pay on this page (method checkout).")
+    payment_url: str | None = Field(description="The same as `checkout_url`.")
+    return_url: str | None = Field(description="As sent, when sent.")
     created_at: Timestamp
     credited_at: Timestamp | None
 
 
-class PayoutIn(Request):
+class BankAccountIn(Request):
     bank_code: Annotated[str, text(8, examples=["058"])]
     account_number: Annotated[str, text(20, examples=["0123456789"])]
+
+
+class PayoutIn(Request):
+    """The account as `bank_code` and `account_number`, or as `to_bank_account` (one way)."""
+
+    bank_code: Annotated[str, text(8, examples=["058"])] | None = None
+    account_number: Annotated[str, text(20, examples=["0123456789"])] | None = None
+    to_bank_account: BankAccountIn | None = None
+    from_wallet_id: PublicId | None = Field(default=None, description="Your NGN wallet (default).")
     amount: Amount
     narration: Annotated[str, text(100)] = ""
 
 
+class BankAccountOut(Reply):
+    bank_code: str
+    bank_name: str
+    account_number: str
+    account_name: str
+
+
 class PayoutOut(Reply):
+    payout_id: uuid.UUID
     reference: str
+    provider: str
+    from_wallet_id: uuid.UUID
+    to_bank_account: BankAccountOut
     status: str = Field(description="awaiting_approval, processing, succeeded, failed or rejected.")
     bank_code: str
     bank_name: str
@@ -347,11 +477,17 @@ class BanksOut(Reply):
 
 
 class CardIn(Request):
-    wallet_id: Id
-    type: Literal["single", "multi"]
-    label: Annotated[str, text(40, examples=["Online shopping"])]
-    per_transaction_limit: Amount
-    monthly_limit: Amount
+    """The README's `{wallet_id, currency, limit, type}` or the full form. `limit` is the
+    monthly limit; the limit per purchase defaults to it, within your KYC tier's cap per
+    transaction."""
+
+    wallet_id: PublicId
+    type: Literal["single", "multi", "single_use", "multi_use"]
+    currency: Currency | None = Field(default=None, description="If given, the wallet's.")
+    label: Annotated[str, text(40, examples=["Online shopping"])] = "Virtual card"
+    limit: Amount | None = Field(default=None, description="The same as monthly_limit.")
+    per_transaction_limit: Amount | None = None
+    monthly_limit: Amount | None = None
     groups: list[Annotated[str, text(40)]] | None = Field(
         default=None,
         max_length=20,
@@ -363,15 +499,19 @@ class CardIn(Request):
 class CardOut(Reply):
     """Never the card number or CVV: those are shown once, on the web, after a password."""
 
-    card_id: str
+    card_id: uuid.UUID
+    reference: str
     status: str = Field(description="issuing, active, frozen, terminated or failed.")
     label: str
     type: Literal["single", "multi"]
-    wallet_id: int
+    wallet_id: uuid.UUID
     currency: Currency
     brand: str | None
     last4: str | None
     expiry: str | None = Field(description="MM/YY once issued.")
+    exp_month: int | None
+    exp_year: int | None
+    limit: MinorUnits = Field(description="The monthly limit.")
     per_transaction_limit: MinorUnits
     monthly_limit: MinorUnits
     groups: list[str]
@@ -383,8 +523,33 @@ class CardsPageOut(Reply):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
 
 
+class CardsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cursor: uuid.UUID | None = Field(
+        default=None, description="`next_cursor` of the previous page; omit for the newest."
+    )
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+
+
 class CardBlockIn(Request):
+    """No body blocks (freezes) the card, as `{"blocked": true}` does."""
+
     blocked: bool = Field(default=True, description="false unfreezes a frozen card.")
+
+
+class CardLimitsIn(Request):
+    """Give the limits to change; the others stay. `limit` is the monthly limit."""
+
+    limit: Amount | None = None
+    per_transaction_limit: Amount | None = None
+    monthly_limit: Amount | None = None
+    groups: list[Annotated[str, text(40)]] | None = Field(default=None, max_length=20)
+
+
+class CardStatusIn(Request):
+    action: Literal["freeze", "unfreeze", "terminate"] = Field(
+        description="terminate is final: the card can't be used again."
+    )
 
 
 # admin

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import (
@@ -16,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lumipay.database import BigIntPK, UTCDateTime, utcnow
+from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import db
 
 
@@ -77,6 +78,7 @@ class TopUp(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[uuid.UUID] = public_id_column()
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
@@ -133,6 +135,7 @@ class Payout(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[uuid.UUID] = public_id_column()
     # Ours, and the provider's idempotency key: the same on every retry and requery.
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

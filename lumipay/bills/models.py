@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lumipay.database import BigIntPK, UTCDateTime, utcnow
+from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import db
 
 PROCESSING, SUCCEEDED, FAILED = "processing", "succeeded", "failed"
@@ -44,6 +45,7 @@ class BillPayment(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[uuid.UUID] = public_id_column()
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     # Sent to the provider as its request id: unique, and the same on every retry and requery.
     request_id: Mapped[str] = mapped_column(String(40), unique=True)

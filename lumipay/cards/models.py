@@ -6,6 +6,7 @@ the full number or the CVV.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import (
@@ -19,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lumipay.database import BigIntPK, UTCDateTime, utcnow
+from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import db
 from lumipay.ledger.models import Hold
 
@@ -76,6 +77,7 @@ class Card(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[uuid.UUID] = public_id_column()
     # What URLs and the provider see; never the row id.
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

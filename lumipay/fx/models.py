@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lumipay.database import BigIntPK, UTCDateTime, utcnow
+from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import db
 
 
@@ -48,6 +49,7 @@ class FxQuote(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[uuid.UUID] = public_id_column()
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     from_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -18,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lumipay.database import BigIntPK, UTCDateTime, utcnow
+from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import db
 
 WALLET = "wallet"
@@ -46,6 +47,7 @@ class Account(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[uuid.UUID] = public_id_column()
     kind: Mapped[str] = mapped_column(String(16))
     code: Mapped[str | None] = mapped_column(String(64), unique=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)

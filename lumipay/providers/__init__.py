@@ -9,6 +9,8 @@ from lumipay.providers.bills import BillsProvider
 from lumipay.providers.cards import CardProviderAdapter
 from lumipay.providers.fx import OpenExchangeRates, RatesProvider, SandboxRates
 
+BILLS_ADAPTERS = ("sandbox", "vtpass")
+
 
 def bills_provider_named(name: str) -> BillsProvider:
     """The adapter called `name` (a bill keeps the name of the adapter that took it)."""

@@ -11,6 +11,7 @@ class StatementForm(FlaskForm):
     class Meta:
         csrf = False
 
-    wallet = SelectField("Wallet", coerce=int, validate_choice=False)
+    # The wallet's public id: this form's query string is a page URL.
+    wallet = SelectField("Wallet", coerce=str, validate_choice=False)
     start = DateField("From", validators=[DataRequired("Enter the first day, e.g. 2026-01-31.")])
     end = DateField("To", validators=[DataRequired("Enter the last day, e.g. 2026-01-31.")])

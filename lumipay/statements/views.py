@@ -6,7 +6,7 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
-from lumipay.accounts.service import wallets_for
+from lumipay.accounts.service import wallet_by_public_id, wallets_for
 from lumipay.database import utcnow
 from lumipay.statements import render, service
 from lumipay.statements.forms import StatementForm
@@ -19,7 +19,7 @@ FORMATS = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
 def _form() -> StatementForm:
     form = StatementForm(formdata=request.args or None)
     form.wallet.choices = [
-        SelectChoice(w.id, f"{w.currency} wallet") for w in wallets_for(current_user.id)
+        SelectChoice(str(w.public_id), f"{w.currency} wallet") for w in wallets_for(current_user.id)
     ]
     if not request.args:
         today = utcnow().date()
@@ -43,8 +43,9 @@ def download() -> Response | tuple[str, int]:
     statement = None
     if form.validate() and kind in FORMATS:
         try:
+            wallet = wallet_by_public_id(current_user.id, form.wallet.data)
             statement = service.statement_for(
-                current_user.id, form.wallet.data, form.start.data, form.end.data
+                current_user.id, wallet.id if wallet else 0, form.start.data, form.end.data
             )
         except service.StatementError as exc:
             field = getattr(form, exc.field)

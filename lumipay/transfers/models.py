@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lumipay.database import BigIntPK, UTCDateTime, utcnow
+from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import db
 
 
@@ -19,6 +20,7 @@ class Transfer(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    public_id: Mapped[uuid.UUID] = public_id_column()
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from lumipay.accounts.service import wallets_for
+from lumipay.accounts.service import wallet_by_public_id, wallets_for
 from lumipay.auth import guard, twofactor
 from lumipay.auth import service as auth
 from lumipay.beneficiaries import service as beneficiaries
@@ -84,9 +84,10 @@ def new() -> str | Response | tuple[str, int]:
     form = _with_wallets(TransferForm())
     if request.method == "GET":
         form.idempotency_key.data = new_idempotency_key()
-        wallet_id = request.args.get("from", type=int)
-        if wallet_id:
-            form.from_wallet_id.data = wallet_id
+        # The wallet to send from, by its public id (no sequential id in a page's URL).
+        wallet = wallet_by_public_id(current_user.id, request.args.get("from"))
+        if wallet is not None:
+            form.from_wallet_id.data = wallet.id
         # A saved recipient picked from the list (a plain link, so it works without JS). Only
         # saved numbers are looked up: anything else would bypass the name enquiry's rate limit.
         number = (request.args.get("to") or "").strip()

@@ -26,8 +26,14 @@ from tests.integration.test_transfers import money_state, send, step_one
 FROZEN = "Your account is frozen"
 
 
-def user_id(customer) -> int:  # type: ignore[no-untyped-def]
+def user_pk(customer) -> int:  # type: ignore[no-untyped-def]
+    """The sequential key, as the audit log's subjects (inside the back office) name users."""
     return db.session.scalar(select(User.id).where(User.email == customer.email))
+
+
+def user_id(customer) -> str:  # type: ignore[no-untyped-def]
+    """The customer's public id: their back-office page is named by it, never a sequential id."""
+    return str(db.session.scalar(select(User.public_id).where(User.email == customer.email)))
 
 
 def freeze(admin, customer, reason: str = "Suspicious activity reported", action: str = "freeze"):  # type: ignore[no-untyped-def]
@@ -93,9 +99,12 @@ def test_customer_page_shows_wallets_transactions_and_audit_trail(register, admi
 
 def test_admin_page_of_an_admin_or_nobody_is_404(admin, ctx):
     tola = admin()
-    tola_id = db.session.scalar(select(User.id).where(User.email == tola.email))
+    tola_id = db.session.scalar(select(User.public_id).where(User.email == tola.email))
     assert tola.get(f"/admin/customers/{tola_id}", expect_errors=True).status_int == 404
-    assert tola.get("/admin/customers/999999", expect_errors=True).status_int == 404
+    nobody = "00000000-0000-4000-8000-000000000000"
+    assert tola.get(f"/admin/customers/{nobody}", expect_errors=True).status_int == 404
+    tola_pk = db.session.scalar(select(User.id).where(User.email == tola.email))
+    assert tola.get(f"/admin/customers/{tola_pk}", expect_errors=True).status_int == 404
 
 
 def test_freeze_needs_a_reason_and_is_audited(register, admin, ctx):
@@ -110,7 +119,7 @@ def test_freeze_needs_a_reason_and_is_audited(register, admin, ctx):
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "customer.freeze"))
     tola_id = db.session.scalar(select(User.id).where(User.email == tola.email))
     assert event.actor_id == tola_id
-    assert event.subject == f"user:{user_id(ada)}"
+    assert event.subject == f"user:{user_pk(ada)}"
     assert event.details == {"reason": "Suspicious activity reported"}
     assert event.ip == "198.51.100.30"
     twice = tola.browser.post(
@@ -237,7 +246,7 @@ def test_audit_log_filters_and_is_append_only(register, admin, ctx):
     assert "customer.freeze" in page.text and "register" not in page.text
     mine = tola.get("/admin/audit", params={"actor": tola.email})
     assert "customer.freeze" in mine.text
-    subject = tola.get("/admin/audit", params={"subject": f"user:{user_id(ada)}"})
+    subject = tola.get("/admin/audit", params={"subject": f"user:{user_pk(ada)}"})
     assert "Suspicious activity reported" in subject.text
     assert "customer.freeze" not in tola.get("/admin/audit", params={"actor": ada.email}).text
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), db.engine.begin() as conn:
@@ -326,7 +335,7 @@ def test_customer_page_shows_kyc_cards_top_ups_and_payouts(register, admin, ctx,
     ada = register("Ada Obi")
     tola = admin()
     user = db.session.scalar(select(User).where(User.email == ada.email))
-    bare = tola.get(f"/admin/customers/{user.id}")
+    bare = tola.get(f"/admin/customers/{user.public_id}")
     assert bare.html.find(attrs={"data-testid": "kyc-tier"}).text == "Tier 1"
     assert bare.html.find(attrs={"data-testid": "kyc-latest"}).text.strip() == "none"
     assert "No cards." in bare.text and "No payouts." in bare.text and "No top-ups." in bare.text
@@ -334,7 +343,7 @@ def test_customer_page_shows_kyc_cards_top_ups_and_payouts(register, admin, ctx,
     topped = reference_in(start_topup(ada, "2,000", "moniepoint:checkout"))
     set_tier(ada.email, 2)
     paid_out = reference_in(request_payout(ada, "0123456789", "1,500"))
-    page = tola.get(f"/admin/customers/{user.id}")
+    page = tola.get(f"/admin/customers/{user.public_id}")
     assert page.html.find(attrs={"data-testid": "kyc-tier"}).text == "Tier 2"
     assert page.html.find(attrs={"data-testid": "kyc-latest"}).text.strip() == "Tier 2, pending"
     topups = page.html.find(id="customer-topups").text
@@ -343,7 +352,7 @@ def test_customer_page_shows_kyc_cards_top_ups_and_payouts(register, admin, ctx,
     assert paid_out in payouts and "₦1,500.00" in payouts and "awaiting approval" in payouts
     bayo = register("Bayo Adeyemi")
     other = db.session.scalar(select(User).where(User.email == bayo.email))
-    assert paid_out not in tola.get(f"/admin/customers/{other.id}").text
+    assert paid_out not in tola.get(f"/admin/customers/{other.public_id}").text
 
 
 def test_a_flagged_card_transaction_is_counted_and_listed(register, admin, ctx, app, monkeypatch):  # type: ignore[no-untyped-def]
@@ -366,5 +375,5 @@ def test_a_flagged_card_transaction_is_counted_and_listed(register, admin, ctx, 
     tola = admin()
     assert attention_on(tola.get("/admin"))["Card transactions flagged"] == 1
     user = db.session.scalar(select(User).where(User.email == ada.email))
-    cards = tola.get(f"/admin/customers/{user.id}").html.find(id="customer-cards").text
+    cards = tola.get(f"/admin/customers/{user.public_id}").html.find(id="customer-cards").text
     assert card.reference in cards and card.last4 in cards and "active" in cards

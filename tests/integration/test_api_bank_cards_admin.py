@@ -71,7 +71,7 @@ def test_top_up_gives_payment_instructions_and_is_credited_once_paid(app, ctx):
     assert re.fullmatch(r"\d{10}", account["account_number"]) and account["bank_name"]
     assert reserved.json["checkout_url"] is None
 
-    bank.sandbox_pay(ada.user_id, started["reference"], 500_000)
+    bank.sandbox_pay(ada.pk, started["reference"], 500_000)
     settle()
     credited = ada.get(f"/bank/topups/{started['reference']}").json
     assert credited["status"] == "credited" and credited["amount_paid"] == 500_000
@@ -217,7 +217,7 @@ def test_card_is_issued_listed_frozen_and_unfrozen_without_its_number(app, ctx, 
     keys = set(listing.json["items"][0])
     assert not keys & {"number", "pan", "cvv", "cvc", "provider_token"}
     assert not re.search(r"\d{12,19}", listing.text), "never a card number"
-    stored = db.session.scalar(select(Card).where(Card.reference == created["card_id"]))
+    stored = db.session.scalar(select(Card).where(Card.reference == created["reference"]))
     assert stored.provider_token not in listing.text
 
     frozen = ada.patch(f"/cards/{created['card_id']}/block", {"blocked": True})
@@ -305,3 +305,56 @@ def test_admin_queues_a_reconciliation_and_reads_the_provider_report(app, ctx, a
     )
     assert doc["errors"][0]["field"] == "provider"
     assert db.session.scalar(select(func.count(ReconciliationRun.id))) == 1
+
+
+def test_a_readme_card_gets_its_monthly_limit_and_a_capped_per_purchase_limit(
+    app, ctx, cards_config
+):
+    """`limit` is the monthly limit; the limit per purchase defaults to it, within the tier's
+    cap per transaction (₦50,000 at Tier 1); the same card in the full shape replays."""
+    ada = api_register(app, "Ada Obi")
+    cap = app.config["KYC_LIMITS"][1]["TRANSACTION_LIMIT"]
+    body = {"wallet_id": ngn_wallet_id(ada), "currency": "NGN", "limit": cap * 3,
+            "type": "single_use"}  # fmt: skip
+    key = new_key()
+    made = ada.post("/cards/", body, key=key)
+    assert made.status_int == 202, made.text
+    card = made.json
+    assert (card["limit"], card["monthly_limit"], card["per_transaction_limit"]) == (
+        cap * 3, cap * 3, cap
+    )  # fmt: skip
+    assert card["type"] == "single"
+    full = {"wallet_id": ngn_wallet_id(ada), "type": "single", "label": "Virtual card",
+            "per_transaction_limit": cap, "monthly_limit": cap * 3}  # fmt: skip
+    again = ada.post("/cards/", full, key=key)
+    assert (again.status_int, again.headers["Idempotent-Replayed"]) == (202, "true")
+    small = ada.post("/cards/", {**body, "limit": 100_000}, key=new_key()).json
+    assert small["per_transaction_limit"] == small["limit"] == 100_000
+    wrong = ada.post("/cards/", {**body, "currency": "USD"}, key=new_key())
+    assert assert_problem(wrong, 422, "validation-error")["errors"][0]["field"] == "currency"
+
+
+def test_card_limits_freeze_unfreeze_and_termination_through_the_api(app, ctx, cards_config):
+    ada = api_register(app, "Ada Obi")
+    card_id = ada.post("/cards/", card_body(ada), key=new_key()).json["card_id"]
+    assert ada.get(f"/cards/{card_id}").json["status"] == "active"
+    changed = ada.patch(f"/cards/{card_id}/limits", {"limit": 3_000_000})
+    assert changed.status_int == 200, changed.text
+    assert (changed.json["monthly_limit"], changed.json["per_transaction_limit"]) == (
+        3_000_000, 2_000_000
+    )  # fmt: skip
+    below = ada.patch(f"/cards/{card_id}/limits", {"per_transaction_limit": 4_000_000})
+    assert assert_problem(below, 422, "card-refused")["errors"][0]["field"] == "monthly_limit"
+
+    def act(action: str) -> Any:
+        return ada.post(f"/cards/{card_id}/status", {"action": action})
+
+    assert act("freeze").json["status"] == "frozen"
+    assert_problem(act("freeze"), 422, "card-refused")
+    assert act("unfreeze").json["status"] == "active"
+    assert act("terminate").json["status"] == "terminated"
+    assert_problem(act("unfreeze"), 422, "card-refused")
+    late = ada.patch(f"/cards/{card_id}/limits", {"limit": 1_000_000})
+    assert_problem(late, 422, "card-refused")
+    bayo = api_register(app, "Bayo Adeyemi")
+    assert_problem(bayo.post(f"/cards/{card_id}/status", {"action": "freeze"}), 404, "not-found")

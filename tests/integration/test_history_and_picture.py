@@ -101,7 +101,7 @@ def test_history_filters_by_wallet_type_status_and_dates(ada_and_bayo):
     bonus = db.session.scalar(
         select(LedgerTransaction.reference).where(LedgerTransaction.kind == "welcome_bonus")
     )
-    ngn = wallets_of(ada)["NGN"].id
+    ngn = wallets_of(ada)["NGN"].public_id
 
     def refs(**params: str) -> list[str]:
         return references(ada.get("/dashboard/history", params=params))
@@ -117,7 +117,7 @@ def test_history_filters_by_wallet_type_status_and_dates(ada_and_bayo):
     form = ada.get("/dashboard").forms["wallet-form"]
     form["currency"] = "USD"
     form.submit()
-    usd = wallets_of(ada)["USD"].id
+    usd = wallets_of(ada)["USD"].public_id
     assert refs(wallet=str(usd)) == []
 
     assert len(refs(start=today.isoformat(), end=(today + timedelta(days=1)).isoformat())) == 3
@@ -135,7 +135,7 @@ def test_history_filters_by_wallet_type_status_and_dates(ada_and_bayo):
 def test_history_never_shows_another_customers_wallet(ada_and_bayo):
     ada, bayo = ada_and_bayo
     send(bayo, ada.account_number, "500")
-    bayo_wallet = wallets_of(bayo)["NGN"].id
+    bayo_wallet = wallets_of(bayo)["NGN"].public_id
     page = ada.get("/dashboard/history", params={"wallet": str(bayo_wallet)})
     own = {r for r in db.session.scalars(select(LedgerTransaction.reference)) if r in page.text}
     # The foreign id is ignored (all of Ada's wallets are shown), never Bayo's own bonus.

@@ -15,7 +15,7 @@ HEADER = ["Date", "Reference", "Type", "Details", "Narration", "Money in", "Mone
 
 
 def download(customer, fmt: str, start, end, wallet=None, **kw):  # type: ignore[no-untyped-def]
-    wallet_id = wallet if wallet is not None else wallets_of(customer)["NGN"].id
+    wallet_id = wallet if wallet is not None else wallets_of(customer)["NGN"].public_id
     return customer.get(
         "/statements/download",
         params={
@@ -94,7 +94,7 @@ def test_statement_refuses_other_wallets_and_bad_ranges_inline(register, ctx):
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
     today = utcnow().date()
-    other = download(ada, "csv", today, today, wallet=wallets_of(bayo)["NGN"].id, status=422)
+    other = download(ada, "csv", today, today, wallet=wallets_of(bayo)["NGN"].public_id, status=422)
     assert "Choose one of your wallets." in other.text
     backwards = download(ada, "csv", today, today - timedelta(days=1), status=422)
     assert "The end date must be on or after the start date." in backwards.text

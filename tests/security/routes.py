@@ -20,8 +20,8 @@ else, gets 404 (test_customers_get_404_on_every_admin_route).
 /bank/sandbox/checkout/<reference> is the sandbox provider's payment page, served only in
 sandbox mode (the tests' and `make dev`'s): with real providers it is 404.
 
-Back-office rows (ADMIN) name Ada's user id as 1: every test starts from empty tables with
-identities restarted, and the world registers Ada first.
+Back-office rows (ADMIN) name Ada by {ada_id}, her public id (a UUID), as her page's URL does;
+{wallet_id} is her NGN wallet's public id.
 
 Routes that can't take an attack, and why:
 
@@ -285,14 +285,14 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/api/lumipay/v1/wallets/", "/api/lumipay/v1/wallets/", ("POST",), TOKEN),
     Route(
-        "/api/lumipay/v1/wallets/<int(min=1, max=9223372036854775807):wallet_id>/balance",
+        "/api/lumipay/v1/wallets/<uuid:wallet_id>/balance",
         "/api/lumipay/v1/wallets/{wallet_id}/balance",
         ("GET",),
         TOKEN,
         owned=True,
     ),
     Route(
-        "/api/lumipay/v1/wallets/<int(min=1, max=9223372036854775807):wallet_id>/transactions",
+        "/api/lumipay/v1/wallets/<uuid:wallet_id>/transactions",
         "/api/lumipay/v1/wallets/{wallet_id}/transactions",
         ("GET",),
         TOKEN,
@@ -348,6 +348,18 @@ ROUTES: tuple[Route, ...] = (
         ("PATCH",),
         TOKEN,
     ),
+    Route(
+        "/api/lumipay/v1/cards/<string(maxlength=40):card_id>/status",
+        "/api/lumipay/v1/cards/{card}/status",
+        ("POST",),
+        TOKEN,
+    ),
+    Route(
+        "/api/lumipay/v1/cards/<string(maxlength=40):card_id>/limits",
+        "/api/lumipay/v1/cards/{card}/limits",
+        ("PATCH",),
+        TOKEN,
+    ),
     # Admin only: a customer's token gets 404 (test_api_bank_cards_admin).
     Route("/api/lumipay/v1/admin/reconcile", "/api/lumipay/v1/admin/reconcile", ("POST",), TOKEN),
     Route(
@@ -361,16 +373,19 @@ ROUTES: tuple[Route, ...] = (
 ADMIN_ROUTES: tuple[Route, ...] = (
     Route("/admin", "/admin", ("GET",), ADMIN),
     Route("/admin/customers", "/admin/customers", ("GET",), ADMIN),
-    Route("/admin/customers/<int:user_id>", "/admin/customers/1", ("GET",), ADMIN),
+    Route("/admin/customers/<uuid:user_id>", "/admin/customers/{ada_id}", ("GET",), ADMIN),
     Route(
-        "/admin/customers/<int:user_id>/freeze",
-        "/admin/customers/1/freeze",
+        "/admin/customers/<uuid:user_id>/freeze",
+        "/admin/customers/{ada_id}/freeze",
         ("POST",),
         ADMIN,
-        "/admin/customers/1",
+        "/admin/customers/{ada_id}",
     ),
     Route(
-        "/admin/customers/<int:user_id>/unfreeze", "/admin/customers/1/unfreeze", ("POST",), ADMIN
+        "/admin/customers/<uuid:user_id>/unfreeze",
+        "/admin/customers/{ada_id}/unfreeze",
+        ("POST",),
+        ADMIN,
     ),
     Route("/admin/transactions", "/admin/transactions", ("GET",), ADMIN),
     Route("/admin/transactions/<reference>", "/admin/transactions/{reference}", ("GET",), ADMIN),

@@ -62,8 +62,9 @@ class World:
     token: str  # a live password-reset token (Cy's)
     bill: str  # Ada's airtime bill, failed by the sandbox (and so a notification for her)
     kyc_submission: str  # Bayo's BVN and ID document, waiting for review
-    wallet_id: int  # Ada's NGN wallet
+    wallet_id: str  # Ada's NGN wallet (its public id)
     card: str = ""  # Ada's active multi-use card (its reference)
+    ada_id: str = ""  # Ada's public id (her back-office page)
     make_admin: Callable[[], Admin] | None = None
     topup: str = ""  # Ada's checkout top-up, pending
     payout: str = ""  # Ada's payout to another bank, awaiting approval
@@ -86,6 +87,7 @@ class World:
             kyc_submission=self.kyc_submission,
             card=self.card,
             wallet_id=self.wallet_id,
+            ada_id=self.ada_id,
             topup=self.topup,
             payout=self.payout,
         )
@@ -116,12 +118,17 @@ def build_world(app: Flask, register: Any, names: tuple[str, str, str] | None = 
     assert send_identity(bayo, JPEG).status_int == 303
     kyc_submission = str(db.session.scalar(select(func.max(KycSubmission.id))))
     bill = failed_bill(ada)
-    wallet_id = db.session.scalar(
-        select(Account.id).join(User, User.id == Account.user_id).where(User.email == ada.email)
+    wallet_id = str(
+        db.session.scalar(
+            select(Account.public_id)
+            .join(User, User.id == Account.user_id)
+            .where(User.email == ada.email, Account.currency == "NGN")
+        )
     )
     world = World(
         ada, bayo, cy, reference, unsaved, beneficiary_id, token, bill, kyc_submission, wallet_id
     )
+    world.ada_id = str(db.session.scalar(select(User.public_id).where(User.email == ada.email)))
     world.card = issued_card(ada)
     world.topup = bank_topup(ada)
     set_tier(ada.email, 2)  # payouts need Tier 2; Ada is back on Tier 1 for the /kyc forms

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import pytest
@@ -10,7 +11,11 @@ from pydantic import ValidationError
 from lumipay.api import schemas
 from lumipay.money import MAX_MINOR
 
-TRANSFER = {"from_wallet_id": 1, "to_account_number": "0901234567", "amount": 100}
+TRANSFER = {
+    "from_wallet_id": "0b6b7c1e-4d43-4a4f-9d2e-6a0c8c1f1a01",
+    "to_account_number": "0901234567",
+    "amount": 100,
+}
 
 
 @pytest.mark.parametrize("amount", ["100", 100.0, 1.5, True, 0, -1, MAX_MINOR + 1, None])
@@ -22,8 +27,13 @@ def test_amounts_are_positive_json_integers_only(amount):
 
 def test_a_valid_transfer_and_unknown_fields():
     assert schemas.TransferIn.model_validate(TRANSFER).amount == 100
+    assert schemas.TransferIn.model_validate({**TRANSFER, "currency": "NGN"}).currency == "NGN"
     with pytest.raises(ValidationError):
-        schemas.TransferIn.model_validate({**TRANSFER, "currency": "NGN"})
+        schemas.TransferIn.model_validate({**TRANSFER, "currency": "XYZ"})
+    with pytest.raises(ValidationError):
+        schemas.TransferIn.model_validate({**TRANSFER, "colour": "red"})
+    with pytest.raises(ValidationError):
+        schemas.TransferIn.model_validate({**TRANSFER, "from_wallet_id": 1})
 
 
 @pytest.mark.parametrize("text", ["a\x00b", "\x07", "x\x1b[31m", "\x7f"])
@@ -44,11 +54,16 @@ def test_bills_are_told_apart_by_category():
     assert isinstance(bill.root, schemas.DataIn)
     with pytest.raises(ValidationError):
         schemas.BillIn.model_validate({"category": "gas", "phone": "0803"})
+    readme = schemas.BillIn.model_validate(
+        {"bill_type": "airtime", "recipient": "08031234567", "amount": 5_000}
+    )
+    assert isinstance(readme.root, schemas.BillPayIn)
 
 
 def test_naive_times_from_sqlite_are_sent_as_utc():
     out = schemas.QuoteOut(
-        quote_id="FXQ1", from_wallet_id=1, to_wallet_id=2, from_currency="NGN",
+        quote_id=uuid.uuid4(), reference="FXQ1", from_wallet_id=uuid.uuid4(),
+        to_wallet_id=uuid.uuid4(), from_currency="NGN",
         to_currency="USD", mid_rate="0.0006", rate="0.0005", debit_amount=1,
         credit_amount=1, fee_amount=0, expires_at=datetime(2026, 1, 2, 3, 4, 5),
     )  # fmt: skip

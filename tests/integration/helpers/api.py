@@ -26,7 +26,7 @@ class ApiClient:
     email: str = ""
     password: str = PASSWORD
     account_number: str = ""
-    user_id: int = 0
+    user_id: str = ""  # the public id (a UUID)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def headers(self, key: str | None = None, **more: str) -> dict[str, str]:
@@ -53,6 +53,18 @@ class ApiClient:
             API + path, body, headers=self.headers(), expect_errors=True, **kw
         )
 
+    @property
+    def pk(self) -> int:
+        """The user's sequential key, inside the database only (for calling services)."""
+        from sqlalchemy import select
+
+        from lumipay.auth.models import User
+        from lumipay.extensions import db
+
+        found = db.session.scalar(select(User.id).where(User.email == self.email))
+        assert found is not None
+        return found
+
     def take(self, tokens: dict[str, Any]) -> None:
         self.access, self.refresh = tokens["access_token"], tokens["refresh_token"]
 
@@ -69,6 +81,6 @@ def api_register(app: Flask, name: str = "Api Customer", ip: str = "198.51.100.4
     return client
 
 
-def ngn_wallet_id(client: ApiClient) -> int:
+def ngn_wallet_id(client: ApiClient) -> str:
     wallets = client.get("/accounts/").json["wallets"]
     return next(w["wallet_id"] for w in wallets if w["currency"] == "NGN")
