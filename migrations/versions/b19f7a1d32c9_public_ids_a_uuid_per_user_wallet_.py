@@ -5,7 +5,7 @@ database. Adding the column with the volatile default `gen_random_uuid()` (Postg
 core) gives every existing row its own UUID as the table is rewritten: that is the back-fill.
 
 Revision ID: b19f7a1d32c9
-Revises: 2aa9f42b40a6
+Revises: b6b0330744d1
 Create Date: 2026-12-01 09:26:41.105432
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "b19f7a1d32c9"
-down_revision = "2aa9f42b40a6"
+down_revision = "b6b0330744d1"
 branch_labels = None
 depends_on = None
 
