@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from lumipay import clock
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.database import run_in_transaction, utcnow
@@ -50,7 +51,7 @@ def request_run(
         raise ReconciliationError("end", "The end date must be on or after the start date.")
     if (end - start).days >= MAX_DAYS:
         raise ReconciliationError("end", f"Reconcile at most {MAX_DAYS} days at a time.")
-    if start > utcnow().date():
+    if start > clock.today():
         raise ReconciliationError("start", "The range starts in the future.")
 
     def work() -> int:
