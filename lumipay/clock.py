@@ -1,18 +1,59 @@
-"""The time security decisions are made at: session timeouts, lockouts, TOTP, reset links.
+"""The one clock: the time decisions are made at, and the Lagos day every daily rule counts by.
 
 Tests set `app.config["CLOCK"]` to a callable returning an aware UTC datetime, so they can move
 time forward instead of sleeping.
+
+"Daily" means the Lagos calendar day (Africa/Lagos) everywhere: a posting's day, the KYC daily
+limit, the daily flows, statements, the back office's "today". `lagos_day` (`lagos_day_sql` in
+a query) is the one rule for the day of a moment, `day_start`/`day_after` the one rule for the
+instants that bound a day.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
+from sqlalchemy import Date, cast, func
+from sqlalchemy.sql.elements import ColumnElement
 
 from lumipay.database import as_utc, utcnow
+
+LAGOS = ZoneInfo("Africa/Lagos")
+LAGOS_NAME = "Africa/Lagos"  # the same zone by name, for SQL (`timezone(...)`) and migrations
 
 
 def now() -> datetime:
     clock = current_app.config.get("CLOCK")
     return as_utc(clock()) if clock is not None else utcnow()
+
+
+def in_lagos(moment: datetime) -> datetime:
+    """`moment` on Lagos wall-clock time."""
+    return as_utc(moment).astimezone(LAGOS)
+
+
+def lagos_day(moment: datetime) -> date:
+    """The Lagos calendar day `moment` falls on."""
+    return in_lagos(moment).date()
+
+
+def lagos_day_sql(moment: ColumnElement[datetime]) -> ColumnElement[date]:
+    """`lagos_day` in SQL, for a timestamptz column (PostgreSQL)."""
+    return cast(func.timezone(LAGOS_NAME, moment), Date)
+
+
+def today() -> date:
+    """The Lagos day it is now, by the app's clock."""
+    return lagos_day(now())
+
+
+def day_start(day: date) -> datetime:
+    """The instant (aware, UTC) the Lagos day `day` begins."""
+    return datetime.combine(day, time.min, tzinfo=LAGOS).astimezone(UTC)
+
+
+def day_after(day: date) -> datetime:
+    """The instant the Lagos day after `day` begins: the exclusive end of `day`."""
+    return day_start(day + timedelta(days=1))

@@ -190,6 +190,7 @@ def _bills_settings(production: bool) -> dict[str, Any]:
         },
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", "").strip() or None,
         "JOB_RETRY_BACKOFF": _ints("JOB_RETRY_BACKOFF", [10, 30, 90, 270]),
+        "PROVIDER_RETRY_WINDOW": _int("PROVIDER_RETRY_WINDOW", 300),
         "BILLS_REQUERY_BACKOFF": _ints("BILLS_REQUERY_BACKOFF", [5, 15, 30, 60, 120, 300, 600]),
         "BILLS_STUCK_AFTER": _int("BILLS_STUCK_AFTER", 900),
         "BILLS_HOLD_HOURS": _int("BILLS_HOLD_HOURS", 72),

@@ -1,6 +1,6 @@
 """The dashboard's picture of a wallet: money in and out per day, spending by category.
 
-Sums come from the ledger's daily flows (one row per wallet, UTC day and transaction kind,
+Sums come from the ledger's daily flows (one row per wallet, Lagos day and transaction kind,
 kept by `ledger.apply`), so the picture reads at most a few hundred rows however busy the
 wallet is.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, and_, exists, or_, select, union_all
@@ -16,6 +16,7 @@ from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
 from lumipay.auth.names import mask_name
+from lumipay.clock import day_after, day_start
 from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.ledger.models import WALLET, Account, Entry, LedgerTransaction
@@ -132,18 +133,8 @@ class HistoryFilter:
     status: str | None = None
     start: date | None = None
     end: date | None = None
-    """Inclusive: the whole of that UTC day."""
+    """Inclusive: the whole of that Lagos day."""
     text: str = ""
-
-
-def day_start(day: date) -> datetime:
-    """Midnight UTC at the start of `day`."""
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def day_after(day: date) -> datetime:
-    """Midnight UTC at the end of `day` (the start of the next one)."""
-    return day_start(day) + timedelta(days=1)
 
 
 def _like(text: str) -> str:

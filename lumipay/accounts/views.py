@@ -10,10 +10,10 @@ from htmx_flask import request as htmx_request
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
+from lumipay import clock
 from lumipay.accounts import charts, insights, service
 from lumipay.accounts.forms import HistoryFilterForm, OpenWalletForm
 from lumipay.auth.forms import LogoutForm
-from lumipay.database import utcnow
 from lumipay.money import CURRENCIES
 from lumipay.web import request_origin
 
@@ -86,7 +86,7 @@ def dashboard() -> str:
     chart_currency = request.args.get("chart", "NGN")
     if chart_currency not in held:
         chart_currency = held[0] if held else "NGN"
-    picture = insights.money_picture(current_user.id, chart_currency, today=utcnow().date())
+    picture = insights.money_picture(current_user.id, chart_currency, today=clock.today())
     return render_template(
         "accounts/dashboard.html",
         wallets=wallets,

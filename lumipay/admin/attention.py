@@ -2,7 +2,7 @@
 
 Each domain contributes a count and the page where it is worked. Top-ups left uncredited and
 card transactions flagged have no page of their own yet: they show on the customer's page, so
-their line carries no link.
+their line carries no link; nor do webhook events that failed (each keeps its reason).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from lumipay.extensions import db
 from lumipay.kyc.models import PENDING, KycSubmission
 from lumipay.reconciliation import service as reconciliation
 from lumipay.settlements import service as settlements
+from lumipay.webhooks import service as webhooks
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,14 @@ def attention_counts() -> list[Attention]:
             url_for("admin.settlements"),
         ),
         Attention(
-            "Reconciliation exceptions (latest run per provider)",
+            "Reconciliation exceptions not yet resolved",
             reconciliation.open_exceptions(),
             url_for("admin.reconciliation"),
+        ),
+        Attention(
+            "Webhook events that failed (their data could not be applied)",
+            webhooks.failed_count(),
+            None,
         ),
         Attention(
             "Settlements awaiting a second admin",

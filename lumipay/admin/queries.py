@@ -10,7 +10,7 @@ import contextlib
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -20,6 +20,7 @@ from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import User
 from lumipay.auth.phone import InvalidPhone, normalise_phone
 from lumipay.bills.models import PROCESSING, BillPayment
+from lumipay.clock import day_after, day_start
 from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.models import (
@@ -53,10 +54,8 @@ def _page(query: Select[Any], id_column: Any, before: int | None, size: int = PA
 
 
 def day_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
-    """UTC datetimes from the start of `start` to the end of `end` (inclusive days)."""
-    lower = datetime.combine(start, time.min, tzinfo=UTC) if start else None
-    upper = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC) if end else None
-    return lower, upper
+    """The instants from the start of `start` to the end of `end` (inclusive Lagos days)."""
+    return (day_start(start) if start else None, day_after(end) if end else None)
 
 
 # --- overview -----------------------------------------------------------------------------
@@ -105,7 +104,7 @@ class Volume:
 
 
 def volumes_on(day: date) -> list[Volume]:
-    """Per kind and currency: how many transactions and how much was credited on `day` (UTC)."""
+    """Per kind and currency: how many transactions and how much was credited on the Lagos `day`."""
     lower, upper = day_bounds(day, day)
     rows = db.session.execute(
         select(

@@ -9,6 +9,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
+from lumipay import clock
 from lumipay.accounts import freeze as freezing
 from lumipay.admin import queries
 from lumipay.admin.access import admin_required
@@ -24,7 +25,7 @@ from lumipay.admin.forms import (
 from lumipay.audit import service as audit_service
 from lumipay.auth.models import User
 from lumipay.bills.service import bills_for
-from lumipay.database import run_in_transaction, utcnow
+from lumipay.database import run_in_transaction
 from lumipay.ledger.seal import seal
 from lumipay.ledger.verify import record_run, verify_ledger
 from lumipay.settlements import service as settlements
@@ -46,7 +47,7 @@ def overview() -> str:
     return render_template(
         "admin/overview.html",
         totals=queries.totals_by_currency(),
-        volumes=queries.volumes_on(utcnow().date()),
+        volumes=queries.volumes_on(clock.today()),
         attention=attention_counts(),
         health=queries.ledger_health(),
         stuck=queries.stuck_bills(10),

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from lumipay import clock
 from lumipay.api import schemas
 from lumipay.api.problems import field_problem
 from lumipay.api.routing import operation
 from lumipay.auth.models import User
-from lumipay.database import utcnow
 from lumipay.reconciliation import service
 from lumipay.reconciliation.models import QUEUED
 from lumipay.web import request_origin
@@ -46,7 +46,7 @@ def provider_report(user: User, query: schemas.ReportQuery) -> tuple[int, schema
     """The /admin/provider-report page's rows: per provider and day, from the latest completed
     run covering it, what we expected (`expected`), what it settled and what is `outstanding`."""
     del user
-    end = query.end or utcnow().date()
+    end = query.end or clock.today()
     start = query.start or end - timedelta(days=REPORT_DAYS)
     if end < start:
         raise field_problem(

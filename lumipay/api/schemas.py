@@ -569,7 +569,7 @@ class ReconcileOut(Reply):
 class ReportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: date | None = Field(default=None, description="Default: 13 days before `end`.")
-    end: date | None = Field(default=None, description="Default: today (UTC).")
+    end: date | None = Field(default=None, description="Default: today (the Lagos day).")
 
 
 class ReportRowOut(Reply):

@@ -68,6 +68,7 @@ from lumipay.providers.bank import (
     PayoutResult,
     ProviderError,
 )
+from lumipay.providers.resend import NOT_YET_KNOWN, requery_first
 
 log = logging.getLogger(__name__)
 
@@ -772,9 +773,7 @@ def submit(reference: str) -> str:
     if run_in_transaction(mark):
         result = ask_provider(provider.send_payout, request)
     else:
-        result = ask_provider(provider.payout_status, request)
-        if result.outcome == Outcome.NOT_FOUND:
-            result = ask_provider(provider.send_payout, request)
+        result = _requery_or_resend(provider, payout, request)
     return apply_result(reference, result, schedule_requery=True)
 
 
@@ -786,10 +785,19 @@ def requery(reference: str) -> str:
     if payout.submitted_at is None:
         return submit(reference)
     provider = bank_provider_named(payout.provider)
-    result = ask_provider(provider.payout_status, payout_request(payout))
-    if result.outcome == Outcome.NOT_FOUND:
-        result = ask_provider(provider.send_payout, payout_request(payout))
+    result = _requery_or_resend(provider, payout, payout_request(payout))
     return apply_result(reference, result, schedule_requery=True)
+
+
+def _requery_or_resend(provider: Any, payout: Payout, request: PayoutRequest) -> PayoutResult:
+    """Ask what became of a payout already sent before sending it again (`providers.resend`)."""
+    return requery_first(
+        provider,
+        payout.submitted_at,
+        lambda: ask_provider(provider.payout_status, request),
+        lambda: ask_provider(provider.send_payout, request),
+        PayoutResult(Outcome.PENDING, NOT_YET_KNOWN),
+    )
 
 
 def apply_result(reference: str, result: PayoutResult, *, schedule_requery: bool = False) -> str:

@@ -8,7 +8,7 @@ payout when settled (else when sent).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 
@@ -21,7 +21,7 @@ from lumipay.bank.models import (
     Payout,
     TopUp,
 )
-from lumipay.database import as_utc
+from lumipay.clock import day_after, day_start, lagos_day
 from lumipay.extensions import db
 from lumipay.reconciliation import report
 
@@ -29,20 +29,19 @@ PAYOUT_STATUS = {SUCCEEDED: report.SUCCEEDED, FAILED: report.FAILED}
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    lower = datetime.combine(start, time.min, tzinfo=UTC)
-    return lower, datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    return day_start(start), day_after(end)
 
 
 def topup_day(topup: TopUp) -> date:
-    return as_utc(topup.credited_at or topup.created_at).date()
+    return lagos_day(topup.credited_at or topup.created_at)
 
 
 def payout_day(payout: Payout) -> date:
-    return as_utc(payout.settled_at or payout.submitted_at or payout.created_at).date()
+    return lagos_day(payout.settled_at or payout.submitted_at or payout.created_at)
 
 
 def topups_received(provider: str, start: date, end: date) -> list[TopUp]:
-    """Top-ups through `provider` whose money arrived on the days start..end (UTC)."""
+    """Top-ups through `provider` whose money arrived on the Lagos days start..end."""
     lower, upper = _bounds(start, end)
     day = func.coalesce(TopUp.credited_at, TopUp.created_at)
     return list(

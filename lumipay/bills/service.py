@@ -25,6 +25,7 @@ from lumipay.audit.service import Origin
 from lumipay.auth.phone import InvalidPhone, normalise_phone
 from lumipay.bills import catalogue
 from lumipay.bills.models import FAILED, PROCESSING, SUCCEEDED, BillPayment
+from lumipay.clock import in_lagos
 from lumipay.database import as_utc, run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
@@ -45,6 +46,7 @@ from lumipay.providers.bills import (
     Outcome,
     ProviderError,
 )
+from lumipay.providers.resend import NOT_YET_KNOWN, requery_first
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +202,7 @@ class PaidBill:
 
 def _request_id() -> str:
     """VTpass-style: Africa/Lagos date and time (YYYYMMDDHHmm) then random characters."""
-    lagos = utcnow() + timedelta(hours=1)
+    lagos = in_lagos(utcnow())
     return f"{lagos:%Y%m%d%H%M}{secrets.token_hex(8)}"
 
 
@@ -349,9 +351,7 @@ def submit(reference: str) -> str:
     if first:
         result = ask_provider(provider.charge, request)
     else:
-        result = ask_provider(provider.status, request)
-        if result.outcome == Outcome.NOT_FOUND:
-            result = ask_provider(provider.charge, request)
+        result = _requery_or_resend(provider, bill, request)
     return apply_result(reference, result, schedule_requery=True)
 
 
@@ -363,10 +363,19 @@ def requery(reference: str) -> str:
     if bill.submitted_at is None:
         return submit(reference)
     provider = bills_provider_named(bill.provider)
-    result = ask_provider(provider.status, bill_request(bill))
-    if result.outcome == Outcome.NOT_FOUND:
-        result = ask_provider(provider.charge, bill_request(bill))
+    result = _requery_or_resend(provider, bill, bill_request(bill))
     return apply_result(reference, result, schedule_requery=True)
+
+
+def _requery_or_resend(provider: Any, bill: BillPayment, request: BillRequest) -> BillResult:
+    """Ask what became of a bill already sent before sending it again (`providers.resend`)."""
+    return requery_first(
+        provider,
+        bill.submitted_at,
+        lambda: ask_provider(provider.status, request),
+        lambda: ask_provider(provider.charge, request),
+        BillResult(Outcome.PENDING, NOT_YET_KNOWN),
+    )
 
 
 def apply_result(reference: str, result: BillResult, *, schedule_requery: bool = False) -> str:

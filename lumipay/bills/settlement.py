@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from lumipay.bills.models import FAILED, SUCCEEDED, BillPayment
-from lumipay.database import as_utc
+from lumipay.clock import day_after, day_start, lagos_day
 from lumipay.extensions import db
 from lumipay.reconciliation import report
 
@@ -15,9 +15,8 @@ STATUS = {SUCCEEDED: report.SUCCEEDED, FAILED: report.FAILED}
 
 
 def bills_sent(provider: str, start: date, end: date) -> list[BillPayment]:
-    """Bills sent to `provider` and created on the days start..end (UTC), oldest first."""
-    lower = datetime.combine(start, time.min, tzinfo=UTC)
-    upper = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    """Bills sent to `provider` and created on the Lagos days start..end, oldest first."""
+    lower, upper = day_start(start), day_after(end)
     return list(
         db.session.scalars(
             select(BillPayment)
@@ -43,7 +42,7 @@ def our_bills(provider: str, start: date, end: date) -> list[report.OurRecord]:
             currency=bill.currency,
             status=STATUS.get(bill.status, report.PENDING),
             kind=bill.category,
-            day=as_utc(bill.created_at).date(),
+            day=lagos_day(bill.created_at),
         )
         for bill in bills_sent(provider, start - timedelta(days=1), end + timedelta(days=1))
     ]

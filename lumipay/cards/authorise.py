@@ -32,6 +32,7 @@ from lumipay.cards.models import (
     Card,
     CardTransaction,
 )
+from lumipay.clock import day_start, lagos_day
 from lumipay.extensions import db
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
@@ -115,8 +116,8 @@ def parse(data: dict[str, Any]) -> AuthorisationRequest | None:
 
 
 def month_spent(card_id: int, now: datetime) -> int:
-    """What the card has spent this calendar month (UTC): captures, and holds still active."""
-    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    """What the card has spent this Lagos calendar month: captures, and holds still active."""
+    start = day_start(lagos_day(now).replace(day=1))
     spent = db.session.scalar(
         select(
             func.coalesce(

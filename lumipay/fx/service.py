@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import Any
 
@@ -389,13 +389,16 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
                 )
             )
         legs = [leg for leg in legs if leg.amount != 0]
-        ledger.lock_wallets([quote.from_account_id, quote.to_account_id])
+
+        def check(day: date) -> None:
+            limits.check_outgoing(
+                user_id, quote.from_currency, quote.debit_amount, kind=KIND, day=day
+            )
+
         try:
-            limits.check_outgoing(user_id, quote.from_currency, quote.debit_amount, kind=KIND)
+            ledger.apply(txn, legs, check=check)
         except limits.LimitExceeded as exc:
             raise FxError(exc.field, exc.message, code=exc.code) from None
-        try:
-            ledger.apply(txn, legs)
         except InsufficientFunds as exc:
             raise FxError("amount", exc.message, code=INSUFFICIENT_FUNDS) from None
         quote.status = "converted"

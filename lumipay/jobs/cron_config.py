@@ -21,5 +21,6 @@ cron.register(expire_holds, "default", interval=60, job_timeout=300)
 cron.register(fx_update, "default", interval=180, job_timeout=120)
 cron.register(seal_ledger, "default", interval=60, job_timeout=300)
 cron.register(verify_ledger, "default", interval=3600, job_timeout=1800)
-# Nightly, for the previous UTC day, once providers have published their settlement reports.
+# Nightly (02:30 UTC, 03:30 in Lagos), for the previous Lagos day, once providers have
+# published their settlement reports.
 cron.register(reconcile_providers, "default", cron="30 2 * * *", job_timeout=1800)

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select
 
 from lumipay import requestid
 from lumipay.database import as_utc, utcnow
@@ -57,85 +57,86 @@ def deliver_committed() -> None:
 
 def deliver(ids: list[int]) -> int:
     """Push the given unpushed messages; returns how many Redis (or the process) accepted."""
-    rows = db.session.execute(
-        select(
-            OutboxMessage.id,
-            OutboxMessage.queue,
-            OutboxMessage.func,
-            OutboxMessage.args,
-            OutboxMessage.delay_seconds,
-            OutboxMessage.created_at,
-            OutboxMessage.request_id,
-        )
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.pushed_at.is_(None))
+    return _deliver_claimed(OutboxMessage.id.in_(ids))
+
+
+def _deliver_claimed(*where: ColumnElement[bool], limit: int | None = None) -> int:
+    """Claim unpushed messages, push them and mark them pushed, in one transaction.
+
+    The rows are claimed `FOR UPDATE SKIP LOCKED`: a relay racing another relay (or the request
+    that wrote them) skips what the other holds, so each message is pushed by one of them only.
+    RQ refuses a second job with the message's id besides (`push`), should a crash between the
+    push and the commit leave a pushed message unmarked.
+    """
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.pushed_at.is_(None), *where)
         .order_by(OutboxMessage.id)
-    ).all()
-    db.session.commit()
-    in_process = not current_app.config.get("REDIS_URL")
-    delivered = 0
-    for message_id, queue_name, path, args, delay, created_at, request_id in rows:
-        # A relayed message keeps its original due time rather than waiting its delay again.
-        remaining = delay - int((utcnow() - as_utc(created_at)).total_seconds())
-        if in_process:
-            _mark_pushed(message_id)
+        .with_for_update(skip_locked=True)
+    )
+    messages = list(db.session.scalars(query.limit(limit) if limit else query))
+    if not messages:
+        db.session.commit()
+        return 0
+    if not current_app.config.get("REDIS_URL"):
+        # In-process jobs commit work of their own: mark every claimed message first.
+        due = [(m.func, list(m.args), _remaining(m), m.request_id) for m in messages]
+        for message in messages:
+            _mark(message, pushed=True)
+        db.session.commit()
+        for path, args, delay, request_id in due:
             try:
-                jobs.run_in_process(path, args, max(remaining, 0), request_id)
+                jobs.run_in_process(path, args, delay, request_id)
             except Exception:
                 log.exception("in-process job failed", extra={"job": path})
-            delivered += 1
-            continue
+        return len(due)
+    delivered = 0
+    for message in messages:
         try:
-            jobs.push(message_id, queue_name, path, args, max(remaining, 0), request_id)
+            jobs.push(
+                message.id,
+                message.queue,
+                message.func,
+                list(message.args),
+                _remaining(message),
+                message.request_id,
+            )
         except RedisError as exc:
             log.warning(
                 "outbox push failed; the relay will retry",
-                extra={"outbox_id": message_id, "error": str(exc)},
+                extra={"outbox_id": message.id, "error": str(exc)},
             )
-            _count_attempt(message_id)
+            _mark(message, pushed=False)
             continue
-        _mark_pushed(message_id)
+        _mark(message, pushed=True)
         delivered += 1
+    db.session.commit()
     return delivered
 
 
-def _mark_pushed(message_id: int) -> None:
-    db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(pushed_at=utcnow(), attempts=OutboxMessage.attempts + 1)
-    )
-    db.session.commit()
+def _remaining(message: OutboxMessage) -> int:
+    """A relayed message keeps its original due time rather than waiting its delay again."""
+    waited = int((utcnow() - as_utc(message.created_at)).total_seconds())
+    return max(message.delay_seconds - waited, 0)
 
 
-def _count_attempt(message_id: int) -> None:
-    db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(attempts=OutboxMessage.attempts + 1)
-    )
-    db.session.commit()
+def _mark(message: OutboxMessage, *, pushed: bool) -> None:
+    message.attempts += 1
+    if pushed:
+        message.pushed_at = utcnow()
 
 
 def relay(older_than_seconds: int = 10, limit: int = 500) -> int:
     """Re-send messages that were committed but never pushed; returns how many went out.
 
     Only messages older than `older_than_seconds` are taken, so the relay does not race the
-    request that is pushing its own message right after commit.
+    request that is pushing its own message right after commit (and should it, the claim
+    decides which of them pushes).
     """
     cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        db.session.scalars(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.pushed_at.is_(None), OutboxMessage.created_at <= cutoff)
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-    )
-    db.session.commit()
-    if not ids:
-        return 0
-    delivered = deliver(ids)
-    log.info("outbox relay", extra={"found": len(ids), "delivered": delivered})
+    delivered = _deliver_claimed(OutboxMessage.created_at <= cutoff, limit=limit)
+    if delivered:
+        log.info("outbox relay", extra={"delivered": delivered})
     return delivered
 
 

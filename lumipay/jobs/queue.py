@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from flask import current_app
 from redis import Redis
 from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
 
 from lumipay import metrics, requestid
 
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 # A worker takes from the first queue with work: webhooks settle money, so they go first.
 QUEUE_NAMES = ("webhooks", "bills", "bank", "default")
 JOB_TIMEOUT = 120
+# How long RQ remembers a finished job, and so refuses the same outbox message again.
+DONE_TTL = 24 * 3600
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,8 +68,10 @@ def push(
     The request id that wrote the message travels in the job's meta (`request_id`); the worker
     binds it around the job (lumipay.worker), so the job's logs and provider calls carry it.
 
-    The job id is derived from the message, so a message pushed twice (the relay racing a slow
-    first push) replaces the same job rather than adding a second; handlers are idempotent anyway.
+    The job id is derived from the message and RQ is asked to keep it unique, so a message
+    pushed a second time (a crash between a push and its mark) is refused by RQ while the
+    first job is known to it (queued, scheduled, running, or finished within a day), instead
+    of being queued twice for two workers; handlers are idempotent besides.
     """
     q = queue(queue_name)
     # An exception (the database restarting, a worker killed mid-job) is retried with backoff;
@@ -74,14 +79,19 @@ def push(
     backoff: list[int] = current_app.config["JOB_RETRY_BACKOFF"]
     options: dict[str, Any] = {
         "job_id": f"outbox-{message_id}",
+        "unique": True,
         "retry": Retry(max=len(backoff), interval=backoff),
+        "result_ttl": DONE_TTL,
         "failure_ttl": 7 * 24 * 3600,
         "meta": {"request_id": request_id} if request_id else {},
     }
-    if delay > 0:
-        q.enqueue_in(timedelta(seconds=delay), func, *args, **options)
-    else:
-        q.enqueue(func, *args, **options)
+    try:
+        if delay > 0:
+            q.enqueue_in(timedelta(seconds=delay), func, *args, **options)
+        else:
+            q.enqueue(func, *args, **options)
+    except DuplicateJobError:
+        log.info("job already with RQ, not pushed again", extra={"outbox_id": message_id})
 
 
 def run_in_process(func: str, args: list[Any], delay: int, request_id: str | None = None) -> None:

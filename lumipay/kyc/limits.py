@@ -5,8 +5,11 @@ a per-transaction limit, a daily cumulative limit on money leaving the customer,
 balance. The limits are naira amounts; a movement or balance in USD, EUR or GBP counts at its
 naira value at the FX mid-rate (rounded up), so opening a foreign wallet is no way around them.
 
-The day is the UTC day, the day `ledger_daily_flows` is kept by: what left the customer's wallets
-today is read from there, plus what active holds (bills in flight) reserve.
+The day is the Lagos day (Africa/Lagos), the day `ledger_daily_flows` is kept by: what left the
+customer's wallets that day is read from there, plus what active holds (bills in flight) reserve.
+A posting asks about its own day: the ledger takes the posting's time under the wallet locks and
+hands its day to the check (`ledger.apply(..., check=...)`), so a posting can't be booked to one
+day and weighed against another.
 
 Callers check inside the transaction that moves the money, after the wallets are locked. The
 checks lock the customer's `users` row too, so every outgoing movement of one customer queues
@@ -20,13 +23,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
 from flask import current_app
 from sqlalchemy import func, select
 
+from lumipay import clock
 from lumipay.auth.models import User
-from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.models import WALLET, Account, DailyFlow, Hold
 from lumipay.money import format_amount
@@ -135,13 +139,15 @@ def _valued(per_currency: dict[str, int]) -> int:
     return sum(naira_value(currency, amount) for currency, amount in per_currency.items())
 
 
-def spent_today(user_id: int) -> int:
-    """Kobo value of what left the customer's wallets today (UTC), plus active holds."""
+def spent_today(user_id: int, day: date | None = None) -> int:
+    """Kobo value of what left the customer's wallets on the Lagos `day` (today by the clock),
+    plus active holds."""
+    day = day or clock.today()
     per_currency: dict[str, int] = defaultdict(int)
     flows = db.session.execute(
         select(Account.currency, func.sum(DailyFlow.money_out))
         .join(DailyFlow, DailyFlow.account_id == Account.id)
-        .where(Account.user_id == user_id, Account.kind == WALLET, DailyFlow.day == utcnow().date())
+        .where(Account.user_id == user_id, Account.kind == WALLET, DailyFlow.day == day)
         .group_by(Account.currency)
     )
     holds = db.session.execute(
@@ -165,9 +171,14 @@ def balance_value(user_id: int) -> int:
     return _valued({currency: int(amount or 0) for currency, amount in rows})
 
 
-def check_outgoing(user_id: int, currency: str, amount: int, *, kind: str) -> None:
+def check_outgoing(
+    user_id: int, currency: str, amount: int, *, kind: str, day: date | None = None
+) -> None:
     """The one gate for money leaving a customer: refuse it when an admin froze them
-    (AccountFrozen) or when it would break their tier's limits (LimitExceeded)."""
+    (AccountFrozen) or when it would break their tier's limits (LimitExceeded).
+
+    `day` is the Lagos day the movement counts in: a posting's own day (given by the ledger
+    under its locks), or today by the clock for a hold."""
     tier, frozen = _locked_rows([user_id])[user_id]
     if frozen:
         raise AccountFrozen()
@@ -180,7 +191,7 @@ def check_outgoing(user_id: int, currency: str, amount: int, *, kind: str) -> No
             f"This {what} is more than your Tier {tier} limit of "
             f"{format_amount(limits.per_transaction)} per transaction. {lift}"
         )
-    spent = spent_today(user_id)
+    spent = spent_today(user_id, day)
     if spent + value > limits.daily:
         left = max(limits.daily - spent, 0)
         raise LimitExceeded(

@@ -138,7 +138,7 @@ class Hold(db.Model):
 
 
 class DailyFlow(db.Model):
-    """Money in and out of a wallet per UTC day and transaction kind, kept by the ledger.
+    """Money in and out of a wallet per Lagos day and transaction kind, kept by the ledger.
 
     Written by `ledger.apply` under the wallet's own row lock, so the dashboard's 30-day picture
     reads at most a few hundred rows however many entries a wallet has. `flask ledger verify`

@@ -8,15 +8,16 @@ record they belong to, or rolls all of it back.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date, datetime
 
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
+from lumipay import clock
 from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.errors import HoldNotActive, InsufficientFunds, LedgerError
@@ -102,7 +103,8 @@ def begin(
 
     Callers that record a business row (a transfer, a bill) pointing at the transaction add it
     after `begin` and before `apply`, so that the wallet row locks taken by `apply` are held for
-    as short a time as possible: only the balance updates, the entries and the commit.
+    as short a time as possible: only the balance updates, the entries and the commit. The time
+    written here is provisional: `apply` takes the posting's time again under the locks.
     """
     txn = LedgerTransaction(
         reference=reference or new_reference(),
@@ -110,7 +112,7 @@ def begin(
         status="posted",
         narration=narration[:140],
         parent_id=parent_id,
-        created_at=utcnow(),
+        created_at=clock.now(),
     )
     db.session.add(txn)
     db.session.flush()
@@ -126,8 +128,19 @@ def _system_currencies(ids: set[int]) -> dict[int, str]:
     return {account_id: currency for account_id, currency in rows}
 
 
-def apply(txn: LedgerTransaction, legs: Sequence[Leg]) -> LedgerTransaction:
+PostingCheck = Callable[[date], None]
+"""A caller's check run under the posting's wallet locks with the posting's Lagos day (the KYC
+limits: the ledger sits below them, so it takes them as a callback). It refuses by raising."""
+
+
+def apply(
+    txn: LedgerTransaction, legs: Sequence[Leg], *, check: PostingCheck | None = None
+) -> LedgerTransaction:
     """Post `legs` under `txn`: lock the wallets, check, move the balances, write the entries.
+
+    The posting's time is taken here, once the wallets are locked, and stamped on the header
+    and every entry: per wallet, time order is entry order, so a day once over never gains an
+    entry, and the day a posting counts in (its Lagos day) is the day `check` is asked about.
 
     Raises UnbalancedTransaction when debits and credits differ in any currency, and
     InsufficientFunds when a debit would take a wallet's available balance below zero; the
@@ -146,6 +159,9 @@ def apply(txn: LedgerTransaction, legs: Sequence[Leg]) -> LedgerTransaction:
     currency_of.update(_system_currencies(ids - wallets.keys()))
     if len(currency_of) != len(ids):
         raise LedgerError("Unknown ledger account.")
+    txn.created_at = clock.now()
+    if check is not None:
+        check(clock.lagos_day(txn.created_at))
 
     per_currency: dict[str, int] = defaultdict(int)
     per_account: dict[int, int] = defaultdict(int)
@@ -194,10 +210,10 @@ def apply(txn: LedgerTransaction, legs: Sequence[Leg]) -> LedgerTransaction:
 
 
 def _add_daily_flows(txn: LedgerTransaction, wallet_legs: Sequence[Leg]) -> None:
-    """Add the wallet legs to their day's totals (the wallets are locked by the caller)."""
+    """Add the wallet legs to their Lagos day's totals (the wallets are locked by the caller)."""
     if not wallet_legs:
         return
-    day = txn.created_at.astimezone(UTC).date()
+    day = clock.lagos_day(txn.created_at)
     totals: dict[int, list[int]] = {}
     for leg in wallet_legs:
         flow = totals.setdefault(leg.account_id, [0, 0, 0])
@@ -236,10 +252,11 @@ def post(
     narration: str = "",
     reference: str | None = None,
     parent_id: int | None = None,
+    check: PostingCheck | None = None,
 ) -> LedgerTransaction:
     """Write one balanced transaction and apply it to wallet balances (`begin` + `apply`)."""
     txn = begin(kind, narration=narration, reference=reference, parent_id=parent_id)
-    return apply(txn, legs)
+    return apply(txn, legs, check=check)
 
 
 def transfer(

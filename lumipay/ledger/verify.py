@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select
 
+from lumipay.clock import lagos_day_sql
 from lumipay.extensions import db
 from lumipay.ledger.models import (
     WALLET,
@@ -115,50 +116,56 @@ def verify_ledger(limit: int = 50) -> Report:
                 f"wallet {account_id} available balance is negative ({balance - held_col})"
             )
 
-    entry_totals = (
+    # The daily flows against the entries they sum, per wallet and Lagos day.
+    entry_day = lagos_day_sql(Entry.created_at)
+    entry_flows = (
         select(
-            Entry.account_id,
-            func.sum(Entry.amount).label("total"),
-            func.count(Entry.id).label("count"),
+            Entry.account_id.label("account_id"),
+            entry_day.label("day"),
+            func.sum(case((Entry.amount > 0, Entry.amount), else_=0)).label("money_in"),
+            func.sum(case((Entry.amount < 0, -Entry.amount), else_=0)).label("money_out"),
+            func.count(Entry.id).label("entries"),
         )
         .join(Account, Account.id == Entry.account_id)
         .where(Account.kind == WALLET)
-        .group_by(Entry.account_id)
+        .group_by(Entry.account_id, entry_day)
         .subquery()
     )
-    flow_totals = (
+    kept_flows = (
         select(
-            DailyFlow.account_id,
-            func.sum(DailyFlow.money_in - DailyFlow.money_out).label("total"),
-            func.sum(DailyFlow.entries).label("count"),
+            DailyFlow.account_id.label("account_id"),
+            DailyFlow.day.label("day"),
+            func.sum(DailyFlow.money_in).label("money_in"),
+            func.sum(DailyFlow.money_out).label("money_out"),
+            func.sum(DailyFlow.entries).label("entries"),
         )
-        .group_by(DailyFlow.account_id)
+        .group_by(DailyFlow.account_id, DailyFlow.day)
         .subquery()
     )
+    columns = ("money_in", "money_out", "entries")
+    ours = [func.coalesce(entry_flows.c[name], 0) for name in columns]
+    kept = [func.coalesce(kept_flows.c[name], 0) for name in columns]
     flow_drift = session.execute(
         select(
-            func.coalesce(entry_totals.c.account_id, flow_totals.c.account_id),
-            func.coalesce(entry_totals.c.total, 0),
-            func.coalesce(entry_totals.c.count, 0),
-            func.coalesce(flow_totals.c.total, 0),
-            func.coalesce(flow_totals.c.count, 0),
+            func.coalesce(entry_flows.c.account_id, kept_flows.c.account_id),
+            func.coalesce(entry_flows.c.day, kept_flows.c.day),
+            *ours,
+            *kept,
         )
-        .select_from(entry_totals)
+        .select_from(entry_flows)
         .join(
-            flow_totals,
-            flow_totals.c.account_id == entry_totals.c.account_id,
+            kept_flows,
+            (kept_flows.c.account_id == entry_flows.c.account_id)
+            & (kept_flows.c.day == entry_flows.c.day),
             full=True,
         )
-        .where(
-            (func.coalesce(entry_totals.c.total, 0) != func.coalesce(flow_totals.c.total, 0))
-            | (func.coalesce(entry_totals.c.count, 0) != func.coalesce(flow_totals.c.count, 0))
-        )
+        .where(or_(*(a != b for a, b in zip(ours, kept, strict=True))))
         .limit(limit)
     ).all()
-    for account_id, e_total, e_count, f_total, f_count in flow_drift:
+    for account_id, day, e_in, e_out, e_count, f_in, f_out, f_count in flow_drift:
         report.problems.append(
-            f"wallet {account_id} daily flows ({f_total} over {f_count} entries) "
-            f"!= its entries ({e_total} over {e_count})"
+            f"wallet {account_id} daily flows on {day} (in {f_in}, out {f_out} over {f_count} "
+            f"entries) != its entries (in {e_in}, out {e_out} over {e_count})"
         )
 
     by_kind = session.execute(

@@ -60,11 +60,25 @@ def mark_all_read(user_id: int) -> None:
     )
 
 
+def _claim_email(notification_id: int) -> Notification | None:
+    """Mark the notification emailed and commit, before the email leaves; None when another
+    run of the job marked it first (or it is gone). At most once: a send that fails after the
+    claim is logged, never sent twice."""
+    claimed = db.session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.emailed_at.is_(None))
+        .values(emailed_at=utcnow())
+        .returning(Notification.id)
+    ).scalar()
+    db.session.commit()
+    return db.session.get(Notification, claimed) if claimed is not None else None
+
+
 @job
 def send_email(notification_id: int) -> None:
     """Email a notification once: SMTP when MAIL_SERVER is set, the log otherwise."""
-    note = db.session.get(Notification, notification_id)
-    if note is None or note.emailed_at is not None:
+    note = _claim_email(notification_id)
+    if note is None:
         return
     user = db.session.get(User, note.user_id)
     config = current_app.config
@@ -83,5 +97,3 @@ def send_email(notification_id: int) -> None:
         log.info(
             "email (console)", extra={"to": user.email, "subject": note.title, "body": note.body}
         )
-    note.emailed_at = utcnow()
-    db.session.commit()

@@ -32,6 +32,7 @@ from typing import Any
 
 from flask import current_app
 
+from lumipay.clock import lagos_day
 from lumipay.database import run_in_transaction
 from lumipay.jobs import outbox
 from lumipay.jobs.queue import job
@@ -130,7 +131,6 @@ class SandboxBills:
 def settlement_line(bill: Any) -> SettlementLine:
     """The sandbox's report line for one of our bills: what it finally said about it."""
     from lumipay.bills.service import bill_request
-    from lumipay.database import as_utc
 
     final = _final(bill_request(bill))
     return SettlementLine(
@@ -140,7 +140,7 @@ def settlement_line(bill: Any) -> SettlementLine:
         currency=bill.currency,
         status=final.outcome.value,
         kind=bill.category,
-        settled_on=as_utc(bill.created_at).date(),
+        settled_on=lagos_day(bill.created_at),
     )
 
 

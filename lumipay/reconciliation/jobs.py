@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lumipay.database import utcnow
+from lumipay import clock
 from lumipay.jobs.queue import job
 from lumipay.reconciliation import service
 
@@ -14,5 +14,5 @@ def run_reconciliation(run_id: int) -> str:
 
 @job
 def reconcile_providers() -> list[int]:
-    """Nightly (rq cron): reconcile every configured provider for the previous UTC day."""
-    return service.request_nightly(utcnow().date())
+    """Nightly (rq cron): reconcile every configured provider for the previous Lagos day."""
+    return service.request_nightly(clock.today())

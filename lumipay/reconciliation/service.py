@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select, tuple_
+from sqlalchemy.orm import aliased
 
+from lumipay import clock
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.database import run_in_transaction, utcnow
@@ -50,7 +52,7 @@ def request_run(
         raise ReconciliationError("end", "The end date must be on or after the start date.")
     if (end - start).days >= MAX_DAYS:
         raise ReconciliationError("end", f"Reconcile at most {MAX_DAYS} days at a time.")
-    if start > utcnow().date():
+    if start > clock.today():
         raise ReconciliationError("start", "The range starts in the future.")
 
     def work() -> int:
@@ -188,32 +190,48 @@ def items(run_id: int, *, exceptions_only: bool = False) -> list[ReconciliationI
 
 
 def open_exceptions() -> int:
-    """Exceptions in each provider's latest completed run (older runs are superseded) that no
-    approved settlement has resolved."""
+    """Every exception no person has resolved yet (by an approved settlement), whatever runs
+    came after it: a night's run covers its own day, so it never speaks for an earlier one.
+
+    A day reconciled twice finds the same exception twice; it counts once, by what it is about
+    (provider, kind, day and our reference or the provider's), and a settlement approved on
+    either finding resolves it.
+    """
     from lumipay.settlements.models import APPROVED, SettlementProposal
 
-    latest = (
-        select(ReconciliationRun.provider, func.max(ReconciliationRun.id).label("id"))
-        .where(ReconciliationRun.status == COMPLETED)
-        .group_by(ReconciliationRun.provider)
-        .subquery()
-    )
+    def identity(item: type[ReconciliationItem], run: type[ReconciliationRun]) -> tuple[Any, ...]:
+        return (
+            run.provider,
+            item.kind,
+            item.day,
+            func.coalesce(item.reference, item.provider_ref, cast(item.id, String)),
+        )
+
+    found = aliased(ReconciliationItem)
+    found_run = aliased(ReconciliationRun)
     resolved = (
         select(SettlementProposal.id)
+        .join(found, found.id == SettlementProposal.item_id)
+        .join(found_run, found_run.id == found.run_id)
         .where(
-            SettlementProposal.item_id == ReconciliationItem.id,
             SettlementProposal.status == APPROVED,
+            tuple_(*identity(found, found_run))
+            == tuple_(*identity(ReconciliationItem, ReconciliationRun)),
         )
         .exists()
     )
-    return int(
-        db.session.scalar(
-            select(func.count(ReconciliationItem.id))
-            .join(latest, latest.c.id == ReconciliationItem.run_id)
-            .where(ReconciliationItem.outcome.in_(EXCEPTIONS), ~resolved)
+    still_open = (
+        select(*identity(ReconciliationItem, ReconciliationRun))
+        .join(ReconciliationRun, ReconciliationRun.id == ReconciliationItem.run_id)
+        .where(
+            ReconciliationRun.status == COMPLETED,
+            ReconciliationItem.outcome.in_(EXCEPTIONS),
+            ~resolved,
         )
-        or 0
+        .distinct()
+        .subquery()
     )
+    return int(db.session.scalar(select(func.count()).select_from(still_open)) or 0)
 
 
 def resolutions(item_ids: list[int]) -> dict[int, tuple[int, str]]:

@@ -9,9 +9,9 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from lumipay import clock
 from lumipay.admin.access import admin_required
 from lumipay.admin.blueprint import bp
-from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.money import to_major_str
 from lumipay.reconciliation import service, sources
@@ -44,7 +44,7 @@ def _render_runs(form: ReconcileForm, status: int = 200) -> tuple[str, int]:
 @admin_required
 def reconciliation() -> tuple[str, int]:
     form = _reconcile_form(submitted=False)
-    yesterday = utcnow().date() - timedelta(days=1)
+    yesterday = clock.today() - timedelta(days=1)
     form.start.data = form.end.data = yesterday
     return _render_runs(form)
 
@@ -135,7 +135,7 @@ def reconciliation_export(run_id: int) -> Response:
 @admin_required
 def provider_report() -> tuple[str, int] | str:
     form = ProviderReportForm(request.args)
-    today = utcnow().date()
+    today = clock.today()
     if not request.args:
         form.start.data, form.end.data = today - timedelta(days=13), today
     elif not form.validate():

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from fpdf import FPDF
 
 from lumipay.accounts.service import HistoryRow
+from lumipay.clock import in_lagos
 from lumipay.money import format_amount, get_currency, to_major_str
 from lumipay.statements.service import Statement
 
@@ -69,7 +70,7 @@ def csv_chunks(statement: Statement, batches: Iterable[list[HistoryRow]]) -> Ite
         for row in batch:
             writer.writerow(
                 [
-                    row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    in_lagos(row.created_at).strftime("%Y-%m-%d %H:%M:%S"),
                     row.reference,
                     row.kind,
                     csv_cell(row.description),
@@ -146,7 +147,7 @@ class StatementPDF(FPDF):
             0,
             5,
             f"{s.start:%d %b %Y} to {s.end:%d %b %Y} · "
-            f"generated {s.generated_at:%d %b %Y %H:%M} UTC",
+            f"generated {in_lagos(s.generated_at):%d %b %Y %H:%M} Lagos time",
             new_x="LMARGIN",
             new_y="NEXT",
         )
@@ -225,7 +226,7 @@ def pdf_chunks(statement: Statement, batches: Iterable[list[HistoryRow]]) -> Ite
                 details = f"{details} · {row.narration}"
             pdf.line_(
                 [
-                    f"{row.created_at:%Y-%m-%d %H:%M}",
+                    f"{in_lagos(row.created_at):%Y-%m-%d %H:%M}",
                     details,
                     row.reference,
                     pdf.money(row.amount) if row.amount > 0 else "",

@@ -1,9 +1,14 @@
 """Statements: a wallet's entries over a date range with opening and closing balances.
 
 A year of a busy wallet must not sit in memory: entries are read in keyset batches on
-`ledger_entries(account_id, id)` and handed on batch by batch. The opening and closing balances
-come from `balance_after` of the last entry before each end of the range, and the period's
-totals from one SUM, so the summary is known before the first line is written.
+`ledger_entries(account_id, id)` and handed on batch by batch.
+
+Days are Lagos days, cut by the entries' time (`lumipay.clock.day_start`), and the ledger takes a
+posting's time under the wallet's lock, so per wallet time order is entry order and a day once
+over never gains an entry: a closed day's statement never changes. The balances come from the
+same cut: the opening is `balance_after` of the last entry before the period's first entry (by
+entry order), and the closing is the opening plus the period's lines, so the two always agree.
+The period's totals come from one SUM, so the summary is known before the first line is written.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from datetime import date, datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import lazyload
 
-from lumipay.accounts.service import HistoryRow, day_after, day_start, history_rows, wallet_for
+from lumipay.accounts.service import HistoryRow, history_rows, wallet_for
 from lumipay.auth.models import User
+from lumipay.clock import day_after, day_start
 from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.models import Entry, LedgerTransaction
@@ -50,11 +56,13 @@ class Statement:
     generated_at: datetime
 
 
-def _balance_before(wallet_id: int, moment: datetime) -> int:
-    """The wallet's posted balance just before `moment` (0 before its first entry)."""
+def _opening(wallet_id: int, first_entry_id: int | None, start: datetime) -> int:
+    """The wallet's posted balance before the period: `balance_after` of the entry just before
+    the period's first entry, or (no entry in the period) of the last one before `start`."""
+    before = Entry.id < first_entry_id if first_entry_id is not None else Entry.created_at < start
     balance = db.session.scalar(
         select(Entry.balance_after)
-        .where(Entry.account_id == wallet_id, Entry.created_at < moment)
+        .where(Entry.account_id == wallet_id, before)
         .order_by(Entry.id.desc())
         .limit(1)
     )
@@ -75,12 +83,15 @@ def statement_for(user_id: int, wallet_id: int, start: date, end: date) -> State
         select(
             func.coalesce(func.sum(case((Entry.amount > 0, Entry.amount), else_=0)), 0),
             func.coalesce(func.sum(case((Entry.amount < 0, -Entry.amount), else_=0)), 0),
+            func.min(Entry.id),
         ).where(
             Entry.account_id == wallet.id,
             Entry.created_at >= day_start(start),
             Entry.created_at < day_after(end),
         )
     ).one()
+    total_in, total_out = int(totals[0]), int(totals[1])
+    opening = _opening(wallet.id, totals[2], day_start(start))
     return Statement(
         wallet_id=wallet.id,
         currency=wallet.currency,
@@ -88,10 +99,10 @@ def statement_for(user_id: int, wallet_id: int, start: date, end: date) -> State
         account_number=(holder.account_number or "") if holder else "",
         start=start,
         end=end,
-        opening=_balance_before(wallet.id, day_start(start)),
-        closing=_balance_before(wallet.id, day_after(end)),
-        total_in=int(totals[0]),
-        total_out=int(totals[1]),
+        opening=opening,
+        closing=opening + total_in - total_out,
+        total_in=total_in,
+        total_out=total_out,
         generated_at=utcnow(),
     )
 

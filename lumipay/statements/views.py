@@ -6,8 +6,8 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+from lumipay import clock
 from lumipay.accounts.service import wallet_by_public_id, wallets_for
-from lumipay.database import utcnow
 from lumipay.statements import render, service
 from lumipay.statements.forms import StatementForm
 
@@ -22,7 +22,7 @@ def _form() -> StatementForm:
         SelectChoice(str(w.public_id), f"{w.currency} wallet") for w in wallets_for(current_user.id)
     ]
     if not request.args:
-        today = utcnow().date()
+        today = clock.today()
         form.start.data = today.replace(day=1)
         form.end.data = today
     return form

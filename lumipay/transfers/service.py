@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from flask import current_app
 from sqlalchemy import select
@@ -164,21 +165,20 @@ def send_transfer(
     def work() -> None:
         plan = plan_transfer(user_id, from_wallet_id, to_account_number, amount, narration)
         txn = ledger.begin("transfer", narration=plan.narration, reference=reference)
-        db.session.add(
-            Transfer(
-                reference=reference,
-                sender_id=user_id,
-                recipient_id=plan.recipient.user_id,
-                from_account_id=plan.from_wallet_id,
-                to_account_id=plan.to_wallet_id,
-                currency=plan.currency,
-                amount=plan.amount,
-                narration=plan.narration,
-                status="succeeded",
-                transaction_id=txn.id,
-                created_at=txn.created_at,
-            )
+        transfer = Transfer(
+            reference=reference,
+            sender_id=user_id,
+            recipient_id=plan.recipient.user_id,
+            from_account_id=plan.from_wallet_id,
+            to_account_id=plan.to_wallet_id,
+            currency=plan.currency,
+            amount=plan.amount,
+            narration=plan.narration,
+            status="succeeded",
+            transaction_id=txn.id,
+            created_at=txn.created_at,
         )
+        db.session.add(transfer)
         audit.record(
             "transfer",
             origin,
@@ -189,13 +189,12 @@ def send_transfer(
             to_account_number=plan.recipient.account_number,
         )
         db.session.flush()
-        ledger.lock_wallets([plan.from_wallet_id, plan.to_wallet_id])
-        limits.lock_customers([user_id, plan.recipient.user_id])
-        try:
-            limits.check_outgoing(user_id, plan.currency, plan.amount, kind="transfer")
+
+        def check(day: date) -> None:
+            limits.lock_customers([user_id, plan.recipient.user_id])
+            limits.check_outgoing(user_id, plan.currency, plan.amount, kind="transfer", day=day)
             limits.check_incoming(plan.to_wallet_id, plan.amount)
-        except limits.LimitExceeded as exc:
-            raise TransferError(exc.field, exc.message, code=exc.code) from None
+
         try:
             ledger.apply(
                 txn,
@@ -203,9 +202,13 @@ def send_transfer(
                     ledger.Leg(plan.from_wallet_id, -plan.amount),
                     ledger.Leg(plan.to_wallet_id, plan.amount),
                 ],
+                check=check,
             )
+        except limits.LimitExceeded as exc:
+            raise TransferError(exc.field, exc.message, code=exc.code) from None
         except InsufficientFunds as exc:
             raise TransferError("amount", exc.message, code=INSUFFICIENT_FUNDS) from None
+        transfer.created_at = txn.created_at
 
     outcome, replayed = idempotency.run_once(
         user_id, idempotency_key, "transfer", payload, reference, work, replayable=replayable

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lumipay import metrics
@@ -240,6 +240,31 @@ def _event_data(body: dict[str, Any]) -> dict[str, Any]:
     return data  # type: ignore[no-any-return]
 
 
+# What a handler raises on data it can't apply (a negative or fractional amount, a field
+# missing or of the wrong type): the event fails for good, with the reason, for a person to see;
+# retrying it would fail the same way. Anything else (the database going away) is retried.
+BAD_DATA = (ValueError, KeyError, TypeError)
+FAILED = "failed"
+
+
+def _fail(event: WebhookEvent, exc: Exception) -> None:
+    event.outcome = FAILED
+    event.failure = f"{type(exc).__name__}: {exc}"[:300]
+    metrics.webhooks.labels(event.channel, FAILED).inc()
+    log.error(
+        "webhook event failed: its data could not be applied",
+        extra={"channel": event.channel, "event_id": event.event_id, "reason": event.failure},
+    )
+
+
+def failed_count() -> int:
+    """Events whose data could not be applied: the back office's attention list shows them."""
+    return int(
+        db.session.scalar(select(func.count(WebhookEvent.id)).where(WebhookEvent.outcome == FAILED))
+        or 0
+    )
+
+
 @job
 def process_event(event_pk: int) -> str:
     """Apply one stored event through its channel's handler; returns the event's outcome."""
@@ -258,8 +283,13 @@ def process_event(event_pk: int) -> str:
             event.outcome = "ignored"
         else:
             handler: Callable[[str, dict[str, Any]], None] = resolve(handler_path)
-            handler(event.event_type, _event_data(json.loads(event.raw_body)))
-            event.outcome = "processed"
+            try:
+                # A savepoint: what the handler wrote before it gave up is undone.
+                with db.session.begin_nested():
+                    handler(event.event_type, _event_data(json.loads(event.raw_body)))
+                event.outcome = "processed"
+            except BAD_DATA as exc:
+                _fail(event, exc)
         event.processed_at = utcnow()
         return event.outcome
 

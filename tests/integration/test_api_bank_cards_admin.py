@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from lumipay.bank import service as bank
 from lumipay.bank.models import Payout, TopUp
 from lumipay.cards.models import Card
+from lumipay.clock import lagos_day
 from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.models import Hold
@@ -265,7 +266,7 @@ def admin_client(app: Any, admin: Any, clock: Any) -> ApiClient:
 
 def test_admin_operations_are_404_to_customers(app, ctx):
     ada = api_register(app, "Ada Obi")
-    today = utcnow().date().isoformat()
+    today = lagos_day(utcnow()).isoformat()
     body = {"provider": "bills-sandbox", "start": today, "end": today}
     assert_problem(ada.post("/admin/reconcile", body), 404, "not-found")
     assert_problem(ada.get("/admin/provider-report"), 404, "not-found")
@@ -279,7 +280,7 @@ def test_admin_queues_a_reconciliation_and_reads_the_provider_report(app, ctx, a
     from lumipay.reconciliation.models import ReconciliationRun
 
     tola = admin_client(app, admin, clock)
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     body = {"provider": "bills-sandbox", "start": today.isoformat(), "end": today.isoformat()}
     response = tola.post("/admin/reconcile", body)
     assert response.status_int == 202, response.text

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 
 from lumipay.bank import service
 from lumipay.bank.models import Payout
+from lumipay.clock import lagos_day
 from lumipay.extensions import db
 from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger.models import Hold, LedgerTransaction
@@ -278,7 +279,7 @@ def test_sandbox_settlement_report_comes_from_our_records(ctx, register, admin, 
     topped = reference_in(start_topup(ada, "2,000", "moniepoint:checkout"))
     pay_on_sandbox_page(ada, ada.get(f"/bank/topups/{topped}"))
     settle()
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     lines = bank_provider_named("moniepoint").settlement_report(today, today)
     credited = topup(topped)
     assert lines == [

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from lumipay.accounts.categories import CATEGORIES, category_filter, category_of
 from lumipay.accounts.insights import money_picture
+from lumipay.clock import lagos_day
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.ledger import service as ledger
@@ -95,7 +96,7 @@ def test_history_filters_by_text_in_narration_reference_and_counterparty(ada_and
 def test_history_filters_by_wallet_type_status_and_dates(ada_and_bayo):
     ada, bayo = ada_and_bayo
     # Taken before any transfer, so a run across midnight (UTC) keeps every entry on or after it.
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     transfer = send(ada, bayo.account_number, "1,000")
     airtime = spend(ada, "airtime", 20_000)
     bonus = db.session.scalar(
@@ -193,7 +194,7 @@ def test_money_picture_sums_the_last_30_days_by_day_and_category(ada_and_bayo):
     send(bayo, ada.account_number, "300")
     spend(ada, "airtime", 50_000)
     spend(ada, "card_purchase", 20_000)
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     picture = money_picture(user_of(ada).id, "NGN", today=today)
     assert len(picture.days) == 30 and picture.days[-1].day == today
     active = [d for d in picture.days if d.money_in or d.money_out]

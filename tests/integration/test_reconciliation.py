@@ -15,6 +15,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
 
 from lumipay.bills.models import BillPayment
+from lumipay.clock import lagos_day
 from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.verify import verify_ledger
@@ -143,7 +144,7 @@ def reconcile_through_the_page(admin, provider: str = "bills-sandbox", day: date
     page = admin.get("/admin/reconciliation")
     form = page.forms["reconcile-form"]
     form["provider"] = provider
-    form["start"] = form["end"] = (day or utcnow().date()).isoformat()
+    form["start"] = form["end"] = (day or lagos_day(utcnow())).isoformat()
     return form.submit()
 
 
@@ -205,7 +206,11 @@ def test_export_is_csv_with_every_item(ctx, register, admin, planted):  # type: 
 def test_provider_report_shows_expected_settled_and_outstanding(ctx, register, admin, planted):  # type: ignore[no-untyped-def]
     bills_for_a_day(register("Ada Obi"))
     run_id = service.request_run(
-        "bills-sandbox", utcnow().date(), utcnow().date(), requested_by=None, origin=_origin()
+        "bills-sandbox",
+        lagos_day(utcnow()),
+        lagos_day(utcnow()),
+        requested_by=None,
+        origin=_origin(),
     )
     service.carry_out(run_id)
     page = admin().get("/admin/provider-report")
@@ -243,7 +248,7 @@ def test_refused_requests_change_nothing(ctx, admin):  # type: ignore[no-untyped
 def test_cli_reconciles_and_prints_the_summary(ctx, register, app, planted, monkeypatch):  # type: ignore[no-untyped-def]
     bills_for_a_day(register("Ada Obi"))
     monkeypatch.setitem(app.config, "REDIS_URL", None)  # embedded: the job runs in-process
-    today = utcnow().date().isoformat()
+    today = lagos_day(utcnow()).isoformat()
     result = app.test_cli_runner().invoke(
         args=["reconcile", "--from", today, "--to", today, "--provider", "bills-sandbox"]
     )
@@ -263,7 +268,7 @@ def test_nightly_job_reconciles_yesterday_for_each_provider(ctx, app, monkeypatc
     # Bills through the sandbox; Moniepoint takes top-ups and sends payouts; UBA only names.
     assert [run.provider for run in runs] == ["bills-sandbox", "bank-moniepoint"]
     for run in runs:
-        assert run.start_on == run.end_on == utcnow().date() - timedelta(days=1)
+        assert run.start_on == run.end_on == lagos_day(utcnow()) - timedelta(days=1)
         assert run.status == "completed"
 
 
@@ -309,7 +314,7 @@ def bank_day(customer) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
 
 def test_bank_top_ups_and_payouts_all_match_without_planted_discrepancies(ctx, register, bank):  # type: ignore[no-untyped-def]
     topped, payouts = bank_day(register("Ada Obi"))
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     run_id = service.request_run(
         "bank-moniepoint", today, today, requested_by=None, origin=_origin()
     )
@@ -359,7 +364,7 @@ def test_bank_sandbox_discrepancies_are_found_through_the_back_office(
 def test_cli_reconciles_a_bank(ctx, register, app, bank, planted, monkeypatch):  # type: ignore[no-untyped-def]
     bank_day(register("Ada Obi"))
     monkeypatch.setitem(app.config, "REDIS_URL", None)  # embedded: the job runs in-process
-    today = utcnow().date().isoformat()
+    today = lagos_day(utcnow()).isoformat()
     result = app.test_cli_runner().invoke(
         args=["reconcile", "--from", today, "--to", today, "--provider", "bank-moniepoint"]
     )
@@ -437,7 +442,7 @@ def test_vtpass_settlement_report_is_read_over_http(ctx, register, vtpass):  # t
     for phone in ("08031110001", "08031110002"):
         buy_airtime(ada, phone, "1,000")
     run_worker(**vtpass.env)
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     vtpass.extra_rows = [f"VT999999,,airtime,200.00,reversed,{today.isoformat()}"]
     run_id = service.request_run("bills-vtpass", today, today, requested_by=None, origin=_origin())
     assert service.carry_out(run_id) == "completed"
@@ -459,7 +464,7 @@ def test_vtpass_malformed_report_fails_the_run_with_a_reason(ctx, vtpass):  # ty
         "transaction_id,request_id,product,amount,status,date\n"
         "VT1,r1,airtime,abc,delivered,2026-11-20\n"
     )
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     run_id = service.request_run("bills-vtpass", today, today, requested_by=None, origin=_origin())
     assert service.carry_out(run_id) == "failed"
     run = db.session.get(ReconciliationRun, run_id)

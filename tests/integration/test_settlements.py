@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import User
 from lumipay.bills.models import BillPayment
+from lumipay.clock import lagos_day
 from lumipay.extensions import db
 from lumipay.ledger.models import Account, Hold, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
@@ -235,7 +236,7 @@ def test_a_reconciliation_exception_is_resolved_from_its_run_page(
     monkeypatch.setitem(app.config, "SANDBOX_RECON_DISCREPANCIES", True)
     ada = register("Ada Obi")
     (stuck,) = bills(ada, "08031119999")
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     run_id = reconciliation.request_run(
         "bills-sandbox", today, today, requested_by=None, origin=SYSTEM
     )

@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
+from lumipay.clock import lagos_day
 from lumipay.database import utcnow
 from lumipay.statements import render, service
 from tests.integration.test_dashboard_and_wallets import send, user_of, wallets_of
@@ -36,7 +37,7 @@ def parse(response) -> tuple[dict[str, list[str]], list[list[str]]]:  # type: ig
 
 
 def test_csv_statement_has_balances_and_every_entry_with_running_balance(register, ctx):
-    today = utcnow().date()  # before any entry, so a run across midnight stays in range
+    today = lagos_day(utcnow())  # before any entry, so a run across midnight stays in range
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
     send(ada, bayo.account_number, "1,000")
@@ -71,7 +72,7 @@ def test_csv_statement_has_balances_and_every_entry_with_running_balance(registe
 
 
 def test_csv_cells_that_look_like_formulas_are_neutralised(register, ctx):
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     ada = register("Ada Obi")
     spend(ada, "airtime", 100, '=HYPERLINK("http://evil.example","x")')
     _, entries = parse(download(ada, "csv", today, today + timedelta(days=1)))
@@ -82,7 +83,7 @@ def test_pdf_statement_downloads_as_a_pdf(register, ctx):
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
     send(ada, bayo.account_number, "1,000")
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     response = download(ada, "pdf", today - timedelta(days=1), today)
     assert response.content_type == "application/pdf"
     assert response.headers["Content-Disposition"].endswith('.pdf"')
@@ -93,7 +94,7 @@ def test_pdf_statement_downloads_as_a_pdf(register, ctx):
 def test_statement_refuses_other_wallets_and_bad_ranges_inline(register, ctx):
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     other = download(ada, "csv", today, today, wallet=wallets_of(bayo)["NGN"].public_id, status=422)
     assert "Choose one of your wallets." in other.text
     backwards = download(ada, "csv", today, today - timedelta(days=1), status=422)
@@ -111,7 +112,7 @@ def test_statement_lines_come_in_keyset_batches_each_entry_once(register, ctx):
     bayo = register("Bayo Adeyemi")
     for n in range(1, 6):
         send(ada, bayo.account_number, f"{n}00")
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     wallet = wallets_of(ada)["NGN"]
     statement = service.statement_for(user_of(ada).id, wallet.id, today - timedelta(days=1), today)
     batches = list(service.statement_lines(statement, batch=2))
@@ -124,7 +125,7 @@ def test_statement_lines_come_in_keyset_batches_each_entry_once(register, ctx):
 def test_csv_is_written_as_batches_are_read_not_after(register, ctx):
     """Streaming: the summary goes out before any entry is read, each batch as it arrives."""
     ada = register("Ada Obi")
-    today = utcnow().date()
+    today = lagos_day(utcnow())
     wallet_id = wallets_of(ada)["NGN"].id
     statement = service.statement_for(user_of(ada).id, wallet_id, today - timedelta(1), today)
     pulled: list[int] = []

@@ -35,6 +35,9 @@ def worker_env(**extra: str) -> dict[str, str]:
         "BILLS_WEBHOOK_SECRET": SECRET,
         "SANDBOX_DELAY": "0",
         "BILLS_REQUERY_BACKOFF": "0",
+        # "Not found" right after a send means "send again" for these workers; the tests of the
+        # provider's retry window (test_jobs_run_once.py) set their own.
+        "PROVIDER_RETRY_WINDOW": "0",
         "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
     }
     env.update(extra)
@@ -133,6 +136,10 @@ class FakeAggregator:
     requery_answer: str = "delivered"  # delivered | processing | failed | unknown
     requery_script: list[str] = field(default_factory=list)  # answers given first, in order
     hold_pay: threading.Event | None = None
+    # A requery of a request id it has charged says delivered, of any other "unknown" (a real
+    # provider's books), instead of `requery_answer`.
+    requery_knows_paid: bool = False
+    paid: set[str] = field(default_factory=set)
     pay_arrived: threading.Event = field(default_factory=threading.Event)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     request_ids: list[tuple[str, str | None]] = field(default_factory=list)  # (path, X-Request-ID)
@@ -170,9 +177,13 @@ class FakeAggregator:
                 payload = self.answer("processing", body["request_id"])
             else:
                 payload = self.answer(self.pay_answer, body["request_id"])
+            with self.lock:
+                self.paid.add(body["request_id"])
         elif request.path == "/api/requery":
             with self.lock:
                 kind = self.requery_script.pop(0) if self.requery_script else self.requery_answer
+                if self.requery_knows_paid:
+                    kind = "delivered" if body["request_id"] in self.paid else "unknown"
             payload = self.answer(kind, body["request_id"])
         elif request.path == "/api/merchant-verify":
             if body.get("billersCode", "").endswith("0000"):
