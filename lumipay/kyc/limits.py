@@ -165,9 +165,15 @@ def balance_value(user_id: int) -> int:
     return _valued({currency: int(amount or 0) for currency, amount in rows})
 
 
-def check_outgoing(user_id: int, currency: str, amount: int, *, kind: str) -> None:
+def check_outgoing(
+    user_id: int, currency: str, amount: int, *, kind: str, reserved: int = 0
+) -> None:
     """The one gate for money leaving a customer: refuse it when an admin froze them
-    (AccountFrozen) or when it would break their tier's limits (LimitExceeded)."""
+    (AccountFrozen) or when it would break their tier's limits (LimitExceeded).
+
+    `reserved` is the part of `amount` already counted in today's spending (a card clearing
+    above its authorisation: the hold being captured); the per-transaction limit weighs the
+    whole `amount`, the daily limit only what is new."""
     tier, frozen = _locked_rows([user_id])[user_id]
     if frozen:
         raise AccountFrozen()
@@ -181,7 +187,7 @@ def check_outgoing(user_id: int, currency: str, amount: int, *, kind: str) -> No
             f"{format_amount(limits.per_transaction)} per transaction. {lift}"
         )
     spent = spent_today(user_id)
-    if spent + value > limits.daily:
+    if spent + naira_value(currency, amount - reserved) > limits.daily:
         left = max(limits.daily - spent, 0)
         raise LimitExceeded(
             f"This would take you past your Tier {tier} daily limit of "

@@ -27,5 +27,5 @@ class WebhookEvent(db.Model):
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # processed | ignored (no handler for the channel yet)
+    # processed | ignored (no handler for the channel yet) | unhandled (not understood: flagged)
     outcome: Mapped[str | None] = mapped_column(String(16))

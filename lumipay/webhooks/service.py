@@ -257,9 +257,10 @@ def process_event(event_pk: int) -> str:
         if handler_path is None:
             event.outcome = "ignored"
         else:
-            handler: Callable[[str, dict[str, Any]], None] = resolve(handler_path)
-            handler(event.event_type, _event_data(json.loads(event.raw_body)))
-            event.outcome = "processed"
+            handler: Callable[[str, dict[str, Any]], str | None] = resolve(handler_path)
+            said = handler(event.event_type, _event_data(json.loads(event.raw_body)))
+            # A handler may name another outcome: "unhandled" keeps the event for a person.
+            event.outcome = said if isinstance(said, str) else "processed"
         event.processed_at = utcnow()
         return event.outcome
 
