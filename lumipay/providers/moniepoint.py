@@ -184,6 +184,24 @@ def read_event(event_type: str, data: dict[str, Any]) -> BankEvent:
     )
 
 
+def delivery_id(event_type: str, data: dict[str, Any]) -> str | None:
+    """What identifies one Monnify delivery (Monnify sends no event id): the event type and
+    the reference of what it reports. A collection's later news under the same transaction
+    reference (paymentStatus REVERSED) and each refund or chargeback (their own references)
+    are deliveries of their own, not replays of the payment."""
+    reference = data.get("transactionReference") or data.get("reference")
+    if not isinstance(reference, str) or not reference:
+        return None
+    field = REVERSAL_EVENTS.get(event_type, (None, None, None))[1]
+    own = data.get(field) if field else None
+    if isinstance(own, str) and own:
+        reference = f"{reference}:{own}"
+    status = str(data.get("paymentStatus") or "PAID").upper()
+    if event_type == PAYMENT_RECEIVED and status != "PAID":
+        reference = f"{reference}:{status}"
+    return f"{event_type}:{reference}"[:100]
+
+
 def _reversal(event_type: str, data: dict[str, Any]) -> BankEvent:
     kind, reference_field, amount_field = REVERSAL_EVENTS[event_type]
     original = _text(data.get("transactionReference"))

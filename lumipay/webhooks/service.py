@@ -226,11 +226,10 @@ def receive_moniepoint(
     data = body.get("eventData") if isinstance(body, dict) else None
     if not isinstance(event_type, str) or not isinstance(data, dict) or _has_nul(body):
         raise _reject("bank", 400, "malformed", client)
-    reference = data.get("transactionReference") or data.get("reference")
-    if not isinstance(reference, str) or not reference or len(event_type) > 64:
+    event_id = moniepoint.delivery_id(event_type, data)
+    if event_id is None or len(event_type) > 64:
         raise _reject("bank", 400, "malformed", client)
     current = now or utcnow()
-    event_id = f"{event_type}:{reference}"[:100]
     return _store("bank", event_id, event_type, data, raw_body, current, current, client)
 
 

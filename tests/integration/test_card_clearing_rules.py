@@ -6,6 +6,7 @@ after each."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import Account, Hold
-from tests.conftest import set_tier
+from tests.conftest import Browser, set_tier
 from tests.integration.helpers.cards import authorise_at_once, deliver
 from tests.integration.test_cards import active_card, assert_ledger_ok, authorise
 from tests.integration.test_cards import cards_config as cards_config
@@ -300,4 +301,82 @@ def test_refund_in_another_currency_without_a_rate_is_refused_and_flagged(ctx, r
     row = authorisation(answer["authorization_id"])
     assert row.needs_attention and "rate" in row.note
     assert wallet(ada).balance == 10_000_000 - 1_650_000
+    assert_ledger_ok()
+
+
+def _at_once(*calls) -> None:  # type: ignore[no-untyped-def]
+    """Run the calls in threads released together by a barrier; re-raise the first failure."""
+    barrier = threading.Barrier(len(calls))
+    failures: list[BaseException] = []
+
+    def run(call) -> None:  # type: ignore[no-untyped-def]
+        try:
+            barrier.wait(10)
+            call()
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    if failures:
+        raise failures[0]
+
+
+def test_split_clearings_and_a_repeat_arriving_at_once_capture_each_clearing_once(
+    app, ctx, register
+):  # type: ignore[no-untyped-def]
+    ada = register("Ada Obi")
+    card = active_card(ada)
+    first = Browser(app, extra_environ={"REMOTE_ADDR": "192.0.2.91"})
+    auth_id = authorise(first, card, 100_000)["authorization_id"]
+    clearings = [
+        {"clearing_id": "clr_1", "amount": 60_000, "final": False},
+        {"clearing_id": "clr_2", "amount": 40_000},
+        {"clearing_id": "clr_1", "amount": 60_000, "final": False},  # the same one again
+    ]
+
+    def deliver_as(n: int, data: dict):  # type: ignore[no-untyped-def]
+        def call() -> None:
+            browser = Browser(app, extra_environ={"REMOTE_ADDR": f"192.0.2.{130 + n}"})
+            with app.app_context():
+                response = deliver(browser, "clearing", {"authorization_id": auth_id, **data})
+            assert response.status_int == 200, response.text
+
+        return call
+
+    _at_once(*(deliver_as(n, data) for n, data in enumerate(clearings)))
+    row = authorisation(auth_id)
+    assert (row.status, row.captured_amount, row.needs_attention) == ("captured", 100_000, False)
+    w = wallet(ada)
+    assert (w.balance, w.held) == (10_000_000 - 100_000, 0)
+    assert clearing_balance() == 100_000
+    assert_ledger_ok()
+
+
+def test_a_clearing_racing_the_card_expiry_is_captured_once_either_way(app, ctx, register):  # type: ignore[no-untyped-def]
+    from lumipay.cards import expiry
+
+    ada = register("Ada Obi")
+    card = active_card(ada)
+    issuer = Browser(app, extra_environ={"REMOTE_ADDR": "192.0.2.92"})
+    auth_id = authorise(issuer, card, 300_000)["authorization_id"]
+    later = utcnow() + timedelta(days=8)
+
+    def expire() -> None:
+        with app.app_context():
+            expiry.expire_authorisations(later)
+
+    def clear_it() -> None:
+        with app.app_context():
+            deliver(issuer, "clearing", {"authorization_id": auth_id, "amount": 300_000})
+
+    _at_once(expire, clear_it)
+    row = authorisation(auth_id)
+    assert (row.status, row.captured_amount) == ("captured", 300_000)
+    w = wallet(ada)
+    assert (w.balance, w.held) == (10_000_000 - 300_000, 0)
+    assert clearing_balance() == 300_000
     assert_ledger_ok()

@@ -89,9 +89,6 @@ REVERSALS = {
 
 @pytest.mark.parametrize("form", list(REVERSALS))
 def test_reversed_top_up_debits_the_wallet_and_what_was_spent_is_owed(ctx, register, web, form):  # type: ignore[no-untyped-def]
-    from lumipay.bank.reversals import TopUpReversal
-    from lumipay.ledger import receivables
-
     ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
     reference = credited_top_up(web, ada)
     assert balances_on_dashboard(ada) == ("₦120,000.00", "₦120,000.00")
@@ -102,10 +99,13 @@ def test_reversed_top_up_debits_the_wallet_and_what_was_spent_is_owed(ctx, regis
     post(web, event_type, data)
     post(web, event_type, data)  # the same news again, under another event id
 
+    w = wallet(ada)
+    assert (w.balance, w.held) == (0, 0)  # never a negative available balance
     reversed_topup = topup(reference)
     assert reversed_topup.status == "reversed"
-    w = wallet(ada)
-    assert (w.balance, w.held) == (0, 0)
+    from lumipay.bank.reversals import TopUpReversal
+    from lumipay.ledger import receivables
+
     assert receivables.owed(w.user_id, "NGN") == 500_000
     assert system_balance("moniepoint_clearing:NGN") == 0
     reversals = db.session.scalars(select(TopUpReversal)).all()
@@ -148,3 +148,37 @@ def test_unknown_bank_event_is_kept_and_flagged_for_the_back_office(ctx, registe
     assert event.event_type == "SETTLEMENT_ADJUSTMENT" and event.outcome == "unhandled"
     overview = admin().get("/admin").text
     assert "Provider events not understood" in overview
+
+
+def test_a_reversal_racing_a_transfer_out_never_lets_both_spend_the_money(app, ctx, register, web):  # type: ignore[no-untyped-def]
+    from lumipay.bank.reversals import TopUpReversal
+    from lumipay.ledger import receivables
+    from tests.integration.test_card_clearing_rules import _at_once
+    from tests.integration.test_transfers import step_one
+
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    credited_top_up(web, ada)
+    set_tier(ada.email, 3)
+    confirm = step_one(ada, bayo.account_number, "110,000")
+    assert confirm.status_int == 200, confirm.text
+    outcomes: list[int] = []
+    raw, headers = bank_delivery(*REVERSALS["reversed transaction"])
+
+    def transfer() -> None:
+        outcomes.append(confirm.forms["confirm-form"].submit(expect_errors=True).status_int)
+
+    def reversal() -> None:
+        with app.app_context():
+            assert web.post(WEBHOOK, raw, headers=headers).status_int == 200
+
+    _at_once(transfer, reversal)
+    db.session.expire_all()
+    record = db.session.scalar(select(TopUpReversal))
+    assert record.covered + record.owed == 2_000_000
+    w = wallet(ada)
+    if outcomes == [303]:  # the transfer went first: ₦10,000 was left to take back
+        assert (record.owed, w.balance) == (1_000_000, 0)
+    else:  # the reversal went first: the transfer found only ₦100,000
+        assert (record.owed, w.balance) == (0, 10_000_000)
+    assert w.held == 0 and receivables.owed(w.user_id, "NGN") == record.owed
+    assert_ledger_ok()
