@@ -20,6 +20,6 @@ def sync_card_status(reference: str) -> str:
 
 
 @job
-def expire_authorisations(now: datetime | None = None) -> int:
+def expire_card_authorisations(now: datetime | None = None) -> int:
     """Periodic (rq cron, every minute): expire authorisations nobody cleared in time."""
     return expiry.expire_authorisations(now)

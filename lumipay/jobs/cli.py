@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from lumipay.bills.jobs import expire_holds, sweep_bills
-from lumipay.cards.jobs import expire_authorisations
+from lumipay.cards.jobs import expire_card_authorisations
 from lumipay.fx.jobs import fx_update
 from lumipay.jobs.outbox import relay
 
@@ -35,7 +35,7 @@ def expire_command() -> None:
 @jobs_cli.command("expire-card-authorisations")
 def expire_cards_command() -> None:
     """Expire card authorisations nobody cleared within the network's window."""
-    click.echo(f"expired {expire_authorisations()} card authorisation(s)")
+    click.echo(f"expired {expire_card_authorisations()} card authorisation(s)")
 
 
 @jobs_cli.command("fx-update")

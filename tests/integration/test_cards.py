@@ -162,13 +162,13 @@ def test_reversal_releases_the_hold(ctx, register, issuer):  # type: ignore[no-u
 
 
 def test_expired_authorisation_is_released_by_the_card_expiry_job(ctx, register, issuer):  # type: ignore[no-untyped-def]
-    from lumipay.cards.jobs import expire_authorisations
+    from lumipay.cards.jobs import expire_card_authorisations
 
     ada = register("Ada Obi")
     card = active_card(ada)
     authorise(issuer, card, 300_000)
     assert balances_on_dashboard(ada)[1] == "₦97,000.00"
-    assert expire_authorisations(utcnow() + timedelta(days=8)) == 1
+    assert expire_card_authorisations(utcnow() + timedelta(days=8)) == 1
     assert balances_on_dashboard(ada) == ("₦100,000.00", "₦100,000.00")
     assert "Expired" in ada.get(f"/cards/{card.reference}").text
     assert_ledger_ok()

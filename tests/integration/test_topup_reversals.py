@@ -42,6 +42,14 @@ def post(web, event_type: str, data: dict, event_id: str | None = None):  # type
     return response
 
 
+def attention_count(overview, label: str) -> int:  # type: ignore[no-untyped-def]
+    """The count the back office's "needs attention" list shows on the line named `label`."""
+    for item in overview.html.select("ul.attention li"):
+        if label in item.text:
+            return int(item.find("strong").text)
+    raise AssertionError(f"no attention line {label!r}")
+
+
 def credited_top_up(web, customer, amount: str = "20,000") -> str:  # type: ignore[no-untyped-def]
     reference = reference_in(start_topup(customer, amount, CHECKOUT))
     kobo = int(amount.replace(",", "")) * 100
@@ -146,8 +154,7 @@ def test_unknown_bank_event_is_kept_and_flagged_for_the_back_office(ctx, registe
     post(web, "SETTLEMENT_ADJUSTMENT", {"transactionReference": "MNFY|99", "amount": "10.00"})
     event = db.session.scalar(select(WebhookEvent))
     assert event.event_type == "SETTLEMENT_ADJUSTMENT" and event.outcome == "unhandled"
-    overview = admin().get("/admin").text
-    assert "Provider events not understood" in overview
+    assert attention_count(admin().get("/admin"), "Provider events not understood") == 1
 
 
 def test_a_reversal_racing_a_transfer_out_never_lets_both_spend_the_money(app, ctx, register, web):  # type: ignore[no-untyped-def]
@@ -182,3 +189,18 @@ def test_a_reversal_racing_a_transfer_out_never_lets_both_spend_the_money(app, c
         assert (record.owed, w.balance) == (0, 10_000_000)
     assert w.held == 0 and receivables.owed(w.user_id, "NGN") == record.owed
     assert_ledger_ok()
+
+
+def test_the_back_office_sees_the_reversal_and_what_the_customer_owes(ctx, register, web, admin):  # type: ignore[no-untyped-def]
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    credited_top_up(web, ada)
+    set_tier(ada.email, 3)
+    send(ada, bayo.account_number, "105,000")
+    post(web, *REVERSALS["chargeback"])
+    staff = admin()
+    assert attention_count(staff.get("/admin"), "Top-ups the provider took back") == 1
+    page = staff.get(f"/admin/customers/{wallet(ada).user_id}")
+    owed = page.html.find(id="customer-owed")
+    assert owed is not None and "₦5,000.00" in owed.text
+    reversals = page.html.find(id="customer-topup-reversals")
+    assert reversals is not None and "chargeback" in reversals.text
