@@ -193,6 +193,20 @@ def _refusal(topup: TopUp | None, news: CreditReversal) -> str | None:
     return None
 
 
+def repay_owed(topup: TopUp) -> int:
+    """A credited top-up first repays what its owner owes in that currency (they are told)."""
+    repaid = receivables.repay(topup.account_id, narration=f"Repaid from top-up {topup.reference}")
+    if repaid:
+        notify(
+            topup.user_id,
+            "Money owed repaid",
+            f"{format_amount(repaid, topup.currency_paid or topup.currency)} of your top-up "
+            f"{topup.reference} repaid what you owed Lumipay.",
+            link=f"/bank/topups/{topup.reference}",
+        )
+    return repaid
+
+
 def reversals_for(user_id: int, limit: int = 20) -> list[TopUpReversal]:
     return list(
         db.session.scalars(

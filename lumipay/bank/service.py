@@ -403,6 +403,7 @@ def _credit(topup: TopUp, payment: Payment, flag: str | None) -> None:
     )
     topup.transaction_id = txn.id
     topup.move_to(TOPUP_CREDITED)
+    reversals.repay_owed(topup)
     notify(
         topup.user_id,
         "Money in",

@@ -4,7 +4,8 @@ Some debits can't be refused: the card network has already paid the merchant (a 
 after its authorisation expired), or a provider took back a top-up the customer has spent.
 `debit_or_owe` is the one way to post such a debit: the wallet gives what it has available and
 the shortfall is booked to the customer's receivable account, in the same ledger transaction,
-so an available balance never goes below zero and what is owed is on the books.
+so an available balance never goes below zero and what is owed is on the books. Money that
+later comes into the customer's wallet from outside (a top-up) repays it first (`repay`).
 
 One receivable account per customer and currency: a system account coded
 `customer_receivable:<user id>:<currency>`. Its balance is negative while the customer owes
@@ -30,6 +31,7 @@ from lumipay.ledger.errors import LedgerError
 from lumipay.ledger.models import SYSTEM, Account, Entry, LedgerTransaction
 
 RECEIVABLE = "customer_receivable"
+REPAYMENT_KIND = "receivable_repayment"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,25 @@ def debit_or_owe(
     legs += [ledger.Leg(wallet.id, -amount), ledger.Leg(credit_account_id, amount)]
     txn = ledger.post(kind, legs, narration=narration, parent_id=parent_id)
     return Debit(txn, covered, owed)
+
+
+def repay(wallet_id: int, *, narration: str = "") -> int:
+    """Take what the wallet's owner owes in its currency out of its available balance, as far
+    as it goes (money that just came in); returns how much was repaid."""
+    wallet = ledger.lock_wallets([wallet_id]).get(wallet_id)
+    if wallet is None or wallet.user_id is None:
+        return 0
+    debt = owed(wallet.user_id, wallet.currency)
+    take = min(debt, max(wallet.available, 0))
+    if take <= 0:
+        return 0
+    receivable = receivable_account(wallet.user_id, wallet.currency)
+    ledger.post(
+        REPAYMENT_KIND,
+        [ledger.Leg(wallet.id, -take), ledger.Leg(receivable.id, take)],
+        narration=narration or "Repayment of what you owed",
+    )
+    return take
 
 
 def owed(user_id: int, currency: str) -> int:

@@ -204,3 +204,20 @@ def test_the_back_office_sees_the_reversal_and_what_the_customer_owes(ctx, regis
     assert owed is not None and "₦5,000.00" in owed.text
     reversals = page.html.find(id="customer-topup-reversals")
     assert reversals is not None and "chargeback" in reversals.text
+
+
+def test_money_that_comes_in_later_repays_what_the_customer_owes(ctx, register, web):  # type: ignore[no-untyped-def]
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    credited_top_up(web, ada)
+    set_tier(ada.email, 3)
+    send(ada, bayo.account_number, "105,000")
+    post(web, *REVERSALS["reversed transaction"])
+    assert balances_on_dashboard(ada) == ("₦0.00", "₦0.00")
+    reference = reference_in(start_topup(ada, "8,000", CHECKOUT))
+    post(web, *payment_event(reference=reference, amount=800_000, ref="MNFY|20261201|TOPUP2"))
+    from lumipay.ledger import receivables
+
+    assert receivables.owed(wallet(ada).user_id, "NGN") == 0
+    assert balances_on_dashboard(ada) == ("₦3,000.00", "₦3,000.00")
+    assert "Money owed repaid" in ada.get("/notifications").text
+    assert_ledger_ok()
