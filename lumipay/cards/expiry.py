@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from lumipay.cards.models import APPROVED, AUTHORISATION, EXPIRED, CardTransaction
-from lumipay.cards.service import _locked_authorisation, _locked_hold
+from lumipay.cards.service import lock_authorisation, lock_hold
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.ledger import service as ledger
@@ -49,14 +49,14 @@ def expire_authorisations(now: datetime | None = None) -> int:
 
 def _expire_one(authorization_id: str, cutoff: datetime):  # type: ignore[no-untyped-def]
     def work() -> bool:
-        found = _locked_authorisation(authorization_id)
+        found = lock_authorisation(authorization_id)
         if found is None:
             return False
         card, row = found
         if row.status != APPROVED:
             return False
         ledger.lock_wallets([card.account_id])
-        hold = _locked_hold(row.hold_id)
+        hold = lock_hold(row.hold_id)
         if hold is None or hold.status not in ("active", "expired"):
             return False
         if hold.status == "active":

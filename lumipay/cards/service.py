@@ -418,7 +418,7 @@ def card_wallets(user_id: int) -> list[Account]:
 # --------------------------------------------------------------------------- the issuer's news
 
 
-def _locked_authorisation(authorization_id: Any) -> tuple[Card, CardTransaction] | None:
+def lock_authorisation(authorization_id: Any) -> tuple[Card, CardTransaction] | None:
     """Card then authorisation, both locked: the same order as the authorisation path."""
     if not isinstance(authorization_id, str):
         return None
@@ -509,7 +509,7 @@ def network_amount(data: dict[str, Any], currency: str) -> NetworkAmount:
     return NetworkAmount(converted, amount, sent, rate)
 
 
-def _locked_hold(hold_id: int | None) -> Hold | None:
+def lock_hold(hold_id: int | None) -> Hold | None:
     if hold_id is None:
         return None
     return db.session.scalars(
@@ -559,7 +559,7 @@ def clear(data: dict[str, Any]) -> str:
     against the limits (flagged when over them), and what the wallet can't cover is owed by
     the customer (lumipay.ledger.receivables), never a negative available balance.
     """
-    found = _locked_authorisation(data.get("authorization_id"))
+    found = lock_authorisation(data.get("authorization_id"))
     if found is None:
         log.warning("clearing for an unknown authorisation, or malformed")
         return "ignored"
@@ -580,7 +580,7 @@ def clear(data: dict[str, Any]) -> str:
         _flag(row, exc.message)
         return row.status
     wallet = ledger.lock_wallets([card.account_id])[card.account_id]
-    hold = _locked_hold(row.hold_id)
+    hold = lock_hold(row.hold_id)
     held = hold.amount if hold is not None and hold.status == "active" else 0
     so_far = row.captured_amount or 0
     within = max(0, min(sent.amount, row.amount - so_far))
@@ -727,7 +727,7 @@ def _flag(row: CardTransaction, note: str) -> None:
 
 def reverse(data: dict[str, Any]) -> str:
     """The merchant cancelled an approved authorisation: give the money back to available."""
-    found = _locked_authorisation(data.get("authorization_id"))
+    found = lock_authorisation(data.get("authorization_id"))
     if found is None:
         log.warning("reversal for an unknown authorisation")
         return "ignored"
@@ -746,7 +746,7 @@ def reverse(data: dict[str, Any]) -> str:
 def refund(data: dict[str, Any]) -> str:
     """The merchant refunded a captured purchase: credit the wallet from card clearing, in
     the card's currency (a refund in another one converted at the network's stated rate)."""
-    found = _locked_authorisation(data.get("authorization_id"))
+    found = lock_authorisation(data.get("authorization_id"))
     refund_id = data.get("refund_id")
     if found is None or not isinstance(refund_id, str) or not refund_id or len(refund_id) > 64:
         log.warning("refund for an unknown authorisation, or malformed")

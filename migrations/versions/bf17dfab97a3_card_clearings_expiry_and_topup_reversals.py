@@ -95,9 +95,10 @@ def upgrade():
 
 
 def _replace_check(table: str, name: str, condition: str) -> None:
-    constraint = f"ck_{table}_{name}"
-    op.drop_constraint(op.f(constraint), table, type_="check")
-    op.create_check_constraint(op.f(constraint), table, condition)
+    constraint = op.f(f"ck_{table}_{name}")
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        batch_op.drop_constraint(constraint, type_="check")
+        batch_op.create_check_constraint(constraint, sa.text(condition))
 
 
 def downgrade():
