@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -184,14 +185,17 @@ def read_event(event_type: str, data: dict[str, Any]) -> BankEvent:
     )
 
 
-def delivery_id(event_type: str, data: dict[str, Any]) -> str | None:
+def delivery_id(event_type: str, data: dict[str, Any]) -> str:
     """What identifies one Monnify delivery (Monnify sends no event id): the event type and
     the reference of what it reports. A collection's later news under the same transaction
     reference (paymentStatus REVERSED) and each refund or chargeback (their own references)
     are deliveries of their own, not replays of the payment."""
     reference = data.get("transactionReference") or data.get("reference")
     if not isinstance(reference, str) or not reference:
-        return None
+        # An event of a kind we don't know may name nothing we look for: it is still kept
+        # (and flagged when processed), identified by its content.
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return f"{event_type}:sha256:{hashlib.sha256(canonical).hexdigest()[:40]}"[:100]
     field = REVERSAL_EVENTS.get(event_type, (None, None, None))[1]
     own = data.get(field) if field else None
     if isinstance(own, str) and own:

@@ -226,9 +226,9 @@ def receive_moniepoint(
     data = body.get("eventData") if isinstance(body, dict) else None
     if not isinstance(event_type, str) or not isinstance(data, dict) or _has_nul(body):
         raise _reject("bank", 400, "malformed", client)
-    event_id = moniepoint.delivery_id(event_type, data)
-    if event_id is None or len(event_type) > 64:
+    if len(event_type) > 64:
         raise _reject("bank", 400, "malformed", client)
+    event_id = moniepoint.delivery_id(event_type, data)
     current = now or utcnow()
     return _store("bank", event_id, event_type, data, raw_body, current, current, client)
 

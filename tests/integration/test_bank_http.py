@@ -211,6 +211,18 @@ def test_moniepoint_reversal_of_a_credited_payment_is_its_own_delivery(ctx, regi
     assert_ledger_ok()
 
 
+def test_moniepoint_event_we_dont_know_is_kept_and_flagged_not_refused(ctx, fakes, web):  # type: ignore[no-untyped-def]
+    from lumipay.webhooks.models import WebhookEvent
+
+    data = {"settlementReference": "STL-42", "amount": "1000.00"}
+    assert web.post(WEBHOOK, *monnify_delivery("SETTLEMENT", data)).status_int == 200
+    replay = web.post(WEBHOOK, *monnify_delivery("SETTLEMENT", data), expect_errors=True)
+    assert replay.status_int == 400 and replay.json["reason"] == "replayed"
+    fakes.settle()
+    event = db.session.scalar(select(WebhookEvent))
+    assert (event.event_type, event.outcome) == ("SETTLEMENT", "unhandled")
+
+
 def test_payout_job_run_twice_sends_once(ctx, register, fakes):  # type: ignore[no-untyped-def]
     ada = register("Ada Obi")
     confirm = payout_step_one(ada, "0123456789", "10,000")

@@ -221,3 +221,29 @@ def test_money_that_comes_in_later_repays_what_the_customer_owes(ctx, register, 
     assert balances_on_dashboard(ada) == ("₦3,000.00", "₦3,000.00")
     assert "Money owed repaid" in ada.get("/notifications").text
     assert_ledger_ok()
+
+
+def test_the_same_reversal_delivered_twice_at_once_takes_the_money_back_once(
+    app, ctx, register, web
+):  # type: ignore[no-untyped-def]
+    from tests.integration.test_card_clearing_rules import _at_once
+
+    ada = register("Ada Obi")
+    credited_top_up(web, ada)
+    deliveries = [bank_delivery(*REVERSALS["chargeback"]) for _ in range(3)]
+
+    def deliver(raw: bytes, headers: dict):  # type: ignore[no-untyped-def]
+        def call() -> None:
+            with app.app_context():
+                assert web.post(WEBHOOK, raw, headers=headers).status_int == 200
+
+        return call
+
+    _at_once(*(deliver(raw, headers) for raw, headers in deliveries))
+    db.session.expire_all()
+    assert balances_on_dashboard(ada) == ("₦100,000.00", "₦100,000.00")
+    assert system_balance("moniepoint_clearing:NGN") == 0
+    from lumipay.bank.reversals import TopUpReversal
+
+    assert len(db.session.scalars(select(TopUpReversal)).all()) == 1
+    assert_ledger_ok()
