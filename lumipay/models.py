@@ -4,6 +4,7 @@ from lumipay.api.models import RefreshToken
 from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import PasswordResetToken, RecoveryCode, User, UserSession
 from lumipay.bank.models import Payout, ReservedAccount, TopUp
+from lumipay.bank.reversals import TopUpReversal
 from lumipay.beneficiaries.models import Beneficiary
 from lumipay.bills.models import BillPayment
 from lumipay.cards.models import Card, CardTransaction
@@ -53,6 +54,7 @@ __all__ = [
     "SealBlock",
     "SettlementProposal",
     "TopUp",
+    "TopUpReversal",
     "Transfer",
     "User",
     "UserSession",

@@ -170,6 +170,7 @@ TABLES = (
     "notifications",
     "bill_payments",
     "bank_payouts",
+    "bank_topup_reversals",
     "bank_topups",
     "bank_reserved_accounts",
     "beneficiaries",

@@ -49,6 +49,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "fee": ("Fee", "fees"),
     "fx_conversion": ("Currency conversion", "fx"),
     "bank_topup": ("Top-up", "transfers"),
+    "bank_topup_reversal": ("Top-up reversed", "transfers"),
+    "receivable_repayment": ("Repayment of what you owed", "other"),
     "bank_payout": ("Bank payout", "transfers"),
 }
 

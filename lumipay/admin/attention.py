@@ -13,6 +13,7 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from lumipay.admin import queries
+from lumipay.bank import reversals
 from lumipay.bank.models import AWAITING_APPROVAL, TOPUP_UNCREDITED, Payout, TopUp
 from lumipay.cards.models import CardTransaction
 from lumipay.extensions import db
@@ -20,6 +21,7 @@ from lumipay.kyc.models import PENDING, KycSubmission
 from lumipay.reconciliation import service as reconciliation
 from lumipay.settlements import service as settlements
 from lumipay.webhooks import service as webhooks
+from lumipay.webhooks.models import WebhookEvent
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,16 @@ def attention_counts() -> list[Attention]:
         Attention(
             "Top-ups received but not credited",
             _count(TopUp, TopUp.status == TOPUP_UNCREDITED),
+            None,
+        ),
+        Attention(
+            "Top-ups the provider took back (reversed, charged back, refunded)",
+            reversals.attention_count(),
+            None,
+        ),
+        Attention(
+            "Provider events not understood (kept in the inbox)",
+            _count(WebhookEvent, WebhookEvent.outcome == reversals.UNHANDLED),
             None,
         ),
         Attention(

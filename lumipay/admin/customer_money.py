@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from lumipay.bank import reversals
 from lumipay.bank.models import Payout, TopUp
 from lumipay.cards.models import Card
 from lumipay.extensions import db
 from lumipay.kyc.models import KycSubmission
+from lumipay.ledger import receivables
 
 
 @dataclass(frozen=True)
@@ -18,10 +20,13 @@ class CustomerMoney:
     cards: list[Card]
     topups: list[TopUp]
     payouts: list[Payout]
+    reversals: list[reversals.TopUpReversal]
+    owed: dict[str, int]  # what the customer owes the bank, per currency
 
 
 def customer_money(user_id: int, limit: int = 10) -> CustomerMoney:
-    """The latest KYC submission, every card, and the most recent top-ups and payouts."""
+    """The latest KYC submission, every card, the most recent top-ups (and what providers took
+    back of them) and payouts, and what the customer owes the bank."""
     return CustomerMoney(
         latest_submission=db.session.scalar(
             select(KycSubmission)
@@ -45,4 +50,6 @@ def customer_money(user_id: int, limit: int = 10) -> CustomerMoney:
                 .limit(limit)
             )
         ),
+        reversals=reversals.reversals_for(user_id, limit),
+        owed=receivables.owed_by(user_id),
     )

@@ -51,10 +51,12 @@ class ReservedAccount(db.Model):
 
 
 TOPUP_PENDING, TOPUP_CREDITED, TOPUP_UNCREDITED = "pending", "credited", "uncredited"
+TOPUP_REVERSED = "reversed"  # the provider took all of it back (lumipay.bank.reversals)
 TOPUP_TRANSITIONS: dict[str, frozenset[str]] = {
     TOPUP_PENDING: frozenset({TOPUP_CREDITED, TOPUP_UNCREDITED}),
-    TOPUP_CREDITED: frozenset(),
+    TOPUP_CREDITED: frozenset({TOPUP_REVERSED}),
     TOPUP_UNCREDITED: frozenset(),
+    TOPUP_REVERSED: frozenset(),
 }
 
 
@@ -68,7 +70,9 @@ class TopUp(db.Model):
     __table_args__ = (
         CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
         CheckConstraint("amount_paid IS NULL OR amount_paid > 0", name="amount_paid_positive"),
-        CheckConstraint("status IN ('pending', 'credited', 'uncredited')", name="status_known"),
+        CheckConstraint(
+            "status IN ('pending', 'credited', 'uncredited', 'reversed')", name="status_known"
+        ),
         CheckConstraint("method IN ('reserved_account', 'checkout')", name="method_known"),
         # Exactly once per provider transaction: the database refuses a second credit.
         UniqueConstraint(

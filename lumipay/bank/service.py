@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
+from lumipay.bank import reversals
 from lumipay.bank.models import (
     AWAITING_APPROVAL,
     FAILED,
@@ -408,6 +409,7 @@ def _credit(topup: TopUp, payment: Payment, flag: str | None) -> None:
     )
     topup.transaction_id = txn.id
     topup.move_to(TOPUP_CREDITED)
+    reversals.repay_owed(topup)
     notify(
         topup.user_id,
         "Money in",
@@ -880,21 +882,26 @@ def _succeed(payout: Payout) -> None:
     _tell(payout, "Payout paid", f"paid into {payout.bank_name} {payout.account_number}.")
 
 
-def apply_webhook(event_type: str, data: dict[str, Any]) -> None:
-    """The bank channel's webhook handler; runs inside the inbox's transaction."""
+def apply_webhook(event_type: str, data: dict[str, Any]) -> str | None:
+    """The bank channel's webhook handler; runs inside the inbox's transaction. Returns the
+    inbox outcome when it is not plainly "processed" (news nobody could read is "unhandled")."""
     provider = bank_provider_for_event(event_type)
     if provider is None:
-        log.info("bank event ignored", extra={"event_type": event_type})
-        return
+        return reversals.unhandled(event_type, "No bank provider of ours sends this event type.")
     event = provider.read_webhook(event_type, data)
+    if event.unhandled is not None:
+        return reversals.unhandled(event_type, event.unhandled)
+    if event.reversal is not None:
+        return reversals.reverse_credit(provider.name, event.reversal)
     if event.payment is not None:
         credit_payment(provider.name, event.payment)
     if event.payout_reference and event.payout_result is not None:
         payout = _locked_payout(event.payout_reference)
         if payout is None or payout.provider != provider.name:
             log.warning("webhook for an unknown payout", extra={"ref": event.payout_reference})
-            return
+            return None
         settle_locked(payout, event.payout_result, schedule_requery=False)
+    return None
 
 
 def sweep() -> int:

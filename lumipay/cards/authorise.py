@@ -25,7 +25,6 @@ from lumipay.cards.models import (
     ACTIVE,
     APPROVED,
     AUTHORISATION,
-    CAPTURED,
     DECLINED,
     FROZEN,
     TERMINATED,
@@ -54,6 +53,10 @@ DECLINE_REASONS: dict[str, str] = {
     "insufficient_funds": "The wallet's available balance does not cover this purchase.",
     "over_kyc_limit": "This purchase is over the customer's verification-tier limits.",
     "account_frozen": "The customer's account is frozen: no money can leave it.",
+    "single_use_in_use": (
+        "This single-use card already has a purchase waiting to be settled: it pays for one "
+        "purchase at a time."
+    ),
 }
 APPROVED_CODE = "approved"
 
@@ -116,16 +119,15 @@ def parse(data: dict[str, Any]) -> AuthorisationRequest | None:
 
 
 def month_spent(card_id: int, now: datetime) -> int:
-    """What the card has spent this Lagos calendar month: captures, and holds still active."""
+    """What the card has spent this Lagos calendar month: what its authorisations captured
+    (forced captures after expiry included), and what their holds still reserve."""
     start = day_start(lagos_day(now).replace(day=1))
     spent = db.session.scalar(
         select(
             func.coalesce(
                 func.sum(
-                    case(
-                        (CardTransaction.status == CAPTURED, CardTransaction.captured_amount),
-                        else_=CardTransaction.amount,
-                    )
+                    func.coalesce(CardTransaction.captured_amount, 0)
+                    + case((Hold.status == "active", Hold.amount), else_=0)
                 ),
                 0,
             )
@@ -136,20 +138,41 @@ def month_spent(card_id: int, now: datetime) -> int:
             CardTransaction.card_id == card_id,
             CardTransaction.kind == AUTHORISATION,
             CardTransaction.created_at >= start,
-            (CardTransaction.status == CAPTURED)
-            | ((CardTransaction.status == APPROVED) & (Hold.status == "active")),
+            CardTransaction.status != DECLINED,
         )
     )
     return int(spent or 0)
 
 
+def open_authorisations(card_id: int) -> int:
+    """How many of the card's authorisations still hold money, waiting for their clearing."""
+    count = db.session.scalar(
+        select(func.count(CardTransaction.id))
+        .join(Hold, Hold.id == CardTransaction.hold_id)
+        .where(
+            CardTransaction.card_id == card_id,
+            CardTransaction.kind == AUTHORISATION,
+            CardTransaction.status == APPROVED,
+            Hold.status == "active",
+        )
+    )
+    return int(count or 0)
+
+
 def decide(
-    card: Card, wallet: Account, request: AuthorisationRequest, *, spent_this_month: int
+    card: Card,
+    wallet: Account,
+    request: AuthorisationRequest,
+    *,
+    spent_this_month: int,
+    open_authorisations: int = 0,
 ) -> Decision:
     """Approve or decline one purchase. The card and wallet rows are locked by the caller.
 
     The checks run in a fixed order, so a request that breaks several rules always gets the
-    same (first) reason.
+    same (first) reason. A single-use card pays for one purchase at a time: while one
+    authorisation is open (`open_authorisations`, counted under the card's lock) the next is
+    declined.
     """
     if card.status == FROZEN:
         return decline("card_frozen")
@@ -157,6 +180,8 @@ def decide(
         return decline("card_terminated")
     if card.status != ACTIVE:
         return decline("card_not_active")
+    if card.single_use and open_authorisations:
+        return decline("single_use_in_use")
     if request.currency != card.currency:
         return decline("currency_mismatch")
     if request.amount > card.per_transaction_limit:
@@ -217,7 +242,13 @@ def answer(event_id: str, data: dict[str, Any], *, first: bool) -> dict[str, Any
         return _answer_of(seen)
     now = clock.now()
     wallet = ledger.lock_wallets([card.account_id])[card.account_id]
-    decision = decide(card, wallet, request, spent_this_month=month_spent(card.id, now))
+    decision = decide(
+        card,
+        wallet,
+        request,
+        spent_this_month=month_spent(card.id, now),
+        open_authorisations=open_authorisations(card.id) if card.single_use else 0,
+    )
     row = CardTransaction(
         provider_reference=request.authorization_id,
         event_id=event_id,

@@ -1,8 +1,11 @@
-"""Card jobs: the issuer calls that follow a change (issue a card, tell it a status)."""
+"""Card jobs: the issuer calls that follow a change (issue a card, tell it a status), and the
+periodic expiry of authorisations past the network's window."""
 
 from __future__ import annotations
 
-from lumipay.cards import service
+from datetime import datetime
+
+from lumipay.cards import expiry, service
 from lumipay.jobs.queue import job
 
 
@@ -14,3 +17,9 @@ def issue_card(reference: str) -> str:
 @job
 def sync_card_status(reference: str) -> str:
     return service.sync_status(reference)
+
+
+@job
+def expire_card_authorisations(now: datetime | None = None) -> int:
+    """Periodic (rq cron, every minute): expire authorisations nobody cleared in time."""
+    return expiry.expire_authorisations(now)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -40,17 +42,22 @@ CARD_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 CARD_CURRENCIES = ("NGN", "USD")
 
-# A card transaction: an authorisation (approved or declined) or a refund.
-AUTHORISATION, REFUND = "authorisation", "refund"
-APPROVED, DECLINED, CAPTURED, REVERSED, REFUNDED = (
+# A card transaction: an authorisation (approved or declined), one clearing of an
+# authorisation (a split shipment clears it several times), or a refund.
+AUTHORISATION, CLEARING, REFUND = "authorisation", "clearing", "refund"
+APPROVED, DECLINED, CAPTURED, REVERSED, REFUNDED, EXPIRED = (
     "approved",
     "declined",
     "captured",
     "reversed",
     "refunded",
+    "expired",
 )
+# An expired authorisation may still be captured: a late clearing is a forced capture (the
+# network has paid the merchant).
 TXN_TRANSITIONS: dict[str, frozenset[str]] = {
-    APPROVED: frozenset({CAPTURED, REVERSED}),
+    APPROVED: frozenset({CAPTURED, REVERSED, EXPIRED}),
+    EXPIRED: frozenset({CAPTURED}),
     DECLINED: frozenset(),
     CAPTURED: frozenset(),
     REVERSED: frozenset(),
@@ -123,14 +130,16 @@ class CardTransaction(db.Model):
     """One authorisation (its decision, hold and settlement) or one refund on a card.
 
     An approved authorisation holds the money until it is captured (clearing), reversed, or
-    its hold expires (then `hold.status` says so and the row stays `approved`).
+    expired by the card code (lumipay.cards.expiry) past the network's window. Each clearing
+    is a child row (`parent_id`) keyed by the network's clearing id; the authorisation's
+    `captured_amount` is what its clearings captured in all.
     """
 
     __tablename__ = "card_transactions"
     __table_args__ = (
-        CheckConstraint("kind IN ('authorisation', 'refund')", name="kind_known"),
+        CheckConstraint("kind IN ('authorisation', 'clearing', 'refund')", name="kind_known"),
         CheckConstraint(
-            "status IN ('approved', 'declined', 'captured', 'reversed', 'refunded')",
+            "status IN ('approved', 'declined', 'captured', 'reversed', 'refunded', 'expired')",
             name="status_known",
         ),
         CheckConstraint("amount > 0", name="amount_positive"),
@@ -148,6 +157,11 @@ class CardTransaction(db.Model):
     status: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    # A clearing or refund the network sent in another currency: what it sent, and the rate
+    # (card currency per unit) it stated, that `amount` was converted at.
+    original_amount: Mapped[int | None] = mapped_column(BigInteger)
+    original_currency: Mapped[str | None] = mapped_column(String(3))
+    conversion_rate: Mapped[Decimal | None] = mapped_column(Numeric(24, 10))
     merchant_name: Mapped[str] = mapped_column(String(80))
     merchant_mcc: Mapped[str] = mapped_column(String(4))
     decline_code: Mapped[str | None] = mapped_column(String(40))
@@ -168,7 +182,7 @@ class CardTransaction(db.Model):
     def shown_status(self) -> str:
         """What the customer sees: an approval whose hold ran out shows as expired."""
         if self.status == APPROVED and self.hold is not None and self.hold.status == "expired":
-            return "expired"
+            return EXPIRED
         return self.status
 
     def move_to(self, target: str) -> None:

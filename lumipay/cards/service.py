@@ -1,27 +1,31 @@
 """Use cases for virtual cards: create (issued by a job), freeze, unfreeze, terminate, limits,
 show the full details once, and settle what the issuer tells us after an authorisation.
 
-Money path: an authorisation holds the money (lumipay.cards.authorise); a clearing captures
-the hold to the card clearing system account, possibly for another amount within
-CARDS_CLEARING_TOLERANCE_PERCENT; a reversal releases it; the hold-expiry job releases an
-authorisation nobody cleared; a refund credits the wallet from the card clearing account.
+Money path: an authorisation holds the money (lumipay.cards.authorise); each clearing
+captures from the hold to the card clearing system account (`clear`: several per authorisation,
+each once by its clearing id, together up to the authorised amount plus
+CARDS_CLEARING_TOLERANCE_PERCENT, converted at the network's rate when sent in another
+currency); a reversal releases it; an authorisation nobody cleared within the network's window
+is expired by the card code (lumipay.cards.expiry); a refund credits the wallet from the card
+clearing account.
 
-A clearing above the tolerance (or whose excess the wallet can't cover) captures only the
-authorised amount and is flagged for a person: the customer never pays more than they agreed
-to beyond the tolerance, and the difference is the issuer's to dispute with the merchant.
-A clearing that arrives after the hold expired is still owed to the network: it is debited
-directly when the available balance covers it, else flagged.
+What a clearing takes above the authorised amount must fit the tolerance, the card's limits,
+the KYC tier's and the wallet; otherwise only the authorised amount is captured and a person
+looks. A clearing after the hold ended is still owed to the network: a forced capture, where
+what the wallet can't cover is owed by the customer (lumipay.ledger.receivables).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 
+from lumipay import clock
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth import service as auth
@@ -29,12 +33,14 @@ from lumipay.auth import twofactor
 from lumipay.auth.models import User
 from lumipay.auth.passwords import verify_password
 from lumipay.cards import mcc
+from lumipay.cards.authorise import month_spent
 from lumipay.cards.models import (
     ACTIVE,
     APPROVED,
     AUTHORISATION,
     CAPTURED,
     CARD_CURRENCIES,
+    EXPIRED,
     FAILED,
     FROZEN,
     ISSUING,
@@ -45,15 +51,18 @@ from lumipay.cards.models import (
     Card,
     CardTransaction,
 )
+from lumipay.cards.models import CLEARING as CLEARING_KIND
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.jobs import outbox
+from lumipay.kyc import limits
+from lumipay.ledger import receivables
 from lumipay.ledger import service as ledger
-from lumipay.ledger.errors import HoldNotActive, InsufficientFunds
-from lumipay.ledger.models import WALLET, Account
+from lumipay.ledger.errors import HoldNotActive
+from lumipay.ledger.models import WALLET, Account, Hold
 from lumipay.ledger.references import new_reference
-from lumipay.money import format_amount
+from lumipay.money import CURRENCIES, format_amount, get_currency
 from lumipay.notifications.service import notify
 from lumipay.providers import card_provider_named
 from lumipay.providers.cards import CardDetails, CardProviderError, CardRequest
@@ -385,7 +394,7 @@ def transactions_of(card_id: int, limit: int = 100) -> list[CardTransaction]:
     return list(
         db.session.scalars(
             select(CardTransaction)
-            .where(CardTransaction.card_id == card_id)
+            .where(CardTransaction.card_id == card_id, CardTransaction.kind != CLEARING_KIND)
             .order_by(CardTransaction.id.desc())
             .limit(limit)
         )
@@ -409,7 +418,7 @@ def card_wallets(user_id: int) -> list[Account]:
 # --------------------------------------------------------------------------- the issuer's news
 
 
-def _locked_authorisation(authorization_id: Any) -> tuple[Card, CardTransaction] | None:
+def lock_authorisation(authorization_id: Any) -> tuple[Card, CardTransaction] | None:
     """Card then authorisation, both locked: the same order as the authorisation path."""
     if not isinstance(authorization_id, str):
         return None
@@ -443,68 +452,271 @@ def _amount(data: dict[str, Any]) -> int | None:
     return amount
 
 
-def clear(data: dict[str, Any]) -> str:
-    """Capture an approved authorisation for the amount the merchant settled."""
-    found = _locked_authorisation(data.get("authorization_id"))
+class Unconvertible(Exception):
+    """An amount the network sent that can't be taken as it stands (a person must look)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class NetworkAmount:
+    """An amount from the network in the card's currency; `rate` (card currency per unit of
+    `original_currency`) is the network's own, set when it sent another currency."""
+
+    amount: int
+    original_amount: int
+    original_currency: str
+    rate: Decimal | None = None
+
+
+def _rate(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    try:
+        rate = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not rate.is_finite() or rate <= 0 or rate > 10**9:
+        return None
+    return rate
+
+
+def network_amount(data: dict[str, Any], currency: str) -> NetworkAmount:
+    """The amount a clearing or refund carries, in the card's `currency`.
+
+    Another currency is converted at the rate the network states (`conversion_rate`), never
+    read as minor units of the card's; without a usable rate it is refused (Unconvertible).
+    """
     amount = _amount(data)
-    if found is None or amount is None:
+    sent = data.get("currency", currency)
+    if amount is None or not isinstance(sent, str) or sent.upper() not in CURRENCIES:
+        raise Unconvertible("The network sent an amount or currency we can't read: not taken.")
+    sent = sent.upper()
+    if sent == currency:
+        return NetworkAmount(amount, amount, sent)
+    rate = _rate(data.get("conversion_rate"))
+    shown = f"{format_amount(amount, sent)} ({sent})"
+    if rate is None:
+        raise Unconvertible(
+            f"{shown} sent on a {currency} card without the network's conversion rate: not taken."
+        )
+    scale = Decimal(10) ** (get_currency(currency).minor_units - get_currency(sent).minor_units)
+    converted = int((Decimal(amount) * rate * scale).quantize(Decimal(1), ROUND_HALF_UP))
+    if converted <= 0 or converted > 10**15:
+        raise Unconvertible(f"{shown} at the rate {rate} gives no usable amount: not taken.")
+    return NetworkAmount(converted, amount, sent, rate)
+
+
+def lock_hold(hold_id: int | None) -> Hold | None:
+    if hold_id is None:
+        return None
+    return db.session.scalars(
+        select(Hold)
+        .where(Hold.id == hold_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _limit_breach(card: Card, row: CardTransaction, *, total: int, new: int) -> str | None:
+    """Which limit taking `new` more money (of a purchase now `total`) would break, or None.
+
+    The card's own limits and the KYC tier's, through the one enforcement
+    (lumipay.kyc.limits); the authorisation's own hold is already counted in both."""
+    if total > card.per_transaction_limit:
+        return "the card's limit per purchase"
+    if month_spent(card.id, clock.now()) + new > card.monthly_limit:
+        return "the card's monthly limit"
+    try:
+        limits.check_outgoing(card.user_id, row.currency, total, kind="card", reserved=total - new)
+    except limits.LimitExceeded as exc:
+        return exc.message
+    return None
+
+
+def _clearing_key(data: dict[str, Any], row: CardTransaction) -> str | None:
+    """The clearing's own key (the network's clearing id); None when malformed."""
+    clearing_id = data.get("clearing_id")
+    if clearing_id is None:
+        return f"clr-auth:{row.id}"
+    if not isinstance(clearing_id, str) or not clearing_id or len(clearing_id) > 60:
+        return None
+    return f"clr:{clearing_id}"
+
+
+def clear(data: dict[str, Any]) -> str:
+    """Capture what one clearing of an authorisation settles; each clearing once, by its id.
+
+    A split shipment clears one authorisation several times: together they capture up to the
+    authorised amount plus CARDS_CLEARING_TOLERANCE_PERCENT. A clearing marked `"final":
+    false` keeps the rest of the authorisation held for the next one; otherwise the rest is
+    released. What goes above the authorised amount must also fit the card's limits, the KYC
+    tier's and the wallet: if not, only the authorised amount is captured and a person looks.
+    A clearing after the authorisation's hold ended (expired, or an earlier final clearing)
+    is a forced capture: the network has paid the merchant, so it is posted anyway, counted
+    against the limits (flagged when over them), and what the wallet can't cover is owed by
+    the customer (lumipay.ledger.receivables), never a negative available balance.
+    """
+    found = lock_authorisation(data.get("authorization_id"))
+    if found is None:
         log.warning("clearing for an unknown authorisation, or malformed")
         return "ignored"
     card, row = found
-    if row.status != APPROVED:
-        log.info(
-            "clearing for a settled authorisation ignored", extra={"id": row.provider_reference}
-        )
+    key = _clearing_key(data, row)
+    if key is None:
+        _flag(row, "A clearing with a malformed clearing id was not taken.")
         return row.status
-    tolerance = row.amount * current_app.config["CARDS_CLEARING_TOLERANCE_PERCENT"] // 100
-    wanted = amount
-    if amount > row.amount + tolerance:
-        wanted = row.amount
-        _flag(row, f"Cleared {amount} above the authorised {row.amount} beyond the tolerance.")
+    if data.get("clearing_id") is None and row.status == CAPTURED:
+        # Without a clearing id, a clearing is the authorisation's only one: a repeat.
+        return row.status
+    if _recorded(key) or row.status not in (APPROVED, CAPTURED, EXPIRED):
+        log.info("clearing repeated, or for a settled authorisation", extra={"key": key})
+        return row.status
+    try:
+        sent = network_amount(data, row.currency)
+    except Unconvertible as exc:
+        _flag(row, exc.message)
+        return row.status
+    wallet = ledger.lock_wallets([card.account_id])[card.account_id]
+    hold = lock_hold(row.hold_id)
+    held = hold.amount if hold is not None and hold.status == "active" else 0
+    so_far = row.captured_amount or 0
+    within = max(0, min(sent.amount, row.amount - so_far))
+    excess = sent.amount - within
+    notes: list[str] = []
+    if excess:
+        tolerance = row.amount * current_app.config["CARDS_CLEARING_TOLERANCE_PERCENT"] // 100
+        refusal = None
+        if so_far + sent.amount > row.amount + tolerance:
+            refusal = "beyond the tolerance"
+        elif wallet.available + held < sent.amount:
+            refusal = "the wallet could not cover the excess"
+        else:
+            refusal = _limit_breach(
+                card, row, total=so_far + sent.amount, new=sent.amount - min(sent.amount, held)
+            )
+        if refusal is not None:
+            notes.append(
+                f"Cleared {format_amount(so_far + sent.amount, row.currency)} against "
+                f"{format_amount(row.amount, row.currency)} authorised, over {refusal}: "
+                "only the authorised amount was taken."
+            )
+            excess = 0
+    to_capture = within + excess
+    new_money = to_capture - min(to_capture, held)
+    if new_money and not excess:
+        breach = _limit_breach(card, row, total=so_far + to_capture, new=new_money)
+        if breach is not None:
+            notes.append(f"Forced capture after the authorisation ended, over {breach}.")
     clearing = ledger.system_account(CLEARING, row.currency)
     txn = None
-    hold = row.hold
-    if hold is not None and hold.status == "active":
-        try:
-            with db.session.begin_nested():
-                txn = ledger.capture_hold(
-                    hold.id,
-                    wanted,
-                    clearing.id,
-                    kind=PURCHASE_KIND,
-                    narration=row.merchant_name,
-                    tolerance=tolerance,
-                )
-        except InsufficientFunds:
-            _flag(row, f"Cleared {amount}; the wallet could not cover more than the hold.")
-            wanted = min(wanted, row.amount)
-            txn = ledger.capture_hold(
-                hold.id, wanted, clearing.id, kind=PURCHASE_KIND, narration=row.merchant_name
+    still_held = False
+    if to_capture and held and hold is not None:
+        txn = ledger.capture_hold(
+            hold.id,
+            to_capture,
+            clearing.id,
+            kind=PURCHASE_KIND,
+            narration=row.merchant_name,
+            tolerance=max(0, to_capture - hold.amount),
+        )
+        rest = row.amount - so_far - to_capture
+        if data.get("final", True) is False and rest > 0:
+            again = ledger.place_hold(
+                wallet.id,
+                rest,
+                reference=f"card:{row.id}:rest:{so_far + to_capture}",
+                expires_at=hold.expires_at,
+                reason=hold.reason,
             )
-    else:
-        # The hold ran out before the merchant settled: the money is still owed.
-        try:
-            with db.session.begin_nested():
-                txn = ledger.transfer(
-                    PURCHASE_KIND, card.account_id, clearing.id, wanted, narration=row.merchant_name
-                )
-        except InsufficientFunds:
-            _flag(row, f"Late clearing of {amount}: the wallet could not cover it.")
-            return row.status
-    row.move_to(CAPTURED)
-    row.captured_amount = wanted
-    row.transaction_id = txn.id
-    if card.single_use and card.status in (ACTIVE, FROZEN):
+            row.hold_id = again.id
+            db.session.expire(row, ["hold"])
+            still_held = True
+    elif to_capture:
+        debit = receivables.debit_or_owe(
+            wallet.id, to_capture, clearing.id, kind=PURCHASE_KIND, narration=row.merchant_name
+        )
+        txn = debit.transaction
+        if debit.owed:
+            notes.insert(
+                0,
+                f"{format_amount(debit.owed, row.currency)} the wallet could not cover is "
+                "owed by the customer.",
+            )
+    row.captured_amount = so_far + to_capture
+    if txn is not None:
+        row.transaction_id = txn.id
+    if not still_held and row.captured_amount and row.status != CAPTURED:
+        row.move_to(CAPTURED)
+    _add_child(
+        row,
+        kind=CLEARING_KIND,
+        status=CAPTURED,
+        key=key,
+        event_id=f"clearing:{key}",
+        sent=sent,
+        captured=to_capture,
+        txn=txn,
+    )
+    if notes:
+        _flag(row, " ".join(notes))
+    if to_capture and card.single_use and card.status in (ACTIVE, FROZEN):
         card.move_to(TERMINATED)
         outbox.add(SYNC_STATUS, card.reference)
         notify(
             card.user_id,
             "Single-use card used",
-            f"{card.label} paid {format_amount(wanted, row.currency)} at {row.merchant_name} "
+            f"{card.label} paid {format_amount(to_capture, row.currency)} at {row.merchant_name} "
             "and is now terminated.",
             link=_link(card),
         )
     return row.status
+
+
+def _add_child(
+    row: CardTransaction,
+    *,
+    kind: str,
+    status: str,
+    key: str,
+    event_id: str,
+    sent: NetworkAmount,
+    captured: int | None,
+    txn: Any,
+) -> None:
+    """Record one clearing or refund of an authorisation, keyed by the network's own id."""
+    converted = sent.rate is not None
+    db.session.add(
+        CardTransaction(
+            provider_reference=key,
+            event_id=event_id,
+            card_id=row.card_id,
+            user_id=row.user_id,
+            kind=kind,
+            status=status,
+            amount=sent.amount,
+            currency=row.currency,
+            original_amount=sent.original_amount if converted else None,
+            original_currency=sent.original_currency if converted else None,
+            conversion_rate=sent.rate,
+            merchant_name=row.merchant_name,
+            merchant_mcc=row.merchant_mcc,
+            captured_amount=captured,
+            transaction_id=txn.id if txn is not None else None,
+            parent_id=row.id,
+            created_at=utcnow(),
+            settled_at=utcnow(),
+        )
+    )
+
+
+def _recorded(provider_reference: str) -> bool:
+    found = db.session.scalar(
+        select(CardTransaction.id).where(CardTransaction.provider_reference == provider_reference)
+    )
+    return found is not None
 
 
 def _flag(row: CardTransaction, note: str) -> None:
@@ -515,7 +727,7 @@ def _flag(row: CardTransaction, note: str) -> None:
 
 def reverse(data: dict[str, Any]) -> str:
     """The merchant cancelled an approved authorisation: give the money back to available."""
-    found = _locked_authorisation(data.get("authorization_id"))
+    found = lock_authorisation(data.get("authorization_id"))
     if found is None:
         log.warning("reversal for an unknown authorisation")
         return "ignored"
@@ -532,19 +744,22 @@ def reverse(data: dict[str, Any]) -> str:
 
 
 def refund(data: dict[str, Any]) -> str:
-    """The merchant refunded a captured purchase: credit the wallet from card clearing."""
-    found = _locked_authorisation(data.get("authorization_id"))
-    amount = _amount(data)
+    """The merchant refunded a captured purchase: credit the wallet from card clearing, in
+    the card's currency (a refund in another one converted at the network's stated rate)."""
+    found = lock_authorisation(data.get("authorization_id"))
     refund_id = data.get("refund_id")
-    if found is None or amount is None or not isinstance(refund_id, str) or len(refund_id) > 64:
+    if found is None or not isinstance(refund_id, str) or not refund_id or len(refund_id) > 64:
         log.warning("refund for an unknown authorisation, or malformed")
         return "ignored"
     card, row = found
-    seen = db.session.scalar(
-        select(CardTransaction.id).where(CardTransaction.provider_reference == refund_id)
-    )
-    if seen is not None:
+    if _recorded(refund_id):
         return REFUNDED
+    try:
+        sent = network_amount(data, row.currency)
+    except Unconvertible as exc:
+        _flag(row, f"Refund {refund_id}: {exc.message}")
+        return "ignored"
+    amount = sent.amount
     refunded = sum(
         db.session.scalars(
             select(CardTransaction.amount).where(
@@ -552,42 +767,36 @@ def refund(data: dict[str, Any]) -> str:
             )
         )
     )
-    if row.status != CAPTURED or refunded + amount > (row.captured_amount or 0):
+    if not row.captured_amount or refunded + amount > row.captured_amount:
         _flag(row, f"Refund {refund_id} of {amount} is more than was captured.")
         return "ignored"
     clearing = ledger.system_account(CLEARING, row.currency)
     txn = ledger.transfer(
         REFUND_KIND, clearing.id, card.account_id, amount, narration=f"{row.merchant_name} refund"
     )
-    db.session.add(
-        CardTransaction(
-            provider_reference=refund_id,
-            event_id=f"refund:{refund_id}",
-            card_id=card.id,
-            user_id=card.user_id,
-            kind=REFUND,
-            status=REFUNDED,
-            amount=amount,
-            currency=row.currency,
-            merchant_name=row.merchant_name,
-            merchant_mcc=row.merchant_mcc,
-            transaction_id=txn.id,
-            parent_id=row.id,
-            created_at=utcnow(),
-            settled_at=utcnow(),
-        )
+    _add_child(
+        row,
+        kind=REFUND,
+        status=REFUNDED,
+        key=refund_id,
+        event_id=f"refund:{refund_id}",
+        sent=sent,
+        captured=None,
+        txn=txn,
     )
     return REFUNDED
 
 
-def apply_webhook(event_type: str, data: dict[str, Any]) -> None:
-    """The cards channel's asynchronous handler; runs inside the inbox's transaction."""
+def apply_webhook(event_type: str, data: dict[str, Any]) -> str | None:
+    """The cards channel's asynchronous handler; runs inside the inbox's transaction. An event
+    type we don't act on is "unhandled": the inbox keeps it for a person."""
     handlers = {"clearing": clear, "reversal": reverse, "refund": refund}
     handler = handlers.get(event_type)
     if handler is None:
-        log.info("card webhook type not handled", extra={"type": event_type})
-        return
+        log.error("card webhook type not handled", extra={"type": event_type})
+        return "unhandled"
     handler(data)
+    return None
 
 
 def own_authorisation(user_id: int, authorization_id: str) -> CardTransaction | None:

@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from lumipay.bills.jobs import expire_holds, sweep_bills
+from lumipay.cards.jobs import expire_card_authorisations
 from lumipay.fx.jobs import fx_update
 from lumipay.jobs.outbox import relay
 
@@ -29,6 +30,12 @@ def sweep_command() -> None:
 def expire_command() -> None:
     """Release holds whose time is up."""
     click.echo(f"expired {expire_holds()} hold(s)")
+
+
+@jobs_cli.command("expire-card-authorisations")
+def expire_cards_command() -> None:
+    """Expire card authorisations nobody cleared within the network's window."""
+    click.echo(f"expired {expire_card_authorisations()} card authorisation(s)")
 
 
 @jobs_cli.command("fx-update")

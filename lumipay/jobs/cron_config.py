@@ -9,6 +9,7 @@ from rq import cron
 
 from lumipay.bank.jobs import sweep_payouts
 from lumipay.bills.jobs import expire_holds, sweep_bills
+from lumipay.cards.jobs import expire_card_authorisations
 from lumipay.fx.jobs import fx_update
 from lumipay.jobs.outbox import relay_outbox
 from lumipay.ledger.jobs import seal_ledger, verify_ledger
@@ -18,6 +19,7 @@ cron.register(relay_outbox, "default", interval=30, job_timeout=120)
 cron.register(sweep_bills, "bills", interval=60, job_timeout=600)
 cron.register(sweep_payouts, "bank", interval=60, job_timeout=600)
 cron.register(expire_holds, "default", interval=60, job_timeout=300)
+cron.register(expire_card_authorisations, "default", interval=60, job_timeout=300)
 cron.register(fx_update, "default", interval=180, job_timeout=120)
 cron.register(seal_ledger, "default", interval=60, job_timeout=300)
 cron.register(verify_ledger, "default", interval=3600, job_timeout=1800)

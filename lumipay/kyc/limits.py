@@ -172,13 +172,23 @@ def balance_value(user_id: int) -> int:
 
 
 def check_outgoing(
-    user_id: int, currency: str, amount: int, *, kind: str, day: date | None = None
+    user_id: int,
+    currency: str,
+    amount: int,
+    *,
+    kind: str,
+    day: date | None = None,
+    reserved: int = 0,
 ) -> None:
     """The one gate for money leaving a customer: refuse it when an admin froze them
     (AccountFrozen) or when it would break their tier's limits (LimitExceeded).
 
     `day` is the Lagos day the movement counts in: a posting's own day (given by the ledger
-    under its locks), or today by the clock for a hold."""
+    under its locks), or today by the clock for a hold.
+
+    `reserved` is the part of `amount` already counted in today's spending (a card clearing
+    above its authorisation: the hold being captured); the per-transaction limit weighs the
+    whole `amount`, the daily limit only what is new."""
     tier, frozen = _locked_rows([user_id])[user_id]
     if frozen:
         raise AccountFrozen()
@@ -192,7 +202,7 @@ def check_outgoing(
             f"{format_amount(limits.per_transaction)} per transaction. {lift}"
         )
     spent = spent_today(user_id, day)
-    if spent + value > limits.daily:
+    if spent + naira_value(currency, amount - reserved) > limits.daily:
         left = max(limits.daily - spent, 0)
         raise LimitExceeded(
             f"This would take you past your Tier {tier} daily limit of "

@@ -17,6 +17,7 @@ from lumipay.ledger.models import (
     LedgerTransaction,
     VerificationRun,
 )
+from lumipay.ledger.receivables import positive_receivables
 from lumipay.ledger.seal import check_chain
 
 
@@ -179,6 +180,10 @@ def verify_ledger(limit: int = 50) -> Report:
         net = sum(kinds.values())
         if net != 0:
             report.problems.append(f"{currency}: all accounts together sum to {net}, not 0")
+    for code, balance in positive_receivables(limit):
+        report.problems.append(
+            f"receivable {code} is {balance} in the customer's favour (a receivable only owes us)"
+        )
     report.sealed_blocks, chain_problems = check_chain(limit)
     report.problems.extend(chain_problems)
     return report

@@ -20,6 +20,7 @@ __all__ = [
     "BankEvent",
     "BankProvider",
     "Checkout",
+    "CreditReversal",
     "Outcome",
     "Payment",
     "PayoutRequest",
@@ -123,13 +124,32 @@ class Payment:
     payer: str = ""
 
 
+REVERSAL, CHARGEBACK, REFUND = "reversal", "chargeback", "refund"
+
+
+@dataclass(frozen=True)
+class CreditReversal:
+    """The provider took back money it had reported received: a reversal, a chargeback, or a
+    refund to the payer."""
+
+    provider_reference: str  # the original payment's transaction reference
+    reversal_reference: str  # this reversal's own id at the provider: applied once, ever
+    kind: str  # REVERSAL | CHARGEBACK | REFUND
+    amount: int | None = None  # minor units taken back; None: all that was credited
+    currency: str | None = None
+
+
 @dataclass(frozen=True)
 class BankEvent:
-    """A verified webhook read by its adapter: a payment in, or news of a payout."""
+    """A verified webhook read by its adapter: a payment in, a payment taken back, news of a
+    payout, or `unhandled` (why the adapter could not read it: kept and flagged, never
+    dropped)."""
 
     payment: Payment | None = None
     payout_reference: str | None = None
     payout_result: PayoutResult | None = None
+    reversal: CreditReversal | None = None
+    unhandled: str | None = None
 
 
 # How bank reports name a line's state, mapped onto reconciliation's three.

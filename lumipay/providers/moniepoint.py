@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -31,10 +32,14 @@ from typing import Any
 import requests
 
 from lumipay.providers.bank import (
+    CHARGEBACK,
+    REFUND,
+    REVERSAL,
     AccountName,
     Bank,
     BankEvent,
     Checkout,
+    CreditReversal,
     Outcome,
     Payment,
     PayoutRequest,
@@ -55,7 +60,17 @@ PAYOUT_EVENTS = {
     "FAILED_DISBURSEMENT": Outcome.FAILED,
     "REVERSED_DISBURSEMENT": Outcome.FAILED,
 }
-EVENT_TYPES = frozenset({PAYMENT_RECEIVED, *PAYOUT_EVENTS})
+# Money taken back after a collection was reported: (our kind, the field naming the reversal
+# itself, the field with the amount taken back).
+REVERSAL_EVENTS = {
+    "REVERSED_TRANSACTION": (REVERSAL, None, "amount"),
+    "CHARGEBACK": (CHARGEBACK, "chargebackReference", "amount"),
+    "SUCCESSFUL_REFUND": (REFUND, "refundReference", "refundAmount"),
+}
+# paymentStatus of a collection: money in, money taken back, or no money (nothing to do).
+PAID_STATUSES = frozenset({"PAID", "OVERPAID", "PARTIALLY_PAID"})
+UNPAID_STATUSES = frozenset({"PENDING", "ABANDONED", "CANCELLED", "FAILED", "EXPIRED"})
+EVENT_TYPES = frozenset({PAYMENT_RECEIVED, *PAYOUT_EVENTS, *REVERSAL_EVENTS})
 DUPLICATE = "D01"
 
 
@@ -128,10 +143,20 @@ def disbursement_event(
 
 
 def read_event(event_type: str, data: dict[str, Any]) -> BankEvent:
-    """A Monnify event's meaning; an event we don't act on is an empty BankEvent."""
+    """A Monnify event's meaning. A collection that brought no money is an empty BankEvent;
+    anything we can't read is `unhandled`, for a person."""
+    if event_type in REVERSAL_EVENTS:
+        return _reversal(event_type, data)
     if event_type == PAYMENT_RECEIVED:
-        if str(data.get("paymentStatus", "PAID")).upper() != "PAID":
+        status = str(data.get("paymentStatus", "PAID")).upper()
+        if status == "REVERSED":
+            return _reversal("REVERSED_TRANSACTION", {"amount": data.get("amountPaid"), **data})
+        if status in UNPAID_STATUSES:
             return BankEvent()
+        if status not in PAID_STATUSES:
+            return BankEvent(
+                unhandled=f"Moniepoint payment status {status[:30]} is not one we know."
+            )
         product = data.get("product") or {}
         reserved = str(product.get("type", "")).upper() == "RESERVED_ACCOUNT"
         payment_reference = data.get("paymentReference")
@@ -149,7 +174,7 @@ def read_event(event_type: str, data: dict[str, Any]) -> BankEvent:
         )
     outcome = PAYOUT_EVENTS.get(event_type)
     if outcome is None:
-        return BankEvent()
+        return BankEvent(unhandled=f"Moniepoint event {event_type[:40]} is not one we act on.")
     return BankEvent(
         payout_reference=str(data.get("reference") or ""),
         payout_result=PayoutResult(
@@ -157,6 +182,52 @@ def read_event(event_type: str, data: dict[str, Any]) -> BankEvent:
             str(data.get("transactionDescription") or "")[:200],
             _text(data.get("transactionReference")),
         ),
+    )
+
+
+def delivery_id(event_type: str, data: dict[str, Any]) -> str:
+    """What identifies one Monnify delivery (Monnify sends no event id): the event type and
+    the reference of what it reports. A collection's later news under the same transaction
+    reference (paymentStatus REVERSED) and each refund or chargeback (their own references)
+    are deliveries of their own, not replays of the payment."""
+    reference = data.get("transactionReference") or data.get("reference")
+    if not isinstance(reference, str) or not reference:
+        # An event of a kind we don't know may name nothing we look for: it is still kept
+        # (and flagged when processed), identified by its content.
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return f"{event_type}:sha256:{hashlib.sha256(canonical).hexdigest()[:40]}"[:100]
+    field = REVERSAL_EVENTS.get(event_type, (None, None, None))[1]
+    own = data.get(field) if field else None
+    if isinstance(own, str) and own:
+        reference = f"{reference}:{own}"
+    status = str(data.get("paymentStatus") or "PAID").upper()
+    if event_type == PAYMENT_RECEIVED and status != "PAID":
+        reference = f"{reference}:{status}"
+    return f"{event_type}:{reference}"[:100]
+
+
+def _reversal(event_type: str, data: dict[str, Any]) -> BankEvent:
+    kind, reference_field, amount_field = REVERSAL_EVENTS[event_type]
+    original = _text(data.get("transactionReference"))
+    if original is None:
+        return BankEvent(unhandled=f"Moniepoint {event_type} names no transaction.")
+    own = _text(data.get(reference_field)) if reference_field else None
+    raw = data.get(amount_field)
+    try:
+        amount = kobo(raw) if raw not in (None, "") else None
+    except ValueError:
+        amount = 0
+    if amount == 0:
+        return BankEvent(unhandled=f"Moniepoint {event_type} has an unreadable amount.")
+    currency = data.get("currency")
+    return BankEvent(
+        reversal=CreditReversal(
+            provider_reference=original,
+            reversal_reference=own or f"{kind}:{original}"[:64],
+            kind=kind,
+            amount=amount,
+            currency=str(currency).upper()[:3] if currency else None,
+        )
     )
 
 

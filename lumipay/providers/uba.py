@@ -67,7 +67,7 @@ def _result(data: dict[str, Any], message: str = "") -> PayoutResult:
 
 def read_event(event_type: str, data: dict[str, Any]) -> BankEvent:
     if event_type != TRANSFER_COMPLETED:
-        return BankEvent()
+        return BankEvent(unhandled=f"UBA event {event_type[:40]} is not one we act on.")
     return BankEvent(payout_reference=str(data.get("reference") or ""), payout_result=_result(data))
 
 

@@ -27,7 +27,8 @@ class WebhookEvent(db.Model):
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # processed | ignored (no handler for the channel yet) | failed (its data could not be
-    # applied: `failure` says why, and the back office lists it until a person looks)
+    # processed | ignored (no handler for the channel yet) | unhandled (not understood: flagged)
+    # | failed (its data could not be applied: `failure` says why, and the back office lists it
+    # until a person looks)
     outcome: Mapped[str | None] = mapped_column(String(16))
     failure: Mapped[str | None] = mapped_column(String(300))

@@ -226,11 +226,10 @@ def receive_moniepoint(
     data = body.get("eventData") if isinstance(body, dict) else None
     if not isinstance(event_type, str) or not isinstance(data, dict) or _has_nul(body):
         raise _reject("bank", 400, "malformed", client)
-    reference = data.get("transactionReference") or data.get("reference")
-    if not isinstance(reference, str) or not reference or len(event_type) > 64:
+    if len(event_type) > 64:
         raise _reject("bank", 400, "malformed", client)
+    event_id = moniepoint.delivery_id(event_type, data)
     current = now or utcnow()
-    event_id = f"{event_type}:{reference}"[:100]
     return _store("bank", event_id, event_type, data, raw_body, current, current, client)
 
 
@@ -282,12 +281,13 @@ def process_event(event_pk: int) -> str:
         if handler_path is None:
             event.outcome = "ignored"
         else:
-            handler: Callable[[str, dict[str, Any]], None] = resolve(handler_path)
+            handler: Callable[[str, dict[str, Any]], str | None] = resolve(handler_path)
             try:
                 # A savepoint: what the handler wrote before it gave up is undone.
                 with db.session.begin_nested():
-                    handler(event.event_type, _event_data(json.loads(event.raw_body)))
-                event.outcome = "processed"
+                    said = handler(event.event_type, _event_data(json.loads(event.raw_body)))
+                # A handler may name another outcome: "unhandled" keeps the event for a person.
+                event.outcome = said if isinstance(said, str) else "processed"
             except BAD_DATA as exc:
                 _fail(event, exc)
         event.processed_at = utcnow()

@@ -187,6 +187,42 @@ def test_moniepoint_signed_webhook_credits_once_forgeries_refused(ctx, register,
     assert_ledger_ok()
 
 
+def test_moniepoint_reversal_of_a_credited_payment_is_its_own_delivery(ctx, register, fakes, web):  # type: ignore[no-untyped-def]
+    ada = register("Ada Obi")
+    reference = reference_in(start_topup(ada, "20,000", "moniepoint:checkout"))
+    event_type, data = moniepoint.collection_event(
+        "MNFY|20261201|000777",
+        amount=2_000_000,
+        currency="NGN",
+        payment_reference=reference,
+        account_reference=None,
+    )
+    assert web.post(WEBHOOK, *monnify_delivery(event_type, data)).status_int == 200
+    fakes.settle()
+    assert topup(reference).status == "credited"
+    # Monnify reports the reversal under the same transaction reference, status REVERSED.
+    reversed_data = {**data, "paymentStatus": "REVERSED"}
+    assert web.post(WEBHOOK, *monnify_delivery(event_type, reversed_data)).status_int == 200
+    refund = {"transactionReference": "MNFY|20261201|000777", "refundReference": "RF-9"}
+    assert web.post(WEBHOOK, *monnify_delivery("SUCCESSFUL_REFUND", refund)).status_int == 200
+    fakes.settle()
+    assert topup(reference).status == "reversed"
+    assert balances_on_dashboard(ada) == ("₦100,000.00", "₦100,000.00")
+    assert_ledger_ok()
+
+
+def test_moniepoint_event_we_dont_know_is_kept_and_flagged_not_refused(ctx, fakes, web):  # type: ignore[no-untyped-def]
+    from lumipay.webhooks.models import WebhookEvent
+
+    data = {"settlementReference": "STL-42", "amount": "1000.00"}
+    assert web.post(WEBHOOK, *monnify_delivery("SETTLEMENT", data)).status_int == 200
+    replay = web.post(WEBHOOK, *monnify_delivery("SETTLEMENT", data), expect_errors=True)
+    assert replay.status_int == 400 and replay.json["reason"] == "replayed"
+    fakes.settle()
+    event = db.session.scalar(select(WebhookEvent))
+    assert (event.event_type, event.outcome) == ("SETTLEMENT", "unhandled")
+
+
 def test_payout_job_run_twice_sends_once(ctx, register, fakes):  # type: ignore[no-untyped-def]
     ada = register("Ada Obi")
     confirm = payout_step_one(ada, "0123456789", "10,000")

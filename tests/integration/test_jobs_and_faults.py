@@ -151,7 +151,7 @@ def test_rq_cron_schedule_enqueues_the_periodic_jobs(ctx, redis_clean):  # type:
         wait_for(
             lambda: (
                 Queue("bills", connection=redis_clean).count
-                and Queue("default", connection=redis_clean).count >= 5
+                and Queue("default", connection=redis_clean).count >= 6
             ),
             what="the cron scheduler to enqueue the periodic jobs",
         )
@@ -166,6 +166,7 @@ def test_rq_cron_schedule_enqueues_the_periodic_jobs(ctx, redis_clean):  # type:
     assert names == [
         "lumipay.bills.jobs.expire_holds",
         "lumipay.bills.jobs.sweep_bills",
+        "lumipay.cards.jobs.expire_card_authorisations",
         "lumipay.fx.jobs.fx_update",
         "lumipay.jobs.outbox.relay_outbox",
         "lumipay.ledger.jobs.seal_ledger",

@@ -220,3 +220,29 @@ def test_daily_flows_follow_every_wallet_posting_and_verify_checks_them(ctx):
     db.session.commit()
     problems = verify_ledger().problems
     assert len(problems) == 1 and problems[0].startswith(f"wallet {a.id} daily flows")
+
+
+def test_debit_or_owe_books_the_shortfall_and_verify_refuses_a_receivable_in_credit(ctx):
+    from lumipay.ledger import receivables
+
+    a = customer_wallet("Ada Obi")
+    clearing = run_in_transaction(lambda: ledger.system_account("card_clearing", "NGN"))
+    debit = run_in_transaction(
+        lambda: receivables.debit_or_owe(a.id, 12_000_000, clearing.id, kind="card_purchase")
+    )
+    assert (debit.covered, debit.owed) == (10_000_000, 2_000_000)
+    assert balances(a) == [(0, 0)]
+    assert receivables.owed(a.user_id, "NGN") == 2_000_000
+    assert verify_ledger().ok
+    # A receivable in the customer's favour (the bank owing through it) is drift.
+    receivable = receivables.receivable_account(a.user_id, "NGN")
+    run_in_transaction(
+        lambda: ledger.post(
+            "manual", [ledger.Leg(clearing.id, -2_000_001), ledger.Leg(receivable.id, 2_000_001)]
+        )
+    )
+    problems = verify_ledger().problems
+    assert problems == [
+        f"receivable customer_receivable:{a.user_id}:NGN is 1 in the customer's favour "
+        "(a receivable only owes us)"
+    ]

@@ -153,7 +153,8 @@ def test_unknown_channel_is_404_and_a_channel_without_a_secret_is_closed(
     for channel in ("cards", "bank"):
         assert post(web, raw, headers, channel=channel).status_int == 200
         event = db.session.scalar(select(WebhookEvent).where(WebhookEvent.channel == channel))
-        assert process_event(event.id) == "processed"  # a type the product doesn't act on
+        # A type the product doesn't act on is kept and flagged, never dropped (issue 17).
+        assert process_event(event.id) == "unhandled"
 
 
 def test_the_same_delivery_ten_times_at_once_over_http_captures_once(ctx, register, app):  # type: ignore[no-untyped-def]

@@ -72,3 +72,31 @@ def auth_data(
         "currency": currency,
         "merchant": {"name": merchant, "mcc": mcc},
     }
+
+
+def authorise_at_once(app: Any, token: str, amounts: list[int]) -> list[dict[str, Any]]:
+    """Send one authorisation per amount to the card at the same moment (threads released by
+    a barrier, each with its own browser); returns the issuer's answers."""
+    import threading
+
+    from tests.conftest import Browser
+
+    barrier = threading.Barrier(len(amounts))
+    answers: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def buy(n: int, amount: int) -> None:
+        browser = Browser(app, extra_environ={"REMOTE_ADDR": f"192.0.2.{100 + n}"})
+        data = auth_data(token, amount)
+        barrier.wait(10)
+        with app.app_context():
+            response = deliver(browser, "authorization.request", data)
+        with lock:
+            answers.append(response.json)
+
+    threads = [threading.Thread(target=buy, args=(n, a)) for n, a in enumerate(amounts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return answers

@@ -1,0 +1,75 @@
+"""Card authorisations that ran past the card network's window: the card code expires them.
+
+An authorisation's hold belongs to the card (DESIGN "money in flight has one owner"), so it is
+not left to the ledger's generic hold expiry: `expire_authorisations` releases each hold whose
+time is up, under the card's locks (card, authorisation, wallet, hold: the clearing path's
+order), and records on the authorisation why it ended. A clearing that arrives afterwards is
+still taken (a forced capture, lumipay.cards.service.clear).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from lumipay.cards.models import APPROVED, AUTHORISATION, EXPIRED, CardTransaction
+from lumipay.cards.service import lock_authorisation, lock_hold
+from lumipay.database import run_in_transaction, utcnow
+from lumipay.extensions import db
+from lumipay.ledger import service as ledger
+from lumipay.ledger.models import Hold
+
+log = logging.getLogger(__name__)
+
+
+def expire_authorisations(now: datetime | None = None) -> int:
+    """Expire every approved authorisation past the network's window; returns how many.
+
+    One transaction per authorisation, so one stuck row never holds the others back; an
+    authorisation cleared or reversed meanwhile is left as it is.
+    """
+    cutoff = now or utcnow()
+    due = db.session.scalars(
+        select(CardTransaction.provider_reference)
+        .join(Hold, Hold.id == CardTransaction.hold_id)
+        .where(
+            CardTransaction.kind == AUTHORISATION,
+            CardTransaction.status == APPROVED,
+            ((Hold.status == "active") & (Hold.expires_at <= cutoff)) | (Hold.status == "expired"),
+        )
+        .order_by(CardTransaction.id)
+    ).all()
+    return sum(
+        1 for authorization_id in due if run_in_transaction(_expire_one(authorization_id, cutoff))
+    )
+
+
+def _expire_one(authorization_id: str, cutoff: datetime):  # type: ignore[no-untyped-def]
+    def work() -> bool:
+        found = lock_authorisation(authorization_id)
+        if found is None:
+            return False
+        card, row = found
+        if row.status != APPROVED:
+            return False
+        ledger.lock_wallets([card.account_id])
+        hold = lock_hold(row.hold_id)
+        if hold is None or hold.status not in ("active", "expired"):
+            return False
+        if hold.status == "active":
+            if hold.expires_at > cutoff:
+                return False
+            ledger.release_hold(hold.id, status="expired")
+        days = current_app.config["CARDS_HOLD_DAYS"]
+        row.move_to(EXPIRED)
+        row.note = (
+            f"Expired: not cleared within the card network's {days}-day window; "
+            "the held money is back in the wallet."
+        )[:200]
+        log.info("card authorisation expired", extra={"id": authorization_id})
+        return True
+
+    return work
