@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from lumipay.auth.models import User
 from lumipay.extensions import db
 from lumipay.ledger.models import LedgerTransaction
 from lumipay.webhooks.models import WebhookEvent
@@ -199,7 +200,7 @@ def test_the_back_office_sees_the_reversal_and_what_the_customer_owes(ctx, regis
     post(web, *REVERSALS["chargeback"])
     staff = admin()
     assert attention_count(staff.get("/admin"), "Top-ups the provider took back") == 1
-    page = staff.get(f"/admin/customers/{wallet(ada).user_id}")
+    page = staff.get(f"/admin/customers/{db.session.get(User, wallet(ada).user_id).public_id}")
     owed = page.html.find(id="customer-owed")
     assert owed is not None and "₦5,000.00" in owed.text
     reversals = page.html.find(id="customer-topup-reversals")
