@@ -165,9 +165,14 @@ def balance_value(user_id: int) -> int:
     return _valued({currency: int(amount or 0) for currency, amount in rows})
 
 
-def check_outgoing(user_id: int, currency: str, amount: int, *, kind: str) -> None:
+def check_outgoing(
+    user_id: int, currency: str, amount: int, *, kind: str, reserved: int = 0
+) -> None:
     """The one gate for money leaving a customer: refuse it when an admin froze them
-    (AccountFrozen) or when it would break their tier's limits (LimitExceeded)."""
+    (AccountFrozen) or when it would break their tier's limits (LimitExceeded).
+
+    `reserved` is the part of `amount` an active hold already reserves (an approval re-checking
+    the operation it held for): today's holds count it already, so it is not counted twice."""
     tier, frozen = _locked_rows([user_id])[user_id]
     if frozen:
         raise AccountFrozen()
@@ -180,7 +185,7 @@ def check_outgoing(user_id: int, currency: str, amount: int, *, kind: str) -> No
             f"This {what} is more than your Tier {tier} limit of "
             f"{format_amount(limits.per_transaction)} per transaction. {lift}"
         )
-    spent = spent_today(user_id)
+    spent = spent_today(user_id) - naira_value(currency, reserved)
     if spent + value > limits.daily:
         left = max(limits.daily - spent, 0)
         raise LimitExceeded(
