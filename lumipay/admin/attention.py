@@ -1,8 +1,9 @@
 """What needs a person now: the overview's "needs attention" list.
 
-Each domain contributes a count and the page where it is worked. Top-ups left uncredited and
-card transactions flagged have no page of their own yet: they show on the customer's page, so
-their line carries no link.
+Each domain contributes a count and the page where it is worked. Stuck bills, stuck payouts
+and top-ups left uncredited are worked on the settlements page (maker-checker); card
+transactions flagged have no page of their own yet: they show on the customer's page, so their
+line carries no link.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def attention_counts() -> list[Attention]:
         Attention(
             "Payouts flagged (stuck with the provider, or told two answers)",
             _count(Payout, Payout.needs_attention.is_(True)),
-            url_for("bank_admin.payouts"),
+            url_for("admin.settlements"),
         ),
         Attention(
             "KYC submissions waiting for review",
@@ -52,7 +53,7 @@ def attention_counts() -> list[Attention]:
         Attention(
             "Top-ups received but not credited",
             _count(TopUp, TopUp.status == TOPUP_UNCREDITED),
-            None,
+            url_for("admin.settlements"),
         ),
         Attention(
             "Card transactions flagged",

@@ -116,7 +116,8 @@ def find_subject(reference: str) -> Subject | None:
     return None
 
 
-def _subject_of(proposal: SettlementProposal) -> Subject | None:
+def subject_of(proposal: SettlementProposal) -> Subject | None:
+    """The bill, payout or top-up a proposal settles; None for an adjustment."""
     if proposal.bill_id:
         return db.session.get(BillPayment, proposal.bill_id)
     if proposal.payout_id:
@@ -309,7 +310,7 @@ def _post(proposal: SettlementProposal) -> LedgerTransaction | None:
             raise SettlementError(None, f"Not posted: {exc.message}") from None
         except LedgerError as exc:
             raise SettlementError(None, f"Not posted: {exc}") from None
-    subject = _subject_of(proposal)
+    subject = subject_of(proposal)
     assert subject is not None and proposal.expected_status is not None
     succeeded = proposal.action == MARK_SUCCEEDED
     try:

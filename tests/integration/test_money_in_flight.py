@@ -16,7 +16,7 @@ from lumipay.audit.service import SYSTEM
 from lumipay.auth import service as auth
 from lumipay.auth.models import User
 from lumipay.bank import service as bank
-from lumipay.bank.models import Payout
+from lumipay.bank.models import Payout, TopUp
 from lumipay.bills import service as bills
 from lumipay.bills.models import BillPayment
 from lumipay.database import run_in_transaction
@@ -26,12 +26,17 @@ from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import Hold, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
-from lumipay.providers.bank import PayoutResult
+from lumipay.providers.bank import Payment, PayoutResult
 from lumipay.providers.bills import BillResult, Outcome
 from lumipay.settlements import service as settlements
 from lumipay.settlements.models import MARK_FAILED, MARK_SUCCEEDED, SettlementProposal
 from tests.conftest import PASSWORD, set_tier, unique_details
-from tests.integration.helpers.bank import reference_in, request_payout, use_sandbox_bank
+from tests.integration.helpers.bank import (
+    reference_in,
+    request_payout,
+    start_topup,
+    use_sandbox_bank,
+)
 from tests.integration.helpers.bills import SECRET
 from tests.integration.helpers.interleave import run_other_at
 from tests.integration.test_bills import bill_of, buy_airtime
@@ -269,4 +274,181 @@ def test_expiry_keeps_holds_at_the_provider_and_flags_them_after_the_stuck_time(
     assert bank.apply_result(reference, PayoutResult(Outcome.SUCCEEDED)) == "succeeded"
     assert hold_of(bill.hold_id).status == "captured"
     assert hold_of(payout.hold_id).status == "captured"
+    assert_ledger_ok()
+
+
+def decide(proposal_id: int, checker: int) -> SettlementProposal:
+    settlements.decide(proposal_id, admin_id=checker, approve=True, note="Checked.", origin=SYSTEM)
+    db.session.expire_all()
+    return db.session.get(SettlementProposal, proposal_id)
+
+
+def test_a_stuck_payout_is_settled_by_maker_checker_like_a_bill(ctx, register, app, monkeypatch):  # type: ignore[no-untyped-def]
+    """Item 6: a payout stuck at the provider is worked on the settlements page under the same
+    rules: a proposal by one admin, approval by another, re-checked at approval."""
+    ada = register("Ada Obi")
+    set_tier(ada.email, 2)
+    monkeypatch.setitem(app.config, "PAYOUT_APPROVAL_THRESHOLD", 10_000_000)
+    reference = reference_in(request_payout(ada, "0123456789", "1,000"))
+    maker, checker = admins()
+    proposal_id = settlements.propose(
+        admin_id=maker,
+        action=MARK_SUCCEEDED,
+        reason="Bank statement shows the transfer left.",
+        origin=SYSTEM,
+        bill_reference=reference,
+    )
+    with pytest.raises(settlements.SettlementError, match="different admin"):
+        settlements.decide(proposal_id, admin_id=maker, approve=True, note="", origin=SYSTEM)
+
+    approved = decide(proposal_id, checker)
+
+    paid = db.session.scalar(select(Payout).where(Payout.reference == reference))
+    assert approved.status == "approved" and approved.expected_status == "processing"
+    assert paid.status == "succeeded" and approved.transaction_id == paid.transaction_id
+    assert hold_of(paid.hold_id).status == "captured"
+    assert bank.apply_result(reference, PayoutResult(Outcome.SUCCEEDED)) == "succeeded"
+    again = settlements.propose(
+        admin_id=maker,
+        action=MARK_FAILED,
+        reason="The bank returned it after all.",
+        origin=SYSTEM,
+        bill_reference=reference,
+    )
+    refunded = decide(again, checker)
+    assert refunded.status == "approved" and refunded.transaction_id is not None
+    assert db.session.get(LedgerTransaction, refunded.transaction_id).kind == "payout_refund"
+    assert_ledger_ok()
+
+
+def uncredited_topup(customer) -> TopUp:  # type: ignore[no-untyped-def]
+    """₦250,000 paid for a ₦1,000 checkout top-up on Tier 1: past the maximum balance, so it
+    arrives uncredited."""
+    response = start_topup(customer, "1,000", "moniepoint:checkout")
+    assert response.status_int == 303, response.text
+    reference = reference_in(response)
+    run_in_transaction(
+        lambda: bank.credit_payment(
+            "moniepoint",
+            Payment(f"T-{reference}", 25_000_000, "NGN", reference=reference),
+        )
+    )
+    db.session.expire_all()
+    topup = db.session.scalar(select(TopUp).where(TopUp.reference == reference))
+    assert topup.status == "uncredited"
+    return topup
+
+
+def test_an_uncredited_top_up_is_credited_by_maker_checker_once_the_limits_allow(ctx, register):  # type: ignore[no-untyped-def]
+    """Item 6: money that arrived uncredited is credited by hand, and approval re-checks the
+    customer's maximum balance then (the one enforcement in lumipay.kyc.limits)."""
+    ada = register("Ada Obi")
+    topup = uncredited_topup(ada)
+    maker, checker = admins()
+    proposal_id = settlements.propose(
+        admin_id=maker,
+        action=MARK_SUCCEEDED,
+        reason="Customer verified by phone, credit it.",
+        origin=SYSTEM,
+        bill_reference=topup.reference,
+    )
+    with pytest.raises(settlements.SettlementError, match="maximum"):
+        decide(proposal_id, checker)
+    set_tier(ada.email, 3)
+
+    approved = decide(proposal_id, checker)
+
+    credited = db.session.get(TopUp, topup.id)
+    assert approved.status == "approved" and credited.status == "credited"
+    assert credited.transaction_id == approved.transaction_id
+    assert db.session.get(LedgerTransaction, approved.transaction_id).kind == "bank_topup"
+    with pytest.raises(settlements.SettlementError, match="nothing to settle"):
+        settlements.propose(
+            admin_id=maker,
+            action=MARK_FAILED,
+            reason="Second thoughts about this one.",
+            origin=SYSTEM,
+            bill_reference=topup.reference,
+        )
+    assert_ledger_ok()
+
+
+def test_an_uncredited_top_up_returned_by_maker_checker_moves_no_money(ctx, register):  # type: ignore[no-untyped-def]
+    ada = register("Ada Obi")
+    topup = uncredited_topup(ada)
+    maker, checker = admins()
+    before = db.session.scalar(select(func.count(LedgerTransaction.id)))
+    proposal_id = settlements.propose(
+        admin_id=maker,
+        action=MARK_FAILED,
+        reason="Payer asked for it back.",
+        origin=SYSTEM,
+        bill_reference=topup.reference,
+    )
+    approved = decide(proposal_id, checker)
+    assert approved.status == "approved" and approved.transaction_id is None
+    assert db.session.get(TopUp, topup.id).status == "returned"
+    assert db.session.scalar(select(func.count(LedgerTransaction.id))) == before
+    assert_ledger_ok()
+
+
+SECRET_REASON = "INTERNAL-7731 fraud desk says so"
+
+
+def test_the_customer_never_sees_a_settlements_internal_reason(ctx, register, app, monkeypatch):  # type: ignore[no-untyped-def]
+    """Item 7: every posting a settlement makes (adjustment, bill capture, bill refund, payout
+    capture, top-up credit) shows the customer a customer-facing narration; the admin's
+    reason stays in the back office."""
+    ada = register("Ada Obi")
+    topup = uncredited_topup(ada)
+    set_tier(ada.email, 3)
+    monkeypatch.setitem(app.config, "PAYOUT_APPROVAL_THRESHOLD", 10_000_000)
+    bill = bill_of(buy_airtime(ada, "08031234567", "1000"))
+    payout_reference = reference_in(request_payout(ada, "0123456789", "1,000"))
+    account_number = ada.account_number
+    maker, checker = admins()
+    proposals = [
+        settlements.propose(
+            admin_id=maker,
+            action="adjustment",
+            reason=SECRET_REASON,
+            origin=SYSTEM,
+            debit="bonus_funding:NGN",
+            credit=account_number,
+            amount=150_000,
+            narration="Goodwill credit from Lumipay",
+        ),
+        *(
+            settlements.propose(
+                admin_id=maker,
+                action=MARK_SUCCEEDED,
+                reason=SECRET_REASON,
+                origin=SYSTEM,
+                bill_reference=reference,
+            )
+            for reference in (bill.reference, payout_reference, topup.reference)
+        ),
+    ]
+    for proposal_id in proposals:
+        assert decide(proposal_id, checker).status == "approved"
+    refund = settlements.propose(
+        admin_id=maker,
+        action=MARK_FAILED,
+        reason=SECRET_REASON,
+        origin=SYSTEM,
+        bill_reference=bill.reference,
+    )
+    assert decide(refund, checker).status == "approved"
+
+    narrations = db.session.scalars(select(LedgerTransaction.narration)).all()
+    assert "Goodwill credit from Lumipay" in narrations
+    assert not [n for n in narrations if "INTERNAL-7731" in n]
+    seen = [ada.get("/dashboard/history").text, ada.get("/notifications").text]
+    for proposal_id in [*proposals, refund]:
+        txn_id = db.session.get(SettlementProposal, proposal_id).transaction_id
+        if txn_id is not None:
+            txn = db.session.get(LedgerTransaction, txn_id)
+            seen.append(ada.get(f"/transactions/{txn.reference}").text)
+    assert all("INTERNAL-7731" not in page for page in seen)
+    assert "Goodwill credit from Lumipay" in seen[0]
     assert_ledger_ok()
