@@ -463,7 +463,9 @@ def clear(data: dict[str, Any]) -> str:
         _flag(row, f"Cleared {amount} above the authorised {row.amount} beyond the tolerance.")
     clearing = ledger.system_account(CLEARING, row.currency)
     txn = None
-    hold = row.hold
+    # The hold re-read under its lock (after the card's and the authorisation's), never as
+    # the session last saw it: expiry may have ended it meanwhile.
+    hold = ledger.lock_hold(row.hold_id) if row.hold_id is not None else None
     if hold is not None and hold.status == "active":
         try:
             with db.session.begin_nested():

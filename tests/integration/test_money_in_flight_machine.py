@@ -20,13 +20,11 @@ import contextlib
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
-    RuleBasedStateMachine,
     invariant,
     precondition,
     rule,
@@ -52,22 +50,23 @@ from lumipay.providers.bills import BillResult, Outcome
 from lumipay.settlements import service as settlements
 from lumipay.settlements.models import MARK_FAILED, MARK_SUCCEEDED
 from lumipay.transfers.forms import new_idempotency_key
-from tests.conftest import PASSWORD, TABLES, unique_details
+from tests.conftest import PASSWORD, unique_details
 from tests.integration.helpers.bank import use_sandbox_bank
 from tests.integration.helpers.interleave import run_other_at
+from tests.integration.helpers.machine import AppMachine
 
 APPROVAL_THRESHOLD = 50_000
 SAID = {"succeeded": Outcome.SUCCEEDED, "failed": Outcome.FAILED, "pending": Outcome.PENDING}
 
 
-def make_machine(app: Flask) -> type[RuleBasedStateMachine]:
-    class MoneyInFlight(RuleBasedStateMachine):
+def make_machine(flask_app: Flask) -> type[AppMachine]:
+    class MoneyInFlight(AppMachine):
         operations = Bundle("operations")
+
+        app = flask_app
 
         def __init__(self) -> None:
             super().__init__()
-            self.context = app.app_context()
-            self.context.push()
             details = unique_details("Ada Obi")
             self.user_id = auth.register_customer(**details, origin=SYSTEM).id
             db.session.execute(update(User).where(User.id == self.user_id).values(kyc_tier=3))
@@ -274,12 +273,6 @@ def make_machine(app: Flask) -> type[RuleBasedStateMachine]:
             db.session.expire_all()
             report = verify_ledger()
             assert report.ok, report.problems
-
-        def teardown(self) -> None:
-            db.session.remove()
-            with db.engine.begin() as conn:
-                conn.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-            self.context.pop()
 
     return MoneyInFlight
 
