@@ -759,6 +759,9 @@ def approve_payout(admin_id: int, reference: str, *, origin: Origin) -> Payout:
             engine.recheck_customer(PAYOUTS, payout, hold)
         except engine.Refused as exc:
             raise BankError(None, exc.message, code=exc.code) from None
+        refusal = payout_refusal(payout.user_id)  # the tier, read under the customer's lock
+        if refusal is not None:
+            raise BankError(None, refusal, code=KYC_TIER_REQUIRED)
         payout.reviewed_by, payout.reviewed_at = admin_id, utcnow()
         payout.move_to(PROCESSING)
         audit.record("payout.approve", origin, actor_id=admin_id, subject=reference)

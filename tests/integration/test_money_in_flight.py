@@ -452,3 +452,30 @@ def test_the_customer_never_sees_a_settlements_internal_reason(ctx, register, ap
     assert all("INTERNAL-7731" not in page for page in seen)
     assert "Goodwill credit from Lumipay" in seen[0]
     assert_ledger_ok()
+
+
+def test_payout_approval_rechecks_the_kyc_limits_at_approval_time(ctx, register, app, monkeypatch):  # type: ignore[no-untyped-def]
+    """Item 5: the limits are those at approval time, through the one enforcement
+    (lumipay.kyc.limits): a per-transaction limit lowered meanwhile, or a tier taken away,
+    refuses the approval and changes nothing; its own hold is not counted twice."""
+    ada = register("Ada Obi")
+    set_tier(ada.email, 2)
+    payout = awaiting_payout(ada)
+    _, checker = admins()
+    limits = {tier: dict(values) for tier, values in app.config["KYC_LIMITS"].items()}
+    monkeypatch.setitem(app.config, "KYC_LIMITS", limits)
+    limits[2]["TRANSACTION_LIMIT"] = payout.total - 1
+    with pytest.raises(bank.BankError, match="per transaction"):
+        bank.approve_payout(checker, payout.reference, origin=SYSTEM)
+    limits[2]["TRANSACTION_LIMIT"] = payout.total
+    limits[2]["DAILY_LIMIT"] = payout.total  # exactly its own hold: still allowed
+    set_tier(ada.email, 1)
+    with pytest.raises(bank.BankError, match="Tier 2"):
+        bank.approve_payout(checker, payout.reference, origin=SYSTEM)
+    db.session.expire_all()
+    assert db.session.get(Payout, payout.id).status == "awaiting_approval"
+    set_tier(ada.email, 2)
+
+    assert bank.approve_payout(checker, payout.reference, origin=SYSTEM).status == "processing"
+    assert submits_of(payout.reference) == 1
+    assert_ledger_ok()
