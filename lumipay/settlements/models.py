@@ -39,7 +39,9 @@ class SettlementProposal(db.Model):
         ),
         CheckConstraint("action <> 'adjustment' OR amount > 0", name="adjustment_amount_positive"),
         CheckConstraint(
-            "action = 'adjustment' OR num_nonnulls(bill_id, payout_id, topup_id) = 1",
+            "action = 'adjustment' OR (CASE WHEN bill_id IS NULL THEN 0 ELSE 1 END"
+            " + CASE WHEN payout_id IS NULL THEN 0 ELSE 1 END"
+            " + CASE WHEN topup_id IS NULL THEN 0 ELSE 1 END) = 1",
             name="action_has_one_subject",
         ),
     )

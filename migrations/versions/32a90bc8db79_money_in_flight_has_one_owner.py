@@ -22,9 +22,18 @@ branch_labels = None
 depends_on = None
 
 
+ONE_SUBJECT = (
+    "action = 'adjustment' OR (CASE WHEN bill_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN payout_id IS NULL THEN 0 ELSE 1 END"
+    " + CASE WHEN topup_id IS NULL THEN 0 ELSE 1 END) = 1"
+)
+
+
 def upgrade():
+    # A hold nobody claims is 'unknown': no owner's expiry ends it (never released blindly).
     op.add_column(
-        "ledger_holds", sa.Column("owner", sa.String(length=16), nullable=False, server_default="")
+        "ledger_holds",
+        sa.Column("owner", sa.String(length=16), nullable=False, server_default="unknown"),
     )
     op.execute(
         """
@@ -35,90 +44,70 @@ def upgrade():
             ELSE 'unknown' END
         """
     )
-    op.alter_column("ledger_holds", "owner", server_default=None)
-
-    op.add_column("settlement_proposals", sa.Column("payout_id", sa.BigInteger(), nullable=True))
-    op.add_column("settlement_proposals", sa.Column("topup_id", sa.BigInteger(), nullable=True))
-    op.add_column(
-        "settlement_proposals", sa.Column("expected_status", sa.String(length=20), nullable=True)
-    )
-    op.add_column(
-        "settlement_proposals",
-        sa.Column("narration", sa.String(length=140), nullable=False, server_default=""),
-    )
-    op.alter_column("settlement_proposals", "narration", server_default=None)
+    with op.batch_alter_table("settlement_proposals") as batch:
+        batch.add_column(sa.Column("payout_id", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("topup_id", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("expected_status", sa.String(length=20), nullable=True))
+        batch.add_column(
+            sa.Column("narration", sa.String(length=140), nullable=False, server_default="")
+        )
+        batch.create_index(batch.f("ix_settlement_proposals_payout_id"), ["payout_id"])
+        batch.create_index(batch.f("ix_settlement_proposals_topup_id"), ["topup_id"])
+        batch.create_foreign_key(
+            batch.f("fk_settlement_proposals_payout_id_bank_payouts"),
+            "bank_payouts",
+            ["payout_id"],
+            ["id"],
+        )
+        batch.create_foreign_key(
+            batch.f("fk_settlement_proposals_topup_id_bank_topups"),
+            "bank_topups",
+            ["topup_id"],
+            ["id"],
+        )
+        batch.drop_constraint(batch.f("ck_settlement_proposals_bill_action_has_bill"), "check")
+        batch.create_check_constraint(
+            batch.f("ck_settlement_proposals_action_has_one_subject"), ONE_SUBJECT
+        )
     # Proposals waiting at upgrade expect what their bill is now (what approval checked before).
     op.execute(
         """
-        UPDATE settlement_proposals AS p SET expected_status = b.status
-        FROM bill_payments AS b WHERE p.bill_id = b.id
+        UPDATE settlement_proposals SET expected_status =
+            (SELECT status FROM bill_payments WHERE bill_payments.id = settlement_proposals.bill_id)
+        WHERE bill_id IS NOT NULL
         """
     )
-    op.create_index(
-        op.f("ix_settlement_proposals_payout_id"), "settlement_proposals", ["payout_id"]
-    )
-    op.create_index(op.f("ix_settlement_proposals_topup_id"), "settlement_proposals", ["topup_id"])
-    op.create_foreign_key(
-        op.f("fk_settlement_proposals_payout_id_bank_payouts"),
-        "settlement_proposals",
-        "bank_payouts",
-        ["payout_id"],
-        ["id"],
-    )
-    op.create_foreign_key(
-        op.f("fk_settlement_proposals_topup_id_bank_topups"),
-        "settlement_proposals",
-        "bank_topups",
-        ["topup_id"],
-        ["id"],
-    )
-    op.drop_constraint(
-        op.f("ck_settlement_proposals_bill_action_has_bill"), "settlement_proposals", type_="check"
-    )
-    op.create_check_constraint(
-        op.f("ck_settlement_proposals_action_has_one_subject"),
-        "settlement_proposals",
-        "action = 'adjustment' OR num_nonnulls(bill_id, payout_id, topup_id) = 1",
-    )
-    op.drop_constraint(op.f("ck_bank_topups_status_known"), "bank_topups", type_="check")
-    op.create_check_constraint(
-        op.f("ck_bank_topups_status_known"),
-        "bank_topups",
-        "status IN ('pending', 'credited', 'uncredited', 'returned')",
-    )
+    with op.batch_alter_table("bank_topups") as batch:
+        batch.drop_constraint(batch.f("ck_bank_topups_status_known"), "check")
+        batch.create_check_constraint(
+            batch.f("ck_bank_topups_status_known"),
+            "status IN ('pending', 'credited', 'uncredited', 'returned')",
+        )
 
 
 def downgrade():
-    op.drop_constraint(op.f("ck_bank_topups_status_known"), "bank_topups", type_="check")
-    op.create_check_constraint(
-        op.f("ck_bank_topups_status_known"),
-        "bank_topups",
-        "status IN ('pending', 'credited', 'uncredited')",
-    )
-    op.drop_constraint(
-        op.f("ck_settlement_proposals_action_has_one_subject"),
-        "settlement_proposals",
-        type_="check",
-    )
-    op.create_check_constraint(
-        op.f("ck_settlement_proposals_bill_action_has_bill"),
-        "settlement_proposals",
-        "action = 'adjustment' OR bill_id IS NOT NULL",
-    )
-    op.drop_constraint(
-        op.f("fk_settlement_proposals_topup_id_bank_topups"),
-        "settlement_proposals",
-        type_="foreignkey",
-    )
-    op.drop_constraint(
-        op.f("fk_settlement_proposals_payout_id_bank_payouts"),
-        "settlement_proposals",
-        type_="foreignkey",
-    )
-    op.drop_index(op.f("ix_settlement_proposals_topup_id"), table_name="settlement_proposals")
-    op.drop_index(op.f("ix_settlement_proposals_payout_id"), table_name="settlement_proposals")
-    op.drop_column("settlement_proposals", "narration")
-    op.drop_column("settlement_proposals", "expected_status")
-    op.drop_column("settlement_proposals", "topup_id")
-    op.drop_column("settlement_proposals", "payout_id")
+    with op.batch_alter_table("bank_topups") as batch:
+        batch.drop_constraint(batch.f("ck_bank_topups_status_known"), "check")
+        batch.create_check_constraint(
+            batch.f("ck_bank_topups_status_known"),
+            "status IN ('pending', 'credited', 'uncredited')",
+        )
+    with op.batch_alter_table("settlement_proposals") as batch:
+        batch.drop_constraint(batch.f("ck_settlement_proposals_action_has_one_subject"), "check")
+        batch.create_check_constraint(
+            batch.f("ck_settlement_proposals_bill_action_has_bill"),
+            "action = 'adjustment' OR bill_id IS NOT NULL",
+        )
+        batch.drop_constraint(
+            batch.f("fk_settlement_proposals_topup_id_bank_topups"), type_="foreignkey"
+        )
+        batch.drop_constraint(
+            batch.f("fk_settlement_proposals_payout_id_bank_payouts"), type_="foreignkey"
+        )
+        batch.drop_index(batch.f("ix_settlement_proposals_topup_id"))
+        batch.drop_index(batch.f("ix_settlement_proposals_payout_id"))
+        batch.drop_column("narration")
+        batch.drop_column("expected_status")
+        batch.drop_column("topup_id")
+        batch.drop_column("payout_id")
     op.drop_column("ledger_holds", "owner")
