@@ -48,7 +48,26 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
     _register_handlers(app)
+    _register_hold_owners()
     return app
+
+
+def _register_hold_owners() -> None:
+    """Who ends a hold whose time is up (lumipay.ledger.service.HOLD_OWNERS).
+
+    The ledger's expiry hands each hold to its owner and releases nothing itself. Bills never
+    end by time (at the provider: requeried, flagged by the sweep); payouts end by time only
+    while awaiting approval. Card authorisations are the cards engine's (lumipay.cards.expiry).
+    """
+    from lumipay.bank.service import PAYOUTS
+    from lumipay.bills.service import BILLS
+    from lumipay.cards.expiry import expire_held
+    from lumipay.inflight import engine
+    from lumipay.ledger import service as ledger
+
+    ledger.register_hold_owner(BILLS.owner, engine.expiry_handler(BILLS))
+    ledger.register_hold_owner(PAYOUTS.owner, engine.expiry_handler(PAYOUTS))
+    ledger.register_hold_owner("card", expire_held)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -258,6 +258,9 @@ def bank_settings(production: bool) -> dict[str, Any]:
         "PAYOUT_MAX": _int("PAYOUT_MAX", 500_000_000),
         "PAYOUT_HOLD_DAYS": _int("PAYOUT_HOLD_DAYS", 30),
         "PAYOUT_REQUERY_BACKOFF": _ints("PAYOUT_REQUERY_BACKOFF", [10, 30, 60, 120, 300, 600]),
+        # Seconds a payout may sit at the provider unsettled before it is flagged for a person
+        # (it keeps its hold and is requeried; it never ends by time).
+        "PAYOUT_STUCK_AFTER": _int("PAYOUT_STUCK_AFTER", 3600),
         "TOPUP_MIN": _int("TOPUP_MIN", 10_000),
         "TOPUP_MAX": _int("TOPUP_MAX", 500_000_000),
         "MONIEPOINT_BASE_URL": os.environ.get(

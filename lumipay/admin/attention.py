@@ -1,8 +1,10 @@
 """What needs a person now: the overview's "needs attention" list.
 
-Each domain contributes a count and the page where it is worked. Top-ups left uncredited and
-card transactions flagged have no page of their own yet: they show on the customer's page, so
-their line carries no link; nor do webhook events that failed (each keeps its reason).
+Each domain contributes a count and the page where it is worked. Stuck bills, stuck payouts
+and top-ups left uncredited are worked on the settlements page (maker-checker); card
+transactions flagged, top-ups the provider took back and webhook events that failed have no page
+of their own yet: they show on the customer's page (or keep their reason in the inbox), so their
+line carries no link.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def attention_counts() -> list[Attention]:
         Attention(
             "Payouts flagged (stuck with the provider, or told two answers)",
             _count(Payout, Payout.needs_attention.is_(True)),
-            url_for("bank_admin.payouts"),
+            url_for("admin.settlements"),
         ),
         Attention(
             "KYC submissions waiting for review",
@@ -55,7 +57,7 @@ def attention_counts() -> list[Attention]:
         Attention(
             "Top-ups received but not credited",
             _count(TopUp, TopUp.status == TOPUP_UNCREDITED),
-            None,
+            url_for("admin.settlements"),
         ),
         Attention(
             "Top-ups the provider took back (reversed, charged back, refunded)",

@@ -7,11 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
-    Integer,
     String,
     UniqueConstraint,
 )
@@ -19,13 +17,26 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import db
+from lumipay.inflight.models import (
+    AWAITING_APPROVAL,
+    FAILED,
+    PROCESSING,
+    REJECTED,
+    SUCCEEDED,
+    HeldOperation,
+)
+from lumipay.lifecycle import check_transition
 
-
-class IllegalTransition(Exception):
-    def __init__(self, what: str, current: str, target: str) -> None:
-        super().__init__(f"A {what} can't go from {current} to {target}.")
-        self.current = current
-        self.target = target
+__all__ = [
+    "AWAITING_APPROVAL",
+    "FAILED",
+    "PROCESSING",
+    "REJECTED",
+    "SUCCEEDED",
+    "Payout",
+    "ReservedAccount",
+    "TopUp",
+]
 
 
 class ReservedAccount(db.Model):
@@ -52,11 +63,16 @@ class ReservedAccount(db.Model):
 
 TOPUP_PENDING, TOPUP_CREDITED, TOPUP_UNCREDITED = "pending", "credited", "uncredited"
 TOPUP_REVERSED = "reversed"  # the provider took all of it back (lumipay.bank.reversals)
+# Money that arrived but could not be credited, sent back to the payer by a person.
+TOPUP_RETURNED = "returned"
 TOPUP_TRANSITIONS: dict[str, frozenset[str]] = {
     TOPUP_PENDING: frozenset({TOPUP_CREDITED, TOPUP_UNCREDITED}),
+    # Worked by hand (maker-checker, lumipay.settlements): credited once the customer can
+    # hold it, or returned to the payer.
+    TOPUP_UNCREDITED: frozenset({TOPUP_CREDITED, TOPUP_RETURNED}),
     TOPUP_CREDITED: frozenset({TOPUP_REVERSED}),
-    TOPUP_UNCREDITED: frozenset(),
     TOPUP_REVERSED: frozenset(),
+    TOPUP_RETURNED: frozenset(),
 }
 
 
@@ -64,14 +80,15 @@ class TopUp(db.Model):
     """Money coming in. `pending` until the provider reports a payment, then `credited` with
     what was actually paid. A payment nobody asked for (into a reserved account) gets a row of
     its own, created credited. `uncredited`: money received that could not be credited (a
-    currency the customer can't hold), left for a person."""
+    currency the customer can't hold), left for a person, who credits or returns it."""
 
     __tablename__ = "bank_topups"
     __table_args__ = (
         CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
         CheckConstraint("amount_paid IS NULL OR amount_paid > 0", name="amount_paid_positive"),
         CheckConstraint(
-            "status IN ('pending', 'credited', 'uncredited', 'reversed')", name="status_known"
+            "status IN ('pending', 'credited', 'uncredited', 'reversed', 'returned')",
+            name="status_known",
         ),
         CheckConstraint("method IN ('reserved_account', 'checkout')", name="method_known"),
         # Exactly once per provider transaction: the database refuses a second credit.
@@ -104,15 +121,12 @@ class TopUp(db.Model):
     credited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def move_to(self, target: str) -> None:
-        if target not in TOPUP_TRANSITIONS[self.status]:
-            raise IllegalTransition("top-up", self.status, target)
+        check_transition("top-up", TOPUP_TRANSITIONS, self.status, target)
         self.status = target
         if target == TOPUP_CREDITED:
             self.credited_at = utcnow()
 
 
-AWAITING_APPROVAL, PROCESSING = "awaiting_approval", "processing"
-SUCCEEDED, FAILED, REJECTED = "succeeded", "failed", "rejected"
 PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
     AWAITING_APPROVAL: frozenset({PROCESSING, REJECTED}),
     PROCESSING: frozenset({SUCCEEDED, FAILED}),
@@ -122,9 +136,13 @@ PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class Payout(db.Model):
+class Payout(HeldOperation, db.Model):
     """Money going out to a bank account. Held from the request; captured on `succeeded`,
-    released on `failed` or `rejected`. `processing` means approved and with the provider."""
+    released on `failed` or `rejected` (by an admin, or by time while awaiting approval).
+    `processing` means approved and with the provider: its hold never ends by time."""
+
+    WHAT = "payout"
+    TRANSITIONS = PAYOUT_TRANSITIONS
 
     __tablename__ = "bank_payouts"
     __table_args__ = (
@@ -138,47 +156,14 @@ class Payout(db.Model):
         Index("ix_bank_payouts_status_next_requery_at", "status", "next_requery_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     public_id: Mapped[uuid.UUID] = public_id_column()
-    # Ours, and the provider's idempotency key: the same on every retry and requery.
-    reference: Mapped[str] = mapped_column(String(32), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     provider: Mapped[str] = mapped_column(String(16))
     bank_code: Mapped[str] = mapped_column(String(8))
     bank_name: Mapped[str] = mapped_column(String(60))
     account_number: Mapped[str] = mapped_column(String(10))
     account_name: Mapped[str] = mapped_column(String(120))
-    currency: Mapped[str] = mapped_column(String(3), default="NGN")
-    amount: Mapped[int] = mapped_column(BigInteger)
-    fee: Mapped[int] = mapped_column(BigInteger, default=0)
     narration: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[str] = mapped_column(String(20))
-    hold_id: Mapped[int] = mapped_column(ForeignKey("ledger_holds.id"), unique=True)
-    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
-    provider_reference: Mapped[str | None] = mapped_column(String(64))
-    message: Mapped[str] = mapped_column(String(200), default="")
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rejection_reason: Mapped[str | None] = mapped_column(String(200))
-    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    requery_count: Mapped[int] = mapped_column(Integer, default=0)
-    next_requery_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    @property
-    def is_final(self) -> bool:
-        return not PAYOUT_TRANSITIONS[self.status]
-
-    @property
-    def total(self) -> int:
-        return self.amount + self.fee
-
-    def move_to(self, target: str) -> None:
-        if target not in PAYOUT_TRANSITIONS[self.status]:
-            raise IllegalTransition("payout", self.status, target)
-        self.status = target
-        if not PAYOUT_TRANSITIONS[target]:
-            self.settled_at = utcnow()

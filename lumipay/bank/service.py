@@ -23,21 +23,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lumipay.audit import service as audit
-from lumipay.audit.service import Origin
+from lumipay.audit.service import SYSTEM, Origin
 from lumipay.auth.models import User
 from lumipay.bank import reversals
 from lumipay.bank.models import (
     AWAITING_APPROVAL,
-    FAILED,
     PROCESSING,
     REJECTED,
-    SUCCEEDED,
     TOPUP_CREDITED,
     TOPUP_PENDING,
+    TOPUP_RETURNED,
     TOPUP_UNCREDITED,
     Payout,
     ReservedAccount,
@@ -46,11 +45,12 @@ from lumipay.bank.models import (
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
+from lumipay.inflight import engine
 from lumipay.jobs import outbox
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
-from lumipay.ledger.errors import HoldNotActive, InsufficientFunds
-from lumipay.ledger.models import WALLET, Account, Hold
+from lumipay.ledger.errors import InsufficientFunds
+from lumipay.ledger.models import WALLET, Account, LedgerTransaction
 from lumipay.ledger.references import new_reference
 from lumipay.money import format_amount
 from lumipay.notifications.service import notify
@@ -58,7 +58,6 @@ from lumipay.providers import (
     BANK_PROVIDERS,
     bank_provider_for_event,
     bank_provider_named,
-    calls,
 )
 from lumipay.providers.bank import (
     AccountName,
@@ -69,7 +68,6 @@ from lumipay.providers.bank import (
     PayoutResult,
     ProviderError,
 )
-from lumipay.providers.resend import NOT_YET_KNOWN, requery_first
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +368,6 @@ def _credit(topup: TopUp, payment: Payment, flag: str | None) -> None:
         )
     topup.flagged_reason = " ".join(reasons)[:200] or None
     wallet = _wallet(topup.user_id, payment.currency)
-    label = bank_provider_named(topup.provider).label
     if wallet is None:
         # Money in a currency the customer holds no wallet for: a person must settle it.
         topup.move_to(TOPUP_UNCREDITED)
@@ -398,14 +395,24 @@ def _credit(topup: TopUp, payment: Payment, flag: str | None) -> None:
         )
         log.error("payment over the maximum balance", extra={"reference": topup.reference})
         return
+    _post_credit(topup, wallet, payment.amount)
+
+
+def _post_credit(
+    topup: TopUp, wallet: Account, amount: int, *, reference: str | None = None
+) -> LedgerTransaction:
+    """Credit what arrived for a top-up from the provider's clearing account (the wallet is
+    checked against the limits by the caller)."""
+    label = bank_provider_named(topup.provider).label
     topup.account_id = wallet.id
     txn = ledger.post(
         "bank_topup",
         [
-            ledger.Leg(clearing_account(topup.provider, payment.currency).id, -payment.amount),
-            ledger.Leg(wallet.id, payment.amount),
+            ledger.Leg(clearing_account(topup.provider, wallet.currency).id, -amount),
+            ledger.Leg(wallet.id, amount),
         ],
         narration=f"Top-up via {label}",
+        reference=reference,
     )
     topup.transaction_id = txn.id
     topup.move_to(TOPUP_CREDITED)
@@ -413,10 +420,49 @@ def _credit(topup: TopUp, payment: Payment, flag: str | None) -> None:
     notify(
         topup.user_id,
         "Money in",
-        f"{format_amount(payment.amount, payment.currency)} from your {label} top-up is in "
-        "your wallet.",
+        f"{format_amount(amount, wallet.currency)} from your {label} top-up is in your wallet.",
         link=f"/bank/topups/{topup.reference}",
     )
+    return txn
+
+
+def settle_topup_by_hand(
+    reference: str, *, expected: str, credit: bool, ledger_reference: str
+) -> LedgerTransaction | None:
+    """A person's verdict on money that arrived but was left uncredited (an approved
+    settlement), in the caller's transaction: credit it now (the limits re-checked under the
+    top-up's, the wallet's and the customer's locks), or record it returned to the payer.
+    Refused (engine.Refused) unless the top-up is still `expected`."""
+    topup = _locked_topup(TopUp.reference == reference)
+    if topup is None:
+        raise engine.Refused("No such top-up.")
+    if topup.status != expected:
+        raise engine.Refused(
+            f"This top-up was {expected} when proposed and is {topup.status} now: "
+            "reject this proposal and propose again if it still needs settling."
+        )
+    if topup.status != TOPUP_UNCREDITED or topup.amount_paid is None:
+        raise engine.Refused(f"This top-up is {topup.status}: there is nothing to settle.")
+    if not credit:
+        topup.move_to(TOPUP_RETURNED)
+        notify(
+            topup.user_id,
+            "Top-up returned",
+            f"{format_amount(topup.amount_paid, topup.currency_paid or topup.currency)} that "
+            "could not be credited is being returned to the payer.",
+            link=f"/bank/topups/{topup.reference}",
+        )
+        return None
+    currency = topup.currency_paid or topup.currency
+    wallet = _wallet(topup.user_id, currency)
+    if wallet is None:
+        raise engine.Refused(f"The customer has no {currency} wallet to credit.")
+    wallet = ledger.lock_wallets([wallet.id])[wallet.id]
+    try:
+        limits.check_incoming(wallet.id, topup.amount_paid, own=True)
+    except limits.LimitExceeded as exc:
+        raise engine.Refused(f"Not credited: {exc.message}") from None
+    return _post_credit(topup, wallet, topup.amount_paid, reference=ledger_reference)
 
 
 def sandbox_pay(user_id: int, reference: str, amount: int) -> None:
@@ -590,16 +636,6 @@ def request_payout(
             raise BankError("amount", "You need an NGN wallet to pay out.")
         wallet = ledger.lock_wallets([wallet.id])[wallet.id]
         plan = plan_payout(user_id, wallet, details)
-        try:
-            hold = ledger.place_hold(
-                wallet.id,
-                details.total,
-                reference=reference,
-                expires_at=plan.hold_expires_at,
-                reason=f"Payout to {details.account_name} {details.account_number}",
-            )
-        except InsufficientFunds as exc:
-            raise BankError("amount", exc.message, code=INSUFFICIENT_FUNDS) from None
         payout = Payout(
             reference=reference,
             user_id=user_id,
@@ -614,20 +650,22 @@ def request_payout(
             fee=details.fee,
             narration=details.narration,
             status=AWAITING_APPROVAL if plan.needs_approval else PROCESSING,
-            hold_id=hold.id,
             created_at=utcnow(),
         )
-        db.session.add(payout)
-        audit.record(
-            "payout.request",
-            origin,
-            actor_id=user_id,
-            subject=reference,
-            amount=details.amount,
-            fee=details.fee,
-            bank_code=details.bank_code,
-            account_number=details.account_number,
-        )
+        try:
+            engine.place(
+                PAYOUTS,
+                payout,
+                expires_at=plan.hold_expires_at,
+                reason=f"Payout to {details.account_name} {details.account_number}",
+                submit=not plan.needs_approval,
+                action="payout.request",
+                origin=origin,
+                bank_code=details.bank_code,
+                account_number=details.account_number,
+            )
+        except InsufficientFunds as exc:
+            raise BankError("amount", exc.message, code=INSUFFICIENT_FUNDS) from None
         if plan.needs_approval:
             notify(
                 user_id,
@@ -636,8 +674,6 @@ def request_payout(
                 "wallet until we approve it.",
                 link=f"/bank/payouts/{reference}",
             )
-        else:
-            outbox.add(SUBMIT, reference, queue="bank")
 
     payload = {
         "bank_code": details.bank_code,
@@ -651,17 +687,65 @@ def request_payout(
     return RequestedPayout(outcome, replayed)
 
 
-def _locked_payout(reference: str) -> Payout | None:
-    return db.session.scalars(
-        select(Payout)
-        .where(Payout.reference == reference)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+class Payouts(engine.Kind):
+    """A payout, as the held-operation engine sees it."""
+
+    model = Payout
+    owner = "payout"
+    result_type = PayoutResult
+    settings_prefix = "PAYOUT"
+    queue = "bank"
+    submit_job, requery_job = SUBMIT, REQUERY
+
+    def adapter(self, op: Payout) -> Any:
+        return bank_provider_named(op.provider)
+
+    def send(self, op: Payout) -> PayoutResult:
+        return bank_provider_named(op.provider).send_payout(payout_request(op))
+
+    def status(self, op: Payout) -> PayoutResult:
+        return bank_provider_named(op.provider).payout_status(payout_request(op))
+
+    def clearing(self, op: Payout) -> Account:
+        return clearing_account(op.provider, op.currency)
+
+    def capture_kind(self, op: Payout) -> str:
+        return "bank_payout"
+
+    def narration(self, op: Payout) -> str:
+        return f"Payout to {op.account_name} {op.bank_name}"
+
+    def succeeded(self, op: Payout, result: PayoutResult) -> None:
+        op.message = "Paid."
+        _tell(op, "Payout paid", f"paid into {op.bank_name} {op.account_number}.")
+
+    def failed(self, op: Payout, result: PayoutResult) -> None:
+        if op.status == REJECTED:
+            return
+        op.message = (result.message or "The bank could not be paid.")[:200]
+        _tell(op, "Payout failed", f"{format_amount(op.total)} is back in your available balance.")
+
+    def refunded(self, op: Payout) -> None:
+        op.message = "Refunded by our team."
+        _tell(op, "Payout refunded", f"{format_amount(op.total)} is back in your wallet.")
+
+    def expired(self, op: Payout) -> None:
+        op.move_to(REJECTED)
+        op.rejection_reason = "The hold on your wallet expired before approval."
+        audit.record("payout.expire", SYSTEM, subject=op.reference)
+        _tell(op, "Payout rejected", f"{op.rejection_reason} Nothing was sent.")
+
+
+PAYOUTS = Payouts()
+# The payouts' own use cases are the engine's, bound to payouts (jobs, webhooks, settlements).
+submit, requery, apply_result, sweep = (
+    PAYOUTS.submit, PAYOUTS.requery, PAYOUTS.apply_result, PAYOUTS.sweep
+)  # fmt: skip
+settle_payout_by_hand = PAYOUTS.settle_by_hand
 
 
 def _reviewable(reference: str) -> Payout:
-    payout = _locked_payout(reference)
+    payout = engine.by_reference(PAYOUTS, reference)
     if payout is None:
         raise BankError(None, "No such payout.")
     if payout.status != AWAITING_APPROVAL:
@@ -670,18 +754,24 @@ def _reviewable(reference: str) -> Payout:
 
 
 def approve_payout(admin_id: int, reference: str, *, origin: Origin) -> Payout:
-    """An admin approves: the payout goes to the provider by a job. A hold that ended while
-    waiting (expired) can't be paid from, so the payout is rejected instead."""
+    """An admin approves: the payout goes to the provider by a job.
+
+    Re-checked now, under the payout's lock, its hold's, the wallet's and the customer's: still
+    awaiting approval, the hold still active, the customer not frozen and within the KYC limits.
+    A refusal (BankError) changes nothing; the payout still awaits a decision.
+    """
 
     def work() -> Payout:
         payout = _reviewable(reference)
-        hold = db.session.get(Hold, payout.hold_id)
+        hold = engine.lock_hold(payout)
+        try:
+            engine.recheck_customer(PAYOUTS, payout, hold)
+        except engine.Refused as exc:
+            raise BankError(None, exc.message, code=exc.code) from None
+        refusal = payout_refusal(payout.user_id)  # the tier, read under the customer's lock
+        if refusal is not None:
+            raise BankError(None, refusal, code=KYC_TIER_REQUIRED)
         payout.reviewed_by, payout.reviewed_at = admin_id, utcnow()
-        if hold is None or hold.status != "active":
-            payout.move_to(REJECTED)
-            payout.rejection_reason = "The hold on your wallet expired before approval."
-            _tell(payout, "Payout rejected", f"{payout.rejection_reason} Nothing was sent.")
-            return payout
         payout.move_to(PROCESSING)
         audit.record("payout.approve", origin, actor_id=admin_id, subject=reference)
         _tell(payout, "Payout approved", "It is on its way to the bank.")
@@ -699,10 +789,9 @@ def reject_payout(admin_id: int, reference: str, reason: str, *, origin: Origin)
 
     def work() -> Payout:
         payout = _reviewable(reference)
-        payout.move_to(REJECTED)
         payout.rejection_reason = reason[:200]
         payout.reviewed_by, payout.reviewed_at = admin_id, utcnow()
-        _release(payout)
+        engine.release(PAYOUTS, payout, PayoutResult(Outcome.FAILED, reason), target=REJECTED)
         audit.record("payout.reject", origin, actor_id=admin_id, subject=reference, reason=reason)
         _tell(
             payout,
@@ -723,163 +812,8 @@ def _tell(payout: Payout, title: str, body: str) -> None:
     )
 
 
-def _release(payout: Payout) -> None:
-    try:
-        ledger.release_hold(payout.hold_id)
-    except HoldNotActive:
-        log.info("payout's hold had already ended", extra={"reference": payout.reference})
-
-
 def payout_request(payout: Payout) -> PayoutRequest:
-    return PayoutRequest(
-        reference=payout.reference,
-        amount=payout.amount,
-        currency=payout.currency,
-        bank_code=payout.bank_code,
-        account_number=payout.account_number,
-        account_name=payout.account_name,
-        narration=payout.narration,
-    )
-
-
-def ask_provider(call: Any, request: PayoutRequest) -> PayoutResult:
-    """Call the provider; any error (timeout, refused connection, 5xx, bad JSON) is PENDING."""
-    return calls.ask(
-        call,
-        request,
-        lambda message: PayoutResult(Outcome.PENDING, message),
-        reference=request.reference,
-    )
-
-
-def submit(reference: str) -> str:
-    """Send an approved payout once; a re-run asks the provider before sending again.
-
-    `submitted_at` commits before the call, so a worker killed mid-call leaves a mark and the
-    next run requeries our reference instead of sending it again. The provider refuses a
-    second request with the same reference anyway (its idempotency key).
-    """
-    payout = db.session.scalar(select(Payout).where(Payout.reference == reference))
-    if payout is None or payout.status != PROCESSING:
-        return payout.status if payout else "missing"
-    provider = bank_provider_named(payout.provider)
-    request = payout_request(payout)
-
-    def mark() -> bool:
-        locked = _locked_payout(reference)
-        if locked is None or locked.submitted_at is not None or locked.status != PROCESSING:
-            return False
-        locked.submitted_at = utcnow()
-        return True
-
-    if run_in_transaction(mark):
-        result = ask_provider(provider.send_payout, request)
-    else:
-        result = _requery_or_resend(provider, payout, request)
-    return apply_result(reference, result, schedule_requery=True)
-
-
-def requery(reference: str) -> str:
-    """Ask the provider again about a payout still processing."""
-    payout = db.session.scalar(select(Payout).where(Payout.reference == reference))
-    if payout is None or payout.status != PROCESSING:
-        return payout.status if payout else "missing"
-    if payout.submitted_at is None:
-        return submit(reference)
-    provider = bank_provider_named(payout.provider)
-    result = _requery_or_resend(provider, payout, payout_request(payout))
-    return apply_result(reference, result, schedule_requery=True)
-
-
-def _requery_or_resend(provider: Any, payout: Payout, request: PayoutRequest) -> PayoutResult:
-    """Ask what became of a payout already sent before sending it again (`providers.resend`)."""
-    return requery_first(
-        provider,
-        payout.submitted_at,
-        lambda: ask_provider(provider.payout_status, request),
-        lambda: ask_provider(provider.send_payout, request),
-        PayoutResult(Outcome.PENDING, NOT_YET_KNOWN),
-    )
-
-
-def apply_result(reference: str, result: PayoutResult, *, schedule_requery: bool = False) -> str:
-    """Settle a payout by what the provider said, under its row lock; returns its status."""
-
-    def work() -> str:
-        payout = _locked_payout(reference)
-        if payout is None:
-            return "missing"
-        settle_locked(payout, result, schedule_requery=schedule_requery)
-        return payout.status
-
-    return run_in_transaction(work)
-
-
-def settle_locked(payout: Payout, result: PayoutResult, *, schedule_requery: bool) -> None:
-    """The one place a payout's money settles. The caller holds the payout's row lock."""
-    if payout.status == AWAITING_APPROVAL:
-        log.error("provider news of a payout never sent", extra={"reference": payout.reference})
-        return
-    if payout.is_final:
-        said = {Outcome.SUCCEEDED: SUCCEEDED, Outcome.FAILED: FAILED}.get(result.outcome)
-        if said is not None and said != payout.status:
-            payout.needs_attention = True
-            log.error(
-                "provider contradicts a settled payout",
-                extra={"reference": payout.reference, "status": payout.status, "said": said},
-            )
-        return
-    if result.provider_reference:
-        payout.provider_reference = result.provider_reference[:64]
-    if result.outcome == Outcome.SUCCEEDED:
-        _succeed(payout)
-    elif result.outcome == Outcome.FAILED:
-        payout.move_to(FAILED)
-        payout.message = (result.message or "The bank could not be paid.")[:200]
-        _release(payout)
-        _tell(
-            payout,
-            "Payout failed",
-            f"{format_amount(payout.total)} is back in your available balance.",
-        )
-    elif schedule_requery:
-        backoff: list[int] = current_app.config["PAYOUT_REQUERY_BACKOFF"]
-        delay = backoff[min(payout.requery_count, len(backoff) - 1)]
-        payout.requery_count += 1
-        payout.next_requery_at = utcnow() + timedelta(seconds=delay)
-        outbox.add(REQUERY, payout.reference, queue="bank", delay=delay)
-
-
-def _succeed(payout: Payout) -> None:
-    payout.move_to(SUCCEEDED)
-    payout.message = "Paid."
-    clearing = clearing_account(payout.provider, payout.currency)
-    try:
-        txn = ledger.capture_hold(
-            payout.hold_id,
-            payout.total,
-            clearing.id,
-            kind="bank_payout",
-            narration=f"Payout to {payout.account_name} {payout.bank_name}",
-        )
-    except HoldNotActive:
-        # The money left while the hold had ended: it is back in the customer's available
-        # balance and only a person can settle that.
-        payout.needs_attention = True
-        log.error("payout succeeded after its hold ended", extra={"reference": payout.reference})
-        return
-    payout.transaction_id = txn.id
-    if payout.fee:
-        ledger.post(
-            "payout_fee",
-            [
-                ledger.Leg(clearing.id, -payout.fee),
-                ledger.Leg(ledger.system_account(FEES, payout.currency).id, payout.fee),
-            ],
-            narration=f"Fee for {payout.reference}",
-            parent_id=txn.id,
-        )
-    _tell(payout, "Payout paid", f"paid into {payout.bank_name} {payout.account_number}.")
+    return engine.request_for(PayoutRequest, payout)  # type: ignore[no-any-return]
 
 
 def apply_webhook(event_type: str, data: dict[str, Any]) -> str | None:
@@ -896,39 +830,12 @@ def apply_webhook(event_type: str, data: dict[str, Any]) -> str | None:
     if event.payment is not None:
         credit_payment(provider.name, event.payment)
     if event.payout_reference and event.payout_result is not None:
-        payout = _locked_payout(event.payout_reference)
+        payout = engine.by_reference(PAYOUTS, event.payout_reference)
         if payout is None or payout.provider != provider.name:
             log.warning("webhook for an unknown payout", extra={"ref": event.payout_reference})
             return None
-        settle_locked(payout, event.payout_result, schedule_requery=False)
+        engine.settle_locked(PAYOUTS, payout, event.payout_result, schedule_requery=False)
     return None
-
-
-def sweep() -> int:
-    """Periodic safety net: requeue requeries overdue by the payout's own schedule (a job lost
-    with its worker or never pushed); returns how many."""
-    now = utcnow()
-    overdue_before = now - timedelta(seconds=60)
-    backoff: list[int] = current_app.config["PAYOUT_REQUERY_BACKOFF"]
-
-    def work() -> int:
-        overdue = db.session.scalars(
-            select(Payout)
-            .where(
-                Payout.status == PROCESSING,
-                or_(
-                    Payout.next_requery_at <= overdue_before,
-                    Payout.next_requery_at.is_(None) & (Payout.created_at <= overdue_before),
-                ),
-            )
-            .with_for_update(skip_locked=True)
-        ).all()
-        for payout in overdue:
-            payout.next_requery_at = now + timedelta(seconds=backoff[-1])
-            outbox.add(REQUERY, payout.reference, queue="bank")
-        return len(overdue)
-
-    return run_in_transaction(work)
 
 
 # --- Reading --------------------------------------------------------------------------------

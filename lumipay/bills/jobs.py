@@ -1,11 +1,9 @@
-"""Bill jobs: the provider call, requeries, the periodic sweep and hold expiry."""
+"""Bill jobs: the provider call, requeries and the periodic sweep."""
 
 from __future__ import annotations
 
 from lumipay.bills import service
-from lumipay.database import run_in_transaction
 from lumipay.jobs.queue import job
-from lumipay.ledger import service as ledger
 
 
 @job
@@ -21,9 +19,3 @@ def requery_bill(reference: str) -> str:
 @job
 def sweep_bills() -> dict[str, int]:
     return service.sweep()
-
-
-@job
-def expire_holds() -> int:
-    """Release every hold whose time is up (bills, and later payouts and cards)."""
-    return run_in_transaction(ledger.expire_holds)

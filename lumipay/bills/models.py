@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
+from lumipay.database import public_id_column
 from lumipay.extensions import db
+from lumipay.inflight.models import FAILED, PROCESSING, SUCCEEDED, HeldOperation
 
-PROCESSING, SUCCEEDED, FAILED = "processing", "succeeded", "failed"
+__all__ = ["FAILED", "PROCESSING", "SUCCEEDED", "BillPayment"]
+
 # The only way a bill's status changes: forward, once.
 TRANSITIONS: dict[str, frozenset[str]] = {
     PROCESSING: frozenset({SUCCEEDED, FAILED}),
@@ -24,15 +25,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 BILL_KINDS = ("airtime", "data", "electricity")
 
 
-class IllegalTransition(Exception):
-    def __init__(self, current: str, target: str) -> None:
-        super().__init__(f"A bill can't go from {current} to {target}.")
-        self.current = current
-        self.target = target
-
-
-class BillPayment(db.Model):
+class BillPayment(HeldOperation, db.Model):
     """The money is held while `processing`, captured on `succeeded`, released on `failed`."""
+
+    WHAT = "bill"
+    TRANSITIONS = TRANSITIONS
 
     __tablename__ = "bill_payments"
     __table_args__ = (
@@ -44,13 +41,9 @@ class BillPayment(db.Model):
         Index("ix_bill_payments_status_next_requery_at", "status", "next_requery_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     public_id: Mapped[uuid.UUID] = public_id_column()
-    reference: Mapped[str] = mapped_column(String(32), unique=True)
     # Sent to the provider as its request id: unique, and the same on every retry and requery.
     request_id: Mapped[str] = mapped_column(String(40), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     category: Mapped[str] = mapped_column(String(16))
     service_id: Mapped[str] = mapped_column(String(40))
     provider: Mapped[str] = mapped_column(String(16))
@@ -59,33 +52,5 @@ class BillPayment(db.Model):
     variation_code: Mapped[str | None] = mapped_column(String(60))
     description: Mapped[str] = mapped_column(String(120))
     customer_name: Mapped[str | None] = mapped_column(String(120))
-    currency: Mapped[str] = mapped_column(String(3), default="NGN")
-    amount: Mapped[int] = mapped_column(BigInteger)
-    fee: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(16), default=PROCESSING)
-    hold_id: Mapped[int] = mapped_column(ForeignKey("ledger_holds.id"), unique=True)
-    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
     token: Mapped[str | None] = mapped_column(String(64))
-    provider_reference: Mapped[str | None] = mapped_column(String(64))
-    message: Mapped[str] = mapped_column(String(200), default="")
-    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    requery_count: Mapped[int] = mapped_column(Integer, default=0)
-    next_requery_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    @property
-    def is_final(self) -> bool:
-        return not TRANSITIONS[self.status]
-
-    @property
-    def total(self) -> int:
-        return self.amount + self.fee
-
-    def move_to(self, target: str) -> None:
-        """Change status through the transition table, or raise IllegalTransition."""
-        if target not in TRANSITIONS[self.status]:
-            raise IllegalTransition(self.status, target)
-        self.status = target
-        self.settled_at = utcnow()

@@ -1,11 +1,11 @@
-"""Use cases for bill payments: plan, pay (hold), settle (capture or release), requery.
+"""Use cases for bill payments: plan and pay airtime, data and electricity.
 
-Money path: `pay_bill` places a hold and records the bill as processing, with the provider
-call written to the outbox, in one transaction. The job `submit_bill` calls the provider
-outside any transaction, then `apply_result` settles under the bill's row lock: success
-captures the hold to the provider clearing account and moves the fee to the fee account,
-failure releases it, anything unclear schedules a requery. Webhooks reach `apply_result` too,
-keyed by our request id; a bill already final ignores them.
+The money runs on the held-operation engine (lumipay.inflight.engine): `pay_bill` places the
+hold and records the bill as processing, with the provider call in the outbox, in one
+transaction; the engine submits, requeries, settles (success captures to the bills clearing
+account and the fee to fees, failure releases) and sweeps. `BILLS` says what a bill is to the
+engine; this module keeps what is the bills' own: the catalogue, the plans and the provider's
+request. Webhooks are keyed by our request id; a bill already final ignores them.
 """
 
 from __future__ import annotations
@@ -20,33 +20,30 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.phone import InvalidPhone, normalise_phone
 from lumipay.bills import catalogue
-from lumipay.bills.models import FAILED, PROCESSING, SUCCEEDED, BillPayment
+from lumipay.bills.models import PROCESSING, BillPayment
 from lumipay.clock import in_lagos
-from lumipay.database import as_utc, run_in_transaction, utcnow
+from lumipay.database import as_utc, utcnow
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
-from lumipay.jobs import outbox
+from lumipay.inflight import engine
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
-from lumipay.ledger.errors import HoldNotActive, InsufficientFunds
-from lumipay.ledger.models import WALLET, Account, Hold, LedgerTransaction
+from lumipay.ledger.errors import InsufficientFunds
+from lumipay.ledger.models import WALLET, Account
 from lumipay.ledger.references import new_reference
 from lumipay.money import format_amount
 from lumipay.notifications.service import notify
-from lumipay.providers import bills_provider_for, bills_provider_named, calls
+from lumipay.providers import bills_provider_for, bills_provider_named
 from lumipay.providers.bills import (
     BillRequest,
     BillResult,
     DataPlan,
     MeterCustomer,
-    Outcome,
     ProviderError,
 )
-from lumipay.providers.resend import NOT_YET_KNOWN, requery_first
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +84,12 @@ class BillPlan:
     @property
     def total(self) -> int:
         return self.amount + self.fee
+
+
+@dataclass(frozen=True)
+class PaidBill:
+    reference: str
+    replayed: bool
 
 
 def _phone(text: str, field: str = "phone") -> str:
@@ -194,16 +197,78 @@ def verify_meter(disco: str, meter_number: str, meter_type: str) -> MeterCustome
         raise BillError("meter_number", exc.message) from None
 
 
-@dataclass(frozen=True)
-class PaidBill:
-    reference: str
-    replayed: bool
-
-
 def _request_id() -> str:
     """VTpass-style: Africa/Lagos date and time (YYYYMMDDHHmm) then random characters."""
     lagos = in_lagos(utcnow())
     return f"{lagos:%Y%m%d%H%M}{secrets.token_hex(8)}"
+
+
+class Bills(engine.Kind):
+    """A bill, as the held-operation engine sees it."""
+
+    owner = "bill"
+    model = BillPayment
+    queue = "bills"
+    submit_job, requery_job = SUBMIT, REQUERY
+    settings_prefix = "BILLS"
+    result_type = BillResult
+
+    def adapter(self, op: BillPayment) -> Any:
+        return bills_provider_named(op.provider)
+
+    def send(self, op: BillPayment) -> BillResult:
+        return bills_provider_named(op.provider).charge(bill_request(op))
+
+    def status(self, op: BillPayment) -> BillResult:
+        return bills_provider_named(op.provider).status(bill_request(op))
+
+    def clearing(self, op: BillPayment) -> Account:
+        return ledger.system_account(CLEARING, op.currency)
+
+    def capture_kind(self, op: BillPayment) -> str:
+        return op.category
+
+    def narration(self, op: BillPayment) -> str:
+        return op.description
+
+    def succeeded(self, op: BillPayment, result: BillResult) -> None:
+        if op.category == "electricity":
+            op.token = (result.token or "")[:64] or None
+        op.message = (result.message or "Delivered.")[:200]
+        notify(
+            op.user_id,
+            "Bill paid",
+            f"{op.description}: {format_amount(op.amount)} succeeded."
+            + (f" Token: {op.token}" if op.token else ""),
+            link=f"/bills/{op.reference}",
+        )
+
+    def failed(self, op: BillPayment, result: BillResult) -> None:
+        op.message = (result.message or "The provider could not deliver.")[:200]
+        notify(
+            op.user_id,
+            "Bill failed",
+            f"{op.description}: {format_amount(op.total)} is back in your available balance.",
+            link=f"/bills/{op.reference}",
+        )
+
+    def refunded(self, op: BillPayment) -> None:
+        op.message = "Refunded by our team."
+        notify(
+            op.user_id,
+            "Bill refunded",
+            f"{op.description}: {format_amount(op.total)} is back in your wallet.",
+            link=f"/bills/{op.reference}",
+        )
+
+
+BILLS = Bills()
+# The bills' own use cases are the engine's, bound to bills (jobs, webhooks, settlements).
+submit = BILLS.submit
+requery = BILLS.requery
+apply_result = BILLS.apply_result
+settle_by_hand = BILLS.settle_by_hand
+sweep = BILLS.sweep
 
 
 def pay_bill(
@@ -241,21 +306,6 @@ def pay_bill(
             limits.check_outgoing(user_id, wallet.currency, plan.total, kind="bill")
         except limits.LimitExceeded as exc:
             raise BillError(exc.field, exc.message, code=exc.code) from None
-        try:
-            hold = ledger.place_hold(
-                wallet.id,
-                plan.total,
-                reference=reference,
-                expires_at=utcnow() + timedelta(hours=current_app.config["BILLS_HOLD_HOURS"]),
-                reason=plan.description,
-            )
-        except InsufficientFunds as exc:
-            raise BillError(
-                "amount",
-                f"{exc.message} You have {format_amount(exc.available)} available and this "
-                f"costs {format_amount(plan.total)}.",
-                code=INSUFFICIENT_FUNDS,
-            ) from None
         bill = BillPayment(
             reference=reference,
             request_id=_request_id(),
@@ -272,21 +322,27 @@ def pay_bill(
             amount=plan.amount,
             fee=plan.fee,
             status=PROCESSING,
-            hold_id=hold.id,
             created_at=utcnow(),
         )
-        db.session.add(bill)
-        audit.record(
-            "bill.pay",
-            origin,
-            actor_id=user_id,
-            subject=reference,
-            amount=plan.amount,
-            fee=plan.fee,
-            service_id=plan.service_id,
-            recipient=plan.recipient,
-        )
-        outbox.add(SUBMIT, reference, queue="bills")
+        try:
+            engine.place(
+                BILLS,
+                bill,
+                expires_at=utcnow() + timedelta(hours=current_app.config["BILLS_HOLD_HOURS"]),
+                reason=plan.description,
+                submit=True,
+                action="bill.pay",
+                origin=origin,
+                service_id=plan.service_id,
+                recipient=plan.recipient,
+            )
+        except InsufficientFunds as exc:
+            raise BillError(
+                "amount",
+                f"{exc.message} You have {format_amount(exc.available)} available and this "
+                f"costs {format_amount(plan.total)}.",
+                code=INSUFFICIENT_FUNDS,
+            ) from None
 
     outcome, replayed = idempotency.run_once(
         user_id, idempotency_key, "bill", payload, reference, work, replayable=replayable
@@ -295,253 +351,7 @@ def pay_bill(
 
 
 def bill_request(bill: BillPayment) -> BillRequest:
-    return BillRequest(
-        request_id=bill.request_id,
-        category=bill.category,
-        service_id=bill.service_id,
-        recipient=bill.recipient,
-        amount=bill.amount,
-        phone=bill.phone,
-        variation_code=bill.variation_code,
-    )
-
-
-def ask_provider(call: Any, request: BillRequest) -> BillResult:
-    """Call the provider; any error (timeout, refused connection, 5xx, bad JSON) is PENDING."""
-    return calls.ask(
-        call,
-        request,
-        lambda message: BillResult(Outcome.PENDING, message),
-        provider_request_id=request.request_id,
-    )
-
-
-def _locked(reference: str) -> BillPayment:
-    return db.session.scalars(
-        select(BillPayment)
-        .where(BillPayment.reference == reference)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-
-
-def submit(reference: str) -> str:
-    """Send a processing bill to its provider once; a re-run requeries before sending again.
-
-    `submitted_at` commits before the call, so a worker killed during the call leaves a mark:
-    the next run asks the provider what became of the request id instead of paying twice.
-    """
-    bill = db.session.scalar(select(BillPayment).where(BillPayment.reference == reference))
-    if bill is None or bill.status != PROCESSING:
-        return bill.status if bill else "missing"
-    provider = bills_provider_named(bill.provider)
-    request = bill_request(bill)
-    if bill.submitted_at is None:
-
-        def mark() -> bool:
-            locked = _locked(reference)
-            if locked.submitted_at is not None or locked.status != PROCESSING:
-                return False
-            locked.submitted_at = utcnow()
-            return True
-
-        first = run_in_transaction(mark)
-    else:
-        first = False
-    if first:
-        result = ask_provider(provider.charge, request)
-    else:
-        result = _requery_or_resend(provider, bill, request)
-    return apply_result(reference, result, schedule_requery=True)
-
-
-def requery(reference: str) -> str:
-    """Ask the provider again about a bill still processing."""
-    bill = db.session.scalar(select(BillPayment).where(BillPayment.reference == reference))
-    if bill is None or bill.status != PROCESSING:
-        return bill.status if bill else "missing"
-    if bill.submitted_at is None:
-        return submit(reference)
-    provider = bills_provider_named(bill.provider)
-    result = _requery_or_resend(provider, bill, bill_request(bill))
-    return apply_result(reference, result, schedule_requery=True)
-
-
-def _requery_or_resend(provider: Any, bill: BillPayment, request: BillRequest) -> BillResult:
-    """Ask what became of a bill already sent before sending it again (`providers.resend`)."""
-    return requery_first(
-        provider,
-        bill.submitted_at,
-        lambda: ask_provider(provider.status, request),
-        lambda: ask_provider(provider.charge, request),
-        BillResult(Outcome.PENDING, NOT_YET_KNOWN),
-    )
-
-
-def apply_result(reference: str, result: BillResult, *, schedule_requery: bool = False) -> str:
-    """Settle a bill by what the provider said, under its row lock; returns the bill's status."""
-
-    def work() -> str:
-        bill = _locked(reference)
-        settle_locked(bill, result, schedule_requery=schedule_requery)
-        return bill.status
-
-    return run_in_transaction(work)
-
-
-def settle_locked(bill: BillPayment, result: BillResult, *, schedule_requery: bool) -> None:
-    """The one place a bill's money settles. The caller holds the bill's row lock."""
-    if bill.is_final:
-        final = SUCCEEDED if result.outcome == Outcome.SUCCEEDED else FAILED
-        if result.outcome in (Outcome.SUCCEEDED, Outcome.FAILED) and final != bill.status:
-            # A late answer that contradicts the settled one: a person must look.
-            bill.needs_attention = True
-            log.error(
-                "provider contradicts a settled bill",
-                extra={"reference": bill.reference, "status": bill.status, "said": final},
-            )
-        return
-    if result.provider_reference:
-        bill.provider_reference = result.provider_reference[:64]
-    if result.outcome == Outcome.SUCCEEDED:
-        _succeed(bill, result)
-    elif result.outcome == Outcome.FAILED:
-        _fail(bill, result)
-    elif schedule_requery:
-        _schedule_requery(bill)
-
-
-def _succeed(bill: BillPayment, result: BillResult, *, ledger_reference: str | None = None) -> None:
-    bill.move_to(SUCCEEDED)
-    if bill.category == "electricity":
-        bill.token = (result.token or "")[:64] or None
-    bill.message = (result.message or "Delivered.")[:200]
-    clearing = ledger.system_account(CLEARING, bill.currency)
-    try:
-        txn = ledger.capture_hold(
-            bill.hold_id,
-            bill.total,
-            clearing.id,
-            kind=bill.category,
-            narration=bill.description,
-            reference=ledger_reference,
-        )
-    except HoldNotActive:
-        # The hold expired before the provider settled: the customer got the service and the
-        # money is back in their available balance. Settling that needs a person.
-        bill.needs_attention = True
-        log.error("bill succeeded after its hold ended", extra={"reference": bill.reference})
-        return
-    bill.transaction_id = txn.id
-    if bill.fee:
-        fees = ledger.system_account(FEES, bill.currency)
-        ledger.post(
-            "bill_fee",
-            [ledger.Leg(clearing.id, -bill.fee), ledger.Leg(fees.id, bill.fee)],
-            narration=f"Fee for {bill.reference}",
-            parent_id=txn.id,
-        )
-    notify(
-        bill.user_id,
-        "Bill paid",
-        f"{bill.description}: {format_amount(bill.amount)} succeeded."
-        + (f" Token: {bill.token}" if bill.token else ""),
-        link=f"/bills/{bill.reference}",
-    )
-
-
-def _fail(bill: BillPayment, result: BillResult) -> None:
-    bill.move_to(FAILED)
-    bill.message = (result.message or "The provider could not deliver.")[:200]
-    try:
-        ledger.release_hold(bill.hold_id)
-    except HoldNotActive:
-        log.info("failed bill's hold had already ended", extra={"reference": bill.reference})
-    notify(
-        bill.user_id,
-        "Bill failed",
-        f"{bill.description}: {format_amount(bill.total)} is back in your available balance.",
-        link=f"/bills/{bill.reference}",
-    )
-
-
-class ManualSettlementRefused(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def settle_by_hand(
-    reference: str, *, succeeded: bool, note: str, ledger_reference: str
-) -> LedgerTransaction | None:
-    """A person's verdict on a bill (an approved settlement), inside the caller's transaction.
-
-    Processing: succeeded captures the hold, failed releases it, as a provider answer would.
-    Succeeded but not delivered (the provider reported it failed): failed refunds it with a
-    reversing transaction linked to the capture. Returns the posting, if there was one.
-    """
-    bill = _locked(reference)
-    if bill.status == PROCESSING:
-        hold_active = db.session.scalar(select(Hold.status).where(Hold.id == bill.hold_id))
-        if succeeded and hold_active != "active":
-            raise ManualSettlementRefused(
-                "This bill's hold has ended, so there is nothing to capture: post an adjustment."
-            )
-        result = BillResult(Outcome.SUCCEEDED if succeeded else Outcome.FAILED, note)
-        if succeeded:
-            _succeed(bill, result, ledger_reference=ledger_reference)
-        else:
-            _fail(bill, result)
-        bill.needs_attention = False
-        return db.session.get(LedgerTransaction, bill.transaction_id) if succeeded else None
-    if bill.status == SUCCEEDED and not succeeded:
-        return _refund(bill, note, ledger_reference)
-    raise ManualSettlementRefused(f"This bill is already {bill.status}.")
-
-
-def _refund(bill: BillPayment, note: str, ledger_reference: str) -> LedgerTransaction:
-    if bill.transaction_id is None:
-        raise ManualSettlementRefused(
-            "This bill was never captured, so there is nothing to refund."
-        )
-    refunded = db.session.scalar(
-        select(LedgerTransaction.id).where(
-            LedgerTransaction.parent_id == bill.transaction_id,
-            LedgerTransaction.kind == REFUND,
-        )
-    )
-    if refunded is not None:
-        raise ManualSettlementRefused("This bill has been refunded already.")
-    legs = [
-        ledger.Leg(ledger.system_account(CLEARING, bill.currency).id, -bill.amount),
-        ledger.Leg(bill.account_id, bill.total),
-    ]
-    if bill.fee:
-        legs.append(ledger.Leg(ledger.system_account(FEES, bill.currency).id, -bill.fee))
-    txn = ledger.post(
-        REFUND,
-        legs,
-        narration=f"Refund of {bill.reference}: {bill.description}",
-        reference=ledger_reference,
-        parent_id=bill.transaction_id,
-    )
-    bill.message = note[:200]
-    bill.needs_attention = False
-    notify(
-        bill.user_id,
-        "Bill refunded",
-        f"{bill.description}: {format_amount(bill.total)} is back in your wallet.",
-        link=f"/bills/{bill.reference}",
-    )
-    return txn
-
-
-def _schedule_requery(bill: BillPayment) -> None:
-    backoff: list[int] = current_app.config["BILLS_REQUERY_BACKOFF"]
-    delay = backoff[min(bill.requery_count, len(backoff) - 1)]
-    bill.requery_count += 1
-    bill.next_requery_at = utcnow() + timedelta(seconds=delay)
-    outbox.add(REQUERY, bill.reference, queue="bills", delay=delay)
+    return engine.request_for(BillRequest, bill)  # type: ignore[no-any-return]
 
 
 def apply_webhook(event_type: str, data: dict[str, Any]) -> None:
@@ -549,61 +359,12 @@ def apply_webhook(event_type: str, data: dict[str, Any]) -> None:
     request_id = data.get("request_id") or data.get("requestId")
     bill = None
     if isinstance(request_id, str):
-        bill = db.session.scalars(
-            select(BillPayment)
-            .where(BillPayment.request_id == request_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).first()
+        bill = engine.locked(BILLS, BillPayment.request_id == request_id)
     if bill is None:
         log.warning("webhook for an unknown bill", extra={"provider_request_id": request_id})
         return
     _, result = bills_provider_named(bill.provider).webhook(data)
-    settle_locked(bill, result, schedule_requery=False)
-
-
-def sweep() -> dict[str, int]:
-    """Periodic safety net: flag bills stuck too long, requeue requeries that are overdue.
-
-    A requery whose job died with its worker (or never reached Redis) is overdue by the bill's
-    own schedule (`next_requery_at`); it is written to the outbox again, to run at once.
-    """
-    now = utcnow()
-    stuck_before = now - timedelta(seconds=current_app.config["BILLS_STUCK_AFTER"])
-    overdue_before = now - timedelta(seconds=60)
-    backoff: list[int] = current_app.config["BILLS_REQUERY_BACKOFF"]
-
-    def work() -> dict[str, int]:
-        stuck = db.session.scalars(
-            select(BillPayment)
-            .where(
-                BillPayment.status == PROCESSING,
-                BillPayment.needs_attention.is_(False),
-                BillPayment.created_at <= stuck_before,
-            )
-            .with_for_update(skip_locked=True)
-        ).all()
-        for bill in stuck:
-            bill.needs_attention = True
-            log.warning("bill stuck, flagged for attention", extra={"reference": bill.reference})
-        overdue = db.session.scalars(
-            select(BillPayment)
-            .where(
-                BillPayment.status == PROCESSING,
-                (BillPayment.next_requery_at <= overdue_before)
-                | (
-                    BillPayment.next_requery_at.is_(None)
-                    & (BillPayment.created_at <= overdue_before)
-                ),
-            )
-            .with_for_update(skip_locked=True)
-        ).all()
-        for bill in overdue:
-            bill.next_requery_at = now + timedelta(seconds=backoff[-1])
-            outbox.add(REQUERY, bill.reference, queue="bills")
-        return {"flagged": len(stuck), "requeried": len(overdue)}
-
-    return run_in_transaction(work)
+    engine.settle_locked(BILLS, bill, result, schedule_requery=False)
 
 
 def bills_for(user_id: int, limit: int = 50) -> list[BillPayment]:

@@ -268,6 +268,7 @@ def answer(event_id: str, data: dict[str, Any], *, first: bool) -> dict[str, Any
         hold = ledger.place_hold(
             wallet.id,
             request.amount,
+            owner="card",
             reference=f"card:{request.authorization_id}",
             expires_at=now + timedelta(days=current_app.config["CARDS_HOLD_DAYS"]),
             reason=f"Card ··{card.last4} at {row.merchant_name}",

@@ -1,10 +1,10 @@
 """Card authorisations that ran past the card network's window: the card code expires them.
 
-An authorisation's hold belongs to the card (DESIGN "money in flight has one owner"), so it is
-not left to the ledger's generic hold expiry: `expire_authorisations` releases each hold whose
-time is up, under the card's locks (card, authorisation, wallet, hold: the clearing path's
-order), and records on the authorisation why it ended. A clearing that arrives afterwards is
-still taken (a forced capture, lumipay.cards.service.clear).
+An authorisation's hold belongs to the card (DESIGN rule 8): the ledger's hold expiry hands card
+holds to `expire_held`, and the cards' own job (`expire_authorisations`) also picks up
+authorisations whose hold an older expiry ended. Each is expired under the card's locks (card,
+authorisation, hold, wallet: the one lock order), and the authorisation records why it ended.
+A clearing that arrives afterwards is still taken (a forced capture, lumipay.cards.service.clear).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from lumipay.cards.models import APPROVED, AUTHORISATION, EXPIRED, CardTransaction
-from lumipay.cards.service import lock_authorisation, lock_hold
+from lumipay.cards.service import lock_authorisation
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.ledger import service as ledger
@@ -55,8 +55,8 @@ def _expire_one(authorization_id: str, cutoff: datetime):  # type: ignore[no-unt
         card, row = found
         if row.status != APPROVED:
             return False
+        hold = ledger.lock_hold(row.hold_id) if row.hold_id is not None else None
         ledger.lock_wallets([card.account_id])
-        hold = lock_hold(row.hold_id)
         if hold is None or hold.status not in ("active", "expired"):
             return False
         if hold.status == "active":
@@ -73,3 +73,15 @@ def _expire_one(authorization_id: str, cutoff: datetime):  # type: ignore[no-unt
         return True
 
     return work
+
+
+def expire_held(hold_ids: list[int], now: datetime) -> int:
+    """The "card" hold owner (lumipay.ledger.service.HOLD_OWNERS): the ledger's hold expiry
+    hands over the card holds whose time is up, and each is expired as above, in the caller's
+    transaction."""
+    due = db.session.scalars(
+        select(CardTransaction.provider_reference)
+        .where(CardTransaction.hold_id.in_(hold_ids), CardTransaction.kind == AUTHORISATION)
+        .order_by(CardTransaction.id)
+    ).all()
+    return sum(1 for authorization_id in due if _expire_one(authorization_id, now)())

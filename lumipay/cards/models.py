@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import db
 from lumipay.ledger.models import Hold
+from lumipay.lifecycle import check_transition
 
 ISSUING, ACTIVE, FROZEN, TERMINATED, FAILED = (
     "issuing",
@@ -63,11 +64,6 @@ TXN_TRANSITIONS: dict[str, frozenset[str]] = {
     REVERSED: frozenset(),
     REFUNDED: frozenset(),
 }
-
-
-class IllegalTransition(Exception):
-    def __init__(self, what: str, current: str, target: str) -> None:
-        super().__init__(f"A {what} can't go from {current} to {target}.")
 
 
 class Card(db.Model):
@@ -119,8 +115,7 @@ class Card(db.Model):
         return f"{self.exp_month:02d}/{self.exp_year % 100:02d}"
 
     def move_to(self, target: str) -> None:
-        if target not in CARD_TRANSITIONS[self.status]:
-            raise IllegalTransition("card", self.status, target)
+        check_transition("card", CARD_TRANSITIONS, self.status, target)
         self.status = target
         if target == TERMINATED:
             self.terminated_at = utcnow()
@@ -186,7 +181,6 @@ class CardTransaction(db.Model):
         return self.status
 
     def move_to(self, target: str) -> None:
-        if target not in TXN_TRANSITIONS[self.status]:
-            raise IllegalTransition("card transaction", self.status, target)
+        check_transition("card transaction", TXN_TRANSITIONS, self.status, target)
         self.status = target
         self.settled_at = utcnow()

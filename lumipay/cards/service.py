@@ -60,7 +60,7 @@ from lumipay.kyc import limits
 from lumipay.ledger import receivables
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import HoldNotActive
-from lumipay.ledger.models import WALLET, Account, Hold
+from lumipay.ledger.models import WALLET, Account
 from lumipay.ledger.references import new_reference
 from lumipay.money import CURRENCIES, format_amount, get_currency
 from lumipay.notifications.service import notify
@@ -509,17 +509,6 @@ def network_amount(data: dict[str, Any], currency: str) -> NetworkAmount:
     return NetworkAmount(converted, amount, sent, rate)
 
 
-def lock_hold(hold_id: int | None) -> Hold | None:
-    if hold_id is None:
-        return None
-    return db.session.scalars(
-        select(Hold)
-        .where(Hold.id == hold_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-
-
 def _limit_breach(card: Card, row: CardTransaction, *, total: int, new: int) -> str | None:
     """Which limit taking `new` more money (of a purchase now `total`) would break, or None.
 
@@ -579,8 +568,9 @@ def clear(data: dict[str, Any]) -> str:
     except Unconvertible as exc:
         _flag(row, exc.message)
         return row.status
+    # One lock order (DESIGN rule 8): card, authorisation, its hold, then the wallet.
+    hold = ledger.lock_hold(row.hold_id) if row.hold_id is not None else None
     wallet = ledger.lock_wallets([card.account_id])[card.account_id]
-    hold = lock_hold(row.hold_id)
     held = hold.amount if hold is not None and hold.status == "active" else 0
     so_far = row.captured_amount or 0
     within = max(0, min(sent.amount, row.amount - so_far))
@@ -630,6 +620,7 @@ def clear(data: dict[str, Any]) -> str:
                 reference=f"card:{row.id}:rest:{so_far + to_capture}",
                 expires_at=hold.expires_at,
                 reason=hold.reason,
+                owner="card",
             )
             row.hold_id = again.id
             db.session.expire(row, ["hold"])

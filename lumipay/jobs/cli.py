@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from lumipay.bills.jobs import expire_holds, sweep_bills
+from lumipay.bills.jobs import sweep_bills
 from lumipay.cards.jobs import expire_card_authorisations
 from lumipay.fx.jobs import fx_update
 from lumipay.jobs.outbox import relay
+from lumipay.ledger.jobs import expire_holds
 
 jobs_cli = AppGroup("jobs", help="Background jobs.")
 
@@ -28,8 +29,8 @@ def sweep_command() -> None:
 
 @jobs_cli.command("expire-holds")
 def expire_command() -> None:
-    """Release holds whose time is up."""
-    click.echo(f"expired {expire_holds()} hold(s)")
+    """Hand holds whose time is up to their owners (bills at a provider never end by time)."""
+    click.echo(f"ended {expire_holds()} hold(s)")
 
 
 @jobs_cli.command("expire-card-authorisations")

@@ -8,11 +8,11 @@ from __future__ import annotations
 from rq import cron
 
 from lumipay.bank.jobs import sweep_payouts
-from lumipay.bills.jobs import expire_holds, sweep_bills
+from lumipay.bills.jobs import sweep_bills
 from lumipay.cards.jobs import expire_card_authorisations
 from lumipay.fx.jobs import fx_update
 from lumipay.jobs.outbox import relay_outbox
-from lumipay.ledger.jobs import seal_ledger, verify_ledger
+from lumipay.ledger.jobs import expire_holds, seal_ledger, verify_ledger
 from lumipay.reconciliation.jobs import reconcile_providers
 
 cron.register(relay_outbox, "default", interval=30, job_timeout=120)

@@ -186,9 +186,10 @@ def check_outgoing(
     `day` is the Lagos day the movement counts in: a posting's own day (given by the ledger
     under its locks), or today by the clock for a hold.
 
-    `reserved` is the part of `amount` already counted in today's spending (a card clearing
-    above its authorisation: the hold being captured); the per-transaction limit weighs the
-    whole `amount`, the daily limit only what is new."""
+    `reserved` is the part of `amount` an active hold already reserves (a card clearing
+    capturing its authorisation, an approval re-checking the operation it held for): today's
+    holds count it already, so the daily limit weighs only what is new; the per-transaction
+    limit weighs the whole `amount`."""
     tier, frozen = _locked_rows([user_id])[user_id]
     if frozen:
         raise AccountFrozen()

@@ -1,10 +1,12 @@
-"""Ledger jobs: sealing new entries every minute and a periodic verify for the back office."""
+"""Ledger jobs: sealing new entries every minute, a periodic verify for the back office, and
+handing holds whose time is up to their owners."""
 
 from __future__ import annotations
 
 from lumipay.database import run_in_transaction
 from lumipay.jobs.queue import job
 from lumipay.ledger import seal, verify
+from lumipay.ledger import service as ledger
 
 
 @job
@@ -20,3 +22,10 @@ def verify_ledger() -> bool:
     report = verify.verify_ledger()
     run_in_transaction(lambda: verify.record_run(report))
     return report.ok
+
+
+@job
+def expire_holds() -> int:
+    """Periodic (rq cron, every minute): hand each hold whose time is up to its owner, which
+    decides under its own locks (lumipay.ledger.service.HOLD_OWNERS); returns how many ended."""
+    return run_in_transaction(ledger.expire_holds)

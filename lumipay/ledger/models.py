@@ -113,7 +113,11 @@ HOLD_STATUSES = ("active", "captured", "released", "expired")
 
 
 class Hold(db.Model):
-    """Money reserved on a wallet: counts against `available` until captured or released."""
+    """Money reserved on a wallet: counts against `available` until captured or released.
+
+    `owner` names the kind of operation the hold is for ("bill", "payout", "card"...): only
+    that owner's engine moves it, and only that owner decides what its expiry means
+    (lumipay.ledger.service.HOLD_OWNERS)."""
 
     __tablename__ = "ledger_holds"
     __table_args__ = (
@@ -128,6 +132,7 @@ class Hold(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    owner: Mapped[str] = mapped_column(String(16))
     reference: Mapped[str] = mapped_column(String(64), unique=True)
     reason: Mapped[str] = mapped_column(String(140), default="")
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -7,6 +7,7 @@ record they belong to, or rolls all of it back.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,21 @@ from lumipay.ledger.references import new_reference
 from lumipay.money import CURRENCIES
 
 BONUS_FUNDING = "bonus_funding"
+
+log = logging.getLogger(__name__)
+
+# Who ends a hold whose time is up: owner -> handler(hold ids, now) -> how many it ended.
+# The ledger never releases a hold by time on its own: a hold is for an operation (a bill at a
+# provider, a payout awaiting approval, a card authorisation) and only that operation's owner
+# knows whether time ends it. Owners register in the composition root (lumipay.create_app);
+# a hold whose owner registered no handler is left active and logged.
+ExpiryHandler = Callable[[list[int], datetime], int]
+HOLD_OWNERS: dict[str, ExpiryHandler] = {}
+
+
+def register_hold_owner(owner: str, expire: ExpiryHandler) -> None:
+    """Name the handler that expires `owner`'s holds (one per owner; a second replaces it)."""
+    HOLD_OWNERS[owner] = expire
 
 
 @dataclass(frozen=True)
@@ -280,9 +296,16 @@ def transfer(
 
 
 def place_hold(
-    account_id: int, amount: int, *, reference: str, expires_at: datetime, reason: str = ""
+    account_id: int,
+    amount: int,
+    *,
+    owner: str,
+    reference: str,
+    expires_at: datetime,
+    reason: str = "",
 ) -> Hold:
-    """Reserve `amount` on a wallet under the same row lock as the balance check."""
+    """Reserve `amount` on a wallet under the same row lock as the balance check, for an
+    operation of kind `owner` (see HOLD_OWNERS)."""
     if type(amount) is not int or amount <= 0:
         raise LedgerError("A hold needs a positive whole amount.")
     wallet = lock_wallets([account_id]).get(account_id)
@@ -294,6 +317,7 @@ def place_hold(
     hold = Hold(
         account_id=account_id,
         amount=amount,
+        owner=owner,
         reference=reference,
         reason=reason[:140],
         expires_at=expires_at,
@@ -304,19 +328,29 @@ def place_hold(
     return hold
 
 
-def _locked_active_hold(hold_id: int) -> tuple[Hold, Account]:
-    hold = db.session.get(Hold, hold_id)
-    if hold is None:
-        raise HoldNotActive("No such hold.")
-    wallet = lock_wallets([hold.account_id])[hold.account_id]
-    hold = db.session.scalars(
+def lock_hold(hold_id: int) -> Hold | None:
+    """Lock a hold's row and read it under the lock (after its business row, before wallets).
+
+    FOR NO KEY UPDATE, like the wallets: it excludes every other change to the hold but not the
+    key-share lock a row referencing it takes.
+    """
+    return db.session.scalars(
         select(Hold)
         .where(Hold.id == hold_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
-    ).one()
+    ).one_or_none()
+
+
+def _locked_active_hold(hold_id: int) -> tuple[Hold, Account]:
+    """The hold, then its wallet, locked in the one lock order (the caller has locked the
+    business row first) and re-read under the locks."""
+    hold = lock_hold(hold_id)
+    if hold is None:
+        raise HoldNotActive("No such hold.")
     if hold.status != "active":
         raise HoldNotActive(f"This hold is already {hold.status}.")
+    wallet = lock_wallets([hold.account_id])[hold.account_id]
     return hold, wallet
 
 
@@ -366,17 +400,28 @@ def release_hold(hold_id: int, *, status: str = "released") -> Hold:
 
 
 def expire_holds(now: datetime | None = None) -> int:
-    """Release every active hold whose time is up; returns how many were released."""
+    """Hand every active hold whose time is up to its owner; returns how many owners ended.
+
+    The candidates are read without locks: each owner locks its business row, then the hold,
+    and decides under those locks (a hold whose operation is at a provider never ends by time).
+    """
     cutoff = now or utcnow()
-    ids = db.session.scalars(
-        select(Hold.id).where(Hold.status == "active", Hold.expires_at <= cutoff).order_by(Hold.id)
+    rows = db.session.execute(
+        select(Hold.owner, Hold.id)
+        .where(Hold.status == "active", Hold.expires_at <= cutoff)
+        .order_by(Hold.id)
     ).all()
-    for hold_id in ids:
-        try:
-            release_hold(hold_id, status="expired")
-        except HoldNotActive:
+    by_owner: dict[str, list[int]] = defaultdict(list)
+    for owner, hold_id in rows:
+        by_owner[owner].append(hold_id)
+    ended = 0
+    for owner, hold_ids in sorted(by_owner.items()):
+        handler = HOLD_OWNERS.get(owner)
+        if handler is None:
+            log.warning("holds past expiry with no owner to end them", extra={"owner": owner})
             continue
-    return len(ids)
+        ended += handler(hold_ids, cutoff)
+    return ended
 
 
 def account_balance(account_id: int) -> int:

@@ -19,12 +19,18 @@ def ask(
     call: Callable[[Any], Result],
     request: Any,
     no_answer: Callable[[str], Result],
+    *,
+    provider: str | None = None,
+    operation: str | None = None,
     **log_fields: Any,
 ) -> Result:
     """`call(request)`; an error (timeout, refused connection, 5xx, bad JSON) is logged and
-    becomes `no_answer(message)` — a pending result the caller requeries, never a failure."""
-    provider = str(getattr(getattr(call, "__self__", None), "name", "unknown"))
-    operation = str(getattr(call, "__name__", "call"))
+    becomes `no_answer(message)` — a pending result the caller requeries, never a failure.
+
+    `provider` and `operation` name the call for /metrics; by default the adapter's `name` and
+    the method's name."""
+    provider = provider or str(getattr(getattr(call, "__self__", None), "name", "unknown"))
+    operation = operation or str(getattr(call, "__name__", "call"))
     started = time.perf_counter()
     try:
         result = call(request)

@@ -17,7 +17,8 @@ class ProposalForm(FlaskForm):
         validators=[DataRequired("Choose what should happen.")],
     )
     bill_reference = StringField(
-        "Bill reference (for mark succeeded / failed)", validators=[Optional(), Length(max=40)]
+        "Bill, payout or top-up reference (for mark succeeded / failed)",
+        validators=[Optional(), Length(max=40)],
     )
     item_id = HiddenField()
     debit = StringField("Debit account (adjustment)", validators=[Optional(), Length(max=64)])
@@ -26,8 +27,12 @@ class ProposalForm(FlaskForm):
     currency = SelectField(
         "Currency (adjustment)", choices=[SelectChoice(c, c) for c in CURRENCIES], default="NGN"
     )
+    narration = StringField(
+        "What the customer's history says (adjustment)",
+        validators=[Optional(), Length(max=140)],
+    )
     reason = TextAreaField(
-        "Reason",
+        "Reason (internal: the customer never sees it)",
         validators=[
             DataRequired("Explain the reason."),
             Length(min=10, max=500, message="Explain the reason in at least 10 characters."),

@@ -1,8 +1,14 @@
 """Use cases: propose a manual settlement, and approve or reject it as a different admin.
 
-Approval posts through the same services as everything else (the bills service captures,
-releases or refunds; the ledger posts adjustments) in one transaction with the decision and
-its audit row, under a reference that the proposal keeps. A refusal changes nothing.
+Every stuck kind can be settled by hand: a bill or a payout (through the held-operation engine:
+capture, release or refund, under its lock order), a top-up left uncredited (credited, or
+returned to the payer), or an adjustment between named accounts. A proposal records the state
+its item was in; approval re-checks it under the item's locks and is refused, naming what
+changed, when it moved. Approval posts in one transaction with the decision and its audit row,
+under a reference that the proposal keeps. A refusal changes nothing.
+
+The admin's reason is internal: the customer's history shows the item's own narration, or for
+an adjustment the proposal's customer-facing `narration`, never the reason.
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ from sqlalchemy import func, select
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
+from lumipay.bank import service as bank
+from lumipay.bank.models import TOPUP_UNCREDITED, Payout, TopUp
 from lumipay.bills import service as bills
 from lumipay.bills.models import PROCESSING, SUCCEEDED, BillPayment
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
+from lumipay.inflight import engine
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import InsufficientFunds, LedgerError
 from lumipay.ledger.models import WALLET, Account, LedgerTransaction
@@ -36,6 +45,8 @@ from lumipay.settlements.models import (
 )
 
 ADJUSTMENT_KIND = "adjustment"
+ADJUSTMENT_NARRATION = "Correction by Lumipay"
+Subject = BillPayment | Payout | TopUp
 
 
 class SettlementError(Exception):
@@ -90,6 +101,32 @@ def find_bill(reference: str) -> BillPayment | None:
     )
 
 
+def find_subject(reference: str) -> Subject | None:
+    """The bill (by reference or request id), payout or top-up a reference names."""
+    text = (reference or "").strip()
+    if not text:
+        return None
+    bill = find_bill(text)
+    if bill is not None:
+        return bill
+    for model in (Payout, TopUp):
+        found = db.session.scalar(select(model).where(model.reference == text))
+        if found is not None:
+            return found
+    return None
+
+
+def subject_of(proposal: SettlementProposal) -> Subject | None:
+    """The bill, payout or top-up a proposal settles; None for an adjustment."""
+    if proposal.bill_id:
+        return db.session.get(BillPayment, proposal.bill_id)
+    if proposal.payout_id:
+        return db.session.get(Payout, proposal.payout_id)
+    if proposal.topup_id:
+        return db.session.get(TopUp, proposal.topup_id)
+    return None
+
+
 def propose(
     *,
     admin_id: int,
@@ -102,8 +139,12 @@ def propose(
     credit: str = "",
     amount: int | None = None,
     currency: str = "NGN",
+    narration: str = "",
 ) -> int:
-    """Record a proposal (nothing moves yet); returns its id."""
+    """Record a proposal (nothing moves yet); returns its id.
+
+    `bill_reference` names the bill, payout or top-up; its status now is what approval will
+    expect. `narration` is what the customer sees for an adjustment (never the reason)."""
     why = (reason or "").strip()
     if action not in ACTIONS:
         raise SettlementError("action", "Choose what should happen.")
@@ -120,17 +161,26 @@ def propose(
             status=PENDING,
             item_id=item.id if item else None,
             reason=why[:500],
+            narration=" ".join((narration or "").split())[:140],
             proposed_by=admin_id,
             proposed_at=utcnow(),
         )
         if action == ADJUSTMENT:
             _check_adjustment(proposal, debit, credit, amount, currency)
         else:
-            bill = find_bill(bill_reference or (item.reference if item else "") or "")
-            if bill is None:
-                raise SettlementError("bill_reference", "No bill with that reference.")
-            _check_bill_action(action, bill)
-            proposal.bill_id = bill.id
+            subject = find_subject(bill_reference or (item.reference if item else "") or "")
+            if subject is None:
+                raise SettlementError(
+                    "bill_reference", "No bill, payout or top-up with that reference."
+                )
+            _check_action(action, subject)
+            proposal.expected_status = subject.status
+            if isinstance(subject, BillPayment):
+                proposal.bill_id = subject.id
+            elif isinstance(subject, Payout):
+                proposal.payout_id = subject.id
+            else:
+                proposal.topup_id = subject.id
         db.session.add(proposal)
         db.session.flush()
         audit.record(
@@ -140,6 +190,9 @@ def propose(
             subject=f"settlement:{proposal.id}",
             resolution=action,
             bill_id=proposal.bill_id,
+            payout_id=proposal.payout_id,
+            topup_id=proposal.topup_id,
+            expected_status=proposal.expected_status,
             item_id=proposal.item_id,
             amount=proposal.amount,
             currency=proposal.currency,
@@ -150,18 +203,27 @@ def propose(
     return run_in_transaction(work)
 
 
-def _check_bill_action(action: str, bill: BillPayment) -> None:
-    if action == MARK_SUCCEEDED and bill.status != PROCESSING:
-        raise SettlementError("action", f"This bill is already {bill.status}.")
-    if action == MARK_FAILED and bill.status not in (PROCESSING, SUCCEEDED):
-        raise SettlementError("action", f"This bill is already {bill.status}.")
+def _check_action(action: str, subject: Subject) -> None:
+    what = "top-up" if isinstance(subject, TopUp) else subject.WHAT
+    if isinstance(subject, TopUp):
+        if subject.status != TOPUP_UNCREDITED:
+            raise SettlementError("action", f"This top-up is {subject.status}: nothing to settle.")
+    elif (action == MARK_SUCCEEDED and subject.status != PROCESSING) or (
+        action == MARK_FAILED and subject.status not in (PROCESSING, SUCCEEDED)
+    ):
+        raise SettlementError("action", f"This {what} is already {subject.status}.")
+    column = {
+        BillPayment: SettlementProposal.bill_id,
+        Payout: SettlementProposal.payout_id,
+        TopUp: SettlementProposal.topup_id,
+    }[type(subject)]
     waiting = db.session.scalar(
         select(SettlementProposal.id).where(
-            SettlementProposal.bill_id == bill.id, SettlementProposal.status == PENDING
+            column == subject.id, SettlementProposal.status == PENDING
         )
     )
     if waiting is not None:
-        raise SettlementError(None, f"Settlement #{waiting} for this bill awaits a decision.")
+        raise SettlementError(None, f"Settlement #{waiting} for this {what} awaits a decision.")
 
 
 def _check_adjustment(
@@ -230,8 +292,8 @@ def decide(
 
 
 def _post(proposal: SettlementProposal) -> LedgerTransaction | None:
+    """Post an approved proposal; SettlementError (nothing posted) when it can't be."""
     reference = new_reference("MS")
-    note = f"Settled by hand under settlement #{proposal.id}"
     if proposal.action == ADJUSTMENT:
         assert proposal.debit_account_id and proposal.credit_account_id and proposal.amount
         try:
@@ -241,23 +303,38 @@ def _post(proposal: SettlementProposal) -> LedgerTransaction | None:
                     ledger.Leg(proposal.debit_account_id, -proposal.amount),
                     ledger.Leg(proposal.credit_account_id, proposal.amount),
                 ],
-                narration=f"Settlement #{proposal.id}: {proposal.reason}",
+                narration=proposal.narration or ADJUSTMENT_NARRATION,
                 reference=reference,
             )
         except InsufficientFunds as exc:
             raise SettlementError(None, f"Not posted: {exc.message}") from None
         except LedgerError as exc:
             raise SettlementError(None, f"Not posted: {exc}") from None
-    bill = db.session.get(BillPayment, proposal.bill_id)
-    assert bill is not None
+    subject = subject_of(proposal)
+    assert subject is not None and proposal.expected_status is not None
+    succeeded = proposal.action == MARK_SUCCEEDED
     try:
-        return bills.settle_by_hand(
-            bill.reference,
-            succeeded=proposal.action == MARK_SUCCEEDED,
-            note=note,
+        if isinstance(subject, BillPayment):
+            return bills.settle_by_hand(
+                subject.reference,
+                expected=proposal.expected_status,
+                succeeded=succeeded,
+                ledger_reference=reference,
+            )
+        if isinstance(subject, Payout):
+            return bank.settle_payout_by_hand(
+                subject.reference,
+                expected=proposal.expected_status,
+                succeeded=succeeded,
+                ledger_reference=reference,
+            )
+        return bank.settle_topup_by_hand(
+            subject.reference,
+            expected=proposal.expected_status,
+            credit=succeeded,
             ledger_reference=reference,
         )
-    except bills.ManualSettlementRefused as exc:
+    except engine.Refused as exc:
         raise SettlementError(None, f"Not posted: {exc.message}") from None
 
 

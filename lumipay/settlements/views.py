@@ -11,7 +11,6 @@ from lumipay.admin import queries
 from lumipay.admin.access import admin_required
 from lumipay.admin.blueprint import bp
 from lumipay.auth.models import User
-from lumipay.bills.models import BillPayment
 from lumipay.extensions import db
 from lumipay.ledger.models import Account, LedgerTransaction
 from lumipay.reconciliation.models import OUTCOME_LABELS, ReconciliationItem
@@ -25,10 +24,7 @@ def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
     pending, decided = service.pending(), service.decided()
     proposals = pending + decided
     people = {u.id: u for u in db.session.scalars(select(User).where(User.role == "admin"))}
-    bill_ids = {p.bill_id for p in proposals if p.bill_id}
-    bills = {
-        b.id: b for b in db.session.scalars(select(BillPayment).where(BillPayment.id.in_(bill_ids)))
-    }
+    subjects = {p.id: service.subject_of(p) for p in proposals}
     account_ids = {p.debit_account_id for p in proposals if p.debit_account_id} | {
         p.credit_account_id for p in proposals if p.credit_account_id
     }
@@ -53,7 +49,9 @@ def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
         decided=decided,
         stuck=queries.stuck_bills(20),
         people=people,
-        bills=bills,
+        subjects=subjects,
+        stuck_payouts=queries.stuck_payouts(20),
+        uncredited_topups=queries.uncredited_topups(20),
         accounts=accounts,
         references=references,
         item=item,
@@ -73,10 +71,14 @@ def settlements() -> Response | tuple[str, int]:
     if item is not None:
         form.item_id.data = str(item.id)
         form.currency.data = item.currency
-        bill = service.find_bill(item.reference or "")
-        if bill is not None:
-            form.bill_reference.data = bill.reference
-            form.action.data = "mark_succeeded" if bill.status == "processing" else "mark_failed"
+        subject = service.find_subject(item.reference or "")
+        if subject is not None:
+            form.bill_reference.data = subject.reference
+            form.action.data = (
+                "mark_succeeded"
+                if subject.status in ("processing", "uncredited")
+                else "mark_failed"
+            )
         else:
             form.action.data = "adjustment"
     bill_reference = request.args.get("bill", "")
@@ -102,6 +104,7 @@ def _propose() -> Response | tuple[str, int]:
             credit=form.credit.data or "",
             amount=amount,
             currency=form.currency.data,
+            narration=form.narration.data or "",
         )
     except service.SettlementError as exc:
         if exc.field and hasattr(form, exc.field):

@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select, update
 
+from lumipay.audit.service import SYSTEM
 from lumipay.bank import service
 from lumipay.bank.models import Payout
 from lumipay.clock import lagos_day
@@ -253,11 +254,14 @@ def test_a_hold_that_expired_while_waiting_is_not_paid_from(ctx, register, admin
     reference = reference_in(request_payout(ada, "0123456789", "1,000"))
     db.session.execute(update(Hold).values(expires_at=Hold.created_at))
     db.session.commit()
-    ledger.expire_holds()
+    assert ledger.expire_holds() == 1  # its owner, the payout, ends it and says why
     db.session.commit()
-    review(admin(), reference, "approve")
     rejected = payout(reference)
     assert rejected.status == "rejected" and "expired" in rejected.rejection_reason
+    assert db.session.get(Hold, rejected.hold_id).status == "expired"
+    assert f"approve-{reference}" not in admin().get("/admin/payouts").forms
+    with pytest.raises(service.BankError, match="already rejected"):
+        service.approve_payout(1, reference, origin=SYSTEM)
     assert (
         db.session.scalar(
             select(func.count(OutboxMessage.id)).where(OutboxMessage.func.like("%submit_payout"))

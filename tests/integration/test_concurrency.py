@@ -128,6 +128,7 @@ def test_concurrent_holds_cannot_exceed_available_balance(app: Flask, ctx):
                     lambda: ledger.place_hold(
                         wallet_id,
                         1_000,
+                        owner="test",
                         reference=f"race-{i}",
                         expires_at=utcnow() + timedelta(minutes=1),
                     )

@@ -164,11 +164,11 @@ def test_rq_cron_schedule_enqueues_the_periodic_jobs(ctx, redis_clean):  # type:
         for job in Queue(name, connection=redis_clean).get_jobs()
     )
     assert names == [
-        "lumipay.bills.jobs.expire_holds",
         "lumipay.bills.jobs.sweep_bills",
         "lumipay.cards.jobs.expire_card_authorisations",
         "lumipay.fx.jobs.fx_update",
         "lumipay.jobs.outbox.relay_outbox",
+        "lumipay.ledger.jobs.expire_holds",
         "lumipay.ledger.jobs.seal_ledger",
         "lumipay.ledger.jobs.verify_ledger",
     ]
@@ -231,15 +231,17 @@ def test_metrics_can_require_a_bearer_token(ctx, web, app, monkeypatch):  # type
     assert "lumipay_http_requests_total" in web.get("/metrics", headers=right).text
 
 
-def test_hold_expiry_job_releases_a_hold_and_a_late_success_is_flagged(
+def test_hold_expiry_job_keeps_a_bill_at_the_provider_and_a_late_success_captures(
     ctx, register, app, monkeypatch
 ):  # type: ignore[no-untyped-def]
+    """Issue 16: a bill at the provider never ends by time; its money stays held, so a success
+    arriving after the hold's expiry is captured, not already back in the customer's hands."""
     from datetime import timedelta
 
     from sqlalchemy import update
 
     from lumipay.bills import service
-    from lumipay.bills.jobs import expire_holds
+    from lumipay.ledger.jobs import expire_holds
     from lumipay.providers.bills import BillResult, Outcome
 
     ada = register("Ada Obi")
@@ -250,12 +252,12 @@ def test_hold_expiry_job_releases_a_hold_and_a_late_success_is_flagged(
         .values(expires_at=Hold.created_at - timedelta(seconds=1))
     )
     db.session.commit()
-    assert expire_holds() == 1
+    assert expire_holds() == 0
     db.session.expire_all()
-    assert db.session.get(Hold, bill.hold_id).status == "expired"
-    assert balances_on_dashboard(ada) == ("₦100,000.00", "₦100,000.00")
+    assert db.session.get(Hold, bill.hold_id).status == "active"
+    assert balances_on_dashboard(ada) == ("₦100,000.00", "₦99,000.00")
     assert service.apply_result(bill.reference, BillResult(Outcome.SUCCEEDED)) == "succeeded"
     db.session.expire_all()
     late = db.session.get(BillPayment, bill.id)
-    assert late.needs_attention is True and late.transaction_id is None
-    assert captures() == 0 and verify_ledger().ok
+    assert late.needs_attention is False and late.transaction_id is not None
+    assert captures() == 1 and verify_ledger().ok

@@ -91,7 +91,11 @@ def test_hold_counts_against_available_then_partial_capture_releases_the_rest(ct
     clearing = ledger.system_account("bills_clearing", "NGN")
     hold = run_in_transaction(
         lambda: ledger.place_hold(
-            a.id, 3_000_000, reference="hold-1", expires_at=utcnow() + timedelta(minutes=5)
+            a.id,
+            3_000_000,
+            owner="test",
+            reference="hold-1",
+            expires_at=utcnow() + timedelta(minutes=5),
         )
     )
     assert balances(a) == [(10_000_000, 3_000_000)]
@@ -113,7 +117,9 @@ def test_capture_above_hold_needs_explicit_tolerance(ctx):
     clearing = ledger.system_account("card_clearing", "NGN")
     expires = utcnow() + timedelta(minutes=5)
     hold = run_in_transaction(
-        lambda: ledger.place_hold(a.id, 100_000, reference="card-auth-1", expires_at=expires)
+        lambda: ledger.place_hold(
+            a.id, 100_000, owner="test", reference="card-auth-1", expires_at=expires
+        )
     )
     with pytest.raises(LedgerError):
         run_in_transaction(lambda: ledger.capture_hold(hold.id, 100_001, clearing.id, kind="card"))
@@ -123,24 +129,44 @@ def test_capture_above_hold_needs_explicit_tolerance(ctx):
     assert balances(a) == [(9_885_000, 0)]
 
 
-def test_release_and_expiry_give_money_back(ctx):
+def test_expiry_hands_holds_to_their_owner_and_releases_none_itself(ctx, monkeypatch):  # type: ignore[no-untyped-def]
+    """Issue 16: the ledger's expiry asks each hold's owner; an owner that registered no
+    handler keeps its holds (nothing is released blindly)."""
     a = customer_wallet("Ada Obi")
     now = utcnow()
     h1 = run_in_transaction(
-        lambda: ledger.place_hold(a.id, 1_000, reference="h1", expires_at=now + timedelta(hours=1))
+        lambda: ledger.place_hold(
+            a.id, 1_000, owner="quote", reference="h1", expires_at=now + timedelta(hours=1)
+        )
     )
     run_in_transaction(
         lambda: ledger.place_hold(
-            a.id, 2_000, reference="h2", expires_at=now - timedelta(seconds=1)
+            a.id, 2_000, owner="quote", reference="h2", expires_at=now - timedelta(seconds=1)
         )
     )
-    assert balances(a) == [(10_000_000, 3_000)]
+    orphan = run_in_transaction(
+        lambda: ledger.place_hold(
+            a.id, 4_000, owner="nobody", reference="h3", expires_at=now - timedelta(seconds=1)
+        )
+    )
+    seen: list[list[int]] = []
+
+    def expire_quotes(hold_ids: list[int], cutoff) -> int:  # type: ignore[no-untyped-def]
+        seen.append(hold_ids)
+        for hold_id in hold_ids:
+            ledger.release_hold(hold_id, status="expired")
+        return len(hold_ids)
+
+    monkeypatch.setitem(ledger.HOLD_OWNERS, "quote", expire_quotes)
+    assert balances(a) == [(10_000_000, 7_000)]
     assert run_in_transaction(lambda: ledger.expire_holds(now)) == 1
-    assert balances(a) == [(10_000_000, 1_000)]
+    assert len(seen) == 1 and len(seen[0]) == 1
+    assert balances(a) == [(10_000_000, 5_000)]
     run_in_transaction(lambda: ledger.release_hold(h1.id))
-    assert balances(a) == [(10_000_000, 0)]
+    assert balances(a) == [(10_000_000, 4_000)]
     statuses = db.session.scalars(select(Hold.status).order_by(Hold.id)).all()
-    assert statuses == ["released", "expired"]
+    assert statuses == ["released", "expired", "active"]
+    assert db.session.get(Hold, orphan.id).status == "active"
     assert verify_ledger().ok
 
 

@@ -16,6 +16,7 @@ from lumipay.extensions import db
 from lumipay.ledger.models import Account, Hold, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
 from lumipay.settlements.models import SettlementProposal
+from lumipay.settlements.service import for_transaction as service_for_transaction
 from tests.integration.helpers.bills import run_worker
 from tests.integration.test_bills import bills_config as bills_config
 from tests.integration.test_bills import buy_airtime
@@ -166,12 +167,16 @@ def test_adjustment_between_named_accounts(ctx, register, admin):  # type: ignor
         credit=ada.account_number,
         amount="1,500.00",
         currency="NGN",
+        narration="Goodwill credit from Lumipay",
         reason="Goodwill credit for a failed top-up",
     )
     assert done.status_int == 303
     kemi.get("/admin/settlements").forms[f"approve-{proposal().id}-form"].submit()
     txn = db.session.get(LedgerTransaction, proposal().transaction_id)
-    assert txn.kind == "adjustment" and f"Settlement #{proposal().id}" in txn.narration
+    # The customer's history says the narration; the reason stays in the back office.
+    assert txn.kind == "adjustment" and txn.narration == "Goodwill credit from Lumipay"
+    assert "failed top-up" not in ada.get("/dashboard/history").text
+    assert service_for_transaction(txn.id).id == proposal().id
     assert wallet(ada).balance == 10_150_000
     assert verify_ledger().ok
 
