@@ -28,7 +28,7 @@ Amount = Annotated[int, Field(gt=0, le=MAX_MINOR, description="Minor units (kobo
 MinorUnits = Annotated[int, Field(description="Minor units (kobo, cents).")]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Currency = Literal["NGN", "USD", "EUR", "GBP"]
-# SQLite (make dev) hands back naive times; every stored time is UTC, and says so on the wire.
+# Every time is sent in UTC and says so on the wire, whatever the database session's TimeZone.
 Timestamp = Annotated[datetime, AfterValidator(as_utc)]
 OtpCode = Annotated[str, text(32, description="A TOTP code or an unused recovery code.")]
 
@@ -444,4 +444,5 @@ class ProblemOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
+    database_engine: str = Field(description="The server's product name, never its version.")
     redis: str
