@@ -61,9 +61,11 @@ dev: install
 # The whole suite on PostgreSQL (TEST_DATABASE_URL) and Redis (TEST_REDIS_URL), on parallel
 # workers: one per core, at most 4; each has its own database (cloned from one migrated
 # template) and its own Redis database (counting down from TEST_REDIS_URL's). See tests/conftest.py.
+# Tests are handed out one by one (--dist load): schemathesis gives all its cases one node id,
+# which --dist loadfile/loadscope would merge into a single test.
 PYTEST_WORKERS ?= auto
 test: install browser lint
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist load
 
 # Benchmarks on the local PostgreSQL (see bench/README.md); not part of `make test`.
 bench: install

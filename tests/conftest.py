@@ -200,6 +200,27 @@ def pytest_configure(config: pytest.Config) -> None:
     sys.stderr.write(f"{banner}Tests that need these services are SKIPPED.\n")
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand the schemathesis counts to the controller's summary."""
+    from tests.integration.test_api_schema import SCHEMA_COUNTS
+
+    counts = session.config.stash.get(SCHEMA_COUNTS, None)
+    if counts and hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["schemathesis"] = dict(counts)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the xdist controller: add up the counts each worker sent."""
+    from collections import Counter
+
+    from tests.integration.test_api_schema import SCHEMA_COUNTS
+
+    sent = getattr(node, "workeroutput", {}).get("schemathesis")
+    if sent:
+        node.config.stash.setdefault(SCHEMA_COUNTS, Counter()).update(sent)
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """The schemathesis run's counts (tests/integration/test_api_schema.py), when it ran."""
     from tests.integration.test_api_schema import SCHEMA_COUNTS
