@@ -60,3 +60,12 @@ def test_upgrade_on_empty_postgresql_matches_models_and_downgrades_cleanly(app):
         ).all()
     engine.dispose()
     assert triggers == ["audit_events_append_only", "ledger_entries_append_only"]
+
+
+def test_every_table_the_migrations_make_is_emptied_between_tests(app):
+    from lumipay.extensions import db
+    from tests.conftest import TABLES
+
+    with app.app_context():
+        tables = set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
+    assert sorted(TABLES) == sorted(tables)
