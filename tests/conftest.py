@@ -201,30 +201,42 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """On an xdist worker: hand the schemathesis counts to the controller's summary."""
+    """On an xdist worker: hand what the end-of-run summaries print to the controller."""
     from tests.integration.test_api_schema import SCHEMA_COUNTS
 
+    if not hasattr(session.config, "workeroutput"):
+        return
     counts = session.config.stash.get(SCHEMA_COUNTS, None)
-    if counts and hasattr(session.config, "workeroutput"):
+    if counts:
         session.config.workeroutput["schemathesis"] = dict(counts)
+    e2e = sys.modules.get("tests.e2e.conftest")
+    if e2e is not None:
+        session.config.workeroutput["axe"] = e2e.AXE_REPORT
+        session.config.workeroutput["browser_unavailable"] = e2e.UNAVAILABLE
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """On the xdist controller: add up the counts each worker sent."""
+    """On the xdist controller: add up what each worker sent."""
     from collections import Counter
 
+    from tests.e2e import conftest as e2e
     from tests.integration.test_api_schema import SCHEMA_COUNTS
 
-    sent = getattr(node, "workeroutput", {}).get("schemathesis")
-    if sent:
-        node.config.stash.setdefault(SCHEMA_COUNTS, Counter()).update(sent)
+    sent = getattr(node, "workeroutput", {})
+    if sent.get("schemathesis"):
+        node.config.stash.setdefault(SCHEMA_COUNTS, Counter()).update(sent["schemathesis"])
+    e2e.AXE_REPORT.update(sent.get("axe", {}))
+    e2e.UNAVAILABLE.extend(sent.get("browser_unavailable", []))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """The schemathesis run's counts (tests/integration/test_api_schema.py), when it ran."""
+    """The browser tests' summary under xdist, and the schemathesis counts when it ran."""
+    from tests.e2e import conftest as e2e
     from tests.integration.test_api_schema import SCHEMA_COUNTS
 
+    if not config.pluginmanager.is_registered(e2e):
+        e2e.pytest_terminal_summary(terminalreporter)  # the xdist controller collects nothing
     counts = config.stash.get(SCHEMA_COUNTS, None)
     if not counts:
         return
