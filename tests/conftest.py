@@ -10,8 +10,9 @@ its own Redis database, so no test ever sees another worker's rows, queues or co
 - `<name>_template` is migrated once (`flask db upgrade`), under a PostgreSQL advisory lock so two
   workers never build it together, and kept between runs while the migrations are unchanged
   (their fingerprint is the template's database comment).
-- Each worker's database is cloned from it (`CREATE DATABASE … TEMPLATE …`): worker `gwN` gets
-  `<name>_gwN`; a serial run (`-p no:xdist`, `-n 0`) gets `<name>` itself.
+- Each worker's database is cloned from it (`CREATE DATABASE … TEMPLATE …`) and kept, emptied,
+  for the next run while the migrations are unchanged: worker `gwN` gets `<name>_gwN`; a serial
+  run (`-p no:xdist`, `-n 0`) gets `<name>` itself.
 - Worker `gwN` uses Redis database `<n> - N`, counting down from TEST_REDIS_URL's `<n>` (CI's 15:
   15, 14, 13…); a worker whose number would fall below 0 refuses to start.
 
@@ -155,11 +156,22 @@ def _build_template(name: str) -> None:
         _db.engine.dispose()
 
 
+def _comment_on(conn: sa.Connection, database: str) -> str | None:
+    return conn.scalar(
+        sa.text(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :name"
+        ),
+        {"name": database},
+    )
+
+
 def clone_database(target: str, *, template: str | None = None) -> str:
-    """Create `target` afresh from the migrated template (built first if missing or stale).
+    """`target`, cloned from the migrated template (built first if missing or stale).
 
     An advisory lock on the maintenance database serialises the workers: the first builds the
-    template, the others wait and then clone it (a template must have no connections).
+    template, the others wait and then clone it (a template must have no connections). A clone
+    made from the same migrations is kept for the next run (the `app` fixture empties its
+    tables): DROP DATABASE waits for a checkpoint, seconds on a busy server.
     """
     template = template or _template_name()
     fingerprint = f"lumipay migrations {migrations_fingerprint()}"
@@ -167,18 +179,17 @@ def clone_database(target: str, *, template: str | None = None) -> str:
     with _maintenance_engine().connect() as conn:
         conn.execute(sa.text("SELECT pg_advisory_lock(:lock)"), {"lock": lock})
         try:
-            current = conn.scalar(
-                sa.text(
-                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database"
-                    " WHERE datname = :name"
-                ),
-                {"name": template},
-            )
-            if current != fingerprint:
+            if _comment_on(conn, template) != fingerprint:
                 _build_template(template)
                 conn.execute(sa.text(f"COMMENT ON DATABASE \"{template}\" IS '{fingerprint}'"))
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{target}" TEMPLATE "{template}"'))
+            if _comment_on(conn, target) != fingerprint:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)'))
+                conn.execute(sa.text(f'CREATE DATABASE "{target}" TEMPLATE "{template}"'))
+                # A test database needs no crash durability: a commit needn't wait for the WAL
+                # flush (visibility and locking are unchanged). Every connection gets it, the
+                # app's and its subprocesses' (workers, schedulers) alike.
+                conn.execute(sa.text(f'ALTER DATABASE "{target}" SET synchronous_commit = off'))
+                conn.execute(sa.text(f"COMMENT ON DATABASE \"{target}\" IS '{fingerprint}'"))
         finally:
             conn.execute(sa.text("SELECT pg_advisory_unlock(:lock)"), {"lock": lock})
     return _base_database_url().set(database=target).render_as_string(hide_password=False)
@@ -258,7 +269,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def app() -> Iterator[Flask]:
-    """The app on this worker's database, a fresh clone of the migrated template."""
+    """The app on this worker's database: a clone of the migrated template, tables empty."""
     if SERVICES.get("postgres"):
         pytest.skip("postgres unreachable")
     from lumipay import create_app
@@ -279,6 +290,7 @@ def app() -> Iterator[Flask]:
             "PASSWORD_HASH_METHOD": "scrypt:4096:8:1",
         }
     )
+    truncate_tables(flask_app)  # a kept clone may hold an interrupted run's rows
     yield flask_app
 
 
