@@ -26,6 +26,8 @@ from alembic.script import ScriptDirectory
 
 from lumipay import embedded
 from lumipay.cli import DEMO_ADMIN, DEMO_ADMIN_2, DEMO_CUSTOMERS
+from tests.conftest import _database_url
+from tests.integration.test_migrations_and_cli import fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_EMAILS = sorted(email for _, email, _ in (*DEMO_CUSTOMERS, DEMO_ADMIN, DEMO_ADMIN_2))
@@ -41,10 +43,11 @@ def free_port() -> int:
 class Launcher:
     """One `make dev` run: the launcher process and the app it serves."""
 
-    def __init__(self, instance: Path) -> None:
+    def __init__(self, instance: Path, **extra_env: str) -> None:
         self.instance = instance
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env |= extra_env
         self.log = (instance.parent / f"launcher-{self.port}.log").open("w+")
         command = [sys.executable, "-m", "lumipay.devserver", "--instance", str(instance)]
         self.process = subprocess.Popen(
@@ -139,3 +142,19 @@ def test_make_dev_serves_the_demo_on_embedded_postgresql_and_keeps_its_data(inst
     second.stop(signal.SIGTERM)
     assert postgres_processes(instance) == []
     assert not embedded.running(instance)
+
+
+def test_make_dev_with_database_url_uses_that_server_and_starts_none(instance):
+    url = fresh_database(f"{sa.engine.make_url(_database_url()).database}_devserver")
+    launcher = Launcher(instance, DATABASE_URL=url)
+    health = launcher.healthz()
+    assert health.status_code == 200, health.text
+    assert health.json()["database_engine"] == "PostgreSQL"
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        emails = conn.scalars(sa.text("SELECT email FROM users ORDER BY email")).all()
+    engine.dispose()
+    assert sorted(emails) == DEMO_EMAILS
+    assert not embedded.pgdata(instance).exists(), "no embedded cluster"
+    launcher.stop(signal.SIGTERM)
+    assert "Embedded PostgreSQL" not in launcher.output()
