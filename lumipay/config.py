@@ -37,6 +37,9 @@ def normalise_database_url(url: str) -> str:
 
 def _database_url(instance_path: str) -> str:
     """DATABASE_URL, or the embedded PostgreSQL of `make dev` under the instance folder."""
+    # One engine everywhere, dev included: SQLite (once the dev default) has no row locks, no
+    # triggers, no CHECK on an existing table and hands back naive times, and the money rules
+    # are proven on PostgreSQL only.
     url = os.environ.get("DATABASE_URL", "").strip()
     if not url:
         return embedded_database_url(instance_path)

@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     own_cluster = not os.environ.get("DATABASE_URL", "").strip()
+    # Ctrl-C and a plain `kill` both stop the app and then the cluster, even where the shell
+    # started us with SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         if own_cluster:
