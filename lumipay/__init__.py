@@ -8,9 +8,7 @@ from typing import Any
 from flask import Flask, render_template
 from flask_login import current_user
 from htmx_flask import Htmx
-from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
@@ -76,7 +74,7 @@ def _init_extensions(app: Flask) -> None:
     from lumipay.web import refuse_control_characters
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
     Htmx(app)
     login_manager.init_app(app)
@@ -222,16 +220,3 @@ def _register_handlers(app: Flask) -> None:
         if app.config["LUMIPAY_ENV"] == "production":
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         return response
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """SQLite (the embedded default): enforce foreign keys, wait for locks instead of failing."""
-    module = type(dbapi_connection).__module__
-    if not module.startswith("sqlite3"):
-        return
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=15000")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()

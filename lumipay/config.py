@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from lumipay.embedded import database_url as embedded_database_url
+
 DEFAULT_SECRET_KEY = "dev-only-change-me"  # noqa: S105 - refused in production
 # Lets the sandbox sign its webhooks in `make dev`; production must set its own secrets.
 DEV_WEBHOOK_SECRET = "dev-only-bills-webhook-secret"  # noqa: S105
@@ -34,9 +36,13 @@ def normalise_database_url(url: str) -> str:
 
 
 def _database_url(instance_path: str) -> str:
+    """DATABASE_URL, or the embedded PostgreSQL of `make dev` under the instance folder."""
+    # One engine everywhere, dev included: SQLite (once the dev default) has no row locks, no
+    # triggers, no CHECK on an existing table and hands back naive times, and the money rules
+    # are proven on PostgreSQL only.
     url = os.environ.get("DATABASE_URL", "").strip()
     if not url:
-        return "sqlite:///" + os.path.join(instance_path, "lumipay.sqlite3")
+        return embedded_database_url(instance_path)
     return normalise_database_url(url)
 
 
@@ -48,6 +54,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "LUMIPAY_ENV": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
+        # `make dev`'s cluster; production refuses to run on it.
+        "EMBEDDED_DATABASE_URL": embedded_database_url(instance_path),
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
         "INITIAL_BONUS": _int("INITIAL_BONUS", 10_000_000),
         "NUBAN_BANK_CODE": os.environ.get("NUBAN_BANK_CODE", "090").strip(),
@@ -332,7 +340,8 @@ def check_production(config: dict[str, Any]) -> None:
     secret = config.get("SECRET_KEY") or ""
     if secret == DEFAULT_SECRET_KEY or len(secret) < 32:
         raise RuntimeError("Refusing to start: set SECRET_KEY to a random value of 32+ characters.")
-    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    uri = str(config["SQLALCHEMY_DATABASE_URI"])
+    if not uri.startswith("postgresql") or uri == config.get("EMBEDDED_DATABASE_URL"):
         raise RuntimeError("Refusing to start: production needs DATABASE_URL (PostgreSQL).")
     if config.get("PASSWORD_HASH_METHOD", "scrypt") != "scrypt":
         raise RuntimeError("Refusing to start: passwords are hashed with the default scrypt.")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, Uuid, text
+from sqlalchemy import BigInteger, DateTime, Uuid, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import mapped_column
 
@@ -17,8 +17,8 @@ from lumipay.extensions import db
 
 T = TypeVar("T")
 
-# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identities.
-BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+# Every surrogate key is a BIGINT identity; every time a timestamptz.
+BigIntPK = BigInteger()
 UTCDateTime = DateTime(timezone=True)
 
 
@@ -45,18 +45,21 @@ def utcnow() -> datetime:
 
 
 def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """The same instant in UTC.
+
+    PostgreSQL hands a timestamptz back in the session's TimeZone; days, seal hashes and the
+    API's times are UTC whatever the server's setting. A naive time names no instant: refused.
+    """
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: every time in Lumipay is timezone-aware")
+    return value.astimezone(UTC)
 
 
 def is_retryable(exc: BaseException) -> bool:
     """True for the transient failures that a second attempt can fix."""
     if not isinstance(exc, DBAPIError):
         return False
-    code = getattr(exc.orig, "pgcode", None)
-    if code in RETRYABLE_PGCODES:
-        return True
-    return "database is locked" in str(exc.orig)
+    return getattr(exc.orig, "pgcode", None) in RETRYABLE_PGCODES
 
 
 def run_in_transaction(work: Callable[[], T], *, attempts: int = 5) -> T:

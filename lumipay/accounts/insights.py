@@ -60,7 +60,7 @@ def money_picture(user_id: int, currency: str, *, today: date, days: int = 30) -
         .where(*window)
         .group_by(DailyFlow.day)
     ).all()
-    sums = {_as_date(d): (int(i or 0), int(o or 0)) for d, i, o in per_day}
+    sums = {d: (int(i or 0), int(o or 0)) for d, i, o in per_day}
     flows = [
         DayFlow(d, *sums.get(d, (0, 0))) for d in (start + timedelta(days=n) for n in range(days))
     ]
@@ -87,8 +87,3 @@ def money_picture(user_id: int, currency: str, *, today: date, days: int = 30) -
         total_out=sum(f.money_out for f in flows),
         spending=spending,
     )
-
-
-def _as_date(value: date | str) -> date:
-    """SQLite hands DATE columns back as text in aggregate queries."""
-    return value if isinstance(value, date) else date.fromisoformat(str(value))

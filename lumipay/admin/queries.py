@@ -217,9 +217,6 @@ def trial_balance() -> dict[str, list[TrialLine]]:
     label = func.coalesce(Account.code, "customer wallets")
     debits = func.coalesce(func.sum(func.least(Entry.amount, 0)), 0)
     credits = func.coalesce(func.sum(func.greatest(Entry.amount, 0)), 0)
-    if db.session.get_bind().dialect.name == "sqlite":
-        debits = func.coalesce(func.sum(func.min(Entry.amount, 0)), 0)
-        credits = func.coalesce(func.sum(func.max(Entry.amount, 0)), 0)
     lines: dict[str, list[TrialLine]] = defaultdict(list)
     for currency, account, kind, debit, credit in db.session.execute(
         select(Account.currency, label, Account.kind, debits, credits)

@@ -31,7 +31,7 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 # A public id, as a JSON string: rows are never named by their sequential keys.
 PublicId = Annotated[uuid.UUID, Field(strict=False, description="A public id (UUID).")]
 Currency = Literal["NGN", "USD", "EUR", "GBP"]
-# SQLite (make dev) hands back naive times; every stored time is UTC, and says so on the wire.
+# Every time is sent in UTC and says so on the wire, whatever the database session's TimeZone.
 Timestamp = Annotated[datetime, AfterValidator(as_utc)]
 OtpCode = Annotated[str, text(32, description="A TOTP code or an unused recovery code.")]
 
@@ -613,4 +613,5 @@ class ProblemOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     database: str
+    database_engine: str = Field(description="The server's product name, never its version.")
     redis: str

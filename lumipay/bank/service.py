@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from lumipay.audit import service as audit
 from lumipay.audit.service import SYSTEM, Origin
@@ -159,9 +159,8 @@ def reserved_account_for(user_id: int, provider: str) -> ReservedAccount:
         raise BankError("method", exc.message) from None
 
     def store() -> None:
-        dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
         db.session.execute(
-            dialect.insert(ReservedAccount)
+            postgresql.insert(ReservedAccount)
             .values(
                 user_id=user_id,
                 provider=provider,

@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from lumipay import clock
 from lumipay.database import as_utc, run_in_transaction
@@ -62,9 +62,8 @@ def fingerprint(payload: dict[str, Any]) -> str:
 
 def _claim(owner_id: int, key: str, scope: str, print_: str, outcome: str | None) -> bool:
     """Insert the key; False when a committed row already holds it."""
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     inserted = db.session.execute(
-        dialect.insert(IdempotencyRecord)
+        postgresql.insert(IdempotencyRecord)
         .values(
             owner_id=owner_id,
             key=key,
@@ -124,13 +123,11 @@ def _forget_expired(owner_id: int, key: str) -> None:
 
 
 def _refuse_twin(owner_id: int, key: str) -> None:
-    """On PostgreSQL: a transaction-scoped advisory lock on the key, taken without waiting.
+    """A transaction-scoped advisory lock on the key, taken without waiting.
 
     The first request holds it until it commits; a twin arriving meanwhile gets 409 instead of
-    queueing on the unique index. (SQLite runs one writer at a time: the twin waits, replays.)
+    queueing on the unique index.
     """
-    if db.session.get_bind().dialect.name != "postgresql":
-        return
     got = db.session.scalar(
         select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"{owner_id}:{key}", 0)))
     )

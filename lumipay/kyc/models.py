@@ -34,7 +34,6 @@ class KycSubmission(db.Model):
             "kind",
             unique=True,
             postgresql_where=text("status = 'pending'"),
-            sqlite_where=text("status = 'pending'"),
         ),
     )
 

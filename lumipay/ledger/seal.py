@@ -41,7 +41,7 @@ def canonical_line(
     balance_after: int | None,
     created_at: datetime,
 ) -> str:
-    """One entry as the hash sees it; UTC with microseconds, the same on PostgreSQL and SQLite."""
+    """One entry as the hash sees it; UTC with microseconds, whatever the session's TimeZone."""
     stamp = as_utc(created_at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     after = "" if balance_after is None else str(balance_after)
     return f"{entry_id}|{transaction_id}|{account_id}|{amount}|{currency}|{after}|{stamp}"
@@ -78,12 +78,10 @@ def _committed_watermark() -> int:
     """The highest entry id below which every entry has committed.
 
     Entry ids come from a sequence, so a posting that took a low id can commit after one that
-    took a higher id. On PostgreSQL a SHARE lock on the entries table waits for every posting
+    took a higher id. A SHARE lock on the entries table waits for every posting
     in flight to commit (and holds new ones for that instant); the max id read under it is
     final. The lock is released at once by committing this short transaction.
     """
-    if db.session.get_bind().dialect.name != "postgresql":
-        return int(db.session.scalar(select(func.coalesce(func.max(Entry.id), 0))) or 0)
 
     def read() -> int:
         db.session.execute(text("SET LOCAL lock_timeout = '30s'"))
@@ -102,8 +100,7 @@ def seal() -> SealResult:
     watermark = _committed_watermark()
 
     def work() -> SealResult:
-        if db.session.get_bind().dialect.name == "postgresql":
-            db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAL_LOCK_KEY})
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAL_LOCK_KEY})
         tip = last_block()
         previous = tip.hash if tip else GENESIS_HASH
         after = tip.last_entry_id if tip else 0

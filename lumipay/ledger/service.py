@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import case, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -235,8 +235,7 @@ def _add_daily_flows(txn: LedgerTransaction, wallet_legs: Sequence[Leg]) -> None
         flow = totals.setdefault(leg.account_id, [0, 0, 0])
         flow[0 if leg.amount > 0 else 1] += abs(leg.amount)
         flow[2] += 1
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(DailyFlow).values(
+    statement = postgresql.insert(DailyFlow).values(
         [
             {
                 "account_id": account_id,

@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from lumipay import metrics
 from lumipay.database import run_in_transaction, utcnow
@@ -157,9 +157,8 @@ def _store(
     sync_path = SYNC_HANDLERS.get((channel, event_type))
 
     def store() -> tuple[bool, dict[str, Any] | None]:
-        dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
         inserted = db.session.execute(
-            dialect.insert(WebhookEvent)
+            postgresql.insert(WebhookEvent)
             .values(
                 channel=channel,
                 event_id=event_id,

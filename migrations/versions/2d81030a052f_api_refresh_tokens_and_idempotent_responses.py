@@ -18,8 +18,8 @@ depends_on = None
 def upgrade():
     op.create_table(
         "api_refresh_tokens",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("family_id", sa.String(length=32), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -33,26 +33,22 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_refresh_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_refresh_tokens_token_hash")),
     )
-    with op.batch_alter_table("api_refresh_tokens", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_api_refresh_tokens_family_id"), ["family_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_api_refresh_tokens_user_id"), ["user_id"], unique=False
-        )
+    op.create_index(
+        op.f("ix_api_refresh_tokens_family_id"), "api_refresh_tokens", ["family_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_api_refresh_tokens_user_id"), "api_refresh_tokens", ["user_id"], unique=False
+    )
 
-    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("response_status", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("response_body", sa.JSON(), nullable=True))
+    op.add_column("idempotency_keys", sa.Column("response_status", sa.Integer(), nullable=True))
+    op.add_column("idempotency_keys", sa.Column("response_body", sa.JSON(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
-        batch_op.drop_column("response_body")
-        batch_op.drop_column("response_status")
+    op.drop_column("idempotency_keys", "response_body")
+    op.drop_column("idempotency_keys", "response_status")
 
-    with op.batch_alter_table("api_refresh_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_api_refresh_tokens_user_id"))
-        batch_op.drop_index(batch_op.f("ix_api_refresh_tokens_family_id"))
+    op.drop_index(op.f("ix_api_refresh_tokens_user_id"), table_name="api_refresh_tokens")
+    op.drop_index(op.f("ix_api_refresh_tokens_family_id"), table_name="api_refresh_tokens")
 
     op.drop_table("api_refresh_tokens")

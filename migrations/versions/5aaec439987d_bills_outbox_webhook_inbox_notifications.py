@@ -24,7 +24,7 @@ depends_on = None
 def upgrade():
     op.create_table(
         "outbox_messages",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("queue", sa.String(length=32), nullable=False),
         sa.Column("func", sa.String(length=200), nullable=False),
         sa.Column("args", sa.JSON(), nullable=False),
@@ -34,12 +34,13 @@ def upgrade():
         sa.Column("pushed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_messages")),
     )
-    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
-        batch_op.create_index("ix_outbox_messages_unpushed", ["pushed_at", "id"], unique=False)
+    op.create_index(
+        "ix_outbox_messages_unpushed", "outbox_messages", ["pushed_at", "id"], unique=False
+    )
 
     op.create_table(
         "webhook_events",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("event_id", sa.String(length=100), nullable=False),
         sa.Column("event_type", sa.String(length=64), nullable=False),
@@ -53,8 +54,8 @@ def upgrade():
     )
     op.create_table(
         "notifications",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("title", sa.String(length=120), nullable=False),
         sa.Column("body", sa.String(length=500), nullable=False),
         sa.Column("link", sa.String(length=200), nullable=True),
@@ -66,18 +67,15 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
     )
-    with op.batch_alter_table("notifications", schema=None) as batch_op:
-        batch_op.create_index("ix_notifications_user_id_id", ["user_id", "id"], unique=False)
+    op.create_index("ix_notifications_user_id_id", "notifications", ["user_id", "id"], unique=False)
 
     op.create_table(
         "bill_payments",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("reference", sa.String(length=32), nullable=False),
         sa.Column("request_id", sa.String(length=40), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("category", sa.String(length=16), nullable=False),
         sa.Column("service_id", sa.String(length=40), nullable=False),
         sa.Column("provider", sa.String(length=16), nullable=False),
@@ -90,10 +88,8 @@ def upgrade():
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("fee", sa.BigInteger(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("hold_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "transaction_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("hold_id", sa.BigInteger(), nullable=False),
+        sa.Column("transaction_id", sa.BigInteger(), nullable=True),
         sa.Column("token", sa.String(length=64), nullable=True),
         sa.Column("provider_reference", sa.String(length=64), nullable=True),
         sa.Column("message", sa.String(length=200), nullable=False),
@@ -134,25 +130,24 @@ def upgrade():
         sa.UniqueConstraint("reference", name=op.f("uq_bill_payments_reference")),
         sa.UniqueConstraint("request_id", name=op.f("uq_bill_payments_request_id")),
     )
-    with op.batch_alter_table("bill_payments", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_bill_payments_status_next_requery_at", ["status", "next_requery_at"], unique=False
-        )
-        batch_op.create_index("ix_bill_payments_user_id_id", ["user_id", "id"], unique=False)
+    op.create_index(
+        "ix_bill_payments_status_next_requery_at",
+        "bill_payments",
+        ["status", "next_requery_at"],
+        unique=False,
+    )
+    op.create_index("ix_bill_payments_user_id_id", "bill_payments", ["user_id", "id"], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table("bill_payments", schema=None) as batch_op:
-        batch_op.drop_index("ix_bill_payments_user_id_id")
-        batch_op.drop_index("ix_bill_payments_status_next_requery_at")
+    op.drop_index("ix_bill_payments_user_id_id", table_name="bill_payments")
+    op.drop_index("ix_bill_payments_status_next_requery_at", table_name="bill_payments")
 
     op.drop_table("bill_payments")
-    with op.batch_alter_table("notifications", schema=None) as batch_op:
-        batch_op.drop_index("ix_notifications_user_id_id")
+    op.drop_index("ix_notifications_user_id_id", table_name="notifications")
 
     op.drop_table("notifications")
     op.drop_table("webhook_events")
-    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
-        batch_op.drop_index("ix_outbox_messages_unpushed")
+    op.drop_index("ix_outbox_messages_unpushed", table_name="outbox_messages")
 
     op.drop_table("outbox_messages")

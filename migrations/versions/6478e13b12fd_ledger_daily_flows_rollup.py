@@ -29,9 +29,7 @@ GROUP BY e.account_id, {day}, t.kind
 def upgrade():
     op.create_table(
         "ledger_daily_flows",
-        sa.Column(
-            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("money_in", sa.BigInteger(), nullable=False),
@@ -44,11 +42,7 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("account_id", "day", "kind", name=op.f("pk_ledger_daily_flows")),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        day = "(e.created_at AT TIME ZONE 'UTC')::date"
-    else:
-        day = "date(e.created_at)"
-    op.execute(BACKFILL.format(day=day))
+    op.execute(BACKFILL.format(day="(e.created_at AT TIME ZONE 'UTC')::date"))
 
 
 def downgrade():

@@ -17,12 +17,10 @@ depends_on = None
 def upgrade():
     op.create_table(
         "cards",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("reference", sa.String(length=32), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("label", sa.String(length=40), nullable=False),
         sa.Column("single_use", sa.Boolean(), nullable=False),
@@ -57,16 +55,15 @@ def upgrade():
         sa.UniqueConstraint("provider_token", name=op.f("uq_cards_provider_token")),
         sa.UniqueConstraint("reference", name=op.f("uq_cards_reference")),
     )
-    with op.batch_alter_table("cards", schema=None) as batch_op:
-        batch_op.create_index("ix_cards_user_id_id", ["user_id", "id"], unique=False)
+    op.create_index("ix_cards_user_id_id", "cards", ["user_id", "id"], unique=False)
 
     op.create_table(
         "card_transactions",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("provider_reference", sa.String(length=64), nullable=False),
         sa.Column("event_id", sa.String(length=100), nullable=False),
-        sa.Column("card_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("card_id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
@@ -75,12 +72,10 @@ def upgrade():
         sa.Column("merchant_mcc", sa.String(length=4), nullable=False),
         sa.Column("decline_code", sa.String(length=40), nullable=True),
         sa.Column("decline_reason", sa.String(length=200), nullable=True),
-        sa.Column("hold_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("hold_id", sa.BigInteger(), nullable=True),
         sa.Column("captured_amount", sa.BigInteger(), nullable=True),
-        sa.Column(
-            "transaction_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column("parent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("transaction_id", sa.BigInteger(), nullable=True),
+        sa.Column("parent_id", sa.BigInteger(), nullable=True),
         sa.Column("needs_attention", sa.Boolean(), nullable=False),
         sa.Column("note", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -119,20 +114,22 @@ def upgrade():
             "provider_reference", name=op.f("uq_card_transactions_provider_reference")
         ),
     )
-    with op.batch_alter_table("card_transactions", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_card_transactions_card_id_created_at", ["card_id", "created_at"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_card_transactions_user_id"), ["user_id"], unique=False)
+    op.create_index(
+        "ix_card_transactions_card_id_created_at",
+        "card_transactions",
+        ["card_id", "created_at"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_card_transactions_user_id"), "card_transactions", ["user_id"], unique=False
+    )
 
 
 def downgrade():
-    with op.batch_alter_table("card_transactions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_card_transactions_user_id"))
-        batch_op.drop_index("ix_card_transactions_card_id_created_at")
+    op.drop_index(op.f("ix_card_transactions_user_id"), table_name="card_transactions")
+    op.drop_index("ix_card_transactions_card_id_created_at", table_name="card_transactions")
 
     op.drop_table("card_transactions")
-    with op.batch_alter_table("cards", schema=None) as batch_op:
-        batch_op.drop_index("ix_cards_user_id_id")
+    op.drop_index("ix_cards_user_id_id", table_name="cards")
 
     op.drop_table("cards")

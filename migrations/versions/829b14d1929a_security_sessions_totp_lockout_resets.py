@@ -24,8 +24,8 @@ depends_on = None
 def upgrade():
     op.create_table(
         "password_reset_tokens",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
@@ -36,15 +36,14 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_password_reset_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_password_reset_tokens_token_hash")),
     )
-    with op.batch_alter_table("password_reset_tokens", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_password_reset_tokens_user_id"), ["user_id"], unique=False
-        )
+    op.create_index(
+        op.f("ix_password_reset_tokens_user_id"), "password_reset_tokens", ["user_id"], unique=False
+    )
 
     op.create_table(
         "recovery_codes",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("code_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
@@ -54,13 +53,12 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_codes")),
         sa.UniqueConstraint("code_hash", name=op.f("uq_recovery_codes_code_hash")),
     )
-    with op.batch_alter_table("recovery_codes", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_recovery_codes_user_id"), ["user_id"], unique=False)
+    op.create_index(op.f("ix_recovery_codes_user_id"), "recovery_codes", ["user_id"], unique=False)
 
     op.create_table(
         "user_sessions",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
@@ -74,40 +72,34 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_sessions")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_user_sessions_token_hash")),
     )
-    with op.batch_alter_table("user_sessions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_user_sessions_user_id"), ["user_id"], unique=False)
+    op.create_index(op.f("ix_user_sessions_user_id"), "user_sessions", ["user_id"], unique=False)
 
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("failed_logins", sa.Integer(), server_default="0", nullable=False)
-        )
-        batch_op.add_column(sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(
-            sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True)
-        )
-        batch_op.add_column(sa.Column("totp_secret", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("totp_enabled_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
+    op.add_column(
+        "users", sa.Column("failed_logins", sa.Integer(), server_default="0", nullable=False)
+    )
+    op.add_column("users", sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "users", sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column("users", sa.Column("totp_secret", sa.String(length=64), nullable=True))
+    op.add_column("users", sa.Column("totp_enabled_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("users", sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("totp_last_step")
-        batch_op.drop_column("totp_enabled_at")
-        batch_op.drop_column("totp_secret")
-        batch_op.drop_column("password_changed_at")
-        batch_op.drop_column("locked_until")
-        batch_op.drop_column("failed_logins")
+    op.drop_column("users", "totp_last_step")
+    op.drop_column("users", "totp_enabled_at")
+    op.drop_column("users", "totp_secret")
+    op.drop_column("users", "password_changed_at")
+    op.drop_column("users", "locked_until")
+    op.drop_column("users", "failed_logins")
 
-    with op.batch_alter_table("user_sessions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_user_sessions_user_id"))
+    op.drop_index(op.f("ix_user_sessions_user_id"), table_name="user_sessions")
 
     op.drop_table("user_sessions")
-    with op.batch_alter_table("recovery_codes", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_recovery_codes_user_id"))
+    op.drop_index(op.f("ix_recovery_codes_user_id"), table_name="recovery_codes")
 
     op.drop_table("recovery_codes")
-    with op.batch_alter_table("password_reset_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_password_reset_tokens_user_id"))
+    op.drop_index(op.f("ix_password_reset_tokens_user_id"), table_name="password_reset_tokens")
 
     op.drop_table("password_reset_tokens")

@@ -16,7 +16,7 @@ depends_on = None
 def upgrade():
     op.create_table(
         "fx_rates",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("per_usd", sa.Numeric(precision=24, scale=10), nullable=False),
         sa.Column("source", sa.String(length=32), nullable=False),
@@ -24,22 +24,17 @@ def upgrade():
         sa.CheckConstraint("per_usd > 0", name=op.f("ck_fx_rates_per_usd_positive")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fx_rates")),
     )
-    with op.batch_alter_table("fx_rates", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_fx_rates_currency_fetched_at", ["currency", "fetched_at"], unique=False
-        )
+    op.create_index(
+        "ix_fx_rates_currency_fetched_at", "fx_rates", ["currency", "fetched_at"], unique=False
+    )
 
     op.create_table(
         "fx_quotes",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("reference", sa.String(length=32), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "from_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "to_account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("from_account_id", sa.BigInteger(), nullable=False),
+        sa.Column("to_account_id", sa.BigInteger(), nullable=False),
         sa.Column("from_currency", sa.String(length=3), nullable=False),
         sa.Column("to_currency", sa.String(length=3), nullable=False),
         sa.Column("mid_rate", sa.Numeric(precision=30, scale=12), nullable=False),
@@ -50,9 +45,7 @@ def upgrade():
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "transaction_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("transaction_id", sa.BigInteger(), nullable=True),
         sa.CheckConstraint(
             "status IN ('open', 'converted')", name=op.f("ck_fx_quotes_status_known")
         ),
@@ -82,16 +75,13 @@ def upgrade():
         sa.UniqueConstraint("reference", name=op.f("uq_fx_quotes_reference")),
         sa.UniqueConstraint("transaction_id", name=op.f("uq_fx_quotes_transaction_id")),
     )
-    with op.batch_alter_table("fx_quotes", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_fx_quotes_user_id"), ["user_id"], unique=False)
+    op.create_index(op.f("ix_fx_quotes_user_id"), "fx_quotes", ["user_id"], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table("fx_quotes", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_fx_quotes_user_id"))
+    op.drop_index(op.f("ix_fx_quotes_user_id"), table_name="fx_quotes")
 
     op.drop_table("fx_quotes")
-    with op.batch_alter_table("fx_rates", schema=None) as batch_op:
-        batch_op.drop_index("ix_fx_rates_currency_fetched_at")
+    op.drop_index("ix_fx_rates_currency_fetched_at", table_name="fx_rates")
 
     op.drop_table("fx_rates")

@@ -17,8 +17,8 @@ depends_on = None
 def upgrade():
     op.create_table(
         "bank_reserved_accounts",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("provider", sa.String(length=16), nullable=False),
         sa.Column("account_reference", sa.String(length=40), nullable=False),
         sa.Column("account_number", sa.String(length=10), nullable=False),
@@ -39,12 +39,10 @@ def upgrade():
     )
     op.create_table(
         "bank_topups",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("reference", sa.String(length=32), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("provider", sa.String(length=16), nullable=False),
         sa.Column("method", sa.String(length=20), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
@@ -52,7 +50,7 @@ def upgrade():
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column(
             "reserved_account_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            sa.BigInteger(),
             nullable=True,
         ),
         sa.Column("checkout_url", sa.String(length=300), nullable=True),
@@ -61,9 +59,7 @@ def upgrade():
         sa.Column("currency_paid", sa.String(length=3), nullable=True),
         sa.Column("payer", sa.String(length=120), nullable=True),
         sa.Column("flagged_reason", sa.String(length=200), nullable=True),
-        sa.Column(
-            "transaction_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("transaction_id", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("credited_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
@@ -104,17 +100,14 @@ def upgrade():
         ),
         sa.UniqueConstraint("reference", name=op.f("uq_bank_topups_reference")),
     )
-    with op.batch_alter_table("bank_topups", schema=None) as batch_op:
-        batch_op.create_index("ix_bank_topups_user_id_id", ["user_id", "id"], unique=False)
+    op.create_index("ix_bank_topups_user_id_id", "bank_topups", ["user_id", "id"], unique=False)
 
     op.create_table(
         "bank_payouts",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("reference", sa.String(length=32), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("provider", sa.String(length=16), nullable=False),
         sa.Column("bank_code", sa.String(length=8), nullable=False),
         sa.Column("bank_name", sa.String(length=60), nullable=False),
@@ -125,15 +118,11 @@ def upgrade():
         sa.Column("fee", sa.BigInteger(), nullable=False),
         sa.Column("narration", sa.String(length=100), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("hold_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "transaction_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("hold_id", sa.BigInteger(), nullable=False),
+        sa.Column("transaction_id", sa.BigInteger(), nullable=True),
         sa.Column("provider_reference", sa.String(length=64), nullable=True),
         sa.Column("message", sa.String(length=200), nullable=False),
-        sa.Column(
-            "reviewed_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("reviewed_by", sa.BigInteger(), nullable=True),
         sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("rejection_reason", sa.String(length=200), nullable=True),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
@@ -171,21 +160,21 @@ def upgrade():
         sa.UniqueConstraint("hold_id", name=op.f("uq_bank_payouts_hold_id")),
         sa.UniqueConstraint("reference", name=op.f("uq_bank_payouts_reference")),
     )
-    with op.batch_alter_table("bank_payouts", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_bank_payouts_status_next_requery_at", ["status", "next_requery_at"], unique=False
-        )
-        batch_op.create_index("ix_bank_payouts_user_id_id", ["user_id", "id"], unique=False)
+    op.create_index(
+        "ix_bank_payouts_status_next_requery_at",
+        "bank_payouts",
+        ["status", "next_requery_at"],
+        unique=False,
+    )
+    op.create_index("ix_bank_payouts_user_id_id", "bank_payouts", ["user_id", "id"], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table("bank_payouts", schema=None) as batch_op:
-        batch_op.drop_index("ix_bank_payouts_user_id_id")
-        batch_op.drop_index("ix_bank_payouts_status_next_requery_at")
+    op.drop_index("ix_bank_payouts_user_id_id", table_name="bank_payouts")
+    op.drop_index("ix_bank_payouts_status_next_requery_at", table_name="bank_payouts")
 
     op.drop_table("bank_payouts")
-    with op.batch_alter_table("bank_topups", schema=None) as batch_op:
-        batch_op.drop_index("ix_bank_topups_user_id_id")
+    op.drop_index("ix_bank_topups_user_id_id", table_name="bank_topups")
 
     op.drop_table("bank_topups")
     op.drop_table("bank_reserved_accounts")

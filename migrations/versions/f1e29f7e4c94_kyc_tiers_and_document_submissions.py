@@ -1,8 +1,7 @@
 """KYC: every customer's tier (1 to 3, existing customers start at 1) and the documents they
 submit to move up, waiting for an admin's review.
 
-Made with `flask db migrate`; the tier's CHECK constraint added by hand (autogenerate misses it),
-and `users` altered without batch mode so SQLite never rebuilds it.
+Made with `flask db migrate`; the tier's CHECK constraint added by hand (autogenerate misses it).
 """
 
 import sqlalchemy as sa
@@ -18,8 +17,8 @@ depends_on = None
 def upgrade():
     op.create_table(
         "kyc_submissions",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("target_tier", sa.Integer(), nullable=False),
         sa.Column("id_type", sa.String(length=3), nullable=True),
@@ -30,9 +29,7 @@ def upgrade():
         sa.Column("document_size", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.String(length=300), nullable=True),
-        sa.Column(
-            "reviewer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
+        sa.Column("reviewer_id", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
@@ -58,40 +55,36 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kyc_submissions")),
         sa.UniqueConstraint("document_key", name=op.f("uq_kyc_submissions_document_key")),
     )
-    with op.batch_alter_table("kyc_submissions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_kyc_submissions_id_number_hash"), ["id_number_hash"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_kyc_submissions_user_id"), ["user_id"], unique=False)
-        batch_op.create_index(
-            "uq_kyc_submissions_one_pending",
-            ["user_id", "kind"],
-            unique=True,
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
-        )
+    op.create_index(
+        op.f("ix_kyc_submissions_id_number_hash"),
+        "kyc_submissions",
+        ["id_number_hash"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_kyc_submissions_user_id"), "kyc_submissions", ["user_id"], unique=False
+    )
+    op.create_index(
+        "uq_kyc_submissions_one_pending",
+        "kyc_submissions",
+        ["user_id", "kind"],
+        unique=True,
+        postgresql_where=sa.text("status = 'pending'"),
+    )
 
-    # Plain ALTERs, not batch mode: on SQLite a batch would rebuild `users`, and dropping the old
-    # table fails while other tables' rows point at it. SQLite (the dev database) can't add a
-    # CHECK constraint to an existing table, so the tier's range is checked on PostgreSQL only.
     op.add_column("users", sa.Column("kyc_tier", sa.Integer(), server_default="1", nullable=False))
-    if op.get_bind().dialect.name != "sqlite":
-        op.create_check_constraint(
-            op.f("ck_users_kyc_tier_known"), "users", "kyc_tier BETWEEN 1 AND 3"
-        )
+    op.create_check_constraint(op.f("ck_users_kyc_tier_known"), "users", "kyc_tier BETWEEN 1 AND 3")
 
 
 def downgrade():
-    with op.batch_alter_table("kyc_submissions", schema=None) as batch_op:
-        batch_op.drop_index(
-            "uq_kyc_submissions_one_pending",
-            postgresql_where=sa.text("status = 'pending'"),
-            sqlite_where=sa.text("status = 'pending'"),
-        )
-        batch_op.drop_index(batch_op.f("ix_kyc_submissions_user_id"))
-        batch_op.drop_index(batch_op.f("ix_kyc_submissions_id_number_hash"))
+    op.drop_index(
+        "uq_kyc_submissions_one_pending",
+        table_name="kyc_submissions",
+        postgresql_where=sa.text("status = 'pending'"),
+    )
+    op.drop_index(op.f("ix_kyc_submissions_user_id"), table_name="kyc_submissions")
+    op.drop_index(op.f("ix_kyc_submissions_id_number_hash"), table_name="kyc_submissions")
 
     op.drop_table("kyc_submissions")
-    if op.get_bind().dialect.name != "sqlite":
-        op.drop_constraint(op.f("ck_users_kyc_tier_known"), "users", type_="check")
+    op.drop_constraint(op.f("ck_users_kyc_tier_known"), "users", type_="check")
     op.drop_column("users", "kyc_tier")

@@ -199,7 +199,12 @@ def test_healthz_reports_database_and_redis(web):
     response = web.get("/healthz")
     assert response.status_int == 200
     assert response.content_type == "application/json"
-    assert response.json == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert response.json == {
+        "status": "ok",
+        "database": "ok",
+        "database_engine": "PostgreSQL",
+        "redis": "ok",
+    }
 
 
 def test_pages_need_a_signed_in_customer(register, web, ctx):

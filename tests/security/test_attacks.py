@@ -8,7 +8,7 @@ import dataclasses
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,7 +33,19 @@ from lumipay.notifications.models import Notification
 from lumipay.providers import signing
 from lumipay.web import UPLOAD_FORM_OVERHEAD, UPLOAD_PATHS
 from lumipay.webhooks.models import WebhookEvent
-from tests.conftest import Admin, Customer, register_via_form, set_tier, unique_details
+from tests.conftest import (
+    LEFTOVERS,
+    Admin,
+    Customer,
+    FakeClock,
+    fresh_counters,
+    register_customer,
+    register_via_form,
+    set_tier,
+    signed_in_admin,
+    truncate_tables,
+    unique_details,
+)
 from tests.integration.test_kyc_documents import JPEG, send_identity
 from tests.integration.test_transfers import money_state, send, step_one
 from tests.security.conftest import new_browser
@@ -243,6 +255,45 @@ def world(app: Flask, register: Any, ctx: Flask, admin: Any) -> World:
     return built
 
 
+@pytest.fixture(scope="module")
+def _module_world(app: Flask) -> Iterator[dict[str, Any]]:
+    """Holds the module's shared world and its clock; empties the tables when the module ends."""
+    holder: dict[str, Any] = {}
+    yield holder
+    if holder:
+        truncate_tables(app)
+        LEFTOVERS.clear()
+
+
+@pytest.fixture()
+def shared_world(app: Flask, _module_world: dict[str, Any]) -> Iterator[World]:
+    """The world built once per module, for tests whose attack must change nothing.
+
+    Every test using it asserts `state() == before` (or only reads), so the next one finds the
+    world as built. A test of the module that truncates the tables (any `db_clean` fixture) takes
+    the world with it; the next test here then builds a new one, so file order never matters.
+    """
+    fresh_counters(app)
+    with app.app_context():
+        built: World | None = _module_world.get("world")
+        if (
+            built is None
+            or db.session.scalar(select(User.id).where(User.email == built.ada.email)) is None
+        ):
+            clock = FakeClock()
+            app.config["CLOCK"] = clock
+            LEFTOVERS.add("shared security world")
+            built = build_world(app, lambda name: register_customer(app, name))
+            built.make_admin = lambda: signed_in_admin(app, clock)
+            db.session.remove()
+            _module_world.update(world=built, clock=clock)
+        app.config["CLOCK"] = _module_world["clock"]
+        try:
+            yield built
+        finally:
+            app.config.pop("CLOCK", None)
+
+
 def state() -> tuple[Any, ...]:
     """Everything an attack could change: money, users and their secrets, sessions, saved
     recipients, reset tokens."""
@@ -315,9 +366,11 @@ def page_with_form(world: World, route: Route) -> tuple[Any, Any]:
     elif source == "{kyc_address}":
         set_tier(world.ada.email, 2)
         page = world.ada.get("/kyc")
+        set_tier(world.ada.email, 1)  # the world as built: the page keeps its form
     elif source == "{payout_confirm}":
         set_tier(world.ada.email, 2)
         page = payout_step_one(world.ada)
+        set_tier(world.ada.email, 1)
     elif source == "{fx_quote}":
         page = fx_quote_page(world.ada)
     elif source == "{card_clear}":
@@ -370,9 +423,9 @@ def test_every_route_is_in_the_table(app):
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=str)
-def test_anonymous_visitors_are_sent_to_sign_in(app, world, route):
+def test_anonymous_visitors_are_sent_to_sign_in(app, shared_world, route):
     visitor = new_browser(app, ip="192.0.2.252")
-    path = world.fill(route.path)
+    path = shared_world.fill(route.path)
     before = state()
     for method in route.methods:
         if method == "GET":
@@ -395,60 +448,66 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, world, route):
         assert location.path == "/auth/login", (method, path)
         if route.access in (SIGNED_IN, ADMIN) and method == "GET":
             assert parse_qs(location.query)["next"][0].split("?")[0] == path
-        for secret in (world.ada.account_number, world.bayo.account_number, "Lunch money"):
+        for secret in (
+            shared_world.ada.account_number,
+            shared_world.bayo.account_number,
+            "Lunch money",
+        ):
             assert secret not in response.text
     assert state() == before
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.owned and r.access != TOKEN], ids=str)
-def test_another_customers_objects_are_not_found(world, route):
-    path = world.fill(route.path)
+def test_another_customers_objects_are_not_found(shared_world, route):
+    path = shared_world.fill(route.path)
     before = state()
     for method in route.methods:
         if method == "GET":
-            assert world.ada.get(path).status_int == 200, "precondition: the owner sees it"
-            response = world.cy.get(path, expect_errors=True)
+            assert shared_world.ada.get(path).status_int == 200, "precondition: the owner sees it"
+            response = shared_world.cy.get(path, expect_errors=True)
         else:
-            token = csrf_token_of(world.cy.browser, "/dashboard")
-            response = world.cy.browser.post(path, {"csrf_token": token}, expect_errors=True)
+            token = csrf_token_of(shared_world.cy.browser, "/dashboard")
+            response = shared_world.cy.browser.post(path, {"csrf_token": token}, expect_errors=True)
         assert response.status_int == 404, (method, path)
-        assert world.ada.account_number not in response.text
+        assert shared_world.ada.account_number not in response.text
     assert state() == before
 
 
 @pytest.mark.parametrize("path", ["/admin", "/admin/", "/admin/users", "/admin/payouts/1"])
-def test_customers_get_404_on_admin_urls(world, path):
-    assert world.ada.get(path, expect_errors=True).status_int == 404
+def test_customers_get_404_on_admin_urls(shared_world, path):
+    assert shared_world.ada.get(path, expect_errors=True).status_int == 404
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.access == ADMIN], ids=str)
-def test_customers_get_404_on_every_admin_route(world, route):
-    path = world.fill(route.path)
+def test_customers_get_404_on_every_admin_route(shared_world, route):
+    path = shared_world.fill(route.path)
     before = state()
     for method in route.methods:
         if method == "GET":
-            response = world.ada.get(path, expect_errors=True)
+            response = shared_world.ada.get(path, expect_errors=True)
         else:
-            token = csrf_token_of(world.ada.browser, "/dashboard")
-            response = world.ada.browser.post(path, {"csrf_token": token}, expect_errors=True)
+            token = csrf_token_of(shared_world.ada.browser, "/dashboard")
+            response = shared_world.ada.browser.post(
+                path, {"csrf_token": token}, expect_errors=True
+            )
         assert response.status_int == 404, (method, path)
     assert state() == before
 
 
 @pytest.mark.parametrize("route", FORMS, ids=str)
-def test_every_form_refuses_a_missing_or_wrong_csrf_token(world, route):
-    browser, form = page_with_form(world, route)
+def test_every_form_refuses_a_missing_or_wrong_csrf_token(shared_world, route):
+    browser, form = page_with_form(shared_world, route)
     fields = [(k, v) for k, v in form.submit_fields() if k != "csrf_token"]
     assert len(fields) < len(form.submit_fields()), "the form carries a CSRF token"
-    others = csrf_token_of(world.bayo.browser, "/dashboard")
-    path = world.fill(route.path)
+    others = csrf_token_of(shared_world.bayo.browser, "/dashboard")
+    path = shared_world.fill(route.path)
     before = state()
     for token in (None, "not-a-token", others):
         body = fields + ([("csrf_token", token)] if token else [])
         response = browser.post(path, body, expect_errors=True)
         assert response.status_int == 400, (path, token)
     assert state() == before
-    assert world.ada.get("/dashboard").status_int == 200, "Ada is still signed in"
+    assert shared_world.ada.get("/dashboard").status_int == 200, "Ada is still signed in"
 
 
 def test_the_second_step_form_refuses_a_missing_csrf_token(app, world):
@@ -464,15 +523,15 @@ def test_the_second_step_form_refuses_a_missing_csrf_token(app, world):
 
 
 @pytest.mark.parametrize("route", POSTS, ids=str)
-def test_oversized_bodies_are_refused_with_413(app, world, route):
-    browser = world.ada.browser
+def test_oversized_bodies_are_refused_with_413(app, shared_world, route):
+    browser = shared_world.ada.browser
     token = csrf_token_of(browser, "/dashboard")
     limit = app.config["MAX_CONTENT_LENGTH"]
     if route.path in UPLOAD_PATHS:
         limit = app.config["KYC_UPLOAD_MAX_BYTES"] + UPLOAD_FORM_OVERHEAD
     before = state()
     response = browser.post(
-        world.fill(route.path),
+        shared_world.fill(route.path),
         {"csrf_token": token, "narration": "n" * (limit + 10)},
         expect_errors=True,
     )
@@ -610,8 +669,8 @@ def test_sql_injection_shaped_name_is_stored_as_typed(app, ctx):
         ("GET", "/dashboard/history", {"before": "1\x00"}),
     ],
 )
-def test_control_characters_are_refused_with_400_not_500(world, method, path, fields):
-    ada = world.ada
+def test_control_characters_are_refused_with_400_not_500(shared_world, method, path, fields):
+    ada = shared_world.ada
     before = state()
     if method == "POST":
         token = csrf_token_of(ada.browser, "/dashboard")
@@ -892,28 +951,28 @@ def api_token(app: Flask, customer: Customer) -> str:
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.access == TOKEN and r.owned], ids=str)
-def test_api_another_customers_objects_are_not_found(app, world, route):
-    path = world.fill(route.path)
+def test_api_another_customers_objects_are_not_found(app, shared_world, route):
+    path = shared_world.fill(route.path)
     client = new_browser(app, ip="192.0.2.71")
-    ada = {"Authorization": f"Bearer {api_token(app, world.ada)}"}
-    cy = {"Authorization": f"Bearer {api_token(app, world.cy)}"}
+    ada = {"Authorization": f"Bearer {api_token(app, shared_world.ada)}"}
+    cy = {"Authorization": f"Bearer {api_token(app, shared_world.cy)}"}
     before = state()
     assert client.get(path, headers=ada).status_int == 200, "precondition: the owner sees it"
     response = client.get(path, headers=cy, expect_errors=True)
     assert response.status_int == 404, path
     assert response.content_type == "application/problem+json"
     assert response.json["type"] == "https://lumipay.ng/problems/not-found"
-    assert world.ada.account_number not in response.text
+    assert shared_world.ada.account_number not in response.text
     assert state() == before
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.access == TOKEN], ids=str)
-def test_api_ignores_the_session_cookie(world, route):
+def test_api_ignores_the_session_cookie(shared_world, route):
     """A signed-in browser session is no key to the API (so CSRF can't reach it either)."""
-    path = world.fill(route.path)
+    path = shared_world.fill(route.path)
     before = state()
     for method in route.methods:
-        browser = world.ada.browser
+        browser = shared_world.ada.browser
         if method == "GET":
             response = browser.get(path, expect_errors=True)
         else:
@@ -931,7 +990,7 @@ def test_api_ignores_the_session_cookie(world, route):
     "authorization",
     ["", "Bearer", "Bearer ", "Basic abc", "Bearer not.a.jwt", "Bearer a.b.c", "bearer x y"],
 )
-def test_api_refuses_malformed_bearer_headers(app, world, authorization):
+def test_api_refuses_malformed_bearer_headers(app, shared_world, authorization):
     client = new_browser(app, ip="192.0.2.72")
     response = client.get(
         f"{API}/users/me", headers={"Authorization": authorization}, expect_errors=True

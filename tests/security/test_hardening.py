@@ -79,7 +79,7 @@ def test_production_sends_hsts_and_secure_cookies():
         ({"TESTING": True}, "debug"),
         ({"WTF_CSRF_ENABLED": False}, "CSRF"),
         ({"MAIL_CAPTURE": True}, "CSRF"),
-        ({"SQLALCHEMY_DATABASE_URI": "sqlite:///x.db"}, "DATABASE_URL"),
+        ({"SQLALCHEMY_DATABASE_URI": "mysql+pymysql://bank@db.example/lumipay"}, "DATABASE_URL"),
         ({"PUBLIC_URL": "http://bank.example"}, "PUBLIC_URL"),
         ({"PASSWORD_HASH_METHOD": "scrypt:1024:8:1"}, "scrypt"),
         ({"WEBHOOK_SECRETS": {"bills": DEV_WEBHOOK_SECRET}}, "BILLS_WEBHOOK_SECRET"),
@@ -112,6 +112,14 @@ def test_production_sends_hsts_and_secure_cookies():
 def test_production_refuses_to_start_unsafe(overrides, why):
     with pytest.raises(RuntimeError, match=why):
         production(**overrides)
+
+
+def test_production_refuses_the_embedded_database_of_make_dev():
+    """Without DATABASE_URL the settings point at `make dev`'s cluster: never in production."""
+    from lumipay import ROOT, embedded
+
+    with pytest.raises(RuntimeError, match="DATABASE_URL"):
+        production(SQLALCHEMY_DATABASE_URI=embedded.database_url(Path(ROOT) / "instance"))
 
 
 def test_production_starts_when_everything_is_set():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
@@ -60,11 +60,21 @@ def test_bills_are_told_apart_by_category():
     assert isinstance(readme.root, schemas.BillPayIn)
 
 
-def test_naive_times_from_sqlite_are_sent_as_utc():
-    out = schemas.QuoteOut(
+def quote_expiring_at(moment: datetime) -> schemas.QuoteOut:
+    return schemas.QuoteOut(
         quote_id=uuid.uuid4(), reference="FXQ1", from_wallet_id=uuid.uuid4(),
         to_wallet_id=uuid.uuid4(), from_currency="NGN",
         to_currency="USD", mid_rate="0.0006", rate="0.0005", debit_amount=1,
-        credit_amount=1, fee_amount=0, expires_at=datetime(2026, 1, 2, 3, 4, 5),
+        credit_amount=1, fee_amount=0, expires_at=moment,
     )  # fmt: skip
+
+
+def test_times_are_sent_in_utc_whatever_the_session_time_zone():
+    lagos = timezone(timedelta(hours=1))
+    out = quote_expiring_at(datetime(2026, 1, 2, 4, 4, 5, tzinfo=lagos))
     assert out.model_dump(mode="json")["expires_at"] == "2026-01-02T03:04:05Z"
+
+
+def test_a_naive_time_is_refused():
+    with pytest.raises(ValidationError, match="naive"):
+        quote_expiring_at(datetime(2026, 1, 2, 3, 4, 5))
