@@ -15,6 +15,9 @@ class Service:
 
 
 NETWORKS = (("mtn", "MTN"), ("airtel", "Airtel"), ("glo", "Glo"), ("etisalat", "9mobile"))
+# MAFAB Communications (the 0801 range, licensed 2022) sells airtime through the aggregators
+# but has no data bundles on them yet.
+AIRTIME_NETWORKS = (*NETWORKS, ("mafab", "MAFAB"))
 DISCOS = (
     ("ikeja-electric", "Ikeja Electric (IKEDC)"),
     ("eko-electric", "Eko Electric (EKEDC)"),
@@ -25,7 +28,7 @@ DISCOS = (
 METER_TYPES = (("prepaid", "Prepaid"), ("postpaid", "Postpaid"))
 
 SERVICES: dict[str, Service] = {
-    **{sid: Service(sid, "airtime", name, 5_000, 5_000_000) for sid, name in NETWORKS},
+    **{sid: Service(sid, "airtime", name, 5_000, 5_000_000) for sid, name in AIRTIME_NETWORKS},
     **{
         f"{sid}-data": Service(f"{sid}-data", "data", name, 1, 10_000_000) for sid, name in NETWORKS
     },
@@ -53,6 +56,7 @@ PREFIXES: dict[str, str] = {
     ),
     **dict.fromkeys(("0705", "0805", "0807", "0811", "0815", "0905", "0915"), "glo"),
     **dict.fromkeys(("0809", "0817", "0818", "0908", "0909"), "etisalat"),
+    "0801": "mafab",
 }  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from wtforms import HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
-from lumipay.bills.catalogue import DISCOS, METER_TYPES, NETWORKS
+from lumipay.bills.catalogue import AIRTIME_NETWORKS, DISCOS, METER_TYPES
 from lumipay.money import InvalidAmount, format_amount, parse_amount
 from lumipay.providers.bills import DataPlan
 
@@ -43,7 +43,7 @@ class BillForm(FlaskForm):
 
 
 class AirtimeForm(BillForm):
-    network = SelectField("Network", choices=_choices(NETWORKS))
+    network = SelectField("Network", choices=_choices(AIRTIME_NETWORKS))
     phone = StringField("Phone number", validators=[DataRequired("Enter the phone number.")])
     amount = StringField("Amount (₦)", validators=[DataRequired("Enter an amount.")])
 
