@@ -715,7 +715,7 @@ def test_statement_csv_defuses_spreadsheet_formulas(world):
 
     send(world.ada, world.bayo.account_number, "10", '=HYPERLINK("http://evil.example")')
     wallet = db.session.scalar(
-        select(Account.id)
+        select(Account.public_id)
         .join(User, User.id == Account.user_id)
         .where(User.email == world.ada.email)
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from lumipay.clock import day_after, day_start, in_lagos, lagos_day
 
 
@@ -21,5 +23,7 @@ def test_a_lagos_day_is_bounded_by_its_midnights_in_utc():
     assert lagos_day(day_after(day) - timedelta(microseconds=1)) == day
 
 
-def test_naive_times_are_taken_as_utc():
-    assert in_lagos(datetime(2026, 6, 30, 23, 30)).isoformat() == "2026-07-01T00:30:00+01:00"
+def test_a_naive_time_is_refused():
+    """Every time in Lumipay carries its zone (lumipay.database.as_utc): a naive one is a bug."""
+    with pytest.raises(ValueError, match="naive"):
+        in_lagos(datetime(2026, 6, 30, 23, 30))
