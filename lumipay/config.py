@@ -78,6 +78,10 @@ def api_settings() -> dict[str, Any]:
         "JWT_SECRET_KEY": os.environ.get("JWT_SECRET_KEY", "").strip() or None,
         "JWT_ACCESS_SECONDS": _int("JWT_ACCESS_SECONDS", 15 * 60),
         "JWT_REFRESH_SECONDS": _int("JWT_REFRESH_SECONDS", 30 * 24 * 3600),
+        # An API sign-in ends this long after it began, however often it refreshes ...
+        "API_SESSION_MAX_SECONDS": _int("API_SESSION_MAX_SECONDS", 30 * 24 * 3600),
+        # ... or after this long without a request or a refresh.
+        "API_SESSION_IDLE_SECONDS": _int("API_SESSION_IDLE_SECONDS", 7 * 24 * 3600),
         "IDEMPOTENCY_TTL_SECONDS": _int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         "IDEMPOTENCY_STALE_SECONDS": _int("IDEMPOTENCY_STALE_SECONDS", 300),
     }

@@ -58,10 +58,12 @@ class User(UserMixin, db.Model):
 
 
 class UserSession(db.Model):
-    """One signed-in browser. The cookie holds a random id; only its SHA-256 is stored.
+    """One sign-in: a browser (`kind` web) or a JSON API client (`kind` api).
 
-    Server-side rows make sign-out real (a copied cookie stops working), let a customer sign out
-    everywhere, and carry the idle and absolute timeouts.
+    A browser's cookie holds a random id; only its SHA-256 is stored. An API sign-in is its
+    refresh-token family (`family_id`, carried by every access token). Server-side rows make
+    sign-out real (a copied cookie or token stops working), let a customer sign out everywhere,
+    and carry the idle and absolute timeouts of both kinds.
     """
 
     __tablename__ = "user_sessions"
@@ -69,6 +71,8 @@ class UserSession(db.Model):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8), default="web", server_default="web")
+    family_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

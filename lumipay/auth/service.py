@@ -322,6 +322,14 @@ def change_password(
     )
 
 
+def record_session_ended(user_id: int, session_id: int, *, origin: Origin) -> None:
+    run_in_transaction(
+        lambda: audit.record(
+            "session_ended", origin, actor_id=user_id, subject=f"session:{session_id}"
+        )
+    )
+
+
 def record_logout(user_id: int, *, origin: Origin, everywhere: bool = False) -> None:
     action = "logout_everywhere" if everywhere else "logout"
     run_in_transaction(lambda: audit.record(action, origin, actor_id=user_id))

@@ -187,8 +187,22 @@ def security() -> str:
         "auth/security.html",
         recovery_left=twofactor.recovery_codes_left(current_user.id),
         live_sessions=sessions.live_sessions(current_user.id),
+        this_session=sessions.token_hash(session.get(guard.SID)),
         action_form=ConfirmActionForm(),
     )
+
+
+@bp.route("/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+def end_session(session_id: int) -> Response:
+    """End one sign-in listed on the Security page: a browser or an API client."""
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    if not sessions.end_one(current_user.id, session_id, "ended_by_customer"):
+        abort(404)
+    service.record_session_ended(current_user.id, session_id, origin=request_origin())
+    flash("That sign-in has ended.", "info")
+    return redirect(url_for("auth.security"), code=303)
 
 
 @bp.route("/two-factor/setup", methods=["GET", "POST"])

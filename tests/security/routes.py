@@ -12,7 +12,8 @@ waiting for review), {kyc_address} (the /kyc page of Ada moved to Tier 2, where 
 proof-of-address form is), {card} (Ada's active multi-use card),
 {card_clear} (the test merchant's answer to a purchase with Ada's card, which carries the form
 that clears it), {topup} (Ada's pending checkout top-up), {payout} (Ada's payout awaiting
-approval), {payout_confirm} (the confirm step of a payout, reached by posting step one).
+approval), {payout_confirm} (the confirm step of a payout, reached by posting step one),
+{sign_in} (Ada's API sign-in, listed with an End button on her Security page).
 
 The KYC document (/admin/kyc/<id>/document) is ADMIN: the customer who sent it, and everyone
 else, gets 404 (test_customers_get_404_on_every_admin_route).
@@ -91,6 +92,14 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/auth/keepalive", "/auth/keepalive", ("POST",), SIGNED_IN, "/dashboard"),
     Route("/auth/security", "/auth/security", ("GET",), SIGNED_IN),
+    Route(
+        "/auth/sessions/<int:session_id>/end",
+        "/auth/sessions/{sign_in}/end",
+        ("POST",),
+        SIGNED_IN,
+        "/auth/security",
+        owned=True,
+    ),
     Route(
         "/auth/two-factor/setup",
         "/auth/two-factor/setup",

@@ -67,6 +67,7 @@ class World:
     make_admin: Callable[[], Admin] | None = None
     topup: str = ""  # Ada's checkout top-up, pending
     payout: str = ""  # Ada's payout to another bank, awaiting approval
+    sign_in: str = ""  # Ada's API sign-in (a user_sessions row), listed on her Security page
     _admin: Admin | None = dataclasses.field(default=None, repr=False)
 
     @property
@@ -88,6 +89,7 @@ class World:
             wallet_id=self.wallet_id,
             topup=self.topup,
             payout=self.payout,
+            sign_in=self.sign_in,
         )
 
 
@@ -127,7 +129,16 @@ def build_world(app: Flask, register: Any, names: tuple[str, str, str] | None = 
     set_tier(ada.email, 2)  # payouts need Tier 2; Ada is back on Tier 1 for the /kyc forms
     world.payout = bank_payout(ada)
     set_tier(ada.email, 1)
+    world.sign_in = api_sign_in(app, ada)
     return world
+
+
+def api_sign_in(app: Flask, customer: Customer) -> str:
+    """Sign the customer in over the JSON API; returns that sign-in's user_sessions id."""
+    client = new_browser(app, ip="192.0.2.77", agent="lumipay-cli/1.0")
+    body = {"login": customer.email, "password": customer.password}
+    assert client.post_json("/api/lumipay/v1/auth/login", body).status_int == 200
+    return str(db.session.scalar(select(func.max(UserSession.id)).where(UserSession.kind == "api")))
 
 
 def issued_card(customer: Customer) -> str:
