@@ -54,6 +54,11 @@ def _step_up(user: User, body: schemas.TransferIn, key: str) -> None:
     raise field_problem("otp-invalid", "otp_code", "That code doesn't match.")
 
 
+def _decision(user: User, body: schemas.TransferIn) -> bool:
+    wallet = wallet_for(user.id, body.from_wallet_id)
+    return wallet is not None and stepup.decision(user, wallet.currency, body.amount)
+
+
 @operation(
     "POST", "/transfers/", summary="Send money to another Lumipay account", tag="transfers",
     body=schemas.TransferIn, responses={201: schemas.TransferCreatedOut}, idempotent=True,
@@ -75,6 +80,7 @@ def create_transfer(user: User, body: schemas.TransferIn) -> Response:
             idempotency_key=key,
             origin=request_origin(),
             replayable=idempotency.Replayable(created),
+            step_up=_decision(user, body),
         )
     except service.TransferError as exc:
         slug = exc.code or "transfer-refused"

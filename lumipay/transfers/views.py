@@ -167,6 +167,7 @@ def confirm() -> str | Response | tuple[str, int]:
             form.narration.data or "",
             idempotency_key=form.idempotency_key.data,
             origin=request_origin(),
+            step_up=stepup.decision(current_user, _currency_of(form), amount),
         )
     except service.TransferError as exc:
         field = getattr(form, exc.field or "amount")
