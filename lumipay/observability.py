@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import sys
@@ -14,6 +13,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lumipay import metrics
+from lumipay.providers import signing
 
 bp = Blueprint("observability", __name__)
 
@@ -77,6 +77,6 @@ def prometheus_metrics() -> Response:
     token = current_app.config.get("METRICS_TOKEN")
     if token:
         presented = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(presented, f"Bearer {token}"):
+        if not signing.same(f"Bearer {token}", presented):
             abort(401)
     return Response(generate_latest(metrics.REGISTRY), mimetype=CONTENT_TYPE_LATEST)

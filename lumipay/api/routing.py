@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, json, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.wrappers import Response
 
+from lumipay import jsonsafe
 from lumipay.api import bearer
 from lumipay.api.problems import Problem
 from lumipay.api.schemas import NO_CONTROL
@@ -89,7 +90,10 @@ def validation_problem(exc: ValidationError) -> Problem:
 def _body(model: type[BaseModel]) -> BaseModel:
     if not request.is_json:
         raise Problem("unsupported-media-type")
-    data = request.get_json(silent=True)
+    try:
+        data = jsonsafe.loads(request.get_data(cache=True))
+    except (ValueError, UnicodeDecodeError):
+        data = None
     if not isinstance(data, dict):
         raise Problem("malformed-request")
     try:

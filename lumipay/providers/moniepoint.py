@@ -44,6 +44,7 @@ from lumipay.providers.bank import (
     SettlementLine,
     settlement_status,
 )
+from lumipay.providers import signing
 from lumipay.providers.oauth import TokenClient, json_call
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def signature(client_secret: str, raw_body: bytes) -> str:
 def is_valid_signature(client_secret: str, raw_body: bytes, presented: str | None) -> bool:
     if not client_secret:
         return False
-    return hmac.compare_digest(signature(client_secret, raw_body), (presented or "").lower())
+    return signing.same(signature(client_secret, raw_body), (presented or "").lower())
 
 
 def collection_event(
