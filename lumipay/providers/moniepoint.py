@@ -30,6 +30,7 @@ from typing import Any
 
 import requests
 
+from lumipay.providers import signing
 from lumipay.providers.bank import (
     AccountName,
     Bank,
@@ -44,7 +45,6 @@ from lumipay.providers.bank import (
     SettlementLine,
     settlement_status,
 )
-from lumipay.providers import signing
 from lumipay.providers.oauth import TokenClient, json_call
 
 log = logging.getLogger(__name__)
