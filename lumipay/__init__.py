@@ -188,11 +188,11 @@ def _register_handlers(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if current_user.is_authenticated or is_api_request() or request.blueprint == "auth":
-            # A bank page must not be served from a shared or back-button cache after sign-out;
-            # API answers carry balances or tokens, and sign-in pages carry reset links.
-            if "no-store" not in (headers.get("Cache-Control") or ""):
-                headers["Cache-Control"] = "no-store"
+        # A bank page must not be served from a shared or back-button cache after sign-out;
+        # API answers carry balances or tokens, and sign-in pages carry reset links.
+        private = current_user.is_authenticated or is_api_request() or request.blueprint == "auth"
+        if private and "no-store" not in (headers.get("Cache-Control") or ""):
+            headers["Cache-Control"] = "no-store"
         if app.config["LUMIPAY_ENV"] == "production":
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         return response
