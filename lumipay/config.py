@@ -306,6 +306,10 @@ def security_settings() -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "").strip() or None,
         "LIMIT_LOGIN": os.environ.get("LIMIT_LOGIN", "10 per minute;100 per day"),
         "LIMIT_REGISTER": os.environ.get("LIMIT_REGISTER", "10 per hour"),
+        # Registrations naming one email or phone (each address can be asked about this often).
+        "LIMIT_REGISTER_ADDRESS": os.environ.get("LIMIT_REGISTER_ADDRESS", "3 per hour"),
+        "LIMIT_API_PUBLIC": os.environ.get("LIMIT_API_PUBLIC", "30 per minute;300 per hour"),
+        "LIMIT_WEBHOOK_FAILURES": os.environ.get("LIMIT_WEBHOOK_FAILURES", "20 per minute"),
         "LIMIT_NAME_ENQUIRY": os.environ.get("LIMIT_NAME_ENQUIRY", "30 per minute;300 per day"),
         "LIMIT_TOTP": os.environ.get("LIMIT_TOTP", "5 per minute;30 per hour"),
         "LIMIT_PASSWORD_RESET": os.environ.get("LIMIT_PASSWORD_RESET", "5 per hour"),

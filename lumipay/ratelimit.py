@@ -48,6 +48,37 @@ register_limit = limiter.shared_limit(
 )
 
 
+# Every JSON API endpoint a caller reaches without a token (register, login, refresh) counts
+# per client address on top of its own limit: a token-less door is where guessing starts.
+public_api_limit = limiter.shared_limit(configured("LIMIT_API_PUBLIC"), scope="api-public")
+
+
+class WebhookFailures:
+    """Counts webhook deliveries that failed verification, per client address.
+
+    Signed deliveries are never throttled (card authorisations have a 2 s deadline); only a
+    client that keeps sending unsigned or forged ones is refused, with 429, once it passes
+    `LIMIT_WEBHOOK_FAILURES`.
+    """
+
+    @staticmethod
+    def _limits() -> list:  # type: ignore[type-arg]
+        from limits import parse_many
+
+        return parse_many(current_app.config["LIMIT_WEBHOOK_FAILURES"])
+
+    @classmethod
+    def exhausted(cls, client: str) -> bool:
+        return any(
+            not limiter.limiter.test(item, "webhook-failures", client) for item in cls._limits()
+        )
+
+    @classmethod
+    def hit(cls, client: str) -> None:
+        for item in cls._limits():
+            limiter.limiter.hit(item, "webhook-failures", client)
+
+
 def by_user() -> str:
     """Signed-in customer; falls back to the client address."""
     if current_user.is_authenticated:

@@ -86,7 +86,8 @@ def _check_second_factor(user: User, code: str | None) -> None:
 
 @operation(
     "POST", "/auth/refresh", summary="Swap a refresh token for a new pair", tag="auth",
-    auth=False, body=schemas.RefreshIn, responses={200: schemas.TokensOut}, problems=(401, 422),
+    auth=False, body=schemas.RefreshIn, responses={200: schemas.TokensOut},
+    problems=(401, 422, 429),
 )  # fmt: skip
 def refresh(body: schemas.RefreshIn) -> tuple[int, schemas.TokensOut]:
     """The refresh token is used up. Presenting a used one again revokes the whole sign-in."""

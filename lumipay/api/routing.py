@@ -21,6 +21,7 @@ from lumipay.api import bearer
 from lumipay.api.problems import Problem
 from lumipay.api.schemas import NO_CONTROL
 from lumipay.extensions import csrf
+from lumipay.ratelimit import public_api_limit
 
 PREFIX = "/api/lumipay/v1"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
@@ -176,7 +177,7 @@ def operation(
         view.__name__ = endpoint
         view.__doc__ = handler.__doc__
         wrapped: Callable[..., Response] = view
-        for limit in limits:
+        for limit in (*limits, *(() if auth else (public_api_limit,))):
             wrapped = limit(wrapped)
         bp.add_url_rule(rule, endpoint=endpoint, view_func=wrapped, methods=[method])
         return handler

@@ -221,12 +221,20 @@ def _count_failure(user: User, origin: Origin) -> bool:
 
 def record_failed_second_factor(user_id: int, *, origin: Origin) -> None:
     """A wrong TOTP or recovery code counts towards the same lock as a wrong password."""
+    _record_failure(user_id, "second_factor_failed", origin)
 
+
+def record_failed_password(user_id: int, *, origin: Origin) -> None:
+    """A wrong password typed while signed in (changing it, revealing a card) counts too."""
+    _record_failure(user_id, "password_check_failed", origin)
+
+
+def _record_failure(user_id: int, action: str, origin: Origin) -> None:
     def work() -> bool:
-        user = db.session.get(User, user_id)
+        user = db.session.get(User, user_id, with_for_update=True, populate_existing=True)
         if user is None:
             return False
-        audit.record("second_factor_failed", origin, actor_id=user.id)
+        audit.record(action, origin, actor_id=user.id)
         return _count_failure(user, origin)
 
     if run_in_transaction(work):
@@ -295,9 +303,18 @@ def check_new_password(user: User, new_password: str) -> None:
 def change_password(
     user_id: int, current_password: str, new_password: str, *, origin: Origin
 ) -> None:
-    """Set a new password after checking the current one; ends every other session."""
+    """Set a new password after checking the current one; ends every other session.
+
+    A wrong current password counts towards the same lock as a wrong sign-in (a hijacked
+    session must not be an unthrottled password oracle), and a locked account can't change it.
+    """
     user = db.session.get(User, user_id)
-    if user is None or not verify_password(user.password_hash, current_password or ""):
+    if user is None:
+        raise PasswordChangeError("current_password", "That is not your current password.")
+    if is_locked(user):
+        raise PasswordChangeError("current_password", FAILED_LOGIN_MESSAGE)
+    if not verify_password(user.password_hash, current_password or ""):
+        record_failed_password(user_id, origin=origin)
         raise PasswordChangeError("current_password", "That is not your current password.")
     check_new_password(user, new_password)
     if verify_password(user.password_hash, new_password):

@@ -35,6 +35,7 @@ from lumipay.extensions import db
 from lumipay.ratelimit import (
     by_pending_user,
     by_submitted_email,
+    by_user,
     configured,
     limiter,
     login_limit,
@@ -237,6 +238,7 @@ def two_factor_setup() -> str | Response | tuple[str, int]:
 
 
 @bp.route("/password", methods=["GET", "POST"])
+@limiter.limit(configured("LIMIT_LOGIN"), methods=["POST"], key_func=by_user)
 @login_required
 def change_password() -> str | Response | tuple[str, int]:
     form = ChangePasswordForm()
@@ -249,6 +251,11 @@ def change_password() -> str | Response | tuple[str, int]:
                 origin=request_origin(),
             )
         except service.PasswordChangeError as exc:
+            db.session.expire_all()
+            if service.is_locked(current_user):
+                guard.sign_out("locked")
+                flash(service.FAILED_LOGIN_MESSAGE, "error")
+                return redirect(url_for("auth.login"), code=303)
             getattr(form, exc.field).errors.append(exc.message)
         else:
             sessions.end_all(current_user.id, "password_changed", keep=session.get(guard.SID))

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from lumipay.extensions import csrf
 from lumipay.providers import moniepoint, signing
+from lumipay.ratelimit import WebhookFailures
 from lumipay.webhooks import service
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/lumipay/v1/webhooks")
@@ -20,6 +21,7 @@ csrf.exempt(bp)
 @bp.route("/<channel>", methods=["POST"])
 def receive(channel: str) -> tuple[Response, int]:
     raw = request.get_data(cache=False)
+    client = request.remote_addr or "unknown"
     try:
         if channel == "bank" and moniepoint.SIGNATURE_HEADER in request.headers:
             accepted = service.receive_moniepoint(
@@ -34,5 +36,11 @@ def receive(channel: str) -> tuple[Response, int]:
                 client=request.remote_addr,
             )
     except service.WebhookRejected as exc:
+        if exc.status != 401:
+            return jsonify(status="rejected", reason=exc.reason), exc.status
+        # Only deliveries that fail verification count; a signed one is never throttled.
+        if WebhookFailures.exhausted(client):
+            return jsonify(status="rejected", reason="too many failed deliveries"), 429
+        WebhookFailures.hit(client)
         return jsonify(status="rejected", reason=exc.reason), exc.status
     return jsonify(accepted.body()), 200
