@@ -1,4 +1,9 @@
-"""Structured JSON logs to stdout and the /metrics endpoint."""
+"""Structured JSON logs to stdout (every line scrubbed), the access log, and /metrics.
+
+Every line goes through `lumipay.scrub`: the message, each extra field and the traceback. The
+access log is written here rather than by gunicorn, so its paths are scrubbed too (a reset link
+is `/auth/reset/[REDACTED]`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lumipay import metrics
 from lumipay.providers import signing
+from lumipay.scrub import scrub_data, scrub_text
+
+access_log = logging.getLogger("lumipay.access")
 
 bp = Blueprint("observability", __name__)
 
@@ -29,14 +37,17 @@ class JSONFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": scrub_text(record.getMessage()),
         }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        extra = {
+            key: value
+            for key, value in vars(record).items()
+            if key not in _STANDARD and not key.startswith("_")
+        }
+        entry.update(scrub_data(extra))
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+            entry["exception"] = scrub_text(self.formatException(record.exc_info))
+        return json.dumps(entry, default=lambda value: scrub_text(str(value)))
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -66,8 +77,20 @@ def init_app(app: Flask) -> None:
         endpoint = request.endpoint or "unmatched"
         metrics.http_requests.labels(request.method, endpoint, str(response.status_code)).inc()
         started = g.get("request_started")
+        elapsed = time.perf_counter() - started if started is not None else 0.0
         if started is not None:
-            metrics.http_latency.labels(endpoint).observe(time.perf_counter() - started)
+            metrics.http_latency.labels(endpoint).observe(elapsed)
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            request.full_path.rstrip("?"),
+            response.status_code,
+            extra={
+                "client": request.remote_addr,
+                "duration_ms": round(elapsed * 1000, 1),
+                "user_agent": (request.user_agent.string or "")[:200],
+            },
+        )
         return response
 
 

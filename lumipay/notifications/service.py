@@ -14,6 +14,7 @@ from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
 from lumipay.jobs.queue import job
+from lumipay.notifications.email import Email, print_to_console
 from lumipay.notifications.models import Notification
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def mark_all_read(user_id: int) -> None:
 
 @job
 def send_email(notification_id: int) -> None:
-    """Email a notification once: SMTP when MAIL_SERVER is set, the log otherwise."""
+    """Email a notification once: SMTP when MAIL_SERVER is set, the console otherwise."""
     note = db.session.get(Notification, notification_id)
     if note is None or note.emailed_at is not None:
         return
@@ -80,8 +81,6 @@ def send_email(notification_id: int) -> None:
                 smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
             smtp.send_message(message)
     else:
-        log.info(
-            "email (console)", extra={"to": user.email, "subject": note.title, "body": note.body}
-        )
+        print_to_console(Email(user.email, note.title, note.body))
     note.emailed_at = utcnow()
     db.session.commit()
