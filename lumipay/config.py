@@ -290,6 +290,9 @@ def security_settings() -> dict[str, Any]:
         "LOGIN_LOCK_SECONDS": _int("LOGIN_LOCK_SECONDS", 15 * 60),
         "STEP_UP_THRESHOLD": _int("STEP_UP_THRESHOLD", 5_000_000),
         "STEP_UP_THRESHOLD_FOREIGN": _int("STEP_UP_THRESHOLD_FOREIGN", 3_000),
+        # The Lagos day's debits (this one included) above these step up too (no splitting).
+        "STEP_UP_DAILY_THRESHOLD": _int("STEP_UP_DAILY_THRESHOLD", 10_000_000),
+        "STEP_UP_DAILY_THRESHOLD_FOREIGN": _int("STEP_UP_DAILY_THRESHOLD_FOREIGN", 6_000),
         "PASSWORD_RESET_SECONDS": _int("PASSWORD_RESET_SECONDS", 30 * 60),
         # The transaction PIN is stored as HMAC-SHA256 under this key (production: 32+ chars).
         "PIN_HMAC_KEY": os.environ.get("PIN_HMAC_KEY", "").strip() or DEV_PIN_KEY,

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from lumipay.api import schemas, tokens
 from lumipay.api.problems import Problem
 from lumipay.api.routing import operation
-from lumipay.auth import service, twofactor
+from lumipay.auth import pin, service, twofactor
 from lumipay.auth.models import User
 from lumipay.ratelimit import login_limit, register_limit
 from lumipay.web import request_origin
@@ -125,3 +125,28 @@ def me(user: User) -> tuple[int, schemas.UserOut]:
         two_factor_enabled=user.has_totp,
         created_at=user.created_at,
     )
+
+
+@operation(
+    "POST", "/users/me/pin", summary="Set or change the transaction PIN", tag="auth",
+    body=schemas.PinIn, responses={204: None}, problems=(401, 403, 409, 422, 429),
+    limits=(login_limit,),
+)  # fmt: skip
+def set_pin(user: User, body: schemas.PinIn) -> Response:
+    """Once set, every debit over the API carries it in `X-Transaction-PIN`. Until then API
+    debits stay within Tier 1 amounts. Five wrong PINs lock it until it is reset on the web."""
+    origin = request_origin()
+    try:
+        if body.current_pin is None:
+            pin.set_first_pin(user.id, body.pin, origin=origin)
+        else:
+            pin.change_pin(user.id, body.current_pin, body.pin, origin=origin)
+    except pin.PinError as exc:
+        if exc.code == "validation-error":
+            raise Problem(
+                exc.code, exc.message, errors=[{"field": exc.field, "message": exc.message}]
+            ) from None
+        raise Problem(exc.code, exc.message) from None
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response

@@ -9,16 +9,16 @@ from werkzeug.wrappers import Response
 
 from lumipay.accounts.service import wallet_for
 from lumipay.api import idempotent, schemas
+from lumipay.api.authorise import authorise
 from lumipay.api.bearer import by_bearer
 from lumipay.api.problems import Problem, field_problem
 from lumipay.api.routing import dump, operation
-from lumipay.auth import service as auth
-from lumipay.auth import twofactor
+from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.ratelimit import configured, limiter
-from lumipay.transfers import service, stepup
+from lumipay.transfers import service
 from lumipay.transfers.models import Transfer
 from lumipay.web import request_origin
 
@@ -40,23 +40,15 @@ def created(reference: str) -> tuple[int, dict[str, Any]]:
     return 201, dump(body)
 
 
-def _step_up(user: User, body: schemas.TransferIn, key: str) -> None:
-    """Above the step-up threshold a customer with two-step verification on sends a code."""
+def _authorise(user: User, body: schemas.TransferIn, key: str) -> bool | str:
+    """The debit check (PIN, step-up); True when step-up was part of it (for the fingerprint).
+    An unknown wallet is left to the service, which names the field."""
     wallet = wallet_for(user.id, body.from_wallet_id)
-    if wallet is None or not stepup.code_required(user, wallet.currency, body.amount, key):
-        return
-    if not body.otp_code:
-        raise field_problem("otp-required", "otp_code", "This amount needs a one-time code.")
-    origin = request_origin()
-    if not auth.is_locked(user) and twofactor.verify(user.id, body.otp_code, origin=origin):
-        return
-    auth.record_failed_second_factor(user.id, origin=origin)
-    raise field_problem("otp-invalid", "otp_code", "That code doesn't match.")
-
-
-def _decision(user: User, body: schemas.TransferIn) -> bool:
-    wallet = wallet_for(user.id, body.from_wallet_id)
-    return wallet is not None and stepup.decision(user, wallet.currency, body.amount)
+    if wallet is None:
+        return False
+    payee = f"lumipay:{(body.to_account_number or '').strip()}"
+    debit = Debit("transfer", wallet.currency, body.amount, payee=payee)
+    return authorise(user, debit, key, otp_code=body.otp_code).fingerprint
 
 
 @operation(
@@ -69,7 +61,7 @@ def create_transfer(user: User, body: schemas.TransferIn) -> Response:
     `transfer-refused` for an unknown account number, your own account, or a recipient
     without a wallet in this currency."""
     key = idempotent.key()
-    _step_up(user, body, key)
+    step_up = _authorise(user, body, key)
     try:
         sent = service.send_transfer(
             user.id,
@@ -80,7 +72,7 @@ def create_transfer(user: User, body: schemas.TransferIn) -> Response:
             idempotency_key=key,
             origin=request_origin(),
             replayable=idempotency.Replayable(created),
-            step_up=_decision(user, body),
+            step_up=step_up,
         )
     except service.TransferError as exc:
         slug = exc.code or "transfer-refused"

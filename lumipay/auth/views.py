@@ -19,15 +19,18 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from lumipay import clock
-from lumipay.auth import guard, reset, service, sessions, twofactor
+from lumipay.auth import guard, pin, reset, service, sessions, twofactor
 from lumipay.auth.forms import (
     ChangePasswordForm,
+    ChangePinForm,
     ConfirmActionForm,
     LoginForm,
     LogoutForm,
+    PinResetForm,
     RegisterForm,
     ResetPasswordForm,
     ResetRequestForm,
+    SetPinForm,
     TwoFactorForm,
 )
 from lumipay.auth.models import User
@@ -75,7 +78,8 @@ def register() -> str | Response | tuple[str, int]:
                 f"{user.account_number}.",
                 "success",
             )
-            return redirect(url_for("accounts.dashboard"), code=303)
+            # Step two of opening an account: the PIN every debit will ask for.
+            return redirect(url_for("auth.transaction_pin"), code=303)
     status = 422 if form.is_submitted() else 200
     return render_template("auth/register.html", form=form), status
 
@@ -306,3 +310,86 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
             return redirect(url_for("auth.login"), code=303)
     status = 422 if form.is_submitted() else 200
     return render_template("auth/reset_password.html", form=form), status
+
+
+@bp.route("/pin", methods=["GET", "POST"])
+@limiter.limit(configured("LIMIT_LOGIN"), methods=["POST"], key_func=by_user)
+@login_required
+def transaction_pin() -> str | Response | tuple[str, int]:
+    """Set the transaction PIN (right after registering) or change it (the current one first)."""
+    first = not current_user.has_pin
+    form = SetPinForm() if first else ChangePinForm()
+    if form.validate_on_submit():
+        try:
+            if first:
+                pin.set_first_pin(current_user.id, form.pin.data, origin=request_origin())
+            else:
+                pin.change_pin(
+                    current_user.id,
+                    form.current_pin.data,
+                    form.pin.data,
+                    origin=request_origin(),
+                )
+        except pin.PinError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+        else:
+            flash("Your transaction PIN is set." if first else "Your PIN was changed.", "success")
+            target = url_for("accounts.dashboard") if first else url_for("auth.security")
+            return redirect(target, code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/pin.html", form=form, first=first), status
+
+
+@bp.route("/pin/reset", methods=["GET", "POST"])
+@limiter.limit(configured("LIMIT_LOGIN"), methods=["POST"], key_func=by_user)
+@login_required
+def pin_reset() -> str | Response | tuple[str, int]:
+    """A forgotten or locked PIN: the password and the app's code, or the password and a link."""
+    form = PinResetForm()
+    if form.validate_on_submit():
+        origin = request_origin()
+        try:
+            if current_user.has_totp:
+                if form.pin.data != form.confirm_pin.data:
+                    raise pin.PinError("validation-error", "confirm_pin", "The PINs don't match.")
+                pin.reset_with_second_factor(
+                    current_user.id,
+                    form.password.data,
+                    form.otp_code.data,
+                    form.pin.data or "",
+                    origin=origin,
+                )
+            else:
+                pin.send_reset_link(current_user.id, form.password.data, origin=origin)
+        except pin.PinError as exc:
+            db.session.expire_all()
+            if service.is_locked(current_user):
+                guard.sign_out("locked")
+                flash(service.FAILED_LOGIN_MESSAGE, "error")
+                return redirect(url_for("auth.login"), code=303)
+            getattr(form, exc.field).errors.append(exc.message)
+        else:
+            if current_user.has_totp:
+                flash("Your transaction PIN was reset.", "success")
+            else:
+                flash("We emailed you a link to choose a new PIN. It works once.", "info")
+            return redirect(url_for("auth.security"), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/pin_reset.html", form=form), status
+
+
+@bp.route("/pin/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(configured("LIMIT_LOGIN"), methods=["POST"], key_func=by_user)
+@login_required
+def pin_reset_link(token: str) -> str | Response | tuple[str, int]:
+    form = SetPinForm()
+    if form.validate_on_submit():
+        try:
+            pin.reset_with_link(current_user.id, token, form.pin.data, origin=request_origin())
+        except pin.PinError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+        else:
+            flash("Your transaction PIN was reset.", "success")
+            return redirect(url_for("auth.security"), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/pin.html", form=form, first=True, reset=True), status

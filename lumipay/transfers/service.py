@@ -145,7 +145,7 @@ def send_transfer(
     idempotency_key: str,
     origin: Origin,
     replayable: idempotency.Replayable | None = None,
-    step_up: bool = False,
+    step_up: bool | str = False,
 ) -> SentTransfer:
     """Move money to another customer at once; a repeat of the same key returns the first one.
 

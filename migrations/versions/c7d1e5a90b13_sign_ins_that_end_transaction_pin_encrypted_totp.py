@@ -19,6 +19,24 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("pin_hash", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("pin_set_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("pin_failures", sa.Integer(), server_default="0", nullable=False)
+        )
+        batch_op.add_column(sa.Column("pin_locked_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("email_code_hash", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("email_code_purpose", sa.String(length=64), nullable=True))
+        batch_op.add_column(
+            sa.Column("email_code_expires_at", sa.DateTime(timezone=True), nullable=True)
+        )
+        batch_op.alter_column(
+            "totp_secret",
+            existing_type=sa.String(length=64),
+            type_=sa.String(length=255),
+            existing_nullable=True,
+        )
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("kind", sa.String(length=8), server_default="web", nullable=False)
@@ -32,3 +50,20 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f("uq_user_sessions_family_id"), type_="unique")
         batch_op.drop_column("family_id")
         batch_op.drop_column("kind")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.alter_column(
+            "totp_secret",
+            existing_type=sa.String(length=255),
+            type_=sa.String(length=64),
+            existing_nullable=True,
+        )
+        for column in (
+            "email_code_expires_at",
+            "email_code_purpose",
+            "email_code_hash",
+            "pin_locked_at",
+            "pin_failures",
+            "pin_set_at",
+            "pin_hash",
+        ):
+            batch_op.drop_column(column)

@@ -364,6 +364,7 @@ def test_a_large_transfer_needs_the_code_when_two_step_verification_is_on(app, c
     code = pyotp.TOTP(secret).at(clock())
     ada.take(ada.post("/auth/login", {"login": person.email, "password": PASSWORD,
                                       "otp_code": code}).json)  # fmt: skip
+    ada.pin = person.pin  # set at registration: every API debit now carries it
     clock.advance(30)
     bayo = api_register(app, "Bayo Adeyemi")
     big = app.config["STEP_UP_THRESHOLD"] + 1

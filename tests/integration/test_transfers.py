@@ -15,7 +15,7 @@ from lumipay.extensions import db
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.ledger.models import Account, Entry, LedgerTransaction
 from lumipay.transfers.models import Transfer
-from tests.conftest import set_tier
+from tests.conftest import set_tier, submit_debit
 
 HX = {"HX-Request": "true"}
 
@@ -276,7 +276,7 @@ def test_resubmitting_a_transfer_larger_than_what_is_left_still_shows_its_receip
     bayo = register("Bayo Adeyemi")
     set_tier(ada.email, 2)  # ₦60,000 is past Tier 1's limit
     confirm = step_one(ada, bayo.account_number, "60,000").forms["confirm-form"]
-    first = confirm.submit()
+    first = submit_debit(ada.browser.app, confirm)  # above step-up: the PIN and an emailed code
     assert first.status_int == 303
     second = confirm.submit(expect_errors=True)
     assert second.status_int == 303, "a resubmit should lead to the first transfer's receipt"

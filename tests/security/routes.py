@@ -92,6 +92,15 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/auth/keepalive", "/auth/keepalive", ("POST",), SIGNED_IN, "/dashboard"),
     Route("/auth/security", "/auth/security", ("GET",), SIGNED_IN),
+    Route("/auth/pin", "/auth/pin", ("GET", "POST"), SIGNED_IN, "/auth/pin"),
+    Route("/auth/pin/reset", "/auth/pin/reset", ("GET", "POST"), SIGNED_IN, "/auth/pin/reset"),
+    Route(
+        "/auth/pin/reset/<token>",
+        "/auth/pin/reset/{token}",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/auth/pin/reset/{token}",
+    ),
     Route(
         "/auth/sessions/<int:session_id>/end",
         "/auth/sessions/{sign_in}/end",
@@ -285,6 +294,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/api/lumipay/v1/auth/logout", "/api/lumipay/v1/auth/logout", ("POST",), TOKEN),
     Route("/api/lumipay/v1/users/me", "/api/lumipay/v1/users/me", ("GET",), TOKEN),
+    Route("/api/lumipay/v1/users/me/pin", "/api/lumipay/v1/users/me/pin", ("POST",), TOKEN),
     Route("/api/lumipay/v1/accounts/", "/api/lumipay/v1/accounts/", ("GET",), TOKEN),
     Route(
         "/api/lumipay/v1/accounts/transactions",

@@ -28,11 +28,14 @@ class ApiClient:
     account_number: str = ""
     user_id: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    pin: str | None = None  # once set, sent as X-Transaction-PIN on every POST (the debits)
 
     def headers(self, key: str | None = None, **more: str) -> dict[str, str]:
         found = dict(more)
         if self.access:
             found["Authorization"] = f"Bearer {self.access}"
+        if self.pin and "X-Transaction-PIN" not in found:
+            found["X-Transaction-PIN"] = self.pin
         if key:
             found["Idempotency-Key"] = key
         return found
