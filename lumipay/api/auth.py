@@ -21,7 +21,12 @@ from lumipay.api.problems import Problem
 from lumipay.api.routing import operation
 from lumipay.auth import pin, service, twofactor
 from lumipay.auth.models import User
-from lumipay.ratelimit import login_limit, register_limit
+from lumipay.ratelimit import (
+    login_limit,
+    register_email_limit,
+    register_limit,
+    register_phone_limit,
+)
 from lumipay.web import request_origin
 
 
@@ -37,7 +42,7 @@ def tokens_out(pair: tokens.TokenPair) -> schemas.TokensOut:
 @operation(
     "POST", "/auth/register", summary="Open an account", tag="auth", auth=False,
     body=schemas.RegisterIn, responses={201: schemas.RegisteredOut}, problems=(422, 429),
-    limits=(register_limit,),
+    limits=(register_limit, register_email_limit, register_phone_limit),
 )  # fmt: skip
 def register(body: schemas.RegisterIn) -> tuple[int, schemas.RegisteredOut]:
     """A customer with an account number and an NGN wallet holding the welcome bonus, signed in."""

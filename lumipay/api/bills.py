@@ -8,8 +8,10 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from lumipay.api import idempotent, schemas
+from lumipay.api.authorise import authorise
 from lumipay.api.problems import Problem, field_problem
 from lumipay.api.routing import dump, operation
+from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
 from lumipay.bills import service
 from lumipay.bills.models import BillPayment
@@ -51,12 +53,14 @@ def pay_bill(user: User, body: schemas.BillIn) -> Response:
     key = idempotent.key()
     try:
         plan = _plan(body.root)
+        authorised = authorise(user, Debit("bill", "NGN", plan.amount + plan.fee), key)
         paid = service.pay_bill(
             user.id,
             plan,
             idempotency_key=key,
             origin=request_origin(),
             replayable=idempotency.Replayable(accepted),
+            step_up=authorised.fingerprint,
         )
     except service.BillError as exc:
         raise field_problem(exc.code or "bill-refused", exc.field, exc.message) from None

@@ -150,6 +150,8 @@ def _paid_before(user_id: int, payee: str) -> bool:
 
 
 def _above_thresholds(user_id: int, debit: Debit) -> bool:
+    if debit.amount == 0:  # showing a card's details moves nothing (it has its own factors)
+        return False
     if debit.amount > _threshold(debit.currency):
         return True
     return spent_today(user_id, debit.currency) + debit.amount > _daily_threshold(debit.currency)

@@ -125,10 +125,33 @@ def register_customer(
 
     try:
         return run_in_transaction(work)
+    except RegistrationError as exc:
+        _tell_owner_someone_tried(reg, exc.field, origin)
+        raise
     except IntegrityError:
         # A twin registration with the same email or phone committed between check and insert.
         _refuse_duplicates(reg)
         raise
+
+
+def _tell_owner_someone_tried(reg: Registration, field: str, origin: Origin) -> None:
+    """The README's flow says a taken email or phone out loud, so its owner hears of it too."""
+    column = User.email if field == "email" else User.phone
+    owner = db.session.scalar(
+        select(User).where(column == (reg.email if field == "email" else reg.phone))
+    )
+    if owner is None:
+        return
+    what = "email address" if field == "email" else "phone number"
+    send_email(
+        owner.email,
+        "Someone tried to open a Lumipay account with your details",
+        f"Hello {owner.first_name},\n\nSomeone tried to open a new Lumipay account with your "
+        f"{what} at {clock.now():%d %b %Y, %H:%M} UTC from "
+        f"{origin.ip or 'an unknown address'}. We refused: it is already yours.\n\n"
+        "If it was you, sign in instead (or reset your password). If not, nothing changed; "
+        "you may want to turn on two-step verification.\n",
+    )
 
 
 def create_admin(full_name: str, email: str, phone: str, password: str) -> User:

@@ -42,7 +42,9 @@ from lumipay.ratelimit import (
     configured,
     limiter,
     login_limit,
+    register_email_limit,
     register_limit,
+    register_phone_limit,
 )
 from lumipay.web import request_origin, safe_next
 
@@ -56,6 +58,8 @@ TOTP_SETUP = "totp_setup_secret"
 
 @bp.route("/register", methods=["GET", "POST"])
 @register_limit
+@register_email_limit
+@register_phone_limit
 def register() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
