@@ -8,8 +8,10 @@ from flask import current_app
 from werkzeug.wrappers import Response
 
 from lumipay.api import idempotent, schemas
+from lumipay.api.authorise import authorise
 from lumipay.api.problems import Problem, field_problem
 from lumipay.api.routing import dump, operation
+from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
 from lumipay.fx import service
 from lumipay.web import request_origin
@@ -95,6 +97,11 @@ def create_quote(user: User, body: schemas.QuoteIn) -> Response:
 def convert(user: User, body: schemas.ConvertIn) -> Response:
     """Once per quote, before it expires; the ledger posts both wallets in one transaction."""
 
+    key = idempotent.key()
+    quote = service.quote_for(user.id, body.quote_id)
+    if quote is not None:
+        authorise(user, Debit("conversion", quote.from_currency, quote.debit_amount), key)
+
     def run() -> tuple[int, dict[str, Any]]:
         try:
             done = service.convert(user.id, body.quote_id, origin=request_origin())
@@ -113,4 +120,4 @@ def convert(user: User, body: schemas.ConvertIn) -> Response:
         )
         return 201, dump(out)
 
-    return idempotent.once(user.id, idempotent.key(), "api:fx-convert", dump(body), run)
+    return idempotent.once(user.id, key, "api:fx-convert", dump(body), run)

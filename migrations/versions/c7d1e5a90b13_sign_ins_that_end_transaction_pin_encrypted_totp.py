@@ -1,11 +1,11 @@
-"""Doors that stay shut: API sign-ins become rows of user_sessions (kind, family_id), the
-transaction PIN (a keyed HMAC with its own lockout), and room for encrypted TOTP secrets.
+"""Doors that stay shut: API sign-ins become rows of user_sessions (kind, family_id); the
+transaction PIN (a keyed HMAC with its own lockout) and one emailed code in flight on users;
+totp_secret widened for its encrypted form.
 
 Made with `flask db migrate`; reviewed by hand: existing sessions are browser sign-ins (`kind`
-defaults to web); API families from before have no row and so stop working (their holders sign
-in again, which is the point of the issue); TOTP secrets already stored are encrypted by the
-first `flask security rotate-totp-key`-free path: `lumipay.auth.twofactor` reads a plain Base32
-secret as such and rewrites it encrypted when it is next used.
+defaults to web); API families from before have no row and stop working (their holders sign
+in again: the point of the change). TOTP secrets already stored in plain Base32 keep working
+(`twofactor.unseal` reads them as is) and are encrypted by `flask users rotate-totp-key`.
 """
 
 import sqlalchemy as sa

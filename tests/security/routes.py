@@ -63,6 +63,9 @@ class Route:
     owned: bool = False  # names a customer's object: another customer must get 404
     signed: bool = False  # authenticated by an HMAC signature, not a session (webhooks)
     bearer: bool = False  # JSON API without a token yet (register, login, refresh)
+    # Moves money: its confirm step is authorised by lumipay.auth.debits (the transaction PIN,
+    # and step-up by value, by the Lagos day's total and on a first payment to an account).
+    step_up: bool = False
 
     def __str__(self) -> str:
         return self.rule
@@ -124,7 +127,9 @@ ROUTES: tuple[Route, ...] = (
         "/transactions/<reference>", "/transactions/{reference}", ("GET",), SIGNED_IN, owned=True
     ),
     Route("/transfers/new", "/transfers/new", ("GET", "POST"), SIGNED_IN, "/transfers/new"),
-    Route("/transfers/confirm", "/transfers/confirm", ("POST",), SIGNED_IN, "{confirm}"),
+    Route(
+        "/transfers/confirm", "/transfers/confirm", ("POST",), SIGNED_IN, "{confirm}", step_up=True
+    ),
     Route("/transfers/name-enquiry", "/transfers/name-enquiry", ("GET",), SIGNED_IN),
     Route("/transfers/<reference>", "/transfers/{reference}", ("GET",), SIGNED_IN, owned=True),
     Route("/statements", "/statements", ("GET",), SIGNED_IN),
@@ -140,8 +145,15 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/metrics", "/metrics", ("GET",), PUBLIC),
     Route("/bills", "/bills", ("GET",), SIGNED_IN),
-    Route("/bills/airtime", "/bills/airtime", ("GET", "POST"), SIGNED_IN, "/bills/airtime"),
-    Route("/bills/data", "/bills/data", ("GET", "POST"), SIGNED_IN, "/bills/data"),
+    Route(
+        "/bills/airtime",
+        "/bills/airtime",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/bills/airtime",
+        step_up=True,
+    ),
+    Route("/bills/data", "/bills/data", ("GET", "POST"), SIGNED_IN, "/bills/data", step_up=True),
     Route(
         "/bills/electricity",
         "/bills/electricity",
@@ -155,6 +167,7 @@ ROUTES: tuple[Route, ...] = (
         ("POST",),
         SIGNED_IN,
         "{electricity_confirm}",
+        step_up=True,
     ),
     Route("/bills/<reference>", "/bills/{bill}", ("GET",), SIGNED_IN, owned=True),
     Route("/bills/<reference>/status", "/bills/{bill}/status", ("GET",), SIGNED_IN, owned=True),
@@ -177,7 +190,14 @@ ROUTES: tuple[Route, ...] = (
         owned=True,
     ),
     Route("/bank/payout", "/bank/payout", ("GET", "POST"), SIGNED_IN, "/bank/payout"),
-    Route("/bank/payout/confirm", "/bank/payout/confirm", ("POST",), SIGNED_IN, "{payout_confirm}"),
+    Route(
+        "/bank/payout/confirm",
+        "/bank/payout/confirm",
+        ("POST",),
+        SIGNED_IN,
+        "{payout_confirm}",
+        step_up=True,
+    ),
     Route("/bank/payout/name-enquiry", "/bank/payout/name-enquiry", ("GET",), SIGNED_IN),
     Route("/bank/payouts/<reference>", "/bank/payouts/{payout}", ("GET",), SIGNED_IN, owned=True),
     Route("/admin/payouts", "/admin/payouts", ("GET",), ADMIN),
@@ -197,7 +217,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/fx", "/fx", ("GET",), SIGNED_IN),
     Route("/fx/convert", "/fx/convert", ("GET", "POST"), SIGNED_IN, "/fx/convert"),
-    Route("/fx/confirm", "/fx/confirm", ("POST",), SIGNED_IN, "{fx_quote}"),
+    Route("/fx/confirm", "/fx/confirm", ("POST",), SIGNED_IN, "{fx_quote}", step_up=True),
     Route("/kyc", "/kyc", ("GET",), SIGNED_IN),
     Route("/kyc/identity", "/kyc/identity", ("POST",), SIGNED_IN, "/kyc"),
     Route("/kyc/address", "/kyc/address", ("POST",), SIGNED_IN, "{kyc_address}"),
@@ -251,6 +271,7 @@ ROUTES: tuple[Route, ...] = (
         SIGNED_IN,
         "/cards/{card}",
         owned=True,
+        step_up=True,
     ),
     Route(
         "/cards/sandbox/merchant",
@@ -317,7 +338,9 @@ ROUTES: tuple[Route, ...] = (
         TOKEN,
         owned=True,
     ),
-    Route("/api/lumipay/v1/transfers/", "/api/lumipay/v1/transfers/", ("POST",), TOKEN),
+    Route(
+        "/api/lumipay/v1/transfers/", "/api/lumipay/v1/transfers/", ("POST",), TOKEN, step_up=True
+    ),
     Route(
         "/api/lumipay/v1/transfers/<string(maxlength=40):tx_ref>",
         "/api/lumipay/v1/transfers/{reference}",
@@ -325,7 +348,7 @@ ROUTES: tuple[Route, ...] = (
         TOKEN,
         owned=True,
     ),
-    Route("/api/lumipay/v1/bills/pay", "/api/lumipay/v1/bills/pay", ("POST",), TOKEN),
+    Route("/api/lumipay/v1/bills/pay", "/api/lumipay/v1/bills/pay", ("POST",), TOKEN, step_up=True),
     Route(
         "/api/lumipay/v1/bills/<string(maxlength=40):bill_id>",
         "/api/lumipay/v1/bills/{bill}",
@@ -424,3 +447,4 @@ ROUTES = ROUTES + ADMIN_ROUTES
 
 POSTS = tuple(r for r in ROUTES if "POST" in r.methods)
 FORMS = tuple(r for r in POSTS if r.form_page is not None)
+DEBITS = tuple(r for r in ROUTES if r.step_up)

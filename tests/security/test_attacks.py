@@ -39,6 +39,7 @@ from tests.integration.test_transfers import money_state, send, step_one
 from tests.security.conftest import new_browser
 from tests.security.routes import (
     ADMIN,
+    DEBITS,
     FORMS,
     POSTS,
     PUBLIC,
@@ -453,6 +454,24 @@ def test_every_form_refuses_a_missing_or_wrong_csrf_token(world, route):
         assert response.status_int == 400, (path, token)
     assert state() == before
     assert world.ada.get("/dashboard").status_int == 200, "Ada is still signed in"
+
+
+@pytest.mark.parametrize("route", [r for r in DEBITS if r.access == SIGNED_IN], ids=str)
+def test_every_debit_confirm_step_asks_for_the_pin_and_moves_nothing_without_it(world, route):
+    """The step-up column: each debit's confirm step is authorised by lumipay.auth.debits."""
+    browser, form = page_with_form(world, route)
+    if route.rule in BILL_FORMS:
+        form = bill_form(world.ada, route.rule)  # every other field valid
+    if "password" in form.fields:
+        form["password"] = world.ada.password  # card reveal asks for it as well
+    assert "pin" in form.fields, route
+    before = state()
+    browser.pin = None  # the customer leaves it empty
+    response = browser.post(world.fill(route.path), form.submit_fields(), expect_errors=True)
+    browser.pin = world.ada.pin
+    assert response.status_int == 422, (route, response.status_int)
+    assert "transaction PIN" in response.text
+    assert state() == before
 
 
 def test_the_second_step_form_refuses_a_missing_csrf_token(app, world):
