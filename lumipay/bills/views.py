@@ -34,7 +34,12 @@ def _error(form: BillForm, field: str | None, message: str) -> None:
     target.errors = [*target.errors, message]
 
 
-def _pay(form: BillForm, template: str, plan: Callable[[], service.BillPlan]) -> Page:
+def _pay(
+    form: BillForm,
+    template: str,
+    plan: Callable[[], service.BillPlan],
+    confirm: str | None = None,
+) -> Page:
     """Validate, plan, hold: a receipt on success, the form with its errors otherwise."""
     try:
         checked = plan()
@@ -48,7 +53,7 @@ def _pay(form: BillForm, template: str, plan: Callable[[], service.BillPlan]) ->
             step_up=authorised.fingerprint,
         )
     except DebitRefused:
-        return render_template(template, form=form, plan=checked), 422
+        return render_template(confirm or template, form=form, plan=checked), 422
     except service.BillError as exc:
         _error(form, exc.field, exc.message)
         return render_template(template, form=form), 422
@@ -125,7 +130,12 @@ def electricity_confirm() -> Page:
     amount = form.amount_minor() if form.validate_on_submit() else None
     if amount is None:
         return render_template("bills/electricity.html", form=form), 422
-    return _pay(form, "bills/electricity.html", lambda: _electricity_plan(form, amount))
+    return _pay(
+        form,
+        "bills/electricity.html",
+        lambda: _electricity_plan(form, amount),
+        confirm="bills/electricity_confirm.html",
+    )
 
 
 def _own_bill(reference: str):  # type: ignore[no-untyped-def]

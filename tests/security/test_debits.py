@@ -26,10 +26,11 @@ def test_the_lagos_day_starts_at_23_00_utc(app, ctx):
 def test_splitting_under_the_threshold_steps_up_on_the_days_total(app, register, ctx, mails):
     ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
     set_tier(ada.email, 3)
-    step = app.config["STEP_UP_THRESHOLD"] // 100  # ₦50,000 in naira
-    send(ada, bayo.account_number, f"{step:,}")  # the first payment to Bayo: PIN (no 2FA)
-    send(ada, bayo.account_number, f"{step:,}")  # ₦100,000 today: at the daily threshold
-    confirm = step_one(ada, bayo.account_number, "1").forms["confirm-form"]
+    set_tier(bayo.email, 3)
+    send(bayo, ada.account_number, "50,000")  # Ada holds ₦150,000
+    send(ada, bayo.account_number, "40,000")  # each under the ₦50,000 threshold
+    send(ada, bayo.account_number, "40,000")
+    confirm = step_one(ada, bayo.account_number, "40,000").forms["confirm-form"]  # ₦120,000
     asked = confirm.submit(expect_errors=True)
     assert asked.status_int == 422 and "We emailed you a one-time code" in asked.text
     assert submit_debit(app, asked.forms["confirm-form"]).status_int == 303

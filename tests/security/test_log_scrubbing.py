@@ -15,7 +15,8 @@ import pytest
 from lumipay.observability import JSONFormatter
 from lumipay.scrub import MASK, scrub_data, scrub_text
 from tests.conftest import PASSWORD
-from tests.integration.helpers.api import ApiClient
+from tests.integration.helpers.api import ApiClient, api_register
+from tests.integration.test_api import transfer_body
 from tests.security.conftest import code_now, enrol_totp, new_browser, submit_login
 from tests.security.test_passwords import NEW_PASSWORD, change_form, request_reset
 
@@ -62,6 +63,13 @@ def test_no_flow_that_handles_a_secret_logs_it(app, register, ctx, clock, mails,
     refreshed = api.post("/auth/refresh", {"refresh_token": api.refresh}).json
     secrets += [tokens["access_token"], tokens["refresh_token"], refreshed["access_token"]]
     api.take(refreshed)
+    api.account_number = ada.account_number
+    payee = api_register(app, "Bayo Adeyemi", ip="192.0.2.34")
+    assert payee.post("/users/me/pin", {"pin": "7395"}).status_int == 204
+    payee.pin = "7395"
+    body = transfer_body(payee, api, 100)
+    assert payee.post("/transfers/", body, key="log-scrub-key-0001").status_int == 201
+    secrets += ["7395", payee.access or ""]
 
     secret = enrol_totp(ada, clock)
     secrets.append(secret)
