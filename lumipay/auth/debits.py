@@ -29,6 +29,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from lumipay import clock
+from lumipay.audit.models import AuditEvent
 from lumipay.audit.service import Origin
 from lumipay.auth import pin as pins
 from lumipay.auth import service as auth
@@ -132,21 +133,23 @@ def _daily_threshold(currency: str) -> int:
 
 
 def _paid_before(user_id: int, payee: str) -> bool:
-    """Whether the customer already sent money to this account (a transfer or a payout)."""
-    from lumipay.audit.models import AuditEvent
-
-    return (
-        db.session.scalar(
-            select(AuditEvent.id)
-            .where(
-                AuditEvent.actor_id == user_id,
-                AuditEvent.action == "debit_authorised",
-                AuditEvent.subject == f"payee:{payee}",
-            )
-            .limit(1)
+    """Whether money already went to this account: read from the audit rows the transfer and
+    payout services write in the same transaction as the money, so the answer changes exactly
+    when a payment commits (two confirm steps of one form can't decide differently)."""
+    bank, _, number = payee.partition(":")
+    details = AuditEvent.details
+    query = select(AuditEvent.id).where(AuditEvent.actor_id == user_id)
+    if bank == "lumipay":
+        query = query.where(
+            AuditEvent.action == "transfer", details["to_account_number"].as_string() == number
         )
-        is not None
-    )
+    else:
+        query = query.where(
+            AuditEvent.action == "payout.request",
+            details["bank_code"].as_string() == bank,
+            details["account_number"].as_string() == number,
+        )
+    return db.session.scalar(query.limit(1)) is not None
 
 
 def _above_thresholds(user_id: int, debit: Debit) -> bool:
@@ -294,7 +297,6 @@ def authorise_debit(
                     "email_code",
                     "That code doesn't match or has expired: we emailed you a new one.",
                 )
-    _remember_payee(user_id, debit, origin)
     return Authorised(step_up=need.step_up)
 
 
@@ -311,22 +313,4 @@ def _check_otp(user: User, code: str | None, origin: Origin) -> None:
         "otp_code",
         "That code doesn't match. Enter the newest code from your app.",
         signed_out=locked,
-    )
-
-
-def _remember_payee(user_id: int, debit: Debit, origin: Origin) -> None:
-    """Audit the authorisation; for a payee, this is what makes the next payment not a first."""
-    from lumipay.audit import service as audit
-
-    subject = f"payee:{debit.payee}" if debit.payee else f"{debit.kind}"
-    run_in_transaction(
-        lambda: audit.record(
-            "debit_authorised",
-            origin,
-            actor_id=user_id,
-            subject=subject,
-            kind=debit.kind,
-            currency=debit.currency,
-            amount=debit.amount,
-        )
     )

@@ -19,19 +19,21 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("pin_hash", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("pin_set_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(
-            sa.Column("pin_failures", sa.Integer(), server_default="0", nullable=False)
-        )
-        batch_op.add_column(sa.Column("pin_locked_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("email_code_hash", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("email_code_purpose", sa.String(length=64), nullable=True))
-        batch_op.add_column(
-            sa.Column("email_code_expires_at", sa.DateTime(timezone=True), nullable=True)
-        )
-        batch_op.alter_column(
+    # Plain ADD/DROP COLUMN (no batch copy of `users`, which other tables reference).
+    op.add_column("users", sa.Column("pin_hash", sa.String(length=64), nullable=True))
+    op.add_column("users", sa.Column("pin_set_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "users", sa.Column("pin_failures", sa.Integer(), server_default="0", nullable=False)
+    )
+    op.add_column("users", sa.Column("pin_locked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("users", sa.Column("email_code_hash", sa.String(length=64), nullable=True))
+    op.add_column("users", sa.Column("email_code_purpose", sa.String(length=64), nullable=True))
+    op.add_column(
+        "users", sa.Column("email_code_expires_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    if op.get_bind().dialect.name != "sqlite":  # SQLite doesn't enforce VARCHAR lengths
+        op.alter_column(
+            "users",
             "totp_secret",
             existing_type=sa.String(length=64),
             type_=sa.String(length=255),
@@ -50,20 +52,21 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f("uq_user_sessions_family_id"), type_="unique")
         batch_op.drop_column("family_id")
         batch_op.drop_column("kind")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.alter_column(
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column(
+            "users",
             "totp_secret",
             existing_type=sa.String(length=255),
             type_=sa.String(length=64),
             existing_nullable=True,
         )
-        for column in (
-            "email_code_expires_at",
-            "email_code_purpose",
-            "email_code_hash",
-            "pin_locked_at",
-            "pin_failures",
-            "pin_set_at",
-            "pin_hash",
-        ):
-            batch_op.drop_column(column)
+    for column in (
+        "email_code_expires_at",
+        "email_code_purpose",
+        "email_code_hash",
+        "pin_locked_at",
+        "pin_failures",
+        "pin_set_at",
+        "pin_hash",
+    ):
+        op.drop_column("users", column)
