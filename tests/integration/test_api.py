@@ -17,8 +17,15 @@ from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.ledger.verify import verify_ledger
 from lumipay.transfers.models import Transfer
-from tests.conftest import PASSWORD, Browser, emailed_code, set_tier
-from tests.integration.helpers.api import API, ApiClient, api_register, new_key, ngn_wallet_id
+from tests.conftest import PASSWORD, Browser, set_tier
+from tests.integration.helpers.api import (
+    API,
+    ApiClient,
+    api_register,
+    new_key,
+    ngn_wallet_id,
+    post_debit,
+)
 from tests.integration.test_transfers import money_state
 from tests.security.conftest import enrol_totp
 
@@ -578,10 +585,7 @@ def test_bill_refusals_name_the_field_and_hold_nothing(app, ctx, bills_sandbox):
     assert ada.post("/users/me/pin", {"pin": "2468"}).status_int == 204
     ada.pin, key = "2468", new_key()
     assert_problem(ada.post("/bills/pay", power, key=key), 401, "email-code-required")
-    coded = ada.browser.post_json(
-        API + "/bills/pay", power, expect_errors=True,
-        headers=ada.headers(key, **{"X-Email-Code": emailed_code(app)}),
-    )  # fmt: skip
+    coded = post_debit(app, ada, "/bills/pay", power, key)
     doc = assert_problem(coded, 422, "insufficient-funds")
     assert doc["errors"][0]["field"] == "amount"
     doc = assert_problem(ada.post("/bills/pay", {"category": "gas"}, key=new_key()), 422,
