@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_login import current_user
 from htmx_flask import Htmx
 from sqlalchemy import exc as sa_exc
@@ -214,9 +214,11 @@ def _register_handlers(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if current_user.is_authenticated:
-            # A bank page must not be served from a shared or back-button cache after sign-out.
-            headers.setdefault("Cache-Control", "no-store")
+        # A bank page must not be served from a shared or back-button cache after sign-out;
+        # API answers carry balances or tokens, and sign-in pages carry reset links.
+        private = current_user.is_authenticated or is_api_request() or request.blueprint == "auth"
+        if private and "no-store" not in (headers.get("Cache-Control") or ""):
+            headers["Cache-Control"] = "no-store"
         if app.config["LUMIPAY_ENV"] == "production":
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         return response

@@ -63,6 +63,14 @@ def demo_id_card(width: int = 240, height: int = 150) -> bytes:
     )
 
 
+@users_cli.command("rotate-totp-key")
+def rotate_totp_key_command() -> None:
+    """Re-encrypt every TOTP secret under the first of TOTP_ENCRYPTION_KEYS."""
+    from lumipay.auth import twofactor
+
+    click.echo(f"Re-encrypted {twofactor.rotate_keys()} TOTP secrets.")
+
+
 @users_cli.command("create-admin")
 @click.option("--name", required=True)
 @click.option("--email", required=True)

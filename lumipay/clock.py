@@ -34,9 +34,10 @@ def in_lagos(moment: datetime) -> datetime:
     return as_utc(moment).astimezone(LAGOS)
 
 
-def lagos_day(moment: datetime) -> date:
-    """The Lagos calendar day `moment` falls on."""
-    return in_lagos(moment).date()
+def lagos_day(moment: datetime | None = None) -> date:
+    """The Lagos calendar day `moment` (default: now, by the app's clock) falls on: "today"
+    for daily totals and limits."""
+    return in_lagos(moment or now()).date()
 
 
 def lagos_day_sql(moment: ColumnElement[datetime]) -> ColumnElement[date]:

@@ -11,6 +11,30 @@ DEFAULT_SECRET_KEY = "dev-only-change-me"  # noqa: S105 - refused in production
 # Lets the sandbox sign its webhooks in `make dev`; production must set its own secrets.
 DEV_WEBHOOK_SECRET = "dev-only-bills-webhook-secret"  # noqa: S105
 DEV_CARDS_WEBHOOK_SECRET = "dev-only-cards-webhook-secret"  # noqa: S105
+# Keys of the transaction PIN's HMAC and of the TOTP secrets' encryption, for `make dev` only.
+DEV_PIN_KEY = "dev-only-transaction-pin-hmac-key"
+DEV_TOTP_KEY = "dev-only-totp-secret-encryption-key"
+# Values that are public (ours, the examples in `.env.example`, the usual placeholders): a secret
+# equal to one of them, or containing one of the markers, is no secret.
+KNOWN_WEAK_SECRETS = frozenset(
+    {
+        DEFAULT_SECRET_KEY,
+        DEV_WEBHOOK_SECRET,
+        DEV_CARDS_WEBHOOK_SECRET,
+        DEV_PIN_KEY,
+        DEV_TOTP_KEY,
+        "change-me-to-a-long-random-value",
+        "changeme",
+        "secret",
+        "password",
+        "test",
+        "development",
+        "0123456789abcdef0123456789abcdef",
+        "abcdefghijklmnopqrstuvwxyz012345",
+    }
+)
+WEAK_MARKERS = ("change-me", "changeme", "dev-only", "example", "placeholder", "your-secret")
+SECRET_MIN_LENGTH = 32
 BILL_CATEGORIES = ("airtime", "data", "electricity")
 
 
@@ -106,6 +130,10 @@ def api_settings() -> dict[str, Any]:
         "JWT_SECRET_KEY": os.environ.get("JWT_SECRET_KEY", "").strip() or None,
         "JWT_ACCESS_SECONDS": _int("JWT_ACCESS_SECONDS", 15 * 60),
         "JWT_REFRESH_SECONDS": _int("JWT_REFRESH_SECONDS", 30 * 24 * 3600),
+        # An API sign-in ends this long after it began, however often it refreshes ...
+        "API_SESSION_MAX_SECONDS": _int("API_SESSION_MAX_SECONDS", 30 * 24 * 3600),
+        # ... or after this long without a request or a refresh.
+        "API_SESSION_IDLE_SECONDS": _int("API_SESSION_IDLE_SECONDS", 7 * 24 * 3600),
         "IDEMPOTENCY_TTL_SECONDS": _int("IDEMPOTENCY_TTL_SECONDS", 24 * 3600),
         "IDEMPOTENCY_STALE_SECONDS": _int("IDEMPOTENCY_STALE_SECONDS", 300),
     }
@@ -296,11 +324,9 @@ def _check_bank(config: dict[str, Any]) -> None:
     if missing:
         raise RuntimeError(f"Refusing to start: set {', '.join(missing)}.")
     for key in ("MONIEPOINT_BASE_URL", "UBA_BASE_URL"):
-        if not str(config.get(key) or "").startswith("https://"):
-            raise RuntimeError(f"Refusing to start: {key} must be https://.")
-    bank_secret = (config.get("WEBHOOK_SECRETS") or {}).get("bank") or ""
-    if bank_secret == DEV_WEBHOOK_SECRET:
-        raise RuntimeError("Refusing to start: BANK_WEBHOOK_SECRET is the development one.")
+        _https(key, config.get(key))
+    for key in needed:
+        _provider_secret(key, config.get(key))
 
 
 def security_settings() -> dict[str, Any]:
@@ -313,10 +339,29 @@ def security_settings() -> dict[str, Any]:
         "LOGIN_LOCK_SECONDS": _int("LOGIN_LOCK_SECONDS", 15 * 60),
         "STEP_UP_THRESHOLD": _int("STEP_UP_THRESHOLD", 5_000_000),
         "STEP_UP_THRESHOLD_FOREIGN": _int("STEP_UP_THRESHOLD_FOREIGN", 3_000),
+        # The Lagos day's debits (this one included) above these step up too (no splitting).
+        "STEP_UP_DAILY_THRESHOLD": _int("STEP_UP_DAILY_THRESHOLD", 10_000_000),
+        "STEP_UP_DAILY_THRESHOLD_FOREIGN": _int("STEP_UP_DAILY_THRESHOLD_FOREIGN", 6_000),
         "PASSWORD_RESET_SECONDS": _int("PASSWORD_RESET_SECONDS", 30 * 60),
+        # The transaction PIN is stored as HMAC-SHA256 under this key (production: 32+ chars).
+        "PIN_HMAC_KEY": os.environ.get("PIN_HMAC_KEY", "").strip() or DEV_PIN_KEY,
+        "PIN_LOCK_THRESHOLD": _int("PIN_LOCK_THRESHOLD", 5),
+        # TOTP secrets are encrypted at rest: the first key encrypts, every listed key decrypts
+        # (comma-separated, so a new key can be put in front and the old one retired later).
+        "TOTP_ENCRYPTION_KEYS": [
+            key.strip()
+            for key in (os.environ.get("TOTP_ENCRYPTION_KEYS", "").strip() or DEV_TOTP_KEY).split(
+                ","
+            )
+            if key.strip()
+        ],
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "").strip() or None,
         "LIMIT_LOGIN": os.environ.get("LIMIT_LOGIN", "10 per minute;100 per day"),
         "LIMIT_REGISTER": os.environ.get("LIMIT_REGISTER", "10 per hour"),
+        # Registrations naming one email or phone (each address can be asked about this often).
+        "LIMIT_REGISTER_ADDRESS": os.environ.get("LIMIT_REGISTER_ADDRESS", "3 per hour"),
+        "LIMIT_API_PUBLIC": os.environ.get("LIMIT_API_PUBLIC", "30 per minute;300 per hour"),
+        "LIMIT_WEBHOOK_FAILURES": os.environ.get("LIMIT_WEBHOOK_FAILURES", "20 per minute"),
         "LIMIT_NAME_ENQUIRY": os.environ.get("LIMIT_NAME_ENQUIRY", "30 per minute;300 per day"),
         "LIMIT_TOTP": os.environ.get("LIMIT_TOTP", "5 per minute;30 per hour"),
         "LIMIT_PASSWORD_RESET": os.environ.get("LIMIT_PASSWORD_RESET", "5 per hour"),
@@ -330,33 +375,109 @@ def security_settings() -> dict[str, Any]:
     }
 
 
+def _is_weak(value: str) -> bool:
+    lowered = value.lower()
+    return (
+        lowered in KNOWN_WEAK_SECRETS
+        or any(marker in lowered for marker in WEAK_MARKERS)
+        or len(set(value)) < 10  # "x" * 48, "abababab…"
+    )
+
+
+def _refuse(message: str) -> None:
+    raise RuntimeError(f"Refusing to start: {message}")
+
+
+def _own_secret(name: str, value: str | None, *, required: bool = True) -> None:
+    """A secret we make (and hand to no one who chose it): 32+ random characters."""
+    if not value:
+        if required:
+            _refuse(f"set {name} to a random value of {SECRET_MIN_LENGTH}+ characters.")
+        return
+    if len(value) < SECRET_MIN_LENGTH or _is_weak(value):
+        _refuse(
+            f"{name} is too short or a known value: use {SECRET_MIN_LENGTH}+ random characters."
+        )
+
+
+def _provider_secret(name: str, value: str | None) -> None:
+    """A secret a provider issues: taken at its length, but never empty or a development one."""
+    if not value:
+        _refuse(f"set {name}.")
+    if value.lower() in KNOWN_WEAK_SECRETS or any(m in value.lower() for m in WEAK_MARKERS):
+        _refuse(f"{name} is a development or example value.")
+
+
+def _https(name: str, value: str | None) -> None:
+    url = str(value or "")
+    if not url.startswith("https://"):
+        _refuse(f"{name} must be https://.")
+    if "sandbox" in url.lower():
+        _refuse(f"{name} points at a sandbox.")
+
+
+def _check_own_secrets(config: dict[str, Any]) -> None:
+    webhooks = config.get("WEBHOOK_SECRETS") or {}
+    _own_secret("SECRET_KEY", config.get("SECRET_KEY"))
+    _own_secret("JWT_SECRET_KEY", config.get("JWT_SECRET_KEY"), required=False)
+    _own_secret("BILLS_WEBHOOK_SECRET", webhooks.get("bills"))
+    _own_secret("BANK_WEBHOOK_SECRET", webhooks.get("bank"), required=False)
+    _own_secret("CARDS_WEBHOOK_SECRET", webhooks.get("cards"), required=False)
+    _own_secret("METRICS_TOKEN", config.get("METRICS_TOKEN"))
+    _own_secret("PIN_HMAC_KEY", config.get("PIN_HMAC_KEY"))
+    keys = config.get("TOTP_ENCRYPTION_KEYS") or []
+    if not keys:
+        _refuse("set TOTP_ENCRYPTION_KEYS.")
+    for key in keys:
+        _own_secret("TOTP_ENCRYPTION_KEYS", key)
+
+
+def _check_providers(config: dict[str, Any]) -> None:
+    """No sandbox of any kind: they invent money, bills, cards and rates."""
+    for category, name in (config.get("BILLS_PROVIDERS") or {}).items():
+        if name == "sandbox":
+            _refuse(f"BILLS_PROVIDER_{category.upper()} is the sandbox.")
+    if "vtpass" in (config.get("BILLS_PROVIDERS") or {}).values():
+        _https("VTPASS_BASE_URL", config.get("VTPASS_BASE_URL"))
+        for key in ("VTPASS_API_KEY", "VTPASS_SECRET_KEY", "VTPASS_PUBLIC_KEY"):
+            _provider_secret(key, config.get(key))
+    if config.get("CARDS_PROVIDER") == "sandbox":
+        _refuse("CARDS_PROVIDER is the sandbox.")
+    if config.get("CARDS_PROVIDER") == "issuing":
+        _https("CARDS_API_URL", config.get("CARDS_API_URL"))
+        _provider_secret("CARDS_API_KEY", config.get("CARDS_API_KEY"))
+    if config.get("FX_RATES_PROVIDER") == "sandbox":
+        _refuse("FX_RATES_PROVIDER is the sandbox.")
+    if config.get("FX_RATES_PROVIDER") == "openexchangerates":
+        _https("FX_RATES_URL", config.get("FX_RATES_URL"))
+        _provider_secret("FX_RATES_APP_ID", config.get("FX_RATES_APP_ID"))
+    for key in ("SANDBOX_WEBHOOK_URL", "SANDBOX_BANK_WEBHOOK_URL"):
+        if config.get(key):
+            _refuse(f"{key} is a development setting.")
+    _check_bank(config)
+
+
 def check_production(config: dict[str, Any]) -> None:
     """Refuse to start a production app that is not safe to face the internet.
 
-    A default or short secret, debug or testing mode, CSRF switched off, captured (unsent) email,
+    Our own secrets short or known, any development default, a sandbox provider of any kind,
+    debug or testing mode, CSRF switched off, captured or unsent email (no SMTP_HOST). Each
+    refusal names the setting to fix.
     """
     if config.get("LUMIPAY_ENV") != "production":
         return
-    secret = config.get("SECRET_KEY") or ""
-    if secret == DEFAULT_SECRET_KEY or len(secret) < 32:
-        raise RuntimeError("Refusing to start: set SECRET_KEY to a random value of 32+ characters.")
+    _check_own_secrets(config)
     uri = str(config["SQLALCHEMY_DATABASE_URI"])
     if not uri.startswith("postgresql") or uri == config.get("EMBEDDED_DATABASE_URL"):
-        raise RuntimeError("Refusing to start: production needs DATABASE_URL (PostgreSQL).")
+        _refuse("production needs DATABASE_URL (PostgreSQL).")
     if config.get("PASSWORD_HASH_METHOD", "scrypt") != "scrypt":
-        raise RuntimeError("Refusing to start: passwords are hashed with the default scrypt.")
+        _refuse("passwords are hashed with the default scrypt (PASSWORD_HASH_METHOD).")
     if config.get("DEBUG") or config.get("TESTING"):
-        raise RuntimeError("Refusing to start: debug and testing modes are off in production.")
+        _refuse("debug and testing modes are off in production (DEBUG, TESTING).")
     if config.get("WTF_CSRF_ENABLED") is False or config.get("MAIL_CAPTURE"):
-        raise RuntimeError("Refusing to start: CSRF must be on and email must really be sent.")
+        _refuse("CSRF must be on and email must really be sent (WTF_CSRF_ENABLED, MAIL_CAPTURE).")
+    if not config.get("SMTP_HOST"):
+        _refuse("set SMTP_HOST: production sends its email (reset links, notices) over SMTP.")
     if not str(config.get("PUBLIC_URL") or "").startswith("https://"):
-        raise RuntimeError("Refusing to start: set PUBLIC_URL to the site's https:// address.")
-    bills_secret = (config.get("WEBHOOK_SECRETS") or {}).get("bills") or ""
-    if bills_secret == DEV_WEBHOOK_SECRET or len(bills_secret) < 16:
-        raise RuntimeError("Refusing to start: set BILLS_WEBHOOK_SECRET (16+ characters).")
-    cards_secret = (config.get("WEBHOOK_SECRETS") or {}).get("cards") or ""
-    if cards_secret and (cards_secret == DEV_CARDS_WEBHOOK_SECRET or len(cards_secret) < 16):
-        raise RuntimeError("Refusing to start: set CARDS_WEBHOOK_SECRET to 16+ characters.")
-    if not config.get("METRICS_TOKEN"):
-        raise RuntimeError("Refusing to start: set METRICS_TOKEN so /metrics is not public.")
-    _check_bank(config)
+        _refuse("set PUBLIC_URL to the site's https:// address.")
+    _check_providers(config)

@@ -1,4 +1,9 @@
-"""Structured JSON logs to stdout, the request id of every request, and the /metrics endpoint.
+"""Structured JSON logs to stdout (every line scrubbed), the access log, the request id of every
+request, and the /metrics endpoint.
+
+Every line goes through `lumipay.scrub`: the message, each extra field and the traceback. The
+access log is written here rather than by gunicorn, so its paths are scrubbed too (a reset link
+is `/auth/reset/[REDACTED]`).
 
 Each request gets one id (a valid incoming `X-Request-ID`, else a fresh one), bound for as long
 as the request runs: it is on every log line, every Sentry event, every outbox message the
@@ -8,7 +13,6 @@ response header and on error pages and problem documents, where a customer can q
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import sys
@@ -20,6 +24,10 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lumipay import metrics, requestid
+from lumipay.providers import signing
+from lumipay.scrub import scrub_data, scrub_text
+
+access_log = logging.getLogger("lumipay.access")
 
 bp = Blueprint("observability", __name__)
 
@@ -35,17 +43,20 @@ class JSONFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": scrub_text(record.getMessage()),
         }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        extra = {
+            key: value
+            for key, value in vars(record).items()
+            if key not in _STANDARD and not key.startswith("_")
+        }
+        entry.update(scrub_data(extra))
         current = requestid.current()
         if current and "request_id" not in entry:
             entry["request_id"] = current
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+            entry["exception"] = scrub_text(self.formatException(record.exc_info))
+        return json.dumps(entry, default=lambda value: scrub_text(str(value)))
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -87,8 +98,20 @@ def init_app(app: Flask) -> None:
         endpoint = request.endpoint or "unmatched"
         metrics.http_requests.labels(request.method, endpoint, str(response.status_code)).inc()
         started = g.get("request_started")
+        elapsed = time.perf_counter() - started if started is not None else 0.0
         if started is not None:
-            metrics.http_latency.labels(endpoint).observe(time.perf_counter() - started)
+            metrics.http_latency.labels(endpoint).observe(elapsed)
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            request.full_path.rstrip("?"),
+            response.status_code,
+            extra={
+                "client": request.remote_addr,
+                "duration_ms": round(elapsed * 1000, 1),
+                "user_agent": (request.user_agent.string or "")[:200],
+            },
+        )
         return response
 
 
@@ -103,6 +126,6 @@ def prometheus_metrics() -> Response:
     token = current_app.config.get("METRICS_TOKEN")
     if token:
         presented = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(presented, f"Bearer {token}"):
+        if not signing.same(f"Bearer {token}", presented):
             abort(401)
     return Response(generate_latest(metrics.REGISTRY), mimetype=CONTENT_TYPE_LATEST)

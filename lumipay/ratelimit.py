@@ -6,6 +6,7 @@ otherwise. Limit strings come from the config (`LIMIT_*`), so each deployment ca
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from flask import Flask, current_app, render_template, request, session
@@ -48,6 +49,37 @@ register_limit = limiter.shared_limit(
 )
 
 
+# Every JSON API endpoint a caller reaches without a token (register, login, refresh) counts
+# per client address on top of its own limit: a token-less door is where guessing starts.
+public_api_limit = limiter.shared_limit(configured("LIMIT_API_PUBLIC"), scope="api-public")
+
+
+class WebhookFailures:
+    """Counts webhook deliveries that failed verification, per client address.
+
+    Signed deliveries are never throttled (card authorisations have a 2 s deadline); only a
+    client that keeps sending unsigned or forged ones is refused, with 429, once it passes
+    `LIMIT_WEBHOOK_FAILURES`.
+    """
+
+    @staticmethod
+    def _limits() -> list:  # type: ignore[type-arg]
+        from limits import parse_many
+
+        return parse_many(current_app.config["LIMIT_WEBHOOK_FAILURES"])
+
+    @classmethod
+    def exhausted(cls, client: str) -> bool:
+        return any(
+            not limiter.limiter.test(item, "webhook-failures", client) for item in cls._limits()
+        )
+
+    @classmethod
+    def hit(cls, client: str) -> None:
+        for item in cls._limits():
+            limiter.limiter.hit(item, "webhook-failures", client)
+
+
 def by_user() -> str:
     """Signed-in customer; falls back to the client address."""
     if current_user.is_authenticated:
@@ -59,6 +91,40 @@ def by_pending_user() -> str:
     """The customer half-way through signing in (password done, second factor not yet)."""
     pending = session.get("pending_login") or {}
     return f"pending:{pending.get('user_id', get_remote_address())}"
+
+
+def _submitted(name: str) -> str:
+    """A field of the posted form or JSON body (never raising on a malformed body)."""
+    from lumipay import jsonsafe
+
+    value = request.form.get(name)
+    if value is None and request.is_json:
+        try:
+            body = jsonsafe.loads(request.get_data(cache=True))
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        value = body.get(name) if isinstance(body, dict) else None
+    return str(value or "").strip().lower()[:254]
+
+
+def by_registered_email() -> str:
+    return "email:" + _submitted("email")
+
+
+def by_registered_phone() -> str:
+    return "phone:" + re.sub(r"[^0-9]", "", _submitted("phone"))[-10:]
+
+
+def _address_limit(key_func: Callable[[], str], scope: str) -> Callable[..., object]:
+    return limiter.shared_limit(
+        configured("LIMIT_REGISTER_ADDRESS"), scope=scope, key_func=key_func, methods=["POST"]
+    )
+
+
+# Registering counts per client address (above) and per email and per phone asked about, so
+# asking about one person is slow however many clients ask.
+register_email_limit = _address_limit(by_registered_email, "register-email")
+register_phone_limit = _address_limit(by_registered_phone, "register-phone")
 
 
 def by_submitted_email() -> str:

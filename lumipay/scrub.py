@@ -1,10 +1,11 @@
-"""Mask secrets and personal numbers before text or data leaves the process (logs, Sentry).
+"""The one scrubber: secrets and tokens out of every log line, access log and error report.
 
-Two entry points, and nothing else is part of the interface:
-- `scrub_text(text)`: the text with every sensitive pattern masked (reset links, bearer tokens,
-  JWTs, card numbers, 11-digit BVN/NIN, email and IPv4 addresses, `password=…`-style pairs);
-- `scrub_data(obj)`: the same object shape with every value under a sensitive key masked and
-  every string scrubbed as text, recursively through dicts, lists and tuples.
+`scrub_data` walks dicts, lists and tuples: a value under a sensitive key name (password, PIN,
+token, secret, CVV, card number, one-time code, BVN, NIN, Authorization, Cookie…) is replaced
+whole; every other string goes through `scrub_text`, which masks what can be recognised in free
+text: password-reset links, `Bearer` credentials, JWTs, 13–19 digit card numbers, and
+`name=value` / `"name": "value"` pairs with a sensitive name. The JSON log formatter, the access
+log and error reporting all call these two functions, so one list decides what never leaves.
 """
 
 from __future__ import annotations
@@ -12,128 +13,101 @@ from __future__ import annotations
 import re
 from typing import Any
 
-MASK = "[redacted]"
+MASK = "[REDACTED]"
 
-# Keys whose values are secret whatever they hold. A key matches when, lower-cased and split on
-# anything that is not a letter or digit (camelCase split too), it is one of EXACT or one of its
-# words is in WORDS: `X-Transaction-PIN`, `otp_code`, `cardNumber`, `new_password`.
-EXACT = frozenset(
-    {
-        "code",
-        "pan",
-        "card_number",
-        "cardnumber",
-        "number",
-        "cvc",
-        "security_code",
-        "set_cookie",
-        "csrf_token",
-        "api_key",
-        "private_key",
-        # Who the customer is: Sentry gets an opaque id, never these.
-        "email",
-        "full_name",
-        "phone",
-        "phone_number",
-        "account_name",
-        "remote_addr",
-        "ip",
-        "ip_address",
-        "x_forwarded_for",
-        "http_x_forwarded_for",
-        "x_real_ip",
-        "http_x_real_ip",
-    }
-)
-WORDS = frozenset(
+# Key names (split into words: `accessToken`, `X-Transaction-PIN`, `otp_code`) any word of which
+# marks the value as a secret.
+SENSITIVE_WORDS = frozenset(
     {
         "password",
         "passwd",
-        "passcode",
+        "pwd",
         "pin",
         "token",
-        "tokens",
         "secret",
         "cvv",
-        "cvv2",
+        "cvc",
+        "pan",
         "totp",
         "otp",
         "bvn",
         "nin",
         "authorization",
         "cookie",
-        "cookies",
         "signature",
+        "apikey",
         "credentials",
     }
 )
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SPLIT = re.compile(r"[^a-z0-9]+")
-
-# `key=value`, `key: value`, `"key": "value"` where the key names a secret (`otp_code=…` too).
-_SECRET_PAIR = re.compile(
-    r"(?i)\b([\w-]*(?:password|passwd|pin|token|secret|cvv2?|cvc|totp|otp|code|bvn|nin"
-    r"|card_number|pan)[\w-]*)(['\"]?\s*[=:]\s*['\"]?)([^\s&'\",;}]+)"
+# Whole key names that are secrets although no word of theirs is (a bare `code` is a one-time
+# code in our forms; `card_number` is a PAN).
+SENSITIVE_KEYS = frozenset(
+    {
+        "code",
+        "cardnumber",
+        "recoverycode",
+        "emailcode",
+        "verificationcode",
+        "refresh",
+        "access",
+        "apikey",
+        "setcookie",
+    }
 )
-_RESET_LINK = re.compile(r"(?i)(/reset/)[^\s/?#'\"<>]+|(reset[_-]?token=)[^\s&'\"<>]+")
-_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-# 13 to 19 digits, optionally grouped by spaces or dashes (how card numbers are typed).
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
-# BVN and NIN are 11 digits (so is a Nigerian mobile number, which is personal data too).
-_ELEVEN = re.compile(r"(?<!\d)\d{11}(?!\d)")
+
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+_RESET_LINK = re.compile(r"(/auth/reset/)[^\s/?#\"'<>]+")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# 13 to 19 digits, optionally grouped by single spaces or dashes, not inside a longer number.
+_PAN = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?!\w)")
+_PAIR = re.compile(
+    r"(?i)(?P<name>[\"']?[A-Za-z_-]*(?:password|passwd|pin|token|secret|cvv|otp|totp|code|"
+    r"bvn|nin|authorization|cookie)[\"']?)(?P<sep>\s*[=:]\s*)(?P<value>\"[^\"]*\"|'[^']*'|[^\s&,;\"']+)"
+)
 
 
-def sensitive_key(key: object) -> bool:
-    if not isinstance(key, str):
-        return False
-    lowered = _CAMEL.sub("_", key).lower()
-    normal = _SPLIT.sub("_", lowered).strip("_")
-    if normal in EXACT or normal.replace("_", "") in EXACT:
-        return True
-    return any(word in WORDS for word in normal.split("_"))
+def is_sensitive_key(key: str) -> bool:
+    """Whether a value stored under this name is a secret."""
+    words = [w.lower() for w in _WORDS.findall(str(key))]
+    joined = "".join(words)
+    return joined in SENSITIVE_KEYS or any(w in SENSITIVE_WORDS for w in words)
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    name = match.group("name")
+    if not is_sensitive_key(name.strip("\"'")):
+        return match.group(0)
+    value = match.group("value")
+    quote = value[0] if value[:1] in ("'", '"') else ""
+    return f"{name}{match.group('sep')}{quote}{MASK}{quote}"
 
 
 def scrub_text(text: str) -> str:
-    """`text` with secrets and personal numbers masked."""
+    """`text` with reset links, bearer credentials, JWTs, card numbers and secret pairs masked."""
     if not text:
         return text
-    text = _RESET_LINK.sub(lambda m: (m.group(1) or m.group(2)) + MASK, text)
-    text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
+    text = _RESET_LINK.sub(rf"\1{MASK}", text)
+    text = _BEARER.sub(rf"\1 {MASK}", text)
     text = _JWT.sub(MASK, text)
-    text = _SECRET_PAIR.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
-    text = _EMAIL.sub(MASK, text)
-    text = _IPV4.sub(MASK, text)
-    text = _CARD.sub(MASK, text)
-    return _ELEVEN.sub(MASK, text)
+    text = _PAN.sub(MASK, text)
+    return _PAIR.sub(_mask_pair, text)
 
 
 def scrub_data(obj: Any) -> Any:
-    """A copy of `obj` with sensitive keys' values masked and every string scrubbed."""
+    """A copy of `obj` (dicts, lists, tuples, strings; anything else as is) with secrets masked."""
     if isinstance(obj, str):
         return scrub_text(obj)
     if isinstance(obj, dict):
         return {
-            key: MASK if sensitive_key(key) and value not in (None, "") else scrub_data(value)
+            key: (
+                MASK
+                if is_sensitive_key(str(key)) and value not in (None, "")
+                else scrub_data(value)
+            )
             for key, value in obj.items()
         }
-    if isinstance(obj, list):
-        return [_scrub_item(item) for item in obj]
-    if isinstance(obj, tuple):
-        return tuple(_scrub_item(item) for item in obj)
+    if isinstance(obj, list | tuple):
+        return type(obj)(scrub_data(item) for item in obj)
     return obj
-
-
-def _scrub_item(item: Any) -> Any:
-    """A [key, value] pair (how headers and query strings often travel) masks by its key."""
-    if (
-        isinstance(item, (list, tuple))
-        and len(item) == 2
-        and sensitive_key(item[0])
-        and item[1] not in (None, "")
-    ):
-        return type(item)([item[0], MASK])
-    return scrub_data(item)

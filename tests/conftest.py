@@ -57,6 +57,7 @@ settings.load_profile("lumipay")
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/lumipay_test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 PASSWORD = "correct-horse-battery-9"
+PIN = "2580"
 ROOT = Path(__file__).resolve().parents[1]
 
 # Every table the models declare, truncated after each test (alembic_version is not one).
@@ -355,7 +356,20 @@ class Browser(TestApp):
 
     Flask reuses an app context that is already pushed; a test holding one (`ctx`) would
     otherwise share its `g`, its login and its database session with every request.
+
+    `pin`: the transaction PIN of the customer using this browser. A form submitted with an
+    empty `pin` field (every debit's confirm step) has it typed in, as the customer would; a
+    test that types its own PIN (or sets `pin = None`) is left alone.
     """
+
+    pin: str | None = None
+
+    def post(self, url: str, params: Any = "", *args: Any, **kw: Any) -> Any:
+        if self.pin and isinstance(params, list):
+            params = [
+                (name, self.pin if name == "pin" and not value else value) for name, value in params
+            ]
+        return super().post(url, params, *args, **kw)
 
     def do_request(self, req: Any, status: Any = None, expect_errors: Any = None) -> Any:
         response = contextvars.Context().run(super().do_request, req, status, expect_errors)
@@ -386,9 +400,40 @@ class Customer:
     password: str
     account_number: str
     browser: TestApp
+    pin: str | None = PIN
 
     def get(self, url: str, **kw: Any) -> Any:
         return self.browser.get(url, **kw)
+
+
+def set_pin_via_page(browser: TestApp, page: Any, pin: str = PIN) -> Any:
+    """Step two of opening an account: the PIN page after registering."""
+    form = page.forms["pin-form"]
+    form["pin"] = form["confirm_pin"] = pin
+    done = form.submit()
+    assert done.status_int == 303, done.text
+    browser.pin = pin
+    return done.follow()
+
+
+def emailed_code(app: Flask) -> str:
+    """The one-time code of the last step-up email (a payment above the thresholds)."""
+    from lumipay.notifications.email import outbox
+
+    mail = next(m for m in reversed(outbox(app)) if "one-time code" in m.subject)
+    match = re.search(r"\bis (\d{6})\.", mail.body)
+    assert match, mail.body
+    return match.group(1)
+
+
+def submit_debit(app: Flask, form: Any, **kw: Any) -> Any:
+    """Submit a debit's confirm form; when it asks for the emailed code, type that in too."""
+    response = form.submit(expect_errors=True, **kw)
+    if response.status_int == 422 and 'id="email_code-error"' in response.text:
+        again = next(f for f in response.forms.values() if "email_code" in f.fields)
+        again["email_code"] = emailed_code(app)
+        response = again.submit(expect_errors=True, **kw)
+    return response
 
 
 def unique_details(name: str = "Test Customer") -> dict[str, str]:
@@ -415,13 +460,17 @@ def account_number_on(page: Any) -> str:
     return match.group(1)
 
 
-def register_customer(app: Flask, name: str = "Test Customer", **overrides: str) -> Customer:
-    """A customer registered through the real form in a fresh browser."""
+def register_customer(
+    app: Flask, name: str = "Test Customer", pin: str | None = PIN, **overrides: str
+) -> Customer:
+    """A customer registered through the real form in a fresh browser, with a transaction PIN
+    set on the page that follows registration (none when `pin` is None)."""
     browser = Browser(app, extra_environ={"REMOTE_ADDR": "198.51.100.20"})
     details = {**unique_details(name), **overrides}
     response = register_via_form(browser, **details)
     assert response.status_int == 303, response.text
-    dashboard = response.follow()
+    page = response.follow()
+    dashboard = set_pin_via_page(browser, page, pin) if pin else browser.get("/dashboard")
     return Customer(
         details["full_name"],
         details["email"],
@@ -429,6 +478,7 @@ def register_customer(app: Flask, name: str = "Test Customer", **overrides: str)
         details["password"],
         account_number_on(dashboard),
         browser,
+        pin,
     )
 
 
@@ -436,8 +486,8 @@ def register_customer(app: Flask, name: str = "Test Customer", **overrides: str)
 def register(app: Flask, db_clean: None):  # type: ignore[no-untyped-def]
     """register(name) -> Customer: registers through the real form in a fresh browser."""
 
-    def make(name: str = "Test Customer", **overrides: str) -> Customer:
-        return register_customer(app, name, **overrides)
+    def make(name: str = "Test Customer", pin: str | None = PIN, **overrides: str) -> Customer:
+        return register_customer(app, name, pin=pin, **overrides)
 
     return make
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
+from lumipay.auth import sessions
 from lumipay.auth.models import User
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
@@ -51,6 +52,8 @@ def freeze(user_id: int, reason: str, *, admin_id: int, origin: Origin) -> None:
         if user.frozen_at is not None:
             raise FreezeError("This customer is already frozen.")
         user.frozen_at = utcnow()
+        # A freeze answers a suspicion: whoever holds a cookie or a token is signed out.
+        sessions.end_all_now(user_id, "frozen")
         audit.record(
             "customer.freeze", origin, actor_id=admin_id, subject=f"user:{user_id}", reason=why
         )

@@ -228,6 +228,11 @@ def trial_balance() -> dict[str, list[TrialLine]]:
     return dict(lines)
 
 
+def escape_like(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern: its %, _ and \\ are not wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 # --- customers ----------------------------------------------------------------------------
 
 
@@ -235,10 +240,10 @@ def search_customers(q: str, before: int | None) -> Page:
     query = select(User).where(User.role == "customer")
     text = (q or "").strip()
     if text:
-        like = f"%{text.lower()}%"
+        like = f"%{escape_like(text.lower())}%"
         terms = [
-            func.lower(User.full_name).like(like),
-            func.lower(User.email).like(like),
+            func.lower(User.full_name).like(like, escape="\\"),
+            func.lower(User.email).like(like, escape="\\"),
             User.account_number == text.replace(" ", ""),
         ]
         with contextlib.suppress(InvalidPhone):
@@ -318,7 +323,8 @@ def search_transactions(
 ) -> Page:
     query = select(LedgerTransaction)
     if reference.strip():
-        query = query.where(LedgerTransaction.reference.like(f"{reference.strip().upper()}%"))
+        prefix = escape_like(reference.strip().upper())
+        query = query.where(LedgerTransaction.reference.like(f"{prefix}%", escape="\\"))
     if kind:
         query = query.where(LedgerTransaction.kind == kind)
     if status:
@@ -382,7 +388,8 @@ def search_audit(
 ) -> Page:
     query = select(AuditEvent, User.email).outerjoin(User, User.id == AuditEvent.actor_id)
     if action.strip():
-        query = query.where(AuditEvent.action.like(f"{action.strip()}%"))
+        prefix = escape_like(action.strip())
+        query = query.where(AuditEvent.action.like(f"{prefix}%", escape="\\"))
     if actor.strip():
         query = query.where(func.lower(User.email) == actor.strip().lower())
     if subject.strip():

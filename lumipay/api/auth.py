@@ -21,9 +21,14 @@ from lumipay.api import schemas, tokens
 from lumipay.api.accounts import wallet_out
 from lumipay.api.problems import Problem, field_problem
 from lumipay.api.routing import operation
-from lumipay.auth import service, twofactor
+from lumipay.auth import pin, service, twofactor
 from lumipay.auth.models import User
-from lumipay.ratelimit import login_limit, register_limit
+from lumipay.ratelimit import (
+    login_limit,
+    register_email_limit,
+    register_limit,
+    register_phone_limit,
+)
 from lumipay.web import request_origin
 
 
@@ -39,7 +44,7 @@ def tokens_out(pair: tokens.TokenPair) -> schemas.TokensOut:
 @operation(
     "POST", "/auth/register", summary="Open an account", tag="auth", auth=False,
     body=schemas.RegisterIn, responses={201: schemas.RegisteredOut}, problems=(422, 429),
-    limits=(register_limit,),
+    limits=(register_limit, register_email_limit, register_phone_limit),
 )  # fmt: skip
 def register(body: schemas.RegisterIn) -> tuple[int, schemas.RegisteredOut]:
     """A customer with an account number and an NGN wallet holding the welcome bonus, signed in."""
@@ -92,7 +97,8 @@ def _check_second_factor(user: User, code: str | None) -> None:
 
 @operation(
     "POST", "/auth/refresh", summary="Swap a refresh token for a new pair", tag="auth",
-    auth=False, body=schemas.RefreshIn, responses={200: schemas.TokensOut}, problems=(401, 422),
+    auth=False, body=schemas.RefreshIn, responses={200: schemas.TokensOut},
+    problems=(401, 422, 429),
 )  # fmt: skip
 def refresh(body: schemas.RefreshIn) -> tuple[int, schemas.TokensOut]:
     """The refresh token is used up. Presenting a used one again revokes the whole sign-in."""
@@ -135,3 +141,28 @@ def me(user: User) -> tuple[int, schemas.UserOut]:
         wallets=[wallet_out(wallet) for wallet in wallets_for(user.id)],
         created_at=user.created_at,
     )
+
+
+@operation(
+    "POST", "/users/me/pin", summary="Set or change the transaction PIN", tag="auth",
+    body=schemas.PinIn, responses={204: None}, problems=(401, 403, 409, 422, 429),
+    limits=(login_limit,),
+)  # fmt: skip
+def set_pin(user: User, body: schemas.PinIn) -> Response:
+    """Once set, every debit over the API carries it in `X-Transaction-PIN`. Until then API
+    debits stay within Tier 1 amounts. Five wrong PINs lock it until it is reset on the web."""
+    origin = request_origin()
+    try:
+        if body.current_pin is None:
+            pin.set_first_pin(user.id, body.pin, origin=origin)
+        else:
+            pin.change_pin(user.id, body.current_pin, body.pin, origin=origin)
+    except pin.PinError as exc:
+        if exc.code == "validation-error":
+            raise Problem(
+                exc.code, exc.message, errors=[{"field": exc.field, "message": exc.message}]
+            ) from None
+        raise Problem(exc.code, exc.message) from None
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response

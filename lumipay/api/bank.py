@@ -9,8 +9,10 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from lumipay.api import idempotent, ids, schemas
+from lumipay.api.authorise import authorise
 from lumipay.api.problems import Problem, field_problem
 from lumipay.api.routing import dump, operation
+from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
 from lumipay.bank import service
 from lumipay.bank.models import Payout, TopUp
@@ -197,6 +199,8 @@ def create_payout(user: User, body: schemas.PayoutIn) -> Response:
         details = service.check_payout(
             account.bank_code, account.account_number, body.amount, body.narration
         )
+        payee = f"{details.bank_code}:{details.account_number}"
+        authorise(user, Debit("payout", "NGN", details.amount + details.fee, payee=payee), key)
         requested = service.request_payout(
             user.id,
             details,

@@ -16,8 +16,10 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from lumipay.api import idempotent, ids, schemas
+from lumipay.api.authorise import authorise
 from lumipay.api.problems import Problem, field_problem
 from lumipay.api.routing import dump, operation
+from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
 from lumipay.auth.phone import InvalidPhone, normalise_phone
 from lumipay.bills import catalogue, service
@@ -153,12 +155,14 @@ def pay_bill(user: User, body: schemas.BillIn) -> Response:
     key = idempotent.key("bills.pay")
     try:
         plan = _plan(user, body.root)
+        authorised = authorise(user, Debit("bill", "NGN", plan.amount + plan.fee), key)
         paid = service.pay_bill(
             user.id,
             plan,
             idempotency_key=key,
             origin=request_origin(),
             replayable=idempotency.Replayable(accepted),
+            step_up=authorised.fingerprint,
         )
     except service.BillError as exc:
         field = exc.field

@@ -7,9 +7,12 @@ from typing import Any
 from flask import current_app
 from werkzeug.wrappers import Response
 
+from lumipay.accounts.service import wallet_for
 from lumipay.api import idempotent, ids, schemas
+from lumipay.api.authorise import authorise
 from lumipay.api.problems import Problem, field_problem
 from lumipay.api.routing import dump, operation
+from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
 from lumipay.fx import service
 from lumipay.fx.models import FxQuote
@@ -120,6 +123,16 @@ def convert(user: User, body: schemas.ConvertIn) -> Response:
         target = ids.wallet_pk(user.id, body.to_wallet_id)
         payload = {"from": source, "to": target, "debit": body.amount}
 
+    key = idempotent.key("fx.convert")
+    if by_quote:
+        quote = service.quote_for(user.id, reference)
+        if quote is not None:
+            authorise(user, Debit("conversion", quote.from_currency, quote.debit_amount), key)
+    else:
+        wallet = wallet_for(user.id, source) if source else None
+        if wallet is not None:
+            authorise(user, Debit("conversion", wallet.currency, body.amount), key)
+
     def run() -> tuple[int, dict[str, Any]]:
         quote_ref = reference
         if not by_quote:
@@ -148,4 +161,4 @@ def convert(user: User, body: schemas.ConvertIn) -> Response:
         )
         return 201, dump(out)
 
-    return idempotent.once(user.id, idempotent.key("fx.convert"), "api:fx-convert", payload, run)
+    return idempotent.once(user.id, key, "api:fx-convert", payload, run)

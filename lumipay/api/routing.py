@@ -16,10 +16,12 @@ from flask import Blueprint, current_app, json, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.wrappers import Response
 
+from lumipay import jsonsafe
 from lumipay.api import bearer
 from lumipay.api.problems import Problem
 from lumipay.api.schemas import NO_CONTROL
 from lumipay.extensions import csrf
+from lumipay.ratelimit import public_api_limit
 
 PREFIX = "/api/lumipay/v1"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
@@ -101,7 +103,10 @@ def _body(model: type[BaseModel], *, optional: bool = False) -> BaseModel:
         return model.model_validate({})
     if not request.is_json:
         raise Problem("unsupported-media-type")
-    data = request.get_json(silent=True)
+    try:
+        data = jsonsafe.loads(request.get_data(cache=True))
+    except (ValueError, UnicodeDecodeError):
+        data = None
     if not isinstance(data, dict):
         raise Problem("malformed-request")
     try:
@@ -187,7 +192,7 @@ def operation(
         view.__name__ = endpoint
         view.__doc__ = handler.__doc__
         wrapped: Callable[..., Response] = view
-        for limit in limits:
+        for limit in (*limits, *(() if auth else (public_api_limit,))):
             wrapped = limit(wrapped)
         bp.add_url_rule(rule, endpoint=endpoint, view_func=wrapped, methods=[method])
         return handler

@@ -72,6 +72,13 @@ class RefreshIn(Request):
     refresh_token: Annotated[str, text(128)]
 
 
+class PinIn(Request):
+    """Set the transaction PIN (4 digits); to change it, send the current one too."""
+
+    pin: Annotated[str, text(8)]
+    current_pin: Annotated[str | None, text(8)] = None
+
+
 class TokensOut(Reply):
     access_token: str
     refresh_token: str

@@ -1,9 +1,14 @@
 """Access and refresh tokens for the JSON API.
 
+Every API sign-in is a row of `user_sessions` (kind api) keyed by its family id, beside the
+browsers' rows, so it has the same idle and absolute lifetimes and ends with them: a password
+change or reset, "sign out everywhere", a freeze or the Security page's "end" button.
+
 Access tokens are JWTs (HS256, joserfc: Authlib's JOSE library, which Authlib 1.9 depends on
 and points to in place of its deprecated `authlib.jose`), valid `JWT_ACCESS_SECONDS`. They
-carry the user id and the sign-in's family id, and every request checks the family is not
-revoked, so signing out ends them at once rather than when they expire.
+carry the user id and the sign-in's family id, and every request checks that the family's
+sign-in is live and belongs to that user, so signing out ends them at once rather than when
+they expire. A refresh token never outlives its sign-in's absolute end.
 
 Refresh tokens are random strings, stored as SHA-256, valid `JWT_REFRESH_SECONDS` and good for
 one use: a refresh returns a new pair and uses the old token up. A used token presented again
@@ -19,18 +24,19 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from lumipay import clock
 from lumipay.api.models import RefreshToken
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
+from lumipay.auth import sessions
 from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 
@@ -82,42 +88,50 @@ def _access_token(user_id: int, family_id: str) -> str:
     return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, claims, _key())
 
 
-def _new_refresh(user_id: int, family_id: str) -> str:
+def _new_refresh(user_id: int, family_id: str, ends_at: datetime) -> tuple[str, int]:
+    """A refresh token that dies at the latest when its sign-in does; (token, seconds left)."""
     token = secrets.token_urlsafe(32)
+    now = clock.now()
+    expires = min(now + timedelta(seconds=current_app.config["JWT_REFRESH_SECONDS"]), ends_at)
     db.session.add(
         RefreshToken(
             user_id=user_id,
             family_id=family_id,
             token_hash=_hash(token),
-            created_at=clock.now(),
-            expires_at=clock.now() + timedelta(seconds=current_app.config["JWT_REFRESH_SECONDS"]),
+            created_at=now,
+            expires_at=expires,
         )
     )
-    return token
+    return token, max(0, int((expires - now).total_seconds()))
 
 
-def _pair(user_id: int, family_id: str, refresh: str) -> TokenPair:
+def _pair(user_id: int, family_id: str, refresh: tuple[str, int]) -> TokenPair:
     return TokenPair(
         _access_token(user_id, family_id),
-        refresh,
+        refresh[0],
         current_app.config["JWT_ACCESS_SECONDS"],
-        current_app.config["JWT_REFRESH_SECONDS"],
+        refresh[1],
     )
 
 
 def issue(user_id: int, *, origin: Origin) -> TokenPair:
-    """Start a new sign-in (token family) for a user who has proved who they are."""
+    """Start a new API sign-in (a session row and its token family) for a proven user."""
     family_id = uuid.uuid4().hex
 
-    def work() -> str:
+    def work() -> tuple[str, int]:
+        sessions.add(user_id, origin=origin, kind=sessions.API, family_id=family_id)
+        db.session.flush()
+        row = sessions.api_row(family_id, user_id)
+        assert row is not None
         audit.record("api_login", origin, actor_id=user_id, family=family_id)
-        return _new_refresh(user_id, family_id)
+        return _new_refresh(user_id, family_id, sessions.absolute_end(row))
 
     return _pair(user_id, family_id, run_in_transaction(work))
 
 
 def verify_access(token: str) -> AccessClaims:
-    """The claims of a valid, unexpired access token of a live family; else TokenError."""
+    """The claims of a valid, unexpired access token whose sign-in is live and belongs to the
+    token's `sub`; else TokenError."""
     try:
         decoded = jwt.decode(token, _key(), algorithms=[ALGORITHM])
         jwt.JWTClaimsRegistry(
@@ -131,18 +145,9 @@ def verify_access(token: str) -> AccessClaims:
         family_id = str(decoded.claims["fam"])
     except (JoseError, ValueError, TypeError):
         raise TokenError("invalid-token") from None
-    if not family_is_live(family_id):
+    if sessions.check_api(family_id, user_id) is not None:
         raise TokenError("invalid-token")
     return AccessClaims(user_id, family_id)
-
-
-def family_is_live(family_id: str) -> bool:
-    tokens, revoked = db.session.execute(
-        select(func.count(), func.count(RefreshToken.revoked_at)).where(
-            RefreshToken.family_id == family_id
-        )
-    ).one()
-    return tokens > 0 and revoked == 0
 
 
 def _revoke(family_id: str, reason: str) -> None:
@@ -151,6 +156,7 @@ def _revoke(family_id: str, reason: str) -> None:
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=clock.now(), revoke_reason=reason)
     )
+    sessions.end_family(family_id, reason)
 
 
 def rotate(refresh_token: str, *, origin: Origin) -> TokenPair:
@@ -175,8 +181,12 @@ def rotate(refresh_token: str, *, origin: Origin) -> TokenPair:
             return "refresh-token-reused"
         if clock.now() >= as_utc(row.expires_at):
             return "invalid-refresh-token"
+        sign_in = sessions.api_row(row.family_id, row.user_id, lock=True)
+        if sessions.judge_locked(sign_in) is not None or sign_in is None:
+            return "invalid-refresh-token"
         row.used_at = clock.now()
-        return _pair(row.user_id, row.family_id, _new_refresh(row.user_id, row.family_id))
+        refresh = _new_refresh(row.user_id, row.family_id, sessions.absolute_end(sign_in))
+        return _pair(row.user_id, row.family_id, refresh)
 
     # The revocation of a reused family must commit, so the refusal is raised after it.
     outcome = run_in_transaction(work)

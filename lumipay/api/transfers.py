@@ -10,17 +10,17 @@ from werkzeug.wrappers import Response
 
 from lumipay.accounts.service import wallet_for
 from lumipay.api import idempotent, ids, schemas
+from lumipay.api.authorise import authorise
 from lumipay.api.bearer import by_bearer
 from lumipay.api.problems import Problem, field_problem
 from lumipay.api.routing import dump, operation
-from lumipay.auth import service as auth
-from lumipay.auth import twofactor
+from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.ledger.models import WALLET, Account
 from lumipay.ratelimit import configured, limiter
-from lumipay.transfers import service, stepup
+from lumipay.transfers import service
 from lumipay.transfers.models import Transfer
 from lumipay.web import request_origin
 
@@ -91,18 +91,15 @@ def _canonical(user: User, body: schemas.TransferIn) -> Canonical:
     return Canonical(from_pk, number, by_wallet=True)
 
 
-def _step_up(user: User, body: schemas.TransferIn, from_pk: int, key: str) -> None:
-    """Above the step-up threshold a customer with two-step verification on sends a code."""
-    wallet = wallet_for(user.id, from_pk)
-    if wallet is None or not stepup.code_required(user, wallet.currency, body.amount, key):
-        return
-    if not body.otp_code:
-        raise field_problem("otp-required", "otp_code", "This amount needs a one-time code.")
-    origin = request_origin()
-    if not auth.is_locked(user) and twofactor.verify(user.id, body.otp_code, origin=origin):
-        return
-    auth.record_failed_second_factor(user.id, origin=origin)
-    raise field_problem("otp-invalid", "otp_code", "That code doesn't match.")
+def _authorise(user: User, body: schemas.TransferIn, request: Canonical, key: str) -> bool | str:
+    """The debit check (PIN, step-up); True when step-up was part of it (for the fingerprint).
+    An unknown wallet is left to the service, which names the field."""
+    wallet = wallet_for(user.id, request.from_wallet_id) if request.from_wallet_id else None
+    if wallet is None:
+        return False
+    payee = f"lumipay:{request.to_account_number.strip()}"
+    debit = Debit("transfer", wallet.currency, body.amount, payee=payee)
+    return authorise(user, debit, key, otp_code=body.otp_code).fingerprint
 
 
 @operation(
@@ -118,7 +115,7 @@ def create_transfer(user: User, body: schemas.TransferIn) -> Response:
     whether or not it exists. Counted with name enquiries (`LIMIT_NAME_ENQUIRY`)."""
     key = idempotent.key("transfers.create")
     request = _canonical(user, body)
-    _step_up(user, body, request.from_wallet_id, key)
+    step_up = _authorise(user, body, request, key)
     try:
         sent = service.send_transfer(
             user.id,
@@ -129,6 +126,7 @@ def create_transfer(user: User, body: schemas.TransferIn) -> Response:
             idempotency_key=key,
             origin=request_origin(),
             replayable=idempotency.Replayable(created),
+            step_up=step_up,
         )
     except service.TransferError as exc:
         slug = exc.code or "transfer-refused"

@@ -69,3 +69,41 @@ class ResetPasswordForm(FlaskForm):
             EqualTo("new_password", "The two new passwords don't match."),
         ],
     )
+
+
+def _pin_field(label: str) -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[DataRequired("Enter 4 digits."), Length(4, 4, "Enter 4 digits.")],
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 4},
+    )
+
+
+class SetPinForm(FlaskForm):
+    pin = _pin_field("New transaction PIN")
+    confirm_pin = PasswordField(
+        "Type it again", validators=[EqualTo("pin", "The two PINs don't match.")]
+    )
+
+
+class ChangePinForm(SetPinForm):
+    current_pin = _pin_field("Current PIN")
+
+
+class PinResetForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired("Enter your password.")])
+    otp_code = StringField("Code from your authenticator app")
+    pin = PasswordField("New transaction PIN")
+    confirm_pin = PasswordField("Type it again")
+
+
+class DebitProof:
+    """Fields every debit's confirm step carries (mixed into each domain's confirm form)."""
+
+    pin = PasswordField(
+        "Transaction PIN",
+        validators=[Length(max=8)],
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 4},
+    )
+    otp_code = StringField("Code from your authenticator app", validators=[Length(max=32)])
+    email_code = StringField("Code we emailed you", validators=[Length(max=12)])

@@ -7,12 +7,15 @@ the server-side row before any view runs.
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, request, session, url_for
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from htmx_flask import request as htmx_request
 from werkzeug.wrappers import Response
 
-from lumipay.auth import sessions
+from lumipay.auth import debits, sessions
+from lumipay.auth import service as auth
 from lumipay.auth.models import User
 from lumipay.web import request_origin
 
@@ -80,3 +83,41 @@ def enforce() -> Response | None:
         flash("Administrators must turn on two-step verification first.", "info")
         return redirect(url_for("auth.two_factor_setup"))
     return None
+
+
+def authorise_debit(form: Any, debit: debits.Debit, idempotency_key: str) -> debits.Authorised:
+    """A page's confirm step: the one debit check, with its refusal put on the form's field.
+
+    Raises DebitRefused for the view to show its confirm page again; wrong app codes that lock
+    the sign-in end this browser's session and go to sign-in instead.
+    """
+    proof = debits.Proof(
+        pin=_data(form, "pin"),
+        otp_code=_data(form, "otp_code"),
+        email_code=_data(form, "email_code"),
+    )
+    try:
+        return debits.authorise_debit(
+            current_user.id, debit, proof, origin=request_origin(), idempotency_key=idempotency_key
+        )
+    except debits.DebitRefused as exc:
+        if exc.signed_out:
+            sign_out("locked")
+            flash(auth.FAILED_LOGIN_MESSAGE, "error")
+            abort(redirect(url_for("auth.login"), code=303))
+        field = getattr(form, exc.field, None)
+        if field is not None:
+            field.errors = [*field.errors, exc.message]
+        else:
+            flash(exc.message, "error")
+        raise
+
+
+def _data(form: Any, name: str) -> str | None:
+    field = getattr(form, name, None)
+    return (field.data or None) if field is not None else None
+
+
+def debit_needs(debit: debits.Debit) -> debits.Needs:
+    """What the confirm page should ask for."""
+    return debits.needs(current_user, debit)

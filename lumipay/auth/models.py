@@ -36,8 +36,8 @@ class User(UserMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Base32 TOTP secret; set only once the customer confirmed it with a first code.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The TOTP secret, encrypted (lumipay.auth.twofactor); set once confirmed with a first code.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The last accepted TOTP time step: a code is never accepted twice.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
@@ -45,6 +45,19 @@ class User(UserMixin, db.Model):
     kyc_tier: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # Set by an admin: the customer can still sign in and look, but no money leaves.
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The transaction PIN: HMAC-SHA256 under PIN_HMAC_KEY (lumipay.auth.pin), its own lockout.
+    pin_hash: Mapped[str | None] = mapped_column(String(64))
+    pin_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pin_locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # One emailed code in flight at a time: a PIN reset link or a step-up code (SHA-256 only).
+    email_code_hash: Mapped[str | None] = mapped_column(String(64))
+    email_code_purpose: Mapped[str | None] = mapped_column(String(64))
+    email_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def has_pin(self) -> bool:
+        return self.pin_hash is not None
 
     @property
     def is_admin(self) -> bool:
@@ -60,10 +73,12 @@ class User(UserMixin, db.Model):
 
 
 class UserSession(db.Model):
-    """One signed-in browser. The cookie holds a random id; only its SHA-256 is stored.
+    """One sign-in: a browser (`kind` web) or a JSON API client (`kind` api).
 
-    Server-side rows make sign-out real (a copied cookie stops working), let a customer sign out
-    everywhere, and carry the idle and absolute timeouts.
+    A browser's cookie holds a random id; only its SHA-256 is stored. An API sign-in is its
+    refresh-token family (`family_id`, carried by every access token). Server-side rows make
+    sign-out real (a copied cookie or token stops working), let a customer sign out everywhere,
+    and carry the idle and absolute timeouts of both kinds.
     """
 
     __tablename__ = "user_sessions"
@@ -71,6 +86,8 @@ class UserSession(db.Model):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8), default="web", server_default="web")
+    family_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -125,10 +125,33 @@ def register_customer(
 
     try:
         return run_in_transaction(work)
+    except RegistrationError as exc:
+        _tell_owner_someone_tried(reg, exc.field, origin)
+        raise
     except IntegrityError:
         # A twin registration with the same email or phone committed between check and insert.
         _refuse_duplicates(reg)
         raise
+
+
+def _tell_owner_someone_tried(reg: Registration, field: str, origin: Origin) -> None:
+    """The README's flow says a taken email or phone out loud, so its owner hears of it too."""
+    column = User.email if field == "email" else User.phone
+    owner = db.session.scalar(
+        select(User).where(column == (reg.email if field == "email" else reg.phone))
+    )
+    if owner is None:
+        return
+    what = "email address" if field == "email" else "phone number"
+    send_email(
+        owner.email,
+        "Someone tried to open a Lumipay account with your details",
+        f"Hello {owner.first_name},\n\nSomeone tried to open a new Lumipay account with your "
+        f"{what} at {clock.now():%d %b %Y, %H:%M} UTC from "
+        f"{origin.ip or 'an unknown address'}. We refused: it is already yours.\n\n"
+        "If it was you, sign in instead (or reset your password). If not, nothing changed; "
+        "you may want to turn on two-step verification.\n",
+    )
 
 
 def create_admin(full_name: str, email: str, phone: str, password: str) -> User:
@@ -221,12 +244,20 @@ def _count_failure(user: User, origin: Origin) -> bool:
 
 def record_failed_second_factor(user_id: int, *, origin: Origin) -> None:
     """A wrong TOTP or recovery code counts towards the same lock as a wrong password."""
+    _record_failure(user_id, "second_factor_failed", origin)
 
+
+def record_failed_password(user_id: int, *, origin: Origin) -> None:
+    """A wrong password typed while signed in (changing it, revealing a card) counts too."""
+    _record_failure(user_id, "password_check_failed", origin)
+
+
+def _record_failure(user_id: int, action: str, origin: Origin) -> None:
     def work() -> bool:
-        user = db.session.get(User, user_id)
+        user = db.session.get(User, user_id, with_for_update=True, populate_existing=True)
         if user is None:
             return False
-        audit.record("second_factor_failed", origin, actor_id=user.id)
+        audit.record(action, origin, actor_id=user.id)
         return _count_failure(user, origin)
 
     if run_in_transaction(work):
@@ -295,9 +326,18 @@ def check_new_password(user: User, new_password: str) -> None:
 def change_password(
     user_id: int, current_password: str, new_password: str, *, origin: Origin
 ) -> None:
-    """Set a new password after checking the current one; ends every other session."""
+    """Set a new password after checking the current one; ends every other session.
+
+    A wrong current password counts towards the same lock as a wrong sign-in (a hijacked
+    session must not be an unthrottled password oracle), and a locked account can't change it.
+    """
     user = db.session.get(User, user_id)
-    if user is None or not verify_password(user.password_hash, current_password or ""):
+    if user is None:
+        raise PasswordChangeError("current_password", "That is not your current password.")
+    if is_locked(user):
+        raise PasswordChangeError("current_password", FAILED_LOGIN_MESSAGE)
+    if not verify_password(user.password_hash, current_password or ""):
+        record_failed_password(user_id, origin=origin)
         raise PasswordChangeError("current_password", "That is not your current password.")
     check_new_password(user, new_password)
     if verify_password(user.password_hash, new_password):
@@ -319,6 +359,14 @@ def change_password(
         f"Hello {changed.first_name},\n\nYour password was changed at "
         f"{clock.now():%d %b %Y, %H:%M} UTC from {origin.ip or 'an unknown address'}. "
         "Other browsers were signed out.\n\nIf this wasn't you, reset your password now.\n",
+    )
+
+
+def record_session_ended(user_id: int, session_id: int, *, origin: Origin) -> None:
+    run_in_transaction(
+        lambda: audit.record(
+            "session_ended", origin, actor_id=user_id, subject=f"session:{session_id}"
+        )
     )
 
 

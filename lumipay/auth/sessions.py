@@ -1,15 +1,17 @@
-"""Server-side sign-in sessions: start, check (idle and absolute timeouts), rotate, end.
+"""Server-side sign-ins, web and API: start, check (idle and absolute timeouts), rotate, end.
 
 The browser's cookie carries a random token; the table keeps its SHA-256, so a database leak
-does not hand out live sessions. A copied cookie dies when its row ends: at sign-out, sign-out
-everywhere, a password change or reset, or a timeout.
+does not hand out live sessions. An API sign-in is a row too, keyed by its refresh-token family,
+which every access token names. A copied cookie or token dies when its row ends: at sign-out,
+sign-out everywhere, a password change or reset, a freeze, or a timeout. Each kind has its own
+idle and absolute lifetime; refreshing an API sign-in never moves its absolute end.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -27,61 +29,146 @@ IDLE = "idle"
 EXPIRED = "expired"
 ENDED = "ended"
 
+WEB = "web"
+API = "api"
+
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(user_id: int, *, origin: Origin) -> str:
-    """Open a session for the user; returns the token for the cookie."""
+def token_hash(token: str | None) -> str | None:
+    """What the table stores for a cookie's token (to mark "this browser" on the Security page)."""
+    return _hash(token) if token else None
+
+
+def add(user_id: int, *, origin: Origin, kind: str = WEB, family_id: str | None = None) -> str:
+    """Add a sign-in row to the current transaction; returns the token for the cookie."""
     token = secrets.token_urlsafe(32)
     now = clock.now()
-
-    def work() -> None:
-        db.session.add(
-            UserSession(
-                user_id=user_id,
-                token_hash=_hash(token),
-                created_at=now,
-                last_seen_at=now,
-                ip=origin.ip,
-                user_agent=(origin.user_agent or "")[:255] or None,
-            )
+    db.session.add(
+        UserSession(
+            user_id=user_id,
+            token_hash=_hash(token),
+            kind=kind,
+            family_id=family_id,
+            created_at=now,
+            last_seen_at=now,
+            ip=origin.ip,
+            user_agent=(origin.user_agent or "")[:255] or None,
         )
-
-    run_in_transaction(work)
+    )
     return token
 
 
+def start(user_id: int, *, origin: Origin) -> str:
+    """Open a browser session for the user; returns the token for the cookie."""
+    return run_in_transaction(lambda: add(user_id, origin=origin))
+
+
+def _lifetimes(kind: str) -> tuple[int, int]:
+    """(absolute, idle) seconds for a kind of sign-in."""
+    config = current_app.config
+    if kind == API:
+        return config["API_SESSION_MAX_SECONDS"], config["API_SESSION_IDLE_SECONDS"]
+    return config["SESSION_MAX_SECONDS"], config["SESSION_IDLE_SECONDS"]
+
+
+def absolute_end(row: UserSession) -> datetime:
+    """When the sign-in ends whatever it does: refreshes and activity never move this."""
+    return as_utc(row.created_at) + timedelta(seconds=_lifetimes(row.kind)[0])
+
+
+def _judge(row: UserSession | None) -> str | None:
+    """None when the row is live (and marks it seen, uncommitted), else why not."""
+    if row is None or row.ended_at is not None:
+        return ENDED
+    now = clock.now()
+    idle = timedelta(seconds=_lifetimes(row.kind)[1])
+    reason = None
+    if now >= absolute_end(row):
+        reason = EXPIRED
+    elif now - as_utc(row.last_seen_at) > idle:
+        reason = IDLE
+    if reason is not None:
+        row.ended_at, row.end_reason = now, reason
+        return reason
+    if now - as_utc(row.last_seen_at) >= TOUCH_EVERY:
+        row.last_seen_at = now
+    return None
+
+
+def _settle(reason: str | None, row: UserSession | None) -> str | None:
+    """Commit what `_judge` wrote (an end or a touch), or nothing."""
+    if row is not None and db.session.is_modified(row):
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return reason
+
+
 def check(token: str | None, user_id: int) -> str | None:
-    """None when the session is live (and marks it seen), else why not: IDLE, EXPIRED, ENDED."""
+    """None when the browser session is live (and marks it seen), else IDLE, EXPIRED, ENDED."""
     if not token:
         return ENDED
     row = db.session.scalar(
         select(UserSession).where(
-            UserSession.token_hash == _hash(token), UserSession.user_id == user_id
+            UserSession.token_hash == _hash(token),
+            UserSession.user_id == user_id,
+            UserSession.kind == WEB,
         )
     )
-    if row is None or row.ended_at is not None:
-        db.session.rollback()
-        return ENDED
-    now = clock.now()
-    config = current_app.config
-    reason = None
-    if now - as_utc(row.created_at) > timedelta(seconds=config["SESSION_MAX_SECONDS"]):
-        reason = EXPIRED
-    elif now - as_utc(row.last_seen_at) > timedelta(seconds=config["SESSION_IDLE_SECONDS"]):
-        reason = IDLE
-    if reason is not None:
-        row.ended_at, row.end_reason = now, reason
-        db.session.commit()
-        return reason
-    if now - as_utc(row.last_seen_at) >= TOUCH_EVERY:
-        row.last_seen_at = now
-        db.session.commit()
-    else:
-        db.session.rollback()
-    return None
+    return _settle(_judge(row), row)
+
+
+def api_row(family_id: str, user_id: int, *, lock: bool = False) -> UserSession | None:
+    """The API sign-in of this family, only if it belongs to `user_id`."""
+    query = select(UserSession).where(
+        UserSession.family_id == family_id,
+        UserSession.user_id == user_id,
+        UserSession.kind == API,
+    )
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(query)
+
+
+def check_api(family_id: str, user_id: int) -> str | None:
+    """None when the API sign-in is live and is `user_id`'s (marks it seen), else why not."""
+    row = api_row(family_id, user_id)
+    return _settle(_judge(row), row)
+
+
+def judge_locked(row: UserSession | None) -> str | None:
+    """`_judge` inside the caller's transaction (a refresh): the caller commits."""
+    return _judge(row)
+
+
+def end_family(family_id: str, reason: str) -> None:
+    """End one API sign-in, inside the caller's transaction."""
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.family_id == family_id, UserSession.ended_at.is_(None))
+        .values(ended_at=clock.now(), end_reason=reason)
+    )
+
+
+def end_one(user_id: int, session_id: int, reason: str) -> bool:
+    """End one of the user's sign-ins (the Security page); False when it isn't theirs or live."""
+
+    def work() -> int:
+        done = db.session.execute(
+            update(UserSession)
+            .where(
+                UserSession.id == session_id,
+                UserSession.user_id == user_id,
+                UserSession.ended_at.is_(None),
+            )
+            .values(ended_at=clock.now(), end_reason=reason)
+        )
+        return done.rowcount
+
+    return run_in_transaction(work) == 1
 
 
 def end(token: str | None, reason: str) -> None:
@@ -96,16 +183,20 @@ def end(token: str | None, reason: str) -> None:
     )
 
 
-def end_all(user_id: int, reason: str, *, keep: str | None = None) -> None:
-    """End every live session of the user, except the one whose token is `keep`."""
+def end_all_now(user_id: int, reason: str, *, keep: str | None = None) -> None:
+    """`end_all` inside the caller's transaction (a freeze, a reset)."""
     query = update(UserSession).where(
         UserSession.user_id == user_id, UserSession.ended_at.is_(None)
     )
     if keep:
         query = query.where(UserSession.token_hash != _hash(keep))
-    run_in_transaction(
-        lambda: db.session.execute(query.values(ended_at=clock.now(), end_reason=reason))
-    )
+    db.session.execute(query.values(ended_at=clock.now(), end_reason=reason))
+
+
+def end_all(user_id: int, reason: str, *, keep: str | None = None) -> None:
+    """End every live sign-in of the user, browsers and API clients, except the browser whose
+    token is `keep`."""
+    run_in_transaction(lambda: end_all_now(user_id, reason, keep=keep))
 
 
 def live_sessions(user_id: int) -> list[UserSession]:

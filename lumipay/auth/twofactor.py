@@ -7,12 +7,14 @@ shoulder or replayed by a twin request is refused.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
 
 import pyotp
 import segno
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from pyotp.exceptions import OTPVerificationError
 from sqlalchemy import select
@@ -34,6 +36,46 @@ class TwoFactorError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def _fernet() -> MultiFernet:
+    """TOTP secrets are encrypted at rest under `TOTP_ENCRYPTION_KEYS`: the first key encrypts,
+    every key decrypts. Each key is any string of 32+ characters, stretched to a Fernet key."""
+    keys = current_app.config["TOTP_ENCRYPTION_KEYS"]
+    return MultiFernet(
+        [Fernet(base64.urlsafe_b64encode(hashlib.sha256(k.encode()).digest())) for k in keys]
+    )
+
+
+def seal(secret: str) -> str:
+    """The stored form of a Base32 secret."""
+    return _fernet().encrypt(secret.encode()).decode()
+
+
+def unseal(stored: str) -> str:
+    """The Base32 secret from its stored form; a plain one from before encryption reads as is."""
+    if not stored.startswith("gAAAA"):
+        return stored
+    try:
+        return _fernet().decrypt(stored.encode()).decode()
+    except InvalidToken:
+        return ""  # no key opens it: no code can match, so no second factor passes
+
+
+def rotate_keys() -> int:
+    """Re-encrypt every stored secret under the first key (after putting a new key in front);
+    returns how many were rewritten. Plain secrets from before encryption get encrypted too."""
+
+    def work() -> int:
+        count = 0
+        for user in db.session.scalars(
+            select(User).where(User.totp_secret.is_not(None)).with_for_update()
+        ):
+            user.totp_secret = seal(unseal(user.totp_secret or ""))
+            count += 1
+        return count
+
+    return run_in_transaction(work)
 
 
 def new_secret() -> str:
@@ -88,7 +130,7 @@ def enable(user_id: int, secret: str, code: str, *, origin: Origin) -> list[str]
         assert user is not None
         if user.has_totp:
             raise TwoFactorError("Two-step verification is already on.")
-        user.totp_secret = secret
+        user.totp_secret = seal(secret)
         user.totp_enabled_at = clock.now()
         user.totp_last_step = step
         for old in db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user_id)):
@@ -111,7 +153,7 @@ def verify(user_id: int, code: str, *, origin: Origin) -> bool:
         if user is None or not user.has_totp:
             return False
         if _TOTP_CODE.fullmatch(cleaned):
-            step = _matching_step(user.totp_secret or "", cleaned)
+            step = _matching_step(unseal(user.totp_secret or ""), cleaned)
             if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
                 return False
             user.totp_last_step = step

@@ -19,15 +19,18 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from lumipay import clock
-from lumipay.auth import guard, reset, service, sessions, twofactor
+from lumipay.auth import guard, pin, reset, service, sessions, twofactor
 from lumipay.auth.forms import (
     ChangePasswordForm,
+    ChangePinForm,
     ConfirmActionForm,
     LoginForm,
     LogoutForm,
+    PinResetForm,
     RegisterForm,
     ResetPasswordForm,
     ResetRequestForm,
+    SetPinForm,
     TwoFactorForm,
 )
 from lumipay.auth.models import User
@@ -35,10 +38,13 @@ from lumipay.extensions import db
 from lumipay.ratelimit import (
     by_pending_user,
     by_submitted_email,
+    by_user,
     configured,
     limiter,
     login_limit,
+    register_email_limit,
     register_limit,
+    register_phone_limit,
 )
 from lumipay.web import request_origin, safe_next
 
@@ -52,6 +58,8 @@ TOTP_SETUP = "totp_setup_secret"
 
 @bp.route("/register", methods=["GET", "POST"])
 @register_limit
+@register_email_limit
+@register_phone_limit
 def register() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
@@ -74,7 +82,8 @@ def register() -> str | Response | tuple[str, int]:
                 f"{user.account_number}.",
                 "success",
             )
-            return redirect(url_for("accounts.dashboard"), code=303)
+            # Step two of opening an account: the PIN every debit will ask for.
+            return redirect(url_for("auth.transaction_pin"), code=303)
     status = 422 if form.is_submitted() else 200
     return render_template("auth/register.html", form=form), status
 
@@ -187,8 +196,22 @@ def security() -> str:
         "auth/security.html",
         recovery_left=twofactor.recovery_codes_left(current_user.id),
         live_sessions=sessions.live_sessions(current_user.id),
+        this_session=sessions.token_hash(session.get(guard.SID)),
         action_form=ConfirmActionForm(),
     )
+
+
+@bp.route("/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+def end_session(session_id: int) -> Response:
+    """End one sign-in listed on the Security page: a browser or an API client."""
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    if not sessions.end_one(current_user.id, session_id, "ended_by_customer"):
+        abort(404)
+    service.record_session_ended(current_user.id, session_id, origin=request_origin())
+    flash("That sign-in has ended.", "info")
+    return redirect(url_for("auth.security"), code=303)
 
 
 @bp.route("/two-factor/setup", methods=["GET", "POST"])
@@ -223,6 +246,7 @@ def two_factor_setup() -> str | Response | tuple[str, int]:
 
 
 @bp.route("/password", methods=["GET", "POST"])
+@limiter.limit(configured("LIMIT_LOGIN"), methods=["POST"], key_func=by_user)
 @login_required
 def change_password() -> str | Response | tuple[str, int]:
     form = ChangePasswordForm()
@@ -235,6 +259,11 @@ def change_password() -> str | Response | tuple[str, int]:
                 origin=request_origin(),
             )
         except service.PasswordChangeError as exc:
+            db.session.expire_all()
+            if service.is_locked(current_user):
+                guard.sign_out("locked")
+                flash(service.FAILED_LOGIN_MESSAGE, "error")
+                return redirect(url_for("auth.login"), code=303)
             getattr(form, exc.field).errors.append(exc.message)
         else:
             sessions.end_all(current_user.id, "password_changed", keep=session.get(guard.SID))
@@ -285,3 +314,86 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
             return redirect(url_for("auth.login"), code=303)
     status = 422 if form.is_submitted() else 200
     return render_template("auth/reset_password.html", form=form), status
+
+
+@bp.route("/pin", methods=["GET", "POST"])
+@limiter.limit(configured("LIMIT_LOGIN"), methods=["POST"], key_func=by_user)
+@login_required
+def transaction_pin() -> str | Response | tuple[str, int]:
+    """Set the transaction PIN (right after registering) or change it (the current one first)."""
+    first = not current_user.has_pin
+    form = SetPinForm() if first else ChangePinForm()
+    if form.validate_on_submit():
+        try:
+            if first:
+                pin.set_first_pin(current_user.id, form.pin.data, origin=request_origin())
+            else:
+                pin.change_pin(
+                    current_user.id,
+                    form.current_pin.data,
+                    form.pin.data,
+                    origin=request_origin(),
+                )
+        except pin.PinError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+        else:
+            flash("Your transaction PIN is set." if first else "Your PIN was changed.", "success")
+            target = url_for("accounts.dashboard") if first else url_for("auth.security")
+            return redirect(target, code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/pin.html", form=form, first=first), status
+
+
+@bp.route("/pin/reset", methods=["GET", "POST"])
+@limiter.limit(configured("LIMIT_LOGIN"), methods=["POST"], key_func=by_user)
+@login_required
+def pin_reset() -> str | Response | tuple[str, int]:
+    """A forgotten or locked PIN: the password and the app's code, or the password and a link."""
+    form = PinResetForm()
+    if form.validate_on_submit():
+        origin = request_origin()
+        try:
+            if current_user.has_totp:
+                if form.pin.data != form.confirm_pin.data:
+                    raise pin.PinError("validation-error", "confirm_pin", "The PINs don't match.")
+                pin.reset_with_second_factor(
+                    current_user.id,
+                    form.password.data,
+                    form.otp_code.data,
+                    form.pin.data or "",
+                    origin=origin,
+                )
+            else:
+                pin.send_reset_link(current_user.id, form.password.data, origin=origin)
+        except pin.PinError as exc:
+            db.session.expire_all()
+            if service.is_locked(current_user):
+                guard.sign_out("locked")
+                flash(service.FAILED_LOGIN_MESSAGE, "error")
+                return redirect(url_for("auth.login"), code=303)
+            getattr(form, exc.field).errors.append(exc.message)
+        else:
+            if current_user.has_totp:
+                flash("Your transaction PIN was reset.", "success")
+            else:
+                flash("We emailed you a link to choose a new PIN. It works once.", "info")
+            return redirect(url_for("auth.security"), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/pin_reset.html", form=form), status
+
+
+@bp.route("/pin/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(configured("LIMIT_LOGIN"), methods=["POST"], key_func=by_user)
+@login_required
+def pin_reset_link(token: str) -> str | Response | tuple[str, int]:
+    form = SetPinForm()
+    if form.validate_on_submit():
+        try:
+            pin.reset_with_link(current_user.id, token, form.pin.data, origin=request_origin())
+        except pin.PinError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+        else:
+            flash("Your transaction PIN was reset.", "success")
+            return redirect(url_for("auth.security"), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/pin.html", form=form, first=True, reset=True), status

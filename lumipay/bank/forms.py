@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from lumipay.auth.forms import DebitProof
 from lumipay.money import InvalidAmount, parse_amount
 
 
@@ -42,7 +43,7 @@ class PayoutForm(AmountForm):
     idempotency_key = HiddenField()
 
 
-class ConfirmPayoutForm(PayoutForm):
+class ConfirmPayoutForm(DebitProof, PayoutForm):
     idempotency_key = HiddenField(validators=[DataRequired("This form has expired.")])
 
 

@@ -10,6 +10,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from lumipay.auth import guard
+from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.bank import service
 from lumipay.bank.forms import ConfirmPayoutForm, PayoutForm, SandboxPayForm, TopUpForm
 from lumipay.bank.models import Payout, TopUp
@@ -197,6 +199,12 @@ def payout_confirm() -> Page:
     details = _checked(form)
     if details is None:
         return render_template("bank/payout.html", form=form, holder=None), 422
+    try:
+        payee = f"{details.bank_code}:{details.account_number}"
+        debit = Debit("payout", "NGN", details.amount + details.fee, payee=payee)
+        guard.authorise_debit(form, debit, form.idempotency_key.data or "")
+    except DebitRefused:
+        return render_template("bank/payout_confirm.html", form=form, details=details), 422
     try:
         requested = service.request_payout(
             current_user.id,

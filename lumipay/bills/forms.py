@@ -5,6 +5,7 @@ from wtforms import HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
+from lumipay.auth.forms import DebitProof
 from lumipay.bills.catalogue import AIRTIME_NETWORKS, DISCOS, METER_TYPES
 from lumipay.money import InvalidAmount, format_amount, parse_amount
 from lumipay.providers.bills import DataPlan
@@ -27,7 +28,7 @@ def plan_choices(networks: list[tuple[str, str, list[DataPlan]]]) -> list[Select
     ]
 
 
-class BillForm(FlaskForm):
+class BillForm(DebitProof, FlaskForm):
     """Every bill form carries the idempotency key of its rendering."""
 
     idempotency_key = HiddenField(validators=[DataRequired("This form has expired.")])

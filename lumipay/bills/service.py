@@ -278,6 +278,7 @@ def pay_bill(
     idempotency_key: str,
     origin: Origin,
     replayable: idempotency.Replayable | None = None,
+    step_up: bool | str = False,
 ) -> PaidBill:
     """Hold the money and record the bill as processing; the provider call goes to a job.
 
@@ -290,6 +291,7 @@ def pay_bill(
         "recipient": plan.recipient,
         "variation_code": plan.variation_code,
         "amount": plan.amount,
+        "step_up": step_up,  # how the debit was authorised (lumipay.auth.debits)
     }
     reference = new_reference("BL")
 

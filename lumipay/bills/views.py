@@ -10,6 +10,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from lumipay.auth import guard
+from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.bills import service
 from lumipay.bills.forms import AirtimeForm, BillForm, DataForm, ElectricityForm, plan_choices
 from lumipay.idempotency.service import IdempotencyError
@@ -32,16 +34,26 @@ def _error(form: BillForm, field: str | None, message: str) -> None:
     target.errors = [*target.errors, message]
 
 
-def _pay(form: BillForm, template: str, plan: Callable[[], service.BillPlan]) -> Page:
+def _pay(
+    form: BillForm,
+    template: str,
+    plan: Callable[[], service.BillPlan],
+    confirm: str | None = None,
+) -> Page:
     """Validate, plan, hold: a receipt on success, the form with its errors otherwise."""
     try:
         checked = plan()
+        debit = Debit("bill", "NGN", checked.amount + checked.fee)
+        authorised = guard.authorise_debit(form, debit, form.idempotency_key.data or "")
         paid = service.pay_bill(
             current_user.id,
             checked,
             idempotency_key=form.idempotency_key.data,
             origin=request_origin(),
+            step_up=authorised.fingerprint,
         )
+    except DebitRefused:
+        return render_template(confirm or template, form=form, plan=checked), 422
     except service.BillError as exc:
         _error(form, exc.field, exc.message)
         return render_template(template, form=form), 422
@@ -118,7 +130,12 @@ def electricity_confirm() -> Page:
     amount = form.amount_minor() if form.validate_on_submit() else None
     if amount is None:
         return render_template("bills/electricity.html", form=form), 422
-    return _pay(form, "bills/electricity.html", lambda: _electricity_plan(form, amount))
+    return _pay(
+        form,
+        "bills/electricity.html",
+        lambda: _electricity_plan(form, amount),
+        confirm="bills/electricity_confirm.html",
+    )
 
 
 def _own_bill(reference: str):  # type: ignore[no-untyped-def]

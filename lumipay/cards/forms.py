@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from lumipay.auth.forms import DebitProof
 from lumipay.cards.mcc import GROUPS
 from lumipay.money import InvalidAmount, parse_amount
 
@@ -72,7 +73,7 @@ class NewCardForm(LimitsForm):
     idempotency_key = HiddenField(validators=[DataRequired("This form has expired.")])
 
 
-class RevealForm(FlaskForm):
+class RevealForm(DebitProof, FlaskForm):
     password = PasswordField(
         "Your password", validators=[DataRequired("Enter your password."), Length(max=128)]
     )

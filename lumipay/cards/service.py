@@ -346,7 +346,7 @@ def reveal(
     if card.provider_token is None or card.status in (TERMINATED, FAILED):
         raise CardError(None, "This card has no details to show.")
     if not verify_password(user.password_hash, password or ""):
-        auth.record_failed_second_factor(user_id, origin=origin)
+        auth.record_failed_password(user_id, origin=origin)
         raise RevealRefused("password", "That is not your password.", locked=_locked_out(user_id))
     if user.has_totp and not twofactor.verify(user_id, code or "", origin=origin):
         auth.record_failed_second_factor(user_id, origin=origin)

@@ -22,6 +22,7 @@ from wtforms.fields.choices import SelectChoice
 
 from lumipay.auth import guard
 from lumipay.auth import service as auth
+from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.cards import service
 from lumipay.cards.forms import (
     SAMPLE_MCCS,
@@ -192,6 +193,10 @@ def reveal(reference: str) -> Page:
     card = _own(reference)
     form = RevealForm()
     if not form.validate_on_submit():
+        return _render_detail(card, form, 422)
+    try:
+        guard.authorise_debit(form, Debit("card_reveal", card.currency, 0), "")
+    except DebitRefused:
         return _render_detail(card, form, 422)
     try:
         details = service.reveal(

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired
 
+from lumipay.auth.forms import DebitProof
 from lumipay.money import InvalidAmount, parse_amount
 
 
@@ -32,7 +33,7 @@ class ConvertForm(FlaskForm):
             return None
 
 
-class ConfirmQuoteForm(FlaskForm):
+class ConfirmQuoteForm(DebitProof, FlaskForm):
     """Step two: the quote to convert at."""
 
     quote = HiddenField(validators=[DataRequired("This quote has expired. Get a new quote.")])

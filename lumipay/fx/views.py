@@ -8,6 +8,8 @@ from werkzeug.wrappers import Response
 
 from lumipay import clock
 from lumipay.accounts.service import wallets_for
+from lumipay.auth import guard
+from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.database import as_utc
 from lumipay.fx import charts, service
 from lumipay.fx.forms import ConfirmQuoteForm, ConvertForm
@@ -101,6 +103,14 @@ def confirm() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         again.form_errors = ["This quote has expired. Get a new quote."]
         return _render_convert(again, 422)
+    quote = service.quote_for(current_user.id, form.quote.data)
+    if quote is not None:
+        try:
+            debit = Debit("conversion", quote.from_currency, quote.debit_amount)
+            guard.authorise_debit(form, debit, "")
+        except DebitRefused:
+            seconds = int((as_utc(quote.expires_at) - clock.now()).total_seconds())
+            return render_template("fx/quote.html", quote=quote, form=form, seconds=seconds), 422
     try:
         done = service.convert(current_user.id, form.quote.data, origin=request_origin())
     except service.FxError as exc:

@@ -54,6 +54,28 @@ class RequestInFlight(IdempotencyError):
     status = 409
 
 
+# The value of a payload's "step_up" when the request skipped its one-time factors because it
+# repeats a completed one (lumipay.auth.debits): such a request may only replay, never claim,
+# and it matches the first whatever step-up was decided for it then.
+REPLAY_ONLY = "replay-only"
+
+
+class ReplayExpired(IdempotencyError):
+    """A repeat skipped its one-time code, but there is nothing left to replay (HTTP 422)."""
+
+    status = 422
+
+
+def _prints(payload: dict[str, Any], scoped: str | None) -> tuple[str, set[str]]:
+    """(the fingerprint to store, every fingerprint a stored claim may have to replay)."""
+    base = {"scope": scoped, **payload} if scoped is not None else dict(payload)
+    if payload.get("step_up") != REPLAY_ONLY:
+        print_ = fingerprint(base)
+        return print_, {print_}
+    variants = {fingerprint({**base, "step_up": decided}) for decided in (True, False)}
+    return "", variants
+
+
 def fingerprint(payload: dict[str, Any]) -> str:
     """A stable hash of what the request asked for."""
     encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
@@ -86,11 +108,11 @@ def _record(owner_id: int, key: str) -> IdempotencyRecord | None:
     )
 
 
-def _replay(owner_id: int, key: str, scope: str, print_: str) -> str:
+def _replay(owner_id: int, key: str, scope: str, prints: set[str]) -> str:
     record = _record(owner_id, key)
     if record is None or record.outcome is None:
         raise RequestInFlight("This request is still being processed. Refresh in a moment.")
-    if record.scope != scope or record.fingerprint != print_:
+    if record.scope != scope or record.fingerprint not in prints:
         raise KeyReused(
             "This form was already submitted with different details. Start again from a fresh form."
         )
@@ -153,14 +175,18 @@ def run_once(
     """
     if not KEY_PATTERN.match(key or ""):
         raise IdempotencyError("This form has expired. Please start again.")
-    print_ = fingerprint({"scope": scope, **payload}) if replayable else fingerprint(payload)
+    print_, matching = _prints(payload, scope if replayable else None)
 
     def attempt() -> tuple[str, bool]:
         if replayable is not None:
             _refuse_twin(owner_id, key)
             _forget_expired(owner_id, key)
+        if not print_:
+            if _record(owner_id, key) is None:
+                raise ReplayExpired("This payment needs confirming again: start from a fresh form.")
+            return _replay(owner_id, key, scope, matching), True
         if not _claim(owner_id, key, scope, print_, outcome):
-            return _replay(owner_id, key, scope, print_), True
+            return _replay(owner_id, key, scope, matching), True
         work()
         if replayable is not None:
             status, body = replayable.respond(outcome)

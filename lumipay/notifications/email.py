@@ -1,13 +1,16 @@
 """Emails to customers: security notices and password-reset links.
 
-There is no mail provider yet. Each message is logged; with `SMTP_HOST` set it is also sent over
-SMTP (STARTTLS unless `SMTP_STARTTLS=false`); with `MAIL_CAPTURE` (tests) it is appended to
-`outbox(app)` instead of being sent. Callers send only after their transaction has committed.
+With `SMTP_HOST` set each message is sent over SMTP (STARTTLS unless `SMTP_STARTTLS=false`);
+production refuses to start without it. In development without it the message is printed to the
+console (stderr), never to the JSON logs: bodies carry reset links and one-time codes. Only the
+recipient and subject are logged. With `MAIL_CAPTURE` (tests) it is appended to `outbox(app)`
+instead. Callers send only after their transaction has committed.
 """
 
 from __future__ import annotations
 
 import smtplib
+import sys
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -35,12 +38,20 @@ def send_email(to: str, subject: str, body: str) -> None:
         outbox(app).append(message)
         return
     if not app.config.get("SMTP_HOST"):
-        app.logger.info("email body (no SMTP_HOST configured):\n%s", body)
+        print_to_console(message)
         return
     try:
         _send_smtp(app, message)
     except (OSError, smtplib.SMTPException):
         app.logger.exception("email to %s could not be sent", to)
+
+
+def print_to_console(message: Email) -> None:
+    """Development without SMTP: show the email (and its links) to the developer only."""
+    sys.stderr.write(
+        f"\n--- email to {message.to}: {message.subject} ---\n{message.body}\n--- end ---\n"
+    )
+    sys.stderr.flush()
 
 
 def _send_smtp(app: Flask, message: Email) -> None:

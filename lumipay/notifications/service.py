@@ -14,6 +14,7 @@ from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
 from lumipay.jobs.queue import job
+from lumipay.notifications.email import Email, print_to_console
 from lumipay.notifications.models import Notification
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def _claim_email(notification_id: int) -> Notification | None:
 
 @job
 def send_email(notification_id: int) -> None:
-    """Email a notification once: SMTP when MAIL_SERVER is set, the log otherwise."""
+    """Email a notification once: SMTP when MAIL_SERVER is set, the console otherwise."""
     note = _claim_email(notification_id)
     if note is None:
         return
@@ -94,6 +95,4 @@ def send_email(notification_id: int) -> None:
                 smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
             smtp.send_message(message)
     else:
-        log.info(
-            "email (console)", extra={"to": user.email, "subject": note.title, "body": note.body}
-        )
+        print_to_console(Email(user.email, note.title, note.body))

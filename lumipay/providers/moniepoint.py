@@ -31,6 +31,7 @@ from typing import Any
 
 import requests
 
+from lumipay.providers import signing
 from lumipay.providers.bank import (
     CHARGEBACK,
     REFUND,
@@ -96,7 +97,7 @@ def signature(client_secret: str, raw_body: bytes) -> str:
 def is_valid_signature(client_secret: str, raw_body: bytes, presented: str | None) -> bool:
     if not client_secret:
         return False
-    return hmac.compare_digest(signature(client_secret, raw_body), (presented or "").lower())
+    return signing.same(signature(client_secret, raw_body), (presented or "").lower())
 
 
 def collection_event(

@@ -20,9 +20,18 @@ def signature(secret: str, timestamp: str, raw_body: bytes) -> str:
     return SCHEME + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+def same(expected: str, presented: str | None) -> bool:
+    """Constant-time equality of two header values, whatever characters `presented` holds.
+
+    `hmac.compare_digest` raises TypeError on a non-ASCII str, so both sides are compared as
+    UTF-8 bytes: a header of any characters is simply not equal, never a 500.
+    """
+    return hmac.compare_digest(expected.encode(), (presented or "").encode("utf-8", "replace"))
+
+
 def is_valid(secret: str, timestamp: str, raw_body: bytes, presented: str) -> bool:
     """Compare in constant time, so the signature can't be guessed byte by byte."""
-    return hmac.compare_digest(signature(secret, timestamp, raw_body), presented or "")
+    return same(signature(secret, timestamp, raw_body), presented)
 
 
 def signed_headers(secret: str, timestamp: int, raw_body: bytes) -> dict[str, str]:

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from lumipay.auth.forms import DebitProof
 from lumipay.money import InvalidAmount, parse_amount
 
 
@@ -34,9 +35,8 @@ class TransferForm(FlaskForm):
             return None
 
 
-class ConfirmTransferForm(TransferForm):
-    """Step two: the same fields, hidden, plus the key this rendering of the form carries."""
+class ConfirmTransferForm(DebitProof, TransferForm):
+    """Step two: the same fields, hidden, plus the key this rendering of the form carries and
+    what authorises the debit (the PIN, and the step-up codes: lumipay.auth.debits)."""
 
     idempotency_key = HiddenField(validators=[DataRequired("This form has expired.")])
-    # Asked for above the step-up threshold when two-step verification is on (see stepup.py).
-    otp_code = StringField("Code from your authenticator app", validators=[Length(max=32)])

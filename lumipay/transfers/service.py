@@ -146,6 +146,7 @@ def send_transfer(
     idempotency_key: str,
     origin: Origin,
     replayable: idempotency.Replayable | None = None,
+    step_up: bool | str = False,
 ) -> SentTransfer:
     """Move money to another customer at once; a repeat of the same key returns the first one.
 
@@ -159,6 +160,8 @@ def send_transfer(
         "to_account_number": (to_account_number or "").strip(),
         "amount": amount,
         "narration": narration,
+        # Whether the second factor was asked for: part of what the key stands for.
+        "step_up": step_up,
     }
     reference = new_reference()
 

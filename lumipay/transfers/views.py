@@ -7,14 +7,14 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from lumipay.accounts.service import wallet_by_public_id, wallets_for
-from lumipay.auth import guard, twofactor
-from lumipay.auth import service as auth
+from lumipay.auth import guard
+from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.beneficiaries import service as beneficiaries
 from lumipay.beneficiaries.forms import RemoveBeneficiaryForm, SaveBeneficiaryForm
 from lumipay.idempotency.service import IdempotencyError
 from lumipay.money import format_amount, to_major_str
 from lumipay.ratelimit import by_user, configured, limiter
-from lumipay.transfers import service, stepup
+from lumipay.transfers import service
 from lumipay.transfers.forms import ConfirmTransferForm, TransferForm, new_idempotency_key
 from lumipay.web import request_origin
 
@@ -112,32 +112,24 @@ def new() -> str | Response | tuple[str, int]:
     return _render_confirm(confirm, plan)
 
 
+def _debit(currency: str, amount: int, account_number: str) -> Debit:
+    return Debit("transfer", currency, amount, payee=f"lumipay:{account_number.strip()}")
+
+
 def _render_confirm(form: ConfirmTransferForm, plan: service.TransferPlan) -> str:
+    debit = _debit(plan.currency, plan.amount, plan.recipient.account_number)
+    needs = guard.debit_needs(debit)
     return render_template(
         "transfers/confirm.html",
         form=form,
         plan=plan,
-        needs_code=stepup.code_required(
-            current_user, plan.currency, plan.amount, form.idempotency_key.data
-        ),
-        offer_enrolment=stepup.enrolment_offered(current_user, plan.currency, plan.amount),
+        needs=needs,
+        needs_code=needs.otp,
+        offer_enrolment=needs.step_up and not current_user.has_totp,
     )
 
 
-def _second_factor_refusal(
-    form: ConfirmTransferForm, amount: int
-) -> str | Response | tuple[str, int] | None:
-    """None when the code is right; else the page to show (the confirm page with an error, or
-    sign-in when wrong codes locked the account)."""
-    origin = request_origin()
-    if twofactor.verify(current_user.id, form.otp_code.data or "", origin=origin):
-        return None
-    auth.record_failed_second_factor(current_user.id, origin=origin)
-    if auth.is_locked(current_user):
-        guard.sign_out("locked")
-        flash(auth.FAILED_LOGIN_MESSAGE, "error")
-        return redirect(url_for("auth.login"), code=303)
-    form.otp_code.errors = ["That code doesn't match. Enter the newest code from your app."]
+def _refused(form: ConfirmTransferForm, amount: int) -> tuple[str, int]:
     plan = _planned(form, amount)
     if plan is None:
         return _render_new(form, None), 422
@@ -153,12 +145,14 @@ def confirm() -> str | Response | tuple[str, int]:
     amount = form.amount_minor(_currency_of(form)) if form.validate_on_submit() else None
     if amount is None:
         return _render_new(form, None), 422
-    if stepup.code_required(
-        current_user, _currency_of(form), amount, form.idempotency_key.data or ""
-    ):
-        refusal = _second_factor_refusal(form, amount)
-        if refusal is not None:
-            return refusal
+    try:
+        authorised = guard.authorise_debit(
+            form,
+            _debit(_currency_of(form), amount, form.to_account_number.data or ""),
+            form.idempotency_key.data or "",
+        )
+    except DebitRefused:
+        return _refused(form, amount)
     try:
         transfer = service.send_transfer(
             current_user.id,
@@ -168,6 +162,7 @@ def confirm() -> str | Response | tuple[str, int]:
             form.narration.data or "",
             idempotency_key=form.idempotency_key.data,
             origin=request_origin(),
+            step_up=authorised.fingerprint,
         )
     except service.TransferError as exc:
         field = getattr(form, exc.field or "amount")

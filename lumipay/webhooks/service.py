@@ -24,7 +24,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql
 
-from lumipay import metrics
+from lumipay import jsonsafe, metrics
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
@@ -85,7 +85,7 @@ def _reject(channel: str, status: int, reason: str, client: str | None) -> Webho
 def _parse(raw_body: bytes) -> dict[str, Any] | None:
     """The delivery's JSON object if it has an id, a type and a data object; else None."""
     try:
-        body = json.loads(raw_body.decode("utf-8"))
+        body = jsonsafe.loads(raw_body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(body, dict) or _has_nul(body):
@@ -218,7 +218,7 @@ def receive_moniepoint(
     if not moniepoint.is_valid_signature(secret, raw_body, presented_signature):
         raise _reject("bank", 401, "forged", client)
     try:
-        body = json.loads(raw_body.decode("utf-8"))
+        body = jsonsafe.loads(raw_body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         body = None
     event_type = body.get("eventType") if isinstance(body, dict) else None

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from lumipay import metrics
 from lumipay.extensions import csrf
 from lumipay.providers import moniepoint, signing
+from lumipay.ratelimit import WebhookFailures
 from lumipay.webhooks import service
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/lumipay/v1/webhooks")
@@ -24,6 +25,7 @@ csrf.exempt(bp)
 def receive(channel: str) -> tuple[Response, int]:
     started = time.perf_counter()
     raw = request.get_data(cache=False)
+    client = request.remote_addr or "unknown"
     try:
         if channel == "bank" and moniepoint.SIGNATURE_HEADER in request.headers:
             accepted = service.receive_moniepoint(
@@ -38,6 +40,12 @@ def receive(channel: str) -> tuple[Response, int]:
                 client=request.remote_addr,
             )
     except service.WebhookRejected as exc:
+        if exc.status != 401:
+            return jsonify(status="rejected", reason=exc.reason), exc.status
+        # Only deliveries that fail verification count; a signed one is never throttled.
+        if WebhookFailures.exhausted(client):
+            return jsonify(status="rejected", reason="too many failed deliveries"), 429
+        WebhookFailures.hit(client)
         return jsonify(status="rejected", reason=exc.reason), exc.status
     if channel == "cards" and accepted.answer is not None:
         # The issuer's deadline is 2 s for the whole answer; the alert rules watch this.

@@ -40,7 +40,18 @@ def freeze(admin, customer, reason: str = "Suspicious activity reported", action
     page = admin.get(f"/admin/customers/{user_id(customer)}")
     form = page.forms[f"{action}-form"]
     form["reason"] = reason
-    return form.submit(expect_errors=True)
+    response = form.submit(expect_errors=True)
+    if action == "freeze" and response.status_int == 303:
+        # A freeze ends every sign-in of the customer; they may sign in again and look.
+        assert customer.get("/dashboard", expect_errors=True).status_int == 302
+        login = customer.get("/auth/login").forms["login-form"]
+        login["email"], login["password"] = customer.email, customer.password
+        assert login.submit().status_int == 303
+    return response
+
+
+def fresh_csrf(customer):  # type: ignore[no-untyped-def]
+    return customer.get("/dashboard").forms["logout-form"]["csrf_token"].value
 
 
 def test_overview_shows_totals_volumes_attention_and_health(register, admin, ctx):
@@ -161,7 +172,9 @@ def test_frozen_customer_cannot_convert(register, admin, clock, ctx):
     assert page.status_int == 200, page.text
     freeze(tola, ada)  # between the quote and the confirm
     before = money_state()
-    response = page.forms["quote-confirm-form"].submit(expect_errors=True)
+    form = page.forms["quote-confirm-form"]
+    form["csrf_token"] = fresh_csrf(ada)  # the freeze signed her out; she signed in again
+    response = form.submit(expect_errors=True)
     assert response.status_int == 422
     assert FROZEN in response.text
     assert money_state() == before
@@ -176,7 +189,9 @@ def test_frozen_customer_cannot_pay_out(register, admin, ctx):
     confirm = payout_step_one(ada, "0123456789", "1,000")
     freeze(admin(), ada)  # between the name enquiry and the confirm
     before = money_state()
-    response = confirm.forms["payout-confirm-form"].submit(expect_errors=True)
+    form = confirm.forms["payout-confirm-form"]
+    form["csrf_token"] = fresh_csrf(ada)  # the freeze signed her out; she signed in again
+    response = form.submit(expect_errors=True)
     assert response.status_int == 422
     assert FROZEN in response.text
     assert money_state() == before

@@ -20,7 +20,14 @@ from lumipay.idempotency import service as idempotency
 from lumipay.ledger.verify import verify_ledger
 from lumipay.transfers.models import Transfer
 from tests.conftest import PASSWORD, Browser, set_tier
-from tests.integration.helpers.api import API, ApiClient, api_register, new_key, ngn_wallet_id
+from tests.integration.helpers.api import (
+    API,
+    ApiClient,
+    api_register,
+    new_key,
+    ngn_wallet_id,
+    post_debit,
+)
 from tests.integration.test_transfers import money_state
 from tests.security.conftest import enrol_totp
 
@@ -374,6 +381,7 @@ def test_a_large_transfer_needs_the_code_when_two_step_verification_is_on(app, c
     code = pyotp.TOTP(secret).at(clock())
     ada.take(ada.post("/auth/login", {"login": person.email, "password": PASSWORD,
                                       "otp_code": code}).json)  # fmt: skip
+    ada.pin = person.pin  # set at registration: every API debit now carries it
     clock.advance(30)
     bayo = api_register(app, "Bayo Adeyemi")
     big = app.config["STEP_UP_THRESHOLD"] + 1
@@ -584,7 +592,13 @@ def test_bill_refusals_name_the_field_and_hold_nothing(app, ctx, bills_sandbox):
     doc = assert_problem(ada.post("/bills/pay", power, key=new_key()), 422, "over-kyc-limit")
     assert doc["errors"][0]["field"] == "amount" and "Tier 1" in doc["detail"]
     set_tier(ada.email, 3)
-    doc = assert_problem(ada.post("/bills/pay", power, key=new_key()), 422, "insufficient-funds")
+    # Above Tier 1 amounts an API debit needs the PIN; above step-up, the emailed code too.
+    assert_problem(ada.post("/bills/pay", power, key=new_key()), 403, "pin-not-set")
+    assert ada.post("/users/me/pin", {"pin": "2468"}).status_int == 204
+    ada.pin, key = "2468", new_key()
+    assert_problem(ada.post("/bills/pay", power, key=key), 401, "email-code-required")
+    coded = post_debit(app, ada, "/bills/pay", power, key)
+    doc = assert_problem(coded, 422, "insufficient-funds")
     assert doc["errors"][0]["field"] == "amount"
     doc = assert_problem(ada.post("/bills/pay", {"category": "gas"}, key=new_key()), 422,
                          "validation-error")  # fmt: skip

@@ -21,7 +21,13 @@ from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.models import Hold
 from tests.conftest import PASSWORD, Browser, set_tier
-from tests.integration.helpers.api import ApiClient, api_register, new_key, ngn_wallet_id
+from tests.integration.helpers.api import (
+    ApiClient,
+    api_register,
+    new_key,
+    ngn_wallet_id,
+    post_debit,
+)
 from tests.integration.helpers.bank import settle
 from tests.integration.test_api import BONUS, assert_ledger_ok, assert_problem, count
 from tests.integration.test_bank_payouts import bank_config, review  # noqa: F401 (autouse)
@@ -150,8 +156,10 @@ def test_tier_1_payout_is_refused_with_its_own_problem_type(app, ctx):
 def test_payout_over_the_kyc_limit_or_the_balance_is_refused(app, ctx, monkeypatch):
     ada = api_register(app, "Ada Obi")
     set_tier(ada.email, 2)
+    assert ada.post("/users/me/pin", {"pin": "2468"}).status_int == 204  # above Tier 1 amounts
+    ada.pin = "2468"
     over_balance = {**PAYOUT, "amount": BONUS}  # the fee makes it one fee too much
-    doc = assert_problem(ada.post("/bank/payout", over_balance, key=new_key()), 422,
+    doc = assert_problem(post_debit(app, ada, "/bank/payout", over_balance, new_key()), 422,
                          "insufficient-funds")  # fmt: skip
     assert doc["errors"][0]["field"] == "amount"
     limits = json.loads(json.dumps(app.config["KYC_LIMITS"]), object_hook=_int_keys)

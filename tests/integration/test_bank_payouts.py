@@ -17,7 +17,7 @@ from lumipay.extensions import db
 from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger.models import Hold, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
-from tests.conftest import set_tier
+from tests.conftest import set_tier, submit_debit
 from tests.integration.helpers.bank import (
     BANK_SECRET,
     SECRET,
@@ -325,9 +325,9 @@ def test_a_payout_counts_against_the_daily_limit_with_its_fee(ctx, register, adm
     # ₦79,950 + ₦50 fee is exactly what is left; one kobo more is refused.
     over = payout_step_one(ada, "0123456789", "79,950.01")
     confirm = over.forms["payout-confirm-form"] if over.status_int == 200 else None
-    refused = confirm.submit(expect_errors=True) if confirm is not None else over
+    refused = submit_debit(ada.browser.app, confirm) if confirm is not None else over
     assert refused.status_int == 422 and "Tier 2 daily limit" in refused.text
     assert db.session.scalar(select(func.count(Payout.id))) == 0
     fits = payout_step_one(ada, "0123456789", "79,950")
-    assert fits.forms["payout-confirm-form"].submit().status_int == 303
+    assert submit_debit(ada.browser.app, fits.forms["payout-confirm-form"]).status_int == 303
     assert_ledger_ok()

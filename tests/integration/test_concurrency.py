@@ -154,6 +154,7 @@ def test_ten_concurrent_submits_of_one_confirm_form_make_one_transfer(app: Flask
     form["to_account_number"] = bayo.account_number
     form["amount"] = "5,000"
     confirm = form.submit().forms["confirm-form"]
+    confirm["pin"] = ada.pin
     fields = dict(confirm.submit_fields())
     cookies = {cookie.name: cookie.value for cookie in ada.browser.cookiejar}
     barrier = threading.Barrier(10)

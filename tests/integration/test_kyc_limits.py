@@ -19,7 +19,7 @@ from lumipay.ledger.verify import verify_ledger
 from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.models import Transfer
 from lumipay.transfers.service import TransferError, send_transfer
-from tests.conftest import set_tier
+from tests.conftest import set_tier, submit_debit
 from tests.integration.test_fx import open_usd, quote_page
 from tests.integration.test_transfers import money_state, step_one, wallet
 
@@ -32,7 +32,7 @@ def confirm(customer: Any, to: str, amount: str) -> Any:
     """Step one and confirm of a transfer; returns the confirm's response (303 or 422)."""
     page = step_one(customer, to, amount)
     assert page.status_int == 200, page.text
-    return page.forms["confirm-form"].submit(expect_errors=True)
+    return submit_debit(customer.browser.app, page.forms["confirm-form"])
 
 
 def assert_refused(response: Any, message: str, before: Any) -> None:
@@ -133,7 +133,7 @@ def test_a_conversion_counts_against_the_daily_limit(register, ctx, clock):
     page = quote_page(ada, "50,000.01")
     assert page.status_int == 200, page.text
     before = money_state()
-    refused = page.forms["quote-confirm-form"].submit(expect_errors=True)
+    refused = submit_debit(ada.browser.app, page.forms["quote-confirm-form"])
     assert_refused(refused, "Tier 1 limit of ₦50,000.00 per transaction", before)
     assert db.session.scalar(select(FxQuote.status)) != "converted"
     assert verify_ledger().ok

@@ -9,7 +9,7 @@ from lumipay.auth.models import User
 from lumipay.auth.nuban import is_valid_account_number
 from lumipay.extensions import db
 from lumipay.ledger.models import Account, Entry
-from tests.conftest import PASSWORD, register_via_form, unique_details
+from tests.conftest import PASSWORD, register_via_form, set_pin_via_page, unique_details
 
 
 def count(model) -> int:  # type: ignore[no-untyped-def]
@@ -28,7 +28,7 @@ def test_registration_opens_account_with_welcome_bonus(register, ctx):
     bonus_entries = db.session.scalars(select(Entry).where(Entry.account_id == wallet.id)).all()
     assert [e.amount for e in bonus_entries] == [10_000_000]
     actions = db.session.scalars(select(AuditEvent.action)).all()
-    assert "register" in actions
+    assert "register" in actions and "pin_set" in actions, "the PIN is step two of registering"
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "register"))
     assert event.ip == "198.51.100.20"
 
@@ -71,7 +71,7 @@ def test_bonus_can_be_disabled(app, web, ctx):
     try:
         response = register_via_form(web, **unique_details("Zero Bonus"))
         assert response.status_int == 303
-        assert "₦0.00" in response.follow().text
+        assert "₦0.00" in set_pin_via_page(web, response.follow()).text
         assert count(Entry) == 0
     finally:
         app.config["INITIAL_BONUS"] = 10_000_000

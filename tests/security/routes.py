@@ -12,7 +12,8 @@ waiting for review), {kyc_address} (the /kyc page of Ada moved to Tier 2, where 
 proof-of-address form is), {card} (Ada's active multi-use card),
 {card_clear} (the test merchant's answer to a purchase with Ada's card, which carries the form
 that clears it), {topup} (Ada's pending checkout top-up), {payout} (Ada's payout awaiting
-approval), {payout_confirm} (the confirm step of a payout, reached by posting step one).
+approval), {payout_confirm} (the confirm step of a payout, reached by posting step one),
+{sign_in} (Ada's API sign-in, listed with an End button on her Security page).
 
 The KYC document (/admin/kyc/<id>/document) is ADMIN: the customer who sent it, and everyone
 else, gets 404 (test_customers_get_404_on_every_admin_route).
@@ -62,6 +63,9 @@ class Route:
     owned: bool = False  # names a customer's object: another customer must get 404
     signed: bool = False  # authenticated by an HMAC signature, not a session (webhooks)
     bearer: bool = False  # JSON API without a token yet (register, login, refresh)
+    # Moves money: its confirm step is authorised by lumipay.auth.debits (the transaction PIN,
+    # and step-up by value, by the Lagos day's total and on a first payment to an account).
+    step_up: bool = False
 
     def __str__(self) -> str:
         return self.rule
@@ -91,6 +95,23 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/auth/keepalive", "/auth/keepalive", ("POST",), SIGNED_IN, "/dashboard"),
     Route("/auth/security", "/auth/security", ("GET",), SIGNED_IN),
+    Route("/auth/pin", "/auth/pin", ("GET", "POST"), SIGNED_IN, "/auth/pin"),
+    Route("/auth/pin/reset", "/auth/pin/reset", ("GET", "POST"), SIGNED_IN, "/auth/pin/reset"),
+    Route(
+        "/auth/pin/reset/<token>",
+        "/auth/pin/reset/{token}",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/auth/pin/reset/{token}",
+    ),
+    Route(
+        "/auth/sessions/<int:session_id>/end",
+        "/auth/sessions/{sign_in}/end",
+        ("POST",),
+        SIGNED_IN,
+        "/auth/security",
+        owned=True,
+    ),
     Route(
         "/auth/two-factor/setup",
         "/auth/two-factor/setup",
@@ -106,7 +127,9 @@ ROUTES: tuple[Route, ...] = (
         "/transactions/<reference>", "/transactions/{reference}", ("GET",), SIGNED_IN, owned=True
     ),
     Route("/transfers/new", "/transfers/new", ("GET", "POST"), SIGNED_IN, "/transfers/new"),
-    Route("/transfers/confirm", "/transfers/confirm", ("POST",), SIGNED_IN, "{confirm}"),
+    Route(
+        "/transfers/confirm", "/transfers/confirm", ("POST",), SIGNED_IN, "{confirm}", step_up=True
+    ),
     Route("/transfers/name-enquiry", "/transfers/name-enquiry", ("GET",), SIGNED_IN),
     Route("/transfers/<reference>", "/transfers/{reference}", ("GET",), SIGNED_IN, owned=True),
     Route("/statements", "/statements", ("GET",), SIGNED_IN),
@@ -122,8 +145,15 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/metrics", "/metrics", ("GET",), PUBLIC),
     Route("/bills", "/bills", ("GET",), SIGNED_IN),
-    Route("/bills/airtime", "/bills/airtime", ("GET", "POST"), SIGNED_IN, "/bills/airtime"),
-    Route("/bills/data", "/bills/data", ("GET", "POST"), SIGNED_IN, "/bills/data"),
+    Route(
+        "/bills/airtime",
+        "/bills/airtime",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/bills/airtime",
+        step_up=True,
+    ),
+    Route("/bills/data", "/bills/data", ("GET", "POST"), SIGNED_IN, "/bills/data", step_up=True),
     Route(
         "/bills/electricity",
         "/bills/electricity",
@@ -137,6 +167,7 @@ ROUTES: tuple[Route, ...] = (
         ("POST",),
         SIGNED_IN,
         "{electricity_confirm}",
+        step_up=True,
     ),
     Route("/bills/<reference>", "/bills/{bill}", ("GET",), SIGNED_IN, owned=True),
     Route("/bills/<reference>/status", "/bills/{bill}/status", ("GET",), SIGNED_IN, owned=True),
@@ -159,7 +190,14 @@ ROUTES: tuple[Route, ...] = (
         owned=True,
     ),
     Route("/bank/payout", "/bank/payout", ("GET", "POST"), SIGNED_IN, "/bank/payout"),
-    Route("/bank/payout/confirm", "/bank/payout/confirm", ("POST",), SIGNED_IN, "{payout_confirm}"),
+    Route(
+        "/bank/payout/confirm",
+        "/bank/payout/confirm",
+        ("POST",),
+        SIGNED_IN,
+        "{payout_confirm}",
+        step_up=True,
+    ),
     Route("/bank/payout/name-enquiry", "/bank/payout/name-enquiry", ("GET",), SIGNED_IN),
     Route("/bank/payouts/<reference>", "/bank/payouts/{payout}", ("GET",), SIGNED_IN, owned=True),
     Route("/admin/payouts", "/admin/payouts", ("GET",), ADMIN),
@@ -179,7 +217,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/fx", "/fx", ("GET",), SIGNED_IN),
     Route("/fx/convert", "/fx/convert", ("GET", "POST"), SIGNED_IN, "/fx/convert"),
-    Route("/fx/confirm", "/fx/confirm", ("POST",), SIGNED_IN, "{fx_quote}"),
+    Route("/fx/confirm", "/fx/confirm", ("POST",), SIGNED_IN, "{fx_quote}", step_up=True),
     Route("/kyc", "/kyc", ("GET",), SIGNED_IN),
     Route("/kyc/identity", "/kyc/identity", ("POST",), SIGNED_IN, "/kyc"),
     Route("/kyc/address", "/kyc/address", ("POST",), SIGNED_IN, "{kyc_address}"),
@@ -233,6 +271,7 @@ ROUTES: tuple[Route, ...] = (
         SIGNED_IN,
         "/cards/{card}",
         owned=True,
+        step_up=True,
     ),
     Route(
         "/cards/sandbox/merchant",
@@ -276,6 +315,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/api/lumipay/v1/auth/logout", "/api/lumipay/v1/auth/logout", ("POST",), TOKEN),
     Route("/api/lumipay/v1/users/me", "/api/lumipay/v1/users/me", ("GET",), TOKEN),
+    Route("/api/lumipay/v1/users/me/pin", "/api/lumipay/v1/users/me/pin", ("POST",), TOKEN),
     Route("/api/lumipay/v1/accounts/", "/api/lumipay/v1/accounts/", ("GET",), TOKEN),
     Route(
         "/api/lumipay/v1/accounts/transactions",
@@ -298,7 +338,9 @@ ROUTES: tuple[Route, ...] = (
         TOKEN,
         owned=True,
     ),
-    Route("/api/lumipay/v1/transfers/", "/api/lumipay/v1/transfers/", ("POST",), TOKEN),
+    Route(
+        "/api/lumipay/v1/transfers/", "/api/lumipay/v1/transfers/", ("POST",), TOKEN, step_up=True
+    ),
     Route(
         "/api/lumipay/v1/transfers/<string(maxlength=40):tx_ref>",
         "/api/lumipay/v1/transfers/{reference}",
@@ -306,7 +348,7 @@ ROUTES: tuple[Route, ...] = (
         TOKEN,
         owned=True,
     ),
-    Route("/api/lumipay/v1/bills/pay", "/api/lumipay/v1/bills/pay", ("POST",), TOKEN),
+    Route("/api/lumipay/v1/bills/pay", "/api/lumipay/v1/bills/pay", ("POST",), TOKEN, step_up=True),
     Route(
         "/api/lumipay/v1/bills/<string(maxlength=40):bill_id>",
         "/api/lumipay/v1/bills/{bill}",
@@ -420,3 +462,4 @@ ROUTES = ROUTES + ADMIN_ROUTES
 
 POSTS = tuple(r for r in ROUTES if "POST" in r.methods)
 FORMS = tuple(r for r in POSTS if r.form_page is not None)
+DEBITS = tuple(r for r in ROUTES if r.step_up)

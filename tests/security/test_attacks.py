@@ -51,6 +51,7 @@ from tests.integration.test_transfers import money_state, send, step_one
 from tests.security.conftest import new_browser
 from tests.security.routes import (
     ADMIN,
+    DEBITS,
     FORMS,
     POSTS,
     PUBLIC,
@@ -80,6 +81,7 @@ class World:
     make_admin: Callable[[], Admin] | None = None
     topup: str = ""  # Ada's checkout top-up, pending
     payout: str = ""  # Ada's payout to another bank, awaiting approval
+    sign_in: str = ""  # Ada's API sign-in (a user_sessions row), listed on her Security page
     _admin: Admin | None = dataclasses.field(default=None, repr=False)
 
     @property
@@ -102,6 +104,7 @@ class World:
             ada_id=self.ada_id,
             topup=self.topup,
             payout=self.payout,
+            sign_in=self.sign_in,
         )
 
 
@@ -146,7 +149,16 @@ def build_world(app: Flask, register: Any, names: tuple[str, str, str] | None = 
     set_tier(ada.email, 2)  # payouts need Tier 2; Ada is back on Tier 1 for the /kyc forms
     world.payout = bank_payout(ada)
     set_tier(ada.email, 1)
+    world.sign_in = api_sign_in(app, ada)
     return world
+
+
+def api_sign_in(app: Flask, customer: Customer) -> str:
+    """Sign the customer in over the JSON API; returns that sign-in's user_sessions id."""
+    client = new_browser(app, ip="192.0.2.77", agent="lumipay-cli/1.0")
+    body = {"login": customer.email, "password": customer.password}
+    assert client.post_json("/api/lumipay/v1/auth/login", body).status_int == 200
+    return str(db.session.scalar(select(func.max(UserSession.id)).where(UserSession.kind == "api")))
 
 
 def issued_card(customer: Customer) -> str:
@@ -508,6 +520,24 @@ def test_every_form_refuses_a_missing_or_wrong_csrf_token(shared_world, route):
         assert response.status_int == 400, (path, token)
     assert state() == before
     assert shared_world.ada.get("/dashboard").status_int == 200, "Ada is still signed in"
+
+
+@pytest.mark.parametrize("route", [r for r in DEBITS if r.access == SIGNED_IN], ids=str)
+def test_every_debit_confirm_step_asks_for_the_pin_and_moves_nothing_without_it(world, route):
+    """The step-up column: each debit's confirm step is authorised by lumipay.auth.debits."""
+    browser, form = page_with_form(world, route)
+    if route.rule in BILL_FORMS:
+        form = bill_form(world.ada, route.rule)  # every other field valid
+    if "password" in form.fields:
+        form["password"] = world.ada.password  # card reveal asks for it as well
+    assert "pin" in form.fields, route
+    before = state()
+    browser.pin = None  # the customer leaves it empty
+    response = browser.post(world.fill(route.path), form.submit_fields(), expect_errors=True)
+    browser.pin = world.ada.pin
+    assert response.status_int == 422, (route, response.status_int)
+    assert "transaction PIN" in response.text
+    assert state() == before
 
 
 def test_the_second_step_form_refuses_a_missing_csrf_token(app, world):

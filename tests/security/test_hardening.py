@@ -12,7 +12,7 @@ from lumipay.config import DEFAULT_SECRET_KEY, DEV_CARDS_WEBHOOK_SECRET, DEV_WEB
 from tests.conftest import unique_details
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-GOOD_SECRET = "x" * 48
+GOOD_SECRET = "pX7-rQ2vLm9sT4kWz8nB3cYh6JfD1gAe5uNo0iKt"
 
 
 def test_every_page_sends_the_security_headers(register, web, ctx):
@@ -47,7 +47,20 @@ def production(**overrides: object):  # type: ignore[no-untyped-def]
         "SESSION_COOKIE_SECURE": True,
         "REMEMBER_COOKIE_SECURE": True,
         "WEBHOOK_SECRETS": {"bills": "a-bills-webhook-secret-of-length", "bank": "", "cards": ""},
-        "METRICS_TOKEN": "a-metrics-token",
+        "METRICS_TOKEN": "mT4-metrics-token-9fQ2xLw7Zp3Rk8Vb",
+        "PIN_HMAC_KEY": "pin-hmac-Qw3Er5Ty7Ui9Op1As2Df4Gh6Jk8",
+        "TOTP_ENCRYPTION_KEYS": ["totp-key-Zx1Cv3Bn5Mq7Wr9Ty2Ui4Op6As8"],
+        "SMTP_HOST": "smtp.bank.example",
+        "BILLS_PROVIDERS": {"airtime": "vtpass", "data": "vtpass", "electricity": "vtpass"},
+        "VTPASS_BASE_URL": "https://vtpass.com",
+        "VTPASS_API_KEY": "vt-api-key",
+        "VTPASS_SECRET_KEY": "SK_vt-secret",
+        "VTPASS_PUBLIC_KEY": "PK_vt-public",
+        "CARDS_PROVIDER": "issuing",
+        "CARDS_API_URL": "https://cards.issuer.example.net",
+        "CARDS_API_KEY": "ck_live_123",
+        "FX_RATES_PROVIDER": "openexchangerates",
+        "FX_RATES_APP_ID": "oxr-app-id",
         "BANK_PROVIDER_MODE": "http",
         "MONIEPOINT_BASE_URL": "https://api.monnify.com",
         "MONIEPOINT_CLIENT_ID": "MK_PROD_CLIENT",

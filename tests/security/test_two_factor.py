@@ -11,8 +11,8 @@ from lumipay.auth.models import RecoveryCode, User
 from lumipay.auth.service import create_admin
 from lumipay.extensions import db
 from lumipay.transfers.models import Transfer
-from tests.conftest import PASSWORD, Browser, set_tier
-from tests.integration.test_transfers import money_state, reference_of, step_one
+from tests.conftest import PASSWORD, Browser, set_tier, submit_debit
+from tests.integration.test_transfers import money_state, reference_of, send, step_one
 from tests.security.conftest import (
     code_now,
     enrol_totp,
@@ -144,6 +144,7 @@ def test_large_transfer_needs_the_code_when_enrolled(register, ctx, clock):
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
     set_tier(ada.email, 2)  # ₦60,000 is past Tier 1's limit
+    send(ada, bayo.account_number, "1")  # a first payment to Bayo would step up by itself
     secret = enrol_totp(ada, clock)
 
     small = step_one(ada, bayo.account_number, "50,000")
@@ -165,10 +166,12 @@ def test_large_transfer_needs_the_code_when_enrolled(register, ctx, clock):
     # A resubmit of the same form (its code now spent) still reaches its receipt, once.
     again = form.submit()
     assert again.status_int == 303 and reference_of(again) == reference_of(sent)
-    assert db.session.query(Transfer).count() == 1
+    assert db.session.query(Transfer).count() == 2, "the first ₦1 and this one, once"
 
 
-def test_large_transfer_without_enrolment_goes_through_with_an_offer(register, ctx):
+def test_large_transfer_without_enrolment_needs_pin_and_emailed_code_with_an_offer(
+    app, register, ctx, mails
+):
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
     set_tier(ada.email, 2)  # ₦60,000 is past Tier 1's limit
@@ -176,7 +179,12 @@ def test_large_transfer_without_enrolment_goes_through_with_an_offer(register, c
     assert "otp_code" not in confirm.forms["confirm-form"].fields
     offer = confirm.html.find(id="two-factor-offer")
     assert offer is not None and "/auth/two-factor/setup" in offer.find("a")["href"]
-    assert confirm.forms["confirm-form"].submit().status_int == 303
+    asked = confirm.forms["confirm-form"].submit(expect_errors=True)
+    assert asked.status_int == 422 and "We emailed you a one-time code" in asked.text
+    form = asked.forms["confirm-form"]
+    form["email_code"] = "000000"
+    assert form.submit(expect_errors=True).status_int == 422, "a wrong code moves nothing"
+    assert submit_debit(app, form).status_int == 303
     small = step_one(ada, bayo.account_number, "1,000")
     assert small.html.find(id="two-factor-offer") is None
 

@@ -28,11 +28,14 @@ class ApiClient:
     account_number: str = ""
     user_id: str = ""  # the public id (a UUID)
     extra: dict[str, Any] = field(default_factory=dict)
+    pin: str | None = None  # once set, sent as X-Transaction-PIN on every POST (the debits)
 
     def headers(self, key: str | None = None, **more: str) -> dict[str, str]:
         found = dict(more)
         if self.access:
             found["Authorization"] = f"Bearer {self.access}"
+        if self.pin and "X-Transaction-PIN" not in found:
+            found["X-Transaction-PIN"] = self.pin
         if key:
             found["Idempotency-Key"] = key
         return found
@@ -84,3 +87,16 @@ def api_register(app: Flask, name: str = "Api Customer", ip: str = "198.51.100.4
 def ngn_wallet_id(client: ApiClient) -> str:
     wallets = client.get("/accounts/").json["wallets"]
     return next(w["wallet_id"] for w in wallets if w["currency"] == "NGN")
+
+
+def post_debit(app: Flask, client: ApiClient, path: str, body: Any, key: str) -> Any:
+    """POST a debit; when it asks for the code we emailed (above step-up), send that too."""
+    from tests.conftest import emailed_code
+
+    response = client.post(path, body, key=key)
+    if response.status_int == 401 and response.json.get("type", "").endswith("email-code-required"):
+        response = client.browser.post_json(
+            API + path, body, expect_errors=True,
+            headers=client.headers(key, **{"X-Email-Code": emailed_code(app)}),
+        )  # fmt: skip
+    return response

@@ -13,6 +13,7 @@ from lumipay.bank.models import Payout, TopUp
 from lumipay.extensions import db
 from lumipay.ledger.models import Account, Entry
 from lumipay.providers import signing
+from tests.conftest import submit_debit
 from tests.integration.helpers.bills import SECRET, run_worker
 
 BANK_SECRET = "test-bank-webhook-secret-0123456789"
@@ -75,7 +76,7 @@ def payout_step_one(
 def request_payout(customer: Any, account_number: str, amount: str, narration: str = "") -> Any:
     confirm = payout_step_one(customer, account_number, amount, narration)
     assert confirm.status_int == 200, confirm.text
-    return confirm.forms["payout-confirm-form"].submit(expect_errors=True)
+    return submit_debit(customer.browser.app, confirm.forms["payout-confirm-form"])
 
 
 def bank_delivery(

@@ -1,0 +1,316 @@
+"""Authorise this debit: the one check every money-moving confirm step calls, pages and API.
+
+`authorise_debit` decides and checks, in this order:
+
+1. The transaction PIN. Pages always ask for it. Over the API it comes in `X-Transaction-PIN`
+   once the customer has set one; a customer who has not set one yet may debit over the API
+   only within Tier 1 amounts (so the README's examples run on a fresh registration), and
+   never anything that needs step-up.
+2. Step-up, by value and by the day's total: an amount above `STEP_UP_THRESHOLD`
+   (`STEP_UP_THRESHOLD_FOREIGN` for foreign wallets), a day (the Lagos day) whose debits with
+   this one pass `STEP_UP_DAILY_THRESHOLD`, and the first payment to an account never paid
+   before. The factor is the authenticator app's code when two-step verification is on;
+   without it, the PIN plus, above the thresholds, a one-time code we email (bound to this
+   debit: kind, currency, amount, payee).
+3. A resubmitted request whose key completed inside its replay window skips the one-time
+   factors (they were used up) but not the PIN; `Authorised.step_up` goes into the request's
+   idempotency fingerprint, so an old key can never stand in for step-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from lumipay import clock
+from lumipay.audit.models import AuditEvent
+from lumipay.audit.service import Origin
+from lumipay.auth import pin as pins
+from lumipay.auth import service as auth
+from lumipay.auth import twofactor
+from lumipay.auth.models import User
+from lumipay.database import as_utc, run_in_transaction
+from lumipay.extensions import db
+from lumipay.idempotency.models import IdempotencyRecord
+from lumipay.idempotency.service import REPLAY_ONLY
+from lumipay.ledger.models import WALLET, Account, Entry
+from lumipay.notifications.email import send_email
+
+EMAIL_CODE_SECONDS = 10 * 60
+STEP_UP_PURPOSE = "step_up:"
+
+# Kinds of debit, as the customer reads them in the emailed code's message.
+KINDS = {
+    "transfer": "a transfer",
+    "payout": "a payout to another bank",
+    "bill": "a bill payment",
+    "conversion": "a currency conversion",
+    "card_reveal": "showing your card's details",
+    "card_issue": "a new card",
+}
+
+
+class DebitRefused(Exception):
+    """Not authorised; `code` is the API problem type, `field` the form field to show it on."""
+
+    def __init__(self, code: str, field: str, message: str, *, signed_out: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.message = message
+        # The refusal locked the sign-in (wrong app codes): the page signs the browser out.
+        self.signed_out = signed_out
+
+
+@dataclass(frozen=True)
+class Debit:
+    kind: str
+    currency: str
+    amount: int
+    payee: str | None = None  # the account paid (transfers, payouts): first payments step up
+
+
+@dataclass(frozen=True)
+class Proof:
+    pin: str | None = None
+    otp_code: str | None = None
+    email_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Authorised:
+    step_up: bool
+    # A repeat of a completed request: its one-time factors were skipped, so it may only replay.
+    replay: bool = False
+
+    @property
+    def fingerprint(self) -> bool | str:
+        """What the request's idempotency payload records under "step_up"."""
+        return REPLAY_ONLY if self.replay else self.step_up
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What the confirm step must ask for (pages render their fields from it)."""
+
+    pin: bool
+    step_up: bool
+    otp: bool
+    email_code: bool
+
+
+def _threshold(currency: str) -> int:
+    return twofactor.step_up_threshold(currency)
+
+
+def spent_today(user_id: int, currency: str) -> int:
+    """What left the customer's `currency` wallets since the Lagos day began (minor units)."""
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(-Entry.amount), 0))
+        .join(Account, Account.id == Entry.account_id)
+        .where(
+            Account.user_id == user_id,
+            Account.kind == WALLET,
+            Account.currency == currency,
+            Entry.amount < 0,
+            Entry.created_at >= clock.day_start(clock.today()),
+        )
+    )
+    return int(total or 0)
+
+
+def _daily_threshold(currency: str) -> int:
+    config = current_app.config
+    if currency == "NGN":
+        return int(config["STEP_UP_DAILY_THRESHOLD"])
+    return int(config["STEP_UP_DAILY_THRESHOLD_FOREIGN"])
+
+
+def _paid_before(user_id: int, payee: str) -> bool:
+    """Whether money already went to this account: read from the audit rows the transfer and
+    payout services write in the same transaction as the money, so the answer changes exactly
+    when a payment commits (two confirm steps of one form can't decide differently)."""
+    bank, _, number = payee.partition(":")
+    details = AuditEvent.details
+    query = select(AuditEvent.id).where(AuditEvent.actor_id == user_id)
+    if bank == "lumipay":
+        query = query.where(
+            AuditEvent.action == "transfer", details["to_account_number"].as_string() == number
+        )
+    else:
+        query = query.where(
+            AuditEvent.action == "payout.request",
+            details["bank_code"].as_string() == bank,
+            details["account_number"].as_string() == number,
+        )
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def _above_thresholds(user_id: int, debit: Debit) -> bool:
+    if debit.amount == 0:  # showing a card's details moves nothing (it has its own factors)
+        return False
+    if debit.amount > _threshold(debit.currency):
+        return True
+    return spent_today(user_id, debit.currency) + debit.amount > _daily_threshold(debit.currency)
+
+
+def step_up_needed(user: User, debit: Debit) -> bool:
+    if _above_thresholds(user.id, debit):
+        return True
+    return debit.payee is not None and not _paid_before(user.id, debit.payee)
+
+
+def needs(user: User, debit: Debit, *, api: bool = False) -> Needs:
+    step_up = step_up_needed(user, debit)
+    pin_needed = user.has_pin or not api
+    otp = step_up and user.has_totp
+    email_code = step_up and not user.has_totp and _above_thresholds(user.id, debit)
+    return Needs(pin_needed, step_up, otp, email_code)
+
+
+def _replay(user_id: int, idempotency_key: str | None) -> bool:
+    """The key completed a request a repeat would replay: its one-time factors were used up."""
+    if not idempotency_key:
+        return False
+    window = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
+    return (
+        db.session.scalar(
+            select(IdempotencyRecord.id).where(
+                IdempotencyRecord.owner_id == user_id,
+                IdempotencyRecord.key == idempotency_key,
+                IdempotencyRecord.outcome.is_not(None),
+                IdempotencyRecord.created_at >= clock.now() - window,
+            )
+        )
+        is not None
+    )
+
+
+def _tier1_cap() -> int:
+    return int(current_app.config["KYC_LIMITS"][1]["TRANSACTION_LIMIT"])
+
+
+def _bound(debit: Debit) -> str:
+    return f"{STEP_UP_PURPOSE}{debit.kind}:{debit.currency}:{debit.amount}:{debit.payee or ''}"
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def _email_code(user: User, debit: Debit, origin: Origin) -> None:
+    """Send a fresh one-time code for this very debit (any earlier one stops working)."""
+    code = f"{secrets.randbelow(10**6):06d}"
+    purpose = _bound(debit)
+
+    def work() -> None:
+        fresh = db.session.get(User, user.id, with_for_update=True, populate_existing=True)
+        assert fresh is not None
+        fresh.email_code_hash = _hash(f"{purpose}:{code}")
+        fresh.email_code_purpose = hashlib.sha256(purpose.encode()).hexdigest()
+        fresh.email_code_expires_at = clock.now() + timedelta(seconds=EMAIL_CODE_SECONDS)
+
+    run_in_transaction(work)
+    send_email(
+        user.email,
+        "Your Lumipay one-time code",
+        f"Hello {user.first_name},\n\nYour code to confirm {KINDS.get(debit.kind, 'a payment')} "
+        f"is {code}. It works once, for this payment only, within "
+        f"{EMAIL_CODE_SECONDS // 60} minutes.\n\n"
+        "If you didn't start this payment, change your password and PIN now.\n",
+    )
+
+
+def _check_email_code(user: User, debit: Debit, code: str) -> bool:
+    purpose = _bound(debit)
+
+    def work() -> bool:
+        fresh = db.session.get(User, user.id, with_for_update=True, populate_existing=True)
+        assert fresh is not None
+        live = (
+            fresh.email_code_purpose == hashlib.sha256(purpose.encode()).hexdigest()
+            and fresh.email_code_expires_at is not None
+            and as_utc(fresh.email_code_expires_at) > clock.now()
+            and hmac.compare_digest(fresh.email_code_hash or "", _hash(f"{purpose}:{code}"))
+        )
+        if fresh.email_code_purpose is not None and fresh.email_code_purpose.startswith("pin"):
+            return False  # a PIN reset link in flight is not a payment's code
+        fresh.email_code_hash = fresh.email_code_purpose = None
+        fresh.email_code_expires_at = None
+        return live
+
+    return run_in_transaction(work)
+
+
+def authorise_debit(
+    user_id: int,
+    debit: Debit,
+    proof: Proof,
+    *,
+    origin: Origin,
+    api: bool = False,
+    idempotency_key: str | None = None,
+) -> Authorised:
+    """Pass (and say whether step-up was part of it) or raise DebitRefused."""
+    user = db.session.get(User, user_id)
+    assert user is not None
+    need = needs(user, debit, api=api)
+    if api and not user.has_pin:
+        # Tier 1 limits themselves are enforced by the posting (lumipay.kyc.limits), with the
+        # refusal clients expect; above Tier 1, or above step-up, a PIN is needed first.
+        beyond_tier1 = debit.currency == "NGN" and debit.amount > _tier1_cap()
+        if user.kyc_tier > 1 and (beyond_tier1 or _above_thresholds(user_id, debit)):
+            raise DebitRefused(
+                "pin-not-set", "pin", "Set a transaction PIN (POST users/me/pin) for this amount."
+            )
+        return Authorised(step_up=False)
+    if not proof.pin:
+        raise DebitRefused("pin-required", "pin", "Enter your transaction PIN.")
+    try:
+        pins.verify(user_id, proof.pin, origin=origin)
+    except pins.PinError as exc:
+        raise DebitRefused(exc.code, "pin", exc.message) from None
+    if _replay(user_id, idempotency_key):
+        return Authorised(step_up=need.step_up, replay=True)
+    if need.step_up:
+        if need.otp:
+            _check_otp(user, proof.otp_code, origin)
+        elif need.email_code:
+            if not proof.email_code:
+                _email_code(user, debit, origin)
+                raise DebitRefused(
+                    "email-code-required",
+                    "email_code",
+                    "We emailed you a one-time code for this payment: enter it to confirm.",
+                )
+            if not _check_email_code(user, debit, proof.email_code.strip()):
+                # One guess per code: a wrong one is spent and a fresh code goes out.
+                _email_code(user, debit, origin)
+                raise DebitRefused(
+                    "email-code-invalid",
+                    "email_code",
+                    "That code doesn't match or has expired: we emailed you a new one.",
+                )
+    return Authorised(step_up=need.step_up)
+
+
+def _check_otp(user: User, code: str | None, origin: Origin) -> None:
+    if not code:
+        raise DebitRefused("otp-required", "otp_code", "This payment needs a one-time code.")
+    if not auth.is_locked(user) and twofactor.verify(user.id, code, origin=origin):
+        return
+    auth.record_failed_second_factor(user.id, origin=origin)
+    db.session.expire_all()
+    locked = auth.is_locked(db.session.get(User, user.id))
+    raise DebitRefused(
+        "otp-invalid",
+        "otp_code",
+        "That code doesn't match. Enter the newest code from your app.",
+        signed_out=locked,
+    )

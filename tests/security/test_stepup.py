@@ -1,0 +1,57 @@
+"""Step-up can't be replayed: an old idempotency key never stands in for the second factor."""
+
+from __future__ import annotations
+
+import pyotp
+
+from tests.conftest import PASSWORD, Browser, set_tier
+from tests.integration.helpers.api import ApiClient, api_register, new_key
+from tests.integration.test_api import assert_problem, transfer_body
+from tests.integration.test_transfers import money_state
+from tests.security.conftest import enrol_totp
+
+
+def signed_in_with_totp(app, register, clock):  # type: ignore[no-untyped-def]
+    person = register("Ada Obi")
+    set_tier(person.email, 3)  # the step-up threshold is above Tier 1's limits
+    secret = enrol_totp(person, clock)
+    ada = ApiClient(Browser(app, extra_environ={"REMOTE_ADDR": "198.51.100.48"}))
+    body = {"login": person.email, "password": PASSWORD, "otp_code": pyotp.TOTP(secret).at(clock())}
+    ada.take(ada.post("/auth/login", body).json)
+    ada.pin = person.pin
+    clock.advance(30)
+    return ada, secret
+
+
+def small_first_payment(ada, bayo, clock, key):  # type: ignore[no-untyped-def]
+    """A first payment to Bayo steps up by itself: it carries a code."""
+    body = transfer_body(ada, bayo, 100, otp_code=pyotp.TOTP(ada.secret).at(clock()))
+    assert ada.post("/transfers/", body, key=key).status_int == 201
+    clock.advance(30)
+
+
+def test_an_expired_key_of_a_small_transfer_does_not_skip_the_code(app, ctx, register, clock):
+    ada, ada.secret = signed_in_with_totp(app, register, clock)
+    bayo = api_register(app, "Bayo Adeyemi")
+    key = new_key()
+    small_first_payment(ada, bayo, clock, key)
+    clock.advance(app.config["IDEMPOTENCY_TTL_SECONDS"] + 60)
+    # Keep the sign-in alive across the wait: a fresh access token from the refresh token.
+    ada.take(ada.post("/auth/refresh", {"refresh_token": ada.refresh}).json)
+    before = money_state()
+    big = app.config["STEP_UP_THRESHOLD"] + 1
+    response = ada.post("/transfers/", transfer_body(ada, bayo, big), key=key)
+    assert_problem(response, 401, "otp-required")
+    assert money_state() == before
+
+
+def test_a_live_key_of_a_small_transfer_is_refused_for_a_large_one(app, ctx, register, clock):
+    ada, ada.secret = signed_in_with_totp(app, register, clock)
+    bayo = api_register(app, "Bayo Adeyemi")
+    key = new_key()
+    small_first_payment(ada, bayo, clock, key)
+    before = money_state()
+    big = app.config["STEP_UP_THRESHOLD"] + 1
+    response = ada.post("/transfers/", transfer_body(ada, bayo, big), key=key)
+    assert response.status_int in (401, 422), response.text
+    assert money_state() == before
