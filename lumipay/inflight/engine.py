@@ -256,13 +256,32 @@ def ask(call: Callable[[Any], Any], kind: Kind, op: Any) -> Any:
 def _requery_first(kind: Kind, op: Any) -> Any:
     """A re-run of a call already sent asks what became of it before sending it again; a "not
     found" within the provider's own retry window is not yet known (`providers.resend`)."""
+    sent_at = op.submitted_at
     return requery_first(
         kind.adapter(op),
-        op.submitted_at,
+        sent_at,
         lambda: ask(kind.status, kind, op),
-        lambda: ask(kind.send, kind, op),
+        lambda: _send_again(kind, op, sent_at),
         kind.result(Outcome.PENDING, NOT_YET_KNOWN),
     )
+
+
+def _send_again(kind: Kind, op: Any, sent_at: datetime | None) -> Any:
+    """Send again only what is still at the provider, and only once: the resend is claimed
+    under the operation's row lock (a person may have settled it, or a twin requery resent it,
+    while the provider was asked), moving `submitted_at` as the first send did."""
+    reference = op.reference
+
+    def claim() -> bool:
+        row = by_reference(kind, reference)
+        if row is None or row.status != PROCESSING or row.submitted_at != sent_at:
+            return False
+        row.submitted_at = utcnow()
+        return True
+
+    if not run_in_transaction(claim):
+        return kind.result(Outcome.PENDING, NOT_YET_KNOWN)
+    return ask(kind.send, kind, op)
 
 
 def _unlocked(kind: Kind, reference: str) -> Any:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -21,12 +22,15 @@ from sqlalchemy import select
 from lumipay.auth.models import User
 from lumipay.bills import service as bills
 from lumipay.bills.models import BillPayment
-from lumipay.database import run_in_transaction
+from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
+from lumipay.ledger.models import Hold
 from lumipay.ledger.verify import verify_ledger
 from lumipay.notifications import service as notifications
+from lumipay.providers import resend
 from tests.integration.helpers.bills import ROOT, FakeAggregator, wait_for, worker_env
+from tests.integration.helpers.interleave import run_other_at
 from tests.integration.test_bills import bill_of, buy_airtime
 from tests.integration.test_bills import bills_config as bills_config
 from tests.integration.test_jobs_and_faults import CLOSED_PORT_REDIS, unpushed
@@ -197,3 +201,40 @@ def test_a_notification_is_emailed_once_when_its_job_runs_twice_at_once(
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda _: job(), range(2)))
     assert CountingSMTP.sent == ["Bill paid"]
+
+
+def test_a_resend_is_refused_once_a_person_settled_the_bill_while_the_provider_was_asked(
+    ctx, register, aggregator, app: Flask, monkeypatch
+):  # type: ignore[no-untyped-def]
+    """A stuck bill's requery hears "not found" past the provider's retry window, so the bill
+    may be sent again; but meanwhile a person settled it as failed (its hold released). The
+    resend is claimed under the bill's row lock, so nothing is sent and nothing is charged."""
+    fake: FakeAggregator = aggregator
+    fake.requery_script = ["unknown"]
+    monkeypatch.setitem(app.config, "PROVIDER_RETRY_WINDOW", 0)
+    ada = register("Ada Obi")
+    reference = bill_of(buy_airtime(ada, "08031234567", "1000")).reference
+
+    def sent_long_ago() -> None:
+        bill_of_reference(reference).submitted_at = utcnow() - timedelta(hours=1)
+
+    run_in_transaction(sent_long_ago)
+
+    def person_marks_it_failed() -> None:
+        run_in_transaction(
+            lambda: bills.settle_by_hand(
+                reference, expected="processing", succeeded=False, ledger_reference="ADJ-TEST-1"
+            )
+        )
+
+    # The person's settlement lands once the provider has said "not found".
+    other = run_other_at(monkeypatch, resend, "may_send_again", person_marks_it_failed)
+    assert bills.requery(reference) == "failed"
+    other.join()
+
+    assert fake.paths() == ["/api/requery"], "a bill a person had settled was sent again"
+    db.session.expire_all()
+    settled = bill_of_reference(reference)
+    assert settled.status == "failed" and captures() == 0
+    assert db.session.get(Hold, settled.hold_id).status == "released"
+    assert verify_ledger().ok
