@@ -375,6 +375,8 @@ def _credit(topup: TopUp, payment: Payment, flag: str | None) -> None:
         )
         log.error("payment could not be credited", extra={"reference": topup.reference})
         return
+    # One lock order (DESIGN rule 8): the top-up, then the wallet, then the customer.
+    ledger.lock_wallets([wallet.id])
     try:
         limits.check_incoming(wallet.id, payment.amount, own=True)
     except limits.LimitExceeded:

@@ -6,6 +6,8 @@ Signed deliveries to the bank webhook, processed in-process as in `make dev`, on
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import select
 
@@ -247,4 +249,46 @@ def test_the_same_reversal_delivered_twice_at_once_takes_the_money_back_once(
     from lumipay.bank.reversals import TopUpReversal
 
     assert len(db.session.scalars(select(TopUpReversal)).all()) == 1
+    assert_ledger_ok()
+
+
+def test_a_top_up_credit_racing_a_transfer_into_the_wallet_takes_its_locks_in_one_order(
+    ctx, register, web, monkeypatch
+):  # type: ignore[no-untyped-def]
+    """The credit locks the top-up, then the wallet, then the customer (DESIGN rule 8), like a
+    transfer does: a transfer into the same wallet that arrives while the credit checks the
+    maximum balance waits for it instead of deadlocking with it."""
+    from lumipay import database
+    from lumipay.audit.service import SYSTEM
+    from lumipay.kyc import limits
+    from lumipay.transfers import service as transfers
+    from tests.integration.helpers.interleave import run_other_at
+
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    reference = reference_in(start_topup(ada, "20,000", CHECKOUT))
+    bayo_wallet = wallet(bayo).id
+    retried: list[str] = []
+    seen = database.is_retryable
+
+    def spy(exc: BaseException) -> bool:
+        if seen(exc):
+            retried.append(type(exc).__name__)
+        return seen(exc)
+
+    monkeypatch.setattr(database, "is_retryable", spy)
+
+    def bayo_pays_ada() -> None:
+        transfers.send_transfer(
+            wallet(bayo).user_id, bayo_wallet, ada.account_number, 100_000, "rent",
+            idempotency_key=uuid.uuid4().hex, origin=SYSTEM,
+        )  # fmt: skip
+
+    # The transfer starts while the credit weighs the maximum balance, under its locks.
+    other = run_other_at(monkeypatch, limits, "balance_value", bayo_pays_ada)
+    post(web, *payment_event(reference=reference, amount=2_000_000, ref=PROVIDER_REF))
+    other.join()
+
+    assert retried == [], "the credit and the transfer deadlocked"
+    assert topup(reference).status == "credited"
+    assert wallet(ada).balance == 10_000_000 + 2_000_000 + 100_000
     assert_ledger_ok()
