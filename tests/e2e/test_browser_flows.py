@@ -287,3 +287,25 @@ def test_history_filters_and_saved_recipients_work_without_javascript(visit_with
     expect(page.get_by_label("Recipient's account number")).to_have_value(bayo.account_number)
     expect(page.locator("#recipient")).to_have_text("Recipient: Bayo A.")
     visit.check("transfer-form-no-js")
+
+
+def test_setting_the_pin_and_sending_with_it_work_without_javascript(visit_without_js, register):
+    visit = visit_without_js
+    page = visit.page
+    bayo = register("Bayo Adeyemi")
+    register_in_browser(visit, "Ada Obi")
+
+    start_transfer(visit, bayo.account_number, "1,000", "Rent")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Confirm transfer")).to_be_visible()
+    page.get_by_label("Transaction PIN").fill("0000")
+    page.get_by_role("button", name="Send ₦1,000.00").click()
+    expect(page.locator("#pin-error")).to_have_text("That PIN is not right.")
+    expect(page.get_by_label("Transaction PIN")).to_have_attribute("aria-invalid", "true")
+    visit.check("transfer-wrong-pin-no-js")
+
+    confirm_with_pin(visit, "Send ₦1,000.00")
+    page.wait_for_url(re.compile(r"/transfers/LP\w+$"))
+    expect(page.get_by_role("heading", name="Transfer sent")).to_be_visible()
+    visit.goto("/dashboard")
+    expect(page.get_by_test_id("balance-NGN")).to_have_text("₦99,000.00")
