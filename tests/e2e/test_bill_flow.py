@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import PIN
 from tests.e2e.test_browser_flows import register_in_browser
 from tests.integration.helpers.bills import run_worker
 
@@ -47,6 +48,7 @@ def pay_airtime(visit: Any, phone: str, amount: str) -> None:
     page.get_by_label("Network").select_option("mtn")
     page.get_by_label("Phone number").fill(phone)
     page.get_by_label("Amount").fill(amount)
+    page.get_by_label("Transaction PIN").fill(PIN)
     page.get_by_role("button", name="Pay", exact=True).click()
     page.wait_for_url(BILL_PAGE)
 

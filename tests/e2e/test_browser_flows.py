@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, unique_details
+from tests.conftest import PASSWORD, PIN, unique_details
 from tests.e2e.conftest import SCREENSHOTS
 
 
 def register_in_browser(visit, name: str) -> str:  # type: ignore[no-untyped-def]
-    """Open an account through the form; returns the new account number."""
+    """Open an account through the form, then set the transaction PIN on the page that follows
+    (step two of opening an account); returns the new account number."""
     page = visit.page
     visit.goto("/auth/register")
     details = unique_details(name)
@@ -27,8 +28,28 @@ def register_in_browser(visit, name: str) -> str:  # type: ignore[no-untyped-def
     page.get_by_label("Phone number").fill(details["phone"])
     page.get_by_label("Password").fill(details["password"])
     page.get_by_role("button", name="Open account").click()
+
+    page.wait_for_url("**/auth/pin")
+    expect(page.get_by_role("heading", name="Set your transaction PIN")).to_be_visible()
+    welcome = page.locator(".flash-success")
+    expect(welcome).to_contain_text(f"Welcome to Lumipay, {name.split()[0]}!")
+    welcome_text = welcome.inner_text()
+    visit.check("pin")
+    page.get_by_label("New transaction PIN").fill(PIN)
+    page.get_by_label("Type it again").fill(PIN)
+    page.get_by_role("button", name="Set PIN").click()
     page.wait_for_url("**/dashboard")
-    return page.locator("#account-number").inner_text()
+    expect(page.locator(".flash-success")).to_have_text("Your transaction PIN is set.")
+    number = page.locator("#account-number").inner_text()
+    assert welcome_text.endswith(f"Your account number is {number}."), welcome_text
+    return number
+
+
+def confirm_with_pin(visit, button: str) -> None:  # type: ignore[no-untyped-def]
+    """Type the transaction PIN into a debit's confirm step and press its button."""
+    page = visit.page
+    page.get_by_label("Transaction PIN").fill(PIN)
+    page.get_by_role("button", name=button).click()
 
 
 def sign_in(visit, email: str) -> None:  # type: ignore[no-untyped-def]
@@ -56,8 +77,7 @@ def test_register_see_bonus_open_usd_wallet_and_send_with_name_enquiry(visit, re
 
     visit.goto("/auth/register")
     visit.check("register")
-    register_in_browser(visit, "Ada Obi")
-    expect(page.locator(".flash-success")).to_contain_text("Welcome to Lumipay, Ada!")
+    register_in_browser(visit, "Ada Obi")  # sees the welcome, then sets the PIN
     expect(page.get_by_test_id("balance-NGN")).to_have_text("₦100,000.00")
     expect(page.locator("#history-rows")).to_contain_text("Welcome bonus")
     expect(page.locator("#history-rows")).to_contain_text("+₦100,000.00")
@@ -78,7 +98,7 @@ def test_register_see_bonus_open_usd_wallet_and_send_with_name_enquiry(visit, re
     expect(page.get_by_role("heading", name="Confirm transfer")).to_be_visible()
     expect(page.locator(".details")).to_contain_text("Bayo A.")
     visit.check("transfer-confirm")
-    page.get_by_role("button", name="Send ₦2,500.00").click()
+    confirm_with_pin(visit, "Send ₦2,500.00")
 
     page.wait_for_url(re.compile(r"/transfers/LP\w+$"))
     expect(page.get_by_role("heading", name="Transfer sent")).to_be_visible()
@@ -267,3 +287,25 @@ def test_history_filters_and_saved_recipients_work_without_javascript(visit_with
     expect(page.get_by_label("Recipient's account number")).to_have_value(bayo.account_number)
     expect(page.locator("#recipient")).to_have_text("Recipient: Bayo A.")
     visit.check("transfer-form-no-js")
+
+
+def test_setting_the_pin_and_sending_with_it_work_without_javascript(visit_without_js, register):
+    visit = visit_without_js
+    page = visit.page
+    bayo = register("Bayo Adeyemi")
+    register_in_browser(visit, "Ada Obi")
+
+    start_transfer(visit, bayo.account_number, "1,000", "Rent")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Confirm transfer")).to_be_visible()
+    page.get_by_label("Transaction PIN").fill("0000")
+    page.get_by_role("button", name="Send ₦1,000.00").click()
+    expect(page.locator("#pin-error")).to_have_text("That PIN is not right.")
+    expect(page.get_by_label("Transaction PIN")).to_have_attribute("aria-invalid", "true")
+    visit.check("transfer-wrong-pin-no-js")
+
+    confirm_with_pin(visit, "Send ₦1,000.00")
+    page.wait_for_url(re.compile(r"/transfers/LP\w+$"))
+    expect(page.get_by_role("heading", name="Transfer sent")).to_be_visible()
+    visit.goto("/dashboard")
+    expect(page.get_by_test_id("balance-NGN")).to_have_text("₦99,000.00")

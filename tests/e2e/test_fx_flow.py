@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from playwright.sync_api import expect
 
-from tests.e2e.test_browser_flows import register_in_browser
+from tests.e2e.test_browser_flows import confirm_with_pin, register_in_browser
 
 
 def test_convert_naira_to_dollars_at_the_quoted_rate(app: Flask, visit: Any) -> None:
@@ -40,7 +40,7 @@ def test_convert_naira_to_dollars_at_the_quoted_rate(app: Flask, visit: Any) -> 
     credit = page.locator("#quote-credit").inner_text()
     assert debit == "₦15,000.00"
 
-    page.get_by_role("button", name="Convert").click()
+    confirm_with_pin(visit, "Convert")
     expect(page.locator(".flashes")).to_contain_text("Converted.")
     visit.check("fx-receipt")
     visit.goto("/dashboard")

@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from lumipay.auth.models import User
 from lumipay.extensions import db
-from tests.e2e.test_browser_flows import register_in_browser
+from tests.e2e.test_browser_flows import confirm_with_pin, register_in_browser
 from tests.integration.helpers.bank import BANK_SECRET
 from tests.integration.helpers.bills import run_worker
 
@@ -97,7 +97,7 @@ def test_payout_shows_the_account_holder_as_the_number_is_typed(visit, app):
     expect(page.get_by_role("heading", name="Confirm payout")).to_be_visible()
     expect(page.locator("#account-name")).to_have_text(name)
     visit.check("payout-confirm")
-    page.get_by_role("button", name="Pay out ₦2,500.00").click()
+    confirm_with_pin(visit, "Pay out ₦2,500.00")
     expect(page.get_by_test_id("payout-status")).to_have_text("Awaiting approval")
     expect(page.locator(".receipt")).to_contain_text("₦2,550.00 is held on your wallet")
     visit.check("payout-awaiting-approval")
