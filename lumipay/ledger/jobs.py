@@ -3,10 +3,14 @@ handing holds whose time is up to their owners."""
 
 from __future__ import annotations
 
+import logging
+
 from lumipay.database import run_in_transaction
 from lumipay.jobs.queue import job
 from lumipay.ledger import seal, verify
 from lumipay.ledger import service as ledger
+
+log = logging.getLogger(__name__)
 
 
 @job
@@ -27,5 +31,18 @@ def verify_ledger() -> bool:
 @job
 def expire_holds() -> int:
     """Periodic (rq cron, every minute): hand each hold whose time is up to its owner, which
-    decides under its own locks (lumipay.ledger.service.HOLD_OWNERS); returns how many ended."""
-    return run_in_transaction(ledger.expire_holds)
+    decides under its own locks (lumipay.ledger.service.HOLD_OWNERS); returns how many ended.
+
+    Each hold in a transaction of its own: an owner's locks (a card's, a payout's, the wallet
+    behind them) are held for that hold only, never while the next owner's are asked for, and
+    one hold that can't be ended now never holds the others back.
+    """
+    ended = 0
+    for hold_id in ledger.holds_due():
+        try:
+            ended += run_in_transaction(
+                lambda hold_id=hold_id: ledger.expire_holds(hold_ids=[hold_id])
+            )
+        except Exception:
+            log.exception("a hold past its time could not be ended", extra={"hold_id": hold_id})
+    return ended

@@ -398,18 +398,30 @@ def release_hold(hold_id: int, *, status: str = "released") -> Hold:
     return hold
 
 
-def expire_holds(now: datetime | None = None) -> int:
-    """Hand every active hold whose time is up to its owner; returns how many owners ended.
+def holds_due(now: datetime | None = None) -> list[int]:
+    """The active holds whose time is up, oldest first (read without locks)."""
+    cutoff = now or utcnow()
+    return list(
+        db.session.scalars(
+            select(Hold.id)
+            .where(Hold.status == "active", Hold.expires_at <= cutoff)
+            .order_by(Hold.id)
+        )
+    )
+
+
+def expire_holds(now: datetime | None = None, *, hold_ids: Sequence[int] | None = None) -> int:
+    """Hand every active hold whose time is up (of `hold_ids`, when given) to its owner;
+    returns how many owners ended.
 
     The candidates are read without locks: each owner locks its business row, then the hold,
     and decides under those locks (a hold whose operation is at a provider never ends by time).
     """
     cutoff = now or utcnow()
-    rows = db.session.execute(
-        select(Hold.owner, Hold.id)
-        .where(Hold.status == "active", Hold.expires_at <= cutoff)
-        .order_by(Hold.id)
-    ).all()
+    query = select(Hold.owner, Hold.id).where(Hold.status == "active", Hold.expires_at <= cutoff)
+    if hold_ids is not None:
+        query = query.where(Hold.id.in_(list(hold_ids)))
+    rows = db.session.execute(query.order_by(Hold.id)).all()
     by_owner: dict[str, list[int]] = defaultdict(list)
     for owner, hold_id in rows:
         by_owner[owner].append(hold_id)

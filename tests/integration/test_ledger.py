@@ -272,3 +272,40 @@ def test_debit_or_owe_books_the_shortfall_and_verify_refuses_a_receivable_in_cre
         f"receivable customer_receivable:{a.user_id}:NGN is 1 in the customer's favour "
         "(a receivable only owes us)"
     ]
+
+
+def test_the_expiry_job_ends_each_hold_in_its_own_transaction(ctx, monkeypatch):  # type: ignore[no-untyped-def]
+    """One owner that can't end its hold now (its handler fails) rolls back that hold alone:
+    the job still ends the others, and no owner's locks are held while the next is asked."""
+    from lumipay.ledger.jobs import expire_holds
+
+    a = customer_wallet("Ada Obi")
+    past = utcnow() - timedelta(seconds=1)
+    holds = [
+        run_in_transaction(
+            lambda owner=owner, n=n: ledger.place_hold(
+                a.id, 1_000, owner=owner, reference=f"job-h{n}", expires_at=past
+            )
+        ).id
+        for n, owner in enumerate(("quote", "broken", "quote"))
+    ]
+    transactions: list[int] = []
+
+    def expire_quotes(hold_ids: list[int], cutoff) -> int:  # type: ignore[no-untyped-def]
+        transactions.append(db.session.scalar(sa.text("SELECT txid_current()")))
+        for hold_id in hold_ids:
+            ledger.release_hold(hold_id, status="expired")
+        return len(hold_ids)
+
+    def broken(hold_ids: list[int], cutoff) -> int:  # type: ignore[no-untyped-def]
+        ledger.release_hold(hold_ids[0], status="expired")
+        raise RuntimeError("the owner's provider is down")
+
+    monkeypatch.setitem(ledger.HOLD_OWNERS, "quote", expire_quotes)
+    monkeypatch.setitem(ledger.HOLD_OWNERS, "broken", broken)
+    assert expire_holds() == 2
+    db.session.expire_all()
+    statuses = [db.session.get(Hold, hold_id).status for hold_id in holds]
+    assert statuses == ["expired", "active", "expired"]
+    assert len(set(transactions)) == 2, "two holds ended in one transaction"
+    assert verify_ledger().ok
