@@ -560,8 +560,17 @@ def clear(data: dict[str, Any]) -> str:
     if data.get("clearing_id") is None and row.status == CAPTURED:
         # Without a clearing id, a clearing is the authorisation's only one: a repeat.
         return row.status
-    if _recorded(key) or row.status not in (APPROVED, CAPTURED, EXPIRED):
-        log.info("clearing repeated, or for a settled authorisation", extra={"key": key})
+    if _recorded(key):
+        log.info("clearing repeated", extra={"key": key})
+        return row.status
+    if row.status not in (APPROVED, CAPTURED, EXPIRED):
+        # Crossed with the merchant's reversal (or for a declined one): the network will still
+        # settle it with us, so a person decides; nothing is taken on our own.
+        _flag(
+            row,
+            f"A clearing arrived for an authorisation already {row.status}: the network may "
+            "settle it with us; nothing was taken from the customer.",
+        )
         return row.status
     try:
         sent = network_amount(data, row.currency)

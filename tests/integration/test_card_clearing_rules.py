@@ -380,3 +380,21 @@ def test_a_clearing_racing_the_card_expiry_is_captured_once_either_way(app, ctx,
     assert (w.balance, w.held) == (10_000_000 - 300_000, 0)
     assert clearing_balance() == 300_000
     assert_ledger_ok()
+
+
+def test_a_clearing_after_the_authorisation_was_reversed_is_flagged_not_dropped(
+    ctx, register, issuer
+):  # type: ignore[no-untyped-def]
+    """The merchant's reversal and the network's clearing crossed: the network will settle
+    with us, so the clearing is kept in front of a person instead of logged and dropped."""
+    ada = register("Ada Obi")
+    card = active_card(ada)
+    auth = authorise(issuer, card, 100_000)
+    deliver(issuer, "reversal", {"authorization_id": auth["authorization_id"]})
+    row = clear(issuer, auth["authorization_id"], 100_000, clearing_id="CLR-AFTER-REV")
+    assert row.status == "reversed" and row.needs_attention
+    assert "reversed" in (row.note or "")
+    assert clearing_balance() == 0 and balances_on_dashboard(ada) == ("₦100,000.00", "₦100,000.00")
+    again = clear(issuer, auth["authorization_id"], 100_000, clearing_id="CLR-AFTER-REV")
+    assert again.needs_attention and again.note == row.note
+    assert_ledger_ok()
