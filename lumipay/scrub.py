@@ -34,6 +34,7 @@ SENSITIVE_WORDS = frozenset(
         "nin",
         "authorization",
         "cookie",
+        "cookies",
         "signature",
         "apikey",
         "credentials",
@@ -62,6 +63,8 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 # 13 to 19 digits, optionally grouped by single spaces or dashes, not inside a longer number.
 _PAN = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?!\w)")
+# 11 digits alone: a BVN or NIN (or a phone number in local form, personal data too).
+_ELEVEN_DIGITS = re.compile(r"(?<![\w-])\d{11}(?![\w-])")
 _PAIR = re.compile(
     r"(?i)(?P<name>[\"']?[A-Za-z_-]*(?:password|passwd|pin|token|secret|cvv|otp|totp|code|"
     r"bvn|nin|authorization|cookie)[\"']?)(?P<sep>\s*[=:]\s*)(?P<value>\"[^\"]*\"|'[^']*'|[^\s&,;\"']+)"
@@ -85,13 +88,15 @@ def _mask_pair(match: re.Match[str]) -> str:
 
 
 def scrub_text(text: str) -> str:
-    """`text` with reset links, bearer credentials, JWTs, card numbers and secret pairs masked."""
+    """`text` with reset links, bearer credentials, JWTs, card numbers, BVNs and NINs and secret
+    pairs masked."""
     if not text:
         return text
     text = _RESET_LINK.sub(rf"\1{MASK}", text)
     text = _BEARER.sub(rf"\1 {MASK}", text)
     text = _JWT.sub(MASK, text)
     text = _PAN.sub(MASK, text)
+    text = _ELEVEN_DIGITS.sub(MASK, text)
     return _PAIR.sub(_mask_pair, text)
 
 
@@ -109,5 +114,8 @@ def scrub_data(obj: Any) -> Any:
             for key, value in obj.items()
         }
     if isinstance(obj, list | tuple):
+        if len(obj) == 2 and isinstance(obj[0], str) and is_sensitive_key(obj[0]):
+            # A (name, value) pair, as headers and tags travel in error reports.
+            return type(obj)((obj[0], MASK if obj[1] not in (None, "") else obj[1]))
         return type(obj)(scrub_data(item) for item in obj)
     return obj

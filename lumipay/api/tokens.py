@@ -37,6 +37,7 @@ from lumipay.api.models import RefreshToken
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth import sessions
+from lumipay.auth.models import User
 from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 
@@ -77,9 +78,12 @@ def _hash(token: str) -> str:
 
 def _access_token(user_id: int, family_id: str) -> str:
     now = int(clock.now().timestamp())
+    # `sub` is the customer's public id: a token's claims are readable by whoever holds it,
+    # and no sequential key leaves the database (it would tell how many customers there are).
+    public_id = db.session.scalar(select(User.public_id).where(User.id == user_id))
     claims = {
         "iss": ISSUER,
-        "sub": str(user_id),
+        "sub": str(public_id),
         "fam": family_id,
         "iat": now,
         "exp": now + current_app.config["JWT_ACCESS_SECONDS"],
@@ -141,10 +145,13 @@ def verify_access(token: str) -> AccessClaims:
             exp={"essential": True},
             fam={"essential": True},
         ).validate(decoded.claims)
-        user_id = int(decoded.claims["sub"])
+        public_id = uuid.UUID(str(decoded.claims["sub"]))
         family_id = str(decoded.claims["fam"])
     except (JoseError, ValueError, TypeError):
         raise TokenError("invalid-token") from None
+    user_id = db.session.scalar(select(User.id).where(User.public_id == public_id))
+    if user_id is None:
+        raise TokenError("invalid-token")
     if sessions.check_api(family_id, user_id) is not None:
         raise TokenError("invalid-token")
     return AccessClaims(user_id, family_id)

@@ -21,6 +21,11 @@ from tests.security.conftest import new_browser
 from tests.security.test_passwords import NEW_PASSWORD, change_form, request_reset
 
 
+def _pk(public_id: str) -> int:
+    """The database key of the customer the API names by `public_id`."""
+    return db.session.scalar(select(User.id).where(User.public_id == public_id))
+
+
 def api_login(app, customer) -> ApiClient:  # type: ignore[no-untyped-def]
     client = ApiClient(Browser(app, extra_environ={"REMOTE_ADDR": "192.0.2.80"}))
     response = client.post("/auth/login", {"login": customer.email, "password": PASSWORD})
@@ -76,7 +81,7 @@ def test_a_token_naming_another_users_live_family_is_refused(app, ctx):
     victim = api_register(app, "Vic Tim")
     attacker = api_register(app, "Ann Attacker", ip="198.51.100.41")
     family = db.session.scalar(
-        select(UserSession.family_id).where(UserSession.user_id == attacker.user_id)
+        select(UserSession.family_id).where(UserSession.user_id == _pk(attacker.user_id))
     )
     now = int(tokens.clock.now().timestamp())
     claims = {
@@ -107,7 +112,7 @@ def test_an_idle_api_sign_in_ends(app, ctx, clock):
     client = api_register(app)
     clock.advance(app.config["API_SESSION_IDLE_SECONDS"] + 1)
     assert_signed_out(client)
-    row = db.session.scalar(select(UserSession).where(UserSession.user_id == client.user_id))
+    row = db.session.scalar(select(UserSession).where(UserSession.user_id == _pk(client.user_id)))
     assert row.end_reason == "idle"
 
 

@@ -4,7 +4,7 @@ Only the interface is tested: the security work may replace the implementation."
 
 from __future__ import annotations
 
-from lumipay.scrub import scrub_data, scrub_text
+from lumipay.scrub import MASK, scrub_data, scrub_text
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLWhlcmU"
 
@@ -65,7 +65,7 @@ def test_data_masks_sensitive_keys_at_any_depth_and_keeps_the_shape() -> None:
     }
     scrubbed = scrub_data(event)
     data = scrubbed["request"]["data"]
-    assert data["amount"] == "5" and {data["password"], data["pin"], data["code"]} == {"[redacted]"}
+    assert data["amount"] == "5" and {data["password"], data["pin"], data["code"]} == {MASK}
     headers = dict(scrubbed["request"]["headers"])
     assert headers["Authorization"] != "Bearer x" and headers["X-Transaction-PIN"] != "4321"
     assert headers["Accept"] == "*/*"
@@ -74,6 +74,6 @@ def test_data_masks_sensitive_keys_at_any_depth_and_keeps_the_shape() -> None:
         scrubbed["extra"].values(), event["extra"].values(), strict=True
     ))  # fmt: skip
     assert "tok3n-value-9" not in scrubbed["breadcrumbs"][0]["message"]
-    assert scrubbed["tags"] == [("secret_key", "[redacted]"), ("release", "1")]
+    assert scrubbed["tags"] == [("secret_key", MASK), ("release", "1")]
     assert scrubbed["level"] == "error" and scrubbed["count"] == 3
     assert event["request"]["data"]["pin"] == "4321"  # the input is left alone
