@@ -200,13 +200,15 @@ def create_payout(user: User, body: schemas.PayoutIn) -> Response:
             account.bank_code, account.account_number, body.amount, body.narration
         )
         payee = f"{details.bank_code}:{details.account_number}"
-        authorise(user, Debit("payout", "NGN", details.amount + details.fee, payee=payee), key)
+        debit = Debit("payout", "NGN", details.amount + details.fee, payee=payee)
+        authorised = authorise(user, debit, key)
         requested = service.request_payout(
             user.id,
             details,
             idempotency_key=key,
             origin=request_origin(),
             replayable=idempotency.Replayable(respond),
+            step_up=authorised.fingerprint,
         )
     except service.BankError as exc:
         raise refusal(exc, "payout-refused") from None

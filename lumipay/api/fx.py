@@ -124,14 +124,18 @@ def convert(user: User, body: schemas.ConvertIn) -> Response:
         payload = {"from": source, "to": target, "debit": body.amount}
 
     key = idempotent.key("fx.convert")
+    debit = None
     if by_quote:
         quote = service.quote_for(user.id, reference)
         if quote is not None:
-            authorise(user, Debit("conversion", quote.from_currency, quote.debit_amount), key)
+            debit = Debit("conversion", quote.from_currency, quote.debit_amount)
     else:
         wallet = wallet_for(user.id, source) if source else None
         if wallet is not None:
-            authorise(user, Debit("conversion", wallet.currency, body.amount), key)
+            debit = Debit("conversion", wallet.currency, body.amount or 0)
+    if debit is not None:
+        # How the debit was authorised is part of the request (lumipay.auth.debits).
+        payload["step_up"] = authorise(user, debit, key).fingerprint
 
     def run() -> tuple[int, dict[str, Any]]:
         quote_ref = reference

@@ -627,6 +627,7 @@ def request_payout(
     idempotency_key: str,
     origin: Origin,
     replayable: idempotency.Replayable | None = None,
+    step_up: bool | str = False,
 ) -> RequestedPayout:
     """Hold the money and record the payout; it waits for approval or goes to a job."""
     reference = new_reference("PO")
@@ -681,6 +682,7 @@ def request_payout(
         "account_number": details.account_number,
         "amount": details.amount,
         "narration": details.narration,
+        "step_up": step_up,  # how the debit was authorised (lumipay.auth.debits)
     }
     outcome, replayed = idempotency.run_once(
         user_id, idempotency_key, "payout", payload, reference, work, replayable=replayable

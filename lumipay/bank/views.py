@@ -202,7 +202,7 @@ def payout_confirm() -> Page:
     try:
         payee = f"{details.bank_code}:{details.account_number}"
         debit = Debit("payout", "NGN", details.amount + details.fee, payee=payee)
-        guard.authorise_debit(form, debit, form.idempotency_key.data or "")
+        authorised = guard.authorise_debit(form, debit, form.idempotency_key.data or "")
     except DebitRefused:
         return render_template("bank/payout_confirm.html", form=form, details=details), 422
     try:
@@ -211,6 +211,7 @@ def payout_confirm() -> Page:
             details,
             idempotency_key=form.idempotency_key.data,
             origin=request_origin(),
+            step_up=authorised.fingerprint,
         )
     except service.BankError as exc:
         _error(form, exc.field, exc.message)
