@@ -22,7 +22,14 @@ from lumipay.bills.models import PROCESSING as BILL_PROCESSING
 from lumipay.bills.models import BillPayment
 from lumipay.database import as_utc, utcnow
 from lumipay.extensions import db
-from lumipay.ledger.models import Account, Entry, Hold, LedgerTransaction, VerificationRun
+from lumipay.ledger.models import (
+    Account,
+    Entry,
+    Hold,
+    HoldStatus,
+    LedgerTransaction,
+    VerificationRun,
+)
 from lumipay.reconciliation.models import (
     COMPLETED,
     EXCEPTIONS,
@@ -64,7 +71,7 @@ def _in_flight() -> GaugeMetricFamily:
     rows = db.session.execute(
         select(Account.currency, band, func.sum(Hold.amount))
         .join(Account, Account.id == Hold.account_id)
-        .where(Hold.status == "active")
+        .where(Hold.status == HoldStatus.ACTIVE)
         .group_by(Account.currency, band)
     ).all()
     found = {(currency, age): int(total or 0) for currency, age, total in rows}

@@ -1,13 +1,24 @@
 """Records that move through a transition table: one table per record type, one error.
 
-Every status-bearing record (bills, payouts, top-ups, cards, card transactions, settlement
-proposals) declares its table as `{status: frozenset(next statuses)}` and moves only through
-`check_transition`, so a move the table does not allow is the same named error everywhere.
+Every status-bearing record names its statuses in a `StrEnum` beside its model (bills,
+payouts, top-ups, cards, card transactions, holds, KYC submissions, settlement proposals,
+reconciliation runs, FX quotes, transfers) and declares its table as
+`{status: frozenset(next statuses)}`. It moves only through `check_transition` (most through
+the `Lifecycle` mixin's `move_to`), so a move the table does not allow is the same named error
+everywhere. The column's CHECK constraint is written from the same enum by `status_check`, and
+the API schemas use the enum as the field's type: the names are spelled once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Mapped
+
+Transitions = Mapping[str, frozenset[str]]
 
 
 class IllegalTransition(Exception):
@@ -20,14 +31,38 @@ class IllegalTransition(Exception):
         self.target = target
 
 
-def check_transition(
-    what: str, table: Mapping[str, frozenset[str]], current: str, target: str
-) -> None:
+def check_transition(what: str, table: Transitions, current: str, target: str) -> None:
     """Raise IllegalTransition unless `table` allows `current` -> `target`."""
     if target not in table.get(current, frozenset()):
         raise IllegalTransition(what, current, target)
 
 
-def is_final(table: Mapping[str, frozenset[str]], status: str) -> bool:
+def is_final(table: Transitions, status: str) -> bool:
     """A status with nowhere left to go."""
     return not table.get(status)
+
+
+def status_check(statuses: Iterable[StrEnum], column: str = "status") -> str:
+    """The SQL of a CHECK constraint that the column holds one of `statuses`, in their order:
+    `status IN ('pending', 'approved', 'rejected')`."""
+    names = ", ".join(f"'{status.value}'" for status in statuses)
+    return f"{column} IN ({names})"
+
+
+class Lifecycle:
+    """Mixed into a model whose `status` column moves only through its transition table: the
+    model declares `WHAT` (its name in the error) and `TRANSITIONS`, and its own column."""
+
+    WHAT: ClassVar[str]
+    TRANSITIONS: ClassVar[Transitions]
+    if TYPE_CHECKING:
+        status: Mapped[str]
+
+    def move_to(self, target: str) -> None:
+        """Change status through the transition table, or raise IllegalTransition."""
+        check_transition(self.WHAT, self.TRANSITIONS, self.status, target)
+        self.status = target
+
+    @property
+    def is_final(self) -> bool:
+        return is_final(self.TRANSITIONS, self.status)

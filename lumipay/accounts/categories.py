@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, false, not_, or_
 
+from lumipay.ledger.models import TransactionStatus
+
 
 @dataclass(frozen=True)
 class Category:
@@ -57,7 +59,7 @@ KINDS: dict[str, tuple[str, str]] = {
 _PREFIXES = (("card_", "card"), ("bill_airtime", "airtime"), ("bill_data", "data"))
 _SUFFIXES = (("_fee", "fees"),)
 
-TRANSACTION_STATUSES = ("posted", "pending", "failed", "reversed")
+TRANSACTION_STATUSES = tuple(TransactionStatus)
 
 
 def kind_label(kind: str) -> str:

@@ -15,7 +15,7 @@ from lumipay.api.routing import dump, operation
 from lumipay.auth.models import User
 from lumipay.cards import service
 from lumipay.cards.mcc import DEFAULT_GROUPS
-from lumipay.cards.models import Card
+from lumipay.cards.models import ACTIVE, FROZEN, Card
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.kyc.limits import LimitExceeded, naira_value, tier_limits
@@ -154,7 +154,7 @@ def block_card(user: User, card_id: str, body: schemas.CardBlockIn) -> tuple[int
     `{"blocked": false}` unfreezes a frozen one. Asking for the state the card is already in
     answers 200 without a change; a terminated, failed or issuing card is `card-refused`."""
     card = _own(user, card_id)
-    wanted = "frozen" if body.blocked else "active"
+    wanted = FROZEN if body.blocked else ACTIVE
     if card.status != wanted:
         try:
             service.change_status(

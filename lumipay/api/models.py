@@ -8,10 +8,10 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
 
 
-class RefreshToken(db.Model):
+class RefreshToken(Model):
     """One refresh token. A sign-in starts a family; each refresh uses its token up
     (`used_at`) and adds the next one to the family. Presenting a used token again means it
     was copied, so the whole family is revoked (`revoked_at`), which also ends the family's

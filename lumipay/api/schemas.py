@@ -14,8 +14,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag
 
+from lumipay.bank.models import PayoutStatus, TopUpStatus
+from lumipay.bills.models import BillStatus
+from lumipay.cards.models import CardStatus
 from lumipay.database import as_utc
+from lumipay.ledger.models import TransactionStatus
 from lumipay.money import MAX_MINOR
+from lumipay.reconciliation.models import RunStatus
+from lumipay.transfers.models import TransferStatus
 
 NO_CONTROL = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
 MAX_ID = 2**63 - 1
@@ -158,7 +164,7 @@ class HistoryItemOut(Reply):
     currency: Currency
     amount: MinorUnits = Field(description="Signed: negative when money left the wallet.")
     balance_after: MinorUnits | None
-    status: str
+    status: TransactionStatus
     created_at: Timestamp
 
 
@@ -190,7 +196,7 @@ class TransferIn(Request):
 class TransferCreatedOut(Reply):
     transfer_id: uuid.UUID
     transaction_ref: str
-    status: Literal["succeeded", "reversed"]
+    status: TransferStatus
 
 
 class TransferOut(TransferCreatedOut):
@@ -277,9 +283,6 @@ BillShapes = Annotated[
 
 class BillIn(RootModel[BillShapes]):
     root: BillShapes
-
-
-BillStatus = Literal["processing", "succeeded", "failed"]
 
 
 class BillPaidOut(Reply):
@@ -412,7 +415,9 @@ class TopUpOut(Reply):
     reference: str
     provider: str
     wallet_id: uuid.UUID
-    status: str = Field(description="pending until the provider reports the payment; credited.")
+    status: TopUpStatus = Field(
+        description="pending until the provider reports the payment; credited."
+    )
     method: str
     currency: Currency
     amount: MinorUnits | None
@@ -456,7 +461,9 @@ class PayoutOut(Reply):
     provider: str
     from_wallet_id: uuid.UUID
     to_bank_account: BankAccountOut
-    status: str = Field(description="awaiting_approval, processing, succeeded, failed or rejected.")
+    status: PayoutStatus = Field(
+        description="awaiting_approval, processing, succeeded, failed or rejected."
+    )
     bank_code: str
     bank_name: str
     account_number: str
@@ -508,7 +515,7 @@ class CardOut(Reply):
 
     card_id: uuid.UUID
     reference: str
-    status: str = Field(description="issuing, active, frozen, terminated or failed.")
+    status: CardStatus = Field(description="issuing, active, frozen, terminated or failed.")
     label: str
     type: Literal["single", "multi"]
     wallet_id: uuid.UUID
@@ -570,7 +577,7 @@ class ReconcileIn(Request):
 
 class ReconcileOut(Reply):
     run_id: int
-    status: str
+    status: RunStatus
 
 
 class ReportQuery(BaseModel):

@@ -8,12 +8,12 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
 
 ROLES = ("customer", "admin")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A person who signs in: a customer (with an account number) or an admin."""
 
     __tablename__ = "users"
@@ -72,7 +72,7 @@ class User(UserMixin, db.Model):
         return self.full_name.split()[0] if self.full_name.split() else self.full_name
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     """One sign-in: a browser (`kind` web) or a JSON API client (`kind` api).
 
     A browser's cookie holds a random id; only its SHA-256 is stored. An API sign-in is its
@@ -96,7 +96,7 @@ class UserSession(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(255))
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """A single-use second-factor code, shown once at enrolment; only its SHA-256 is stored.
 
     The codes carry 80 random bits, so a fast hash is enough: nobody can search that space.
@@ -111,7 +111,7 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class PasswordResetToken(db.Model):
+class PasswordResetToken(Model):
     """An emailed password-reset link: single use, expiring; only the token's SHA-256 is stored."""
 
     __tablename__ = "password_reset_tokens"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -16,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
 from lumipay.inflight.models import (
     AWAITING_APPROVAL,
     FAILED,
@@ -24,8 +25,9 @@ from lumipay.inflight.models import (
     REJECTED,
     SUCCEEDED,
     HeldOperation,
+    HeldStatus,
 )
-from lumipay.lifecycle import check_transition
+from lumipay.lifecycle import Lifecycle, status_check
 
 __all__ = [
     "AWAITING_APPROVAL",
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 
-class ReservedAccount(db.Model):
+class ReservedAccount(Model):
     """A dedicated account number at a provider in the customer's name, one per provider."""
 
     __tablename__ = "bank_reserved_accounts"
@@ -61,10 +63,18 @@ class ReservedAccount(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-TOPUP_PENDING, TOPUP_CREDITED, TOPUP_UNCREDITED = "pending", "credited", "uncredited"
-TOPUP_REVERSED = "reversed"  # the provider took all of it back (lumipay.bank.reversals)
-# Money that arrived but could not be credited, sent back to the payer by a person.
-TOPUP_RETURNED = "returned"
+class TopUpStatus(StrEnum):
+    PENDING = "pending"
+    CREDITED = "credited"
+    UNCREDITED = "uncredited"
+    REVERSED = "reversed"  # the provider took all of it back (lumipay.bank.reversals)
+    # Money that arrived but could not be credited, sent back to the payer by a person.
+    RETURNED = "returned"
+
+
+TOPUP_PENDING, TOPUP_CREDITED = TopUpStatus.PENDING, TopUpStatus.CREDITED
+TOPUP_UNCREDITED, TOPUP_REVERSED = TopUpStatus.UNCREDITED, TopUpStatus.REVERSED
+TOPUP_RETURNED = TopUpStatus.RETURNED
 TOPUP_TRANSITIONS: dict[str, frozenset[str]] = {
     TOPUP_PENDING: frozenset({TOPUP_CREDITED, TOPUP_UNCREDITED}),
     # Worked by hand (maker-checker, lumipay.settlements): credited once the customer can
@@ -76,20 +86,20 @@ TOPUP_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class TopUp(db.Model):
+class TopUp(Lifecycle, Model):
     """Money coming in. `pending` until the provider reports a payment, then `credited` with
     what was actually paid. A payment nobody asked for (into a reserved account) gets a row of
     its own, created credited. `uncredited`: money received that could not be credited (a
     currency the customer can't hold), left for a person, who credits or returns it."""
 
+    WHAT = "top-up"
+    TRANSITIONS = TOPUP_TRANSITIONS
+
     __tablename__ = "bank_topups"
     __table_args__ = (
         CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
         CheckConstraint("amount_paid IS NULL OR amount_paid > 0", name="amount_paid_positive"),
-        CheckConstraint(
-            "status IN ('pending', 'credited', 'uncredited', 'reversed', 'returned')",
-            name="status_known",
-        ),
+        CheckConstraint(status_check(TopUpStatus), name="status_known"),
         CheckConstraint("method IN ('reserved_account', 'checkout')", name="method_known"),
         # Exactly once per provider transaction: the database refuses a second credit.
         UniqueConstraint(
@@ -121,10 +131,19 @@ class TopUp(db.Model):
     credited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def move_to(self, target: str) -> None:
-        check_transition("top-up", TOPUP_TRANSITIONS, self.status, target)
-        self.status = target
+        super().move_to(target)
         if target == TOPUP_CREDITED:
             self.credited_at = utcnow()
+
+
+class PayoutStatus(StrEnum):
+    """A payout goes through every held-operation status."""
+
+    AWAITING_APPROVAL = HeldStatus.AWAITING_APPROVAL.value
+    PROCESSING = HeldStatus.PROCESSING.value
+    SUCCEEDED = HeldStatus.SUCCEEDED.value
+    FAILED = HeldStatus.FAILED.value
+    REJECTED = HeldStatus.REJECTED.value
 
 
 PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -136,7 +155,7 @@ PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class Payout(HeldOperation, db.Model):
+class Payout(HeldOperation, Model):
     """Money going out to a bank account. Held from the request; captured on `succeeded`,
     released on `failed` or `rejected` (by an admin, or by time while awaiting approval).
     `processing` means approved and with the provider: its hold never ends by time."""
@@ -148,10 +167,7 @@ class Payout(HeldOperation, db.Model):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("fee >= 0", name="fee_not_negative"),
-        CheckConstraint(
-            "status IN ('awaiting_approval', 'processing', 'succeeded', 'failed', 'rejected')",
-            name="status_known",
-        ),
+        CheckConstraint(status_check(PayoutStatus), name="status_known"),
         Index("ix_bank_payouts_user_id_id", "user_id", "id"),
         Index("ix_bank_payouts_status_next_requery_at", "status", "next_requery_at"),
     )

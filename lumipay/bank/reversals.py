@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from lumipay.bank import service as bank
 from lumipay.bank.models import TOPUP_CREDITED, TOPUP_REVERSED, TopUp
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model, db
 from lumipay.ledger import receivables
 from lumipay.ledger.references import new_reference
 from lumipay.money import format_amount
@@ -48,7 +48,7 @@ REVERSAL_KIND = "bank_topup_reversal"
 KIND_WORDS = {REVERSAL: "reversed", CHARGEBACK: "charged back", REFUND: "refunded to the payer"}
 
 
-class TopUpReversal(db.Model):
+class TopUpReversal(Model):
     """One piece of news that a provider took money back, applied at most once."""
 
     __tablename__ = "bank_topup_reversals"

@@ -6,10 +6,10 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
 
 
-class Beneficiary(db.Model):
+class Beneficiary(Model):
     """A recipient a customer saved. Only the account number is kept: the name shown is the
     recipient's current masked name, read when the list is shown."""
 

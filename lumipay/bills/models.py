@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import public_id_column
-from lumipay.extensions import db
-from lumipay.inflight.models import FAILED, PROCESSING, SUCCEEDED, HeldOperation
+from lumipay.extensions import Model
+from lumipay.inflight.models import HeldOperation, HeldStatus
+from lumipay.lifecycle import status_check
 
-__all__ = ["FAILED", "PROCESSING", "SUCCEEDED", "BillPayment"]
+__all__ = ["FAILED", "PROCESSING", "SUCCEEDED", "BillPayment", "BillStatus"]
+
+
+class BillStatus(StrEnum):
+    """The held-operation statuses a bill uses: it never waits for approval."""
+
+    PROCESSING = HeldStatus.PROCESSING.value
+    SUCCEEDED = HeldStatus.SUCCEEDED.value
+    FAILED = HeldStatus.FAILED.value
+
+
+PROCESSING, SUCCEEDED, FAILED = BillStatus.PROCESSING, BillStatus.SUCCEEDED, BillStatus.FAILED
 
 # The only way a bill's status changes: forward, once.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -25,7 +38,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 BILL_KINDS = ("airtime", "data", "electricity")
 
 
-class BillPayment(HeldOperation, db.Model):
+class BillPayment(HeldOperation, Model):
     """The money is held while `processing`, captured on `succeeded`, released on `failed`."""
 
     WHAT = "bill"
@@ -35,7 +48,7 @@ class BillPayment(HeldOperation, db.Model):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("fee >= 0", name="fee_not_negative"),
-        CheckConstraint("status IN ('processing', 'succeeded', 'failed')", name="status_known"),
+        CheckConstraint(status_check(BillStatus), name="status_known"),
         CheckConstraint("category IN ('airtime', 'data', 'electricity')", name="category_known"),
         Index("ix_bill_payments_user_id_id", "user_id", "id"),
         Index("ix_bill_payments_status_next_requery_at", "status", "next_requery_at"),

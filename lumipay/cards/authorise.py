@@ -35,7 +35,7 @@ from lumipay.clock import day_start, lagos_day
 from lumipay.extensions import db
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
-from lumipay.ledger.models import Account, Hold
+from lumipay.ledger.models import Account, Hold, HoldStatus
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def month_spent(card_id: int, now: datetime) -> int:
             func.coalesce(
                 func.sum(
                     func.coalesce(CardTransaction.captured_amount, 0)
-                    + case((Hold.status == "active", Hold.amount), else_=0)
+                    + case((Hold.status == HoldStatus.ACTIVE, Hold.amount), else_=0)
                 ),
                 0,
             )
@@ -153,7 +153,7 @@ def open_authorisations(card_id: int) -> int:
             CardTransaction.card_id == card_id,
             CardTransaction.kind == AUTHORISATION,
             CardTransaction.status == APPROVED,
-            Hold.status == "active",
+            Hold.status == HoldStatus.ACTIVE,
         )
     )
     return int(count or 0)

@@ -20,7 +20,7 @@ from lumipay.cards.service import lock_authorisation
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.ledger import service as ledger
-from lumipay.ledger.models import Hold
+from lumipay.ledger.models import Hold, HoldStatus
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ def expire_authorisations(now: datetime | None = None) -> int:
         .where(
             CardTransaction.kind == AUTHORISATION,
             CardTransaction.status == APPROVED,
-            ((Hold.status == "active") & (Hold.expires_at <= cutoff)) | (Hold.status == "expired"),
+            ((Hold.status == HoldStatus.ACTIVE) & (Hold.expires_at <= cutoff))
+            | (Hold.status == HoldStatus.EXPIRED),
         )
         .order_by(CardTransaction.id)
     ).all()
@@ -57,12 +58,12 @@ def _expire_one(authorization_id: str, cutoff: datetime):  # type: ignore[no-unt
             return False
         hold = ledger.lock_hold(row.hold_id) if row.hold_id is not None else None
         ledger.lock_wallets([card.account_id])
-        if hold is None or hold.status not in ("active", "expired"):
+        if hold is None or hold.status not in (HoldStatus.ACTIVE, HoldStatus.EXPIRED):
             return False
-        if hold.status == "active":
+        if hold.status == HoldStatus.ACTIVE:
             if hold.expires_at > cutoff:
                 return False
-            ledger.release_hold(hold.id, status="expired")
+            ledger.release_hold(hold.id, status=HoldStatus.EXPIRED)
         days = current_app.config["CARDS_HOLD_DAYS"]
         row.move_to(EXPIRED)
         row.note = (

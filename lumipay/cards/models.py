@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -23,17 +24,21 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
-from lumipay.extensions import db
-from lumipay.ledger.models import Hold
-from lumipay.lifecycle import check_transition
+from lumipay.extensions import Model
+from lumipay.ledger.models import Hold, HoldStatus
+from lumipay.lifecycle import Lifecycle, status_check
 
-ISSUING, ACTIVE, FROZEN, TERMINATED, FAILED = (
-    "issuing",
-    "active",
-    "frozen",
-    "terminated",
-    "failed",
-)
+
+class CardStatus(StrEnum):
+    ISSUING = "issuing"
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    TERMINATED = "terminated"
+    FAILED = "failed"
+
+
+ISSUING, ACTIVE, FROZEN = CardStatus.ISSUING, CardStatus.ACTIVE, CardStatus.FROZEN
+TERMINATED, FAILED = CardStatus.TERMINATED, CardStatus.FAILED
 CARD_TRANSITIONS: dict[str, frozenset[str]] = {
     ISSUING: frozenset({ACTIVE, FAILED, TERMINATED}),
     ACTIVE: frozenset({FROZEN, TERMINATED}),
@@ -46,14 +51,20 @@ CARD_CURRENCIES = ("NGN", "USD")
 # A card transaction: an authorisation (approved or declined), one clearing of an
 # authorisation (a split shipment clears it several times), or a refund.
 AUTHORISATION, CLEARING, REFUND = "authorisation", "clearing", "refund"
-APPROVED, DECLINED, CAPTURED, REVERSED, REFUNDED, EXPIRED = (
-    "approved",
-    "declined",
-    "captured",
-    "reversed",
-    "refunded",
-    "expired",
-)
+
+
+class CardTransactionStatus(StrEnum):
+    APPROVED = "approved"
+    DECLINED = "declined"
+    CAPTURED = "captured"
+    REVERSED = "reversed"
+    REFUNDED = "refunded"
+    EXPIRED = "expired"
+
+
+APPROVED, DECLINED = CardTransactionStatus.APPROVED, CardTransactionStatus.DECLINED
+CAPTURED, REVERSED = CardTransactionStatus.CAPTURED, CardTransactionStatus.REVERSED
+REFUNDED, EXPIRED = CardTransactionStatus.REFUNDED, CardTransactionStatus.EXPIRED
 # An expired authorisation may still be captured: a late clearing is a forced capture (the
 # network has paid the merchant).
 TXN_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -66,13 +77,13 @@ TXN_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class Card(db.Model):
+class Card(Lifecycle, Model):
+    WHAT = "card"
+    TRANSITIONS = CARD_TRANSITIONS
+
     __tablename__ = "cards"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('issuing', 'active', 'frozen', 'terminated', 'failed')",
-            name="status_known",
-        ),
+        CheckConstraint(status_check(CardStatus), name="status_known"),
         CheckConstraint("currency IN ('NGN', 'USD')", name="currency_known"),
         CheckConstraint("per_transaction_limit > 0", name="per_transaction_limit_positive"),
         CheckConstraint("monthly_limit > 0", name="monthly_limit_positive"),
@@ -115,13 +126,12 @@ class Card(db.Model):
         return f"{self.exp_month:02d}/{self.exp_year % 100:02d}"
 
     def move_to(self, target: str) -> None:
-        check_transition("card", CARD_TRANSITIONS, self.status, target)
-        self.status = target
+        super().move_to(target)
         if target == TERMINATED:
             self.terminated_at = utcnow()
 
 
-class CardTransaction(db.Model):
+class CardTransaction(Lifecycle, Model):
     """One authorisation (its decision, hold and settlement) or one refund on a card.
 
     An approved authorisation holds the money until it is captured (clearing), reversed, or
@@ -130,13 +140,13 @@ class CardTransaction(db.Model):
     `captured_amount` is what its clearings captured in all.
     """
 
+    WHAT = "card transaction"
+    TRANSITIONS = TXN_TRANSITIONS
+
     __tablename__ = "card_transactions"
     __table_args__ = (
         CheckConstraint("kind IN ('authorisation', 'clearing', 'refund')", name="kind_known"),
-        CheckConstraint(
-            "status IN ('approved', 'declined', 'captured', 'reversed', 'refunded', 'expired')",
-            name="status_known",
-        ),
+        CheckConstraint(status_check(CardTransactionStatus), name="status_known"),
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_card_transactions_card_id_created_at", "card_id", "created_at"),
     )
@@ -176,11 +186,14 @@ class CardTransaction(db.Model):
     @property
     def shown_status(self) -> str:
         """What the customer sees: an approval whose hold ran out shows as expired."""
-        if self.status == APPROVED and self.hold is not None and self.hold.status == "expired":
+        if (
+            self.status == APPROVED
+            and self.hold is not None
+            and self.hold.status == HoldStatus.EXPIRED
+        ):
             return EXPIRED
         return self.status
 
     def move_to(self, target: str) -> None:
-        check_transition("card transaction", TXN_TRANSITIONS, self.status, target)
-        self.status = target
+        super().move_to(target)
         self.settled_at = utcnow()

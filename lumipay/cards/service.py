@@ -60,7 +60,7 @@ from lumipay.kyc import limits
 from lumipay.ledger import receivables
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import HoldNotActive
-from lumipay.ledger.models import WALLET, Account
+from lumipay.ledger.models import WALLET, Account, HoldStatus
 from lumipay.ledger.references import new_reference
 from lumipay.money import CURRENCIES, format_amount, get_currency
 from lumipay.notifications.service import notify
@@ -580,7 +580,7 @@ def clear(data: dict[str, Any]) -> str:
     # One lock order (DESIGN rule 8): card, authorisation, its hold, then the wallet.
     hold = ledger.lock_hold(row.hold_id) if row.hold_id is not None else None
     wallet = ledger.lock_wallets([card.account_id])[card.account_id]
-    held = hold.amount if hold is not None and hold.status == "active" else 0
+    held = hold.amount if hold is not None and hold.status == HoldStatus.ACTIVE else 0
     so_far = row.captured_amount or 0
     within = max(0, min(sent.amount, row.amount - so_far))
     excess = sent.amount - within

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
+from lumipay.lifecycle import Lifecycle, status_check
 
 
-class FxRate(db.Model):
+class FxRate(Model):
     """One fetch of one currency's mid-rate, as units of the currency per 1 USD (exact Decimal).
 
     Rows are never updated: the newest row per currency is the current rate, the rest is
@@ -33,11 +35,26 @@ class FxRate(db.Model):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class FxQuote(db.Model):
+class QuoteStatus(StrEnum):
+    OPEN = "open"
+    CONVERTED = "converted"
+
+
+# A quote is converted once; one past its time stays open and is refused by its expiry.
+QUOTE_TRANSITIONS: dict[str, frozenset[str]] = {
+    QuoteStatus.OPEN: frozenset({QuoteStatus.CONVERTED}),
+    QuoteStatus.CONVERTED: frozenset(),
+}
+
+
+class FxQuote(Lifecycle, Model):
     """A price offered to a customer for converting between two of their wallets.
 
     The amounts are fixed when the quote is made; confirming posts exactly these amounts, once.
     """
+
+    WHAT = "quote"
+    TRANSITIONS = QUOTE_TRANSITIONS
 
     __tablename__ = "fx_quotes"
     __table_args__ = (
@@ -45,7 +62,7 @@ class FxQuote(db.Model):
         CheckConstraint("credit_amount > 0", name="credit_positive"),
         CheckConstraint("fee_amount >= 0", name="fee_not_negative"),
         CheckConstraint("from_currency <> to_currency", name="currencies_differ"),
-        CheckConstraint("status IN ('open', 'converted')", name="status_known"),
+        CheckConstraint(status_check(QuoteStatus), name="status_known"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -61,7 +78,7 @@ class FxQuote(db.Model):
     debit_amount: Mapped[int] = mapped_column(BigInteger)
     credit_amount: Mapped[int] = mapped_column(BigInteger)
     fee_amount: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=QuoteStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     transaction_id: Mapped[int | None] = mapped_column(

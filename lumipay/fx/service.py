@@ -30,7 +30,7 @@ from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
-from lumipay.fx.models import FxQuote, FxRate
+from lumipay.fx.models import FxQuote, FxRate, QuoteStatus
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import InsufficientFunds
@@ -310,7 +310,7 @@ def make_quote(
             debit_amount=p.debit,
             credit_amount=p.credit,
             fee_amount=p.fee,
-            status="open",
+            status=QuoteStatus.OPEN,
             created_at=now,
             expires_at=now + timedelta(seconds=current_app.config["FX_QUOTE_SECONDS"]),
         )
@@ -349,7 +349,7 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
         )
         if quote is None:
             raise FxError(None, "That quote doesn't exist. Get a new quote.", code="not-found")
-        if quote.status == "converted":
+        if quote.status == QuoteStatus.CONVERTED:
             txn_ref = db.session.scalar(
                 select(LedgerTransaction.reference).where(
                     LedgerTransaction.id == quote.transaction_id
@@ -401,7 +401,7 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
             raise FxError(exc.field, exc.message, code=exc.code) from None
         except InsufficientFunds as exc:
             raise FxError("amount", exc.message, code=INSUFFICIENT_FUNDS) from None
-        quote.status = "converted"
+        quote.move_to(QuoteStatus.CONVERTED)
         quote.transaction_id = txn.id
         db.session.flush()
         return Conversion(txn.reference, False)

@@ -7,10 +7,10 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
 
 
-class IdempotencyRecord(db.Model):
+class IdempotencyRecord(Model):
     """A request key already used by its owner, with what the request was and what it did."""
 
     __tablename__ = "idempotency_keys"

@@ -36,7 +36,7 @@ from lumipay.inflight.models import AWAITING_APPROVAL, FAILED, PROCESSING, SUCCE
 from lumipay.jobs import outbox
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
-from lumipay.ledger.models import Account, Hold, LedgerTransaction
+from lumipay.ledger.models import Account, Hold, HoldStatus, LedgerTransaction
 from lumipay.providers import calls
 from lumipay.providers.bills import Outcome
 from lumipay.providers.resend import NOT_YET_KNOWN, requery_first
@@ -569,7 +569,7 @@ def expire(kind: Kind, hold_ids: list[int], now: datetime) -> int:
         if op.status != AWAITING_APPROVAL or hold.status != ACTIVE or hold.expires_at > now:
             continue
         kind.expired(op)
-        ledger.release_hold(hold.id, status="expired")
+        ledger.release_hold(hold.id, status=HoldStatus.EXPIRED)
         ended += 1
     return ended
 

@@ -9,24 +9,36 @@ engine (lumipay.inflight.engine) is the only code that moves these rows.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
-from lumipay.lifecycle import check_transition, is_final
-
-AWAITING_APPROVAL, PROCESSING = "awaiting_approval", "processing"
-SUCCEEDED, FAILED, REJECTED = "succeeded", "failed", "rejected"
+from lumipay.lifecycle import Lifecycle, is_final
 
 
-class HeldOperation:
+class HeldStatus(StrEnum):
+    """Where a held operation is. Each record type uses the statuses its transition table
+    names (a bill is never awaiting approval)."""
+
+    AWAITING_APPROVAL = "awaiting_approval"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+
+
+AWAITING_APPROVAL = HeldStatus.AWAITING_APPROVAL
+PROCESSING = HeldStatus.PROCESSING
+SUCCEEDED = HeldStatus.SUCCEEDED
+FAILED = HeldStatus.FAILED
+REJECTED = HeldStatus.REJECTED
+
+
+class HeldOperation(Lifecycle):
     """Columns of a held operation; a model mixes this in and declares `WHAT`, `TRANSITIONS`
     and its own `status` column (lengths differ by table)."""
-
-    WHAT: ClassVar[str]
-    TRANSITIONS: ClassVar[dict[str, frozenset[str]]]
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # Ours; unique, and the same on every retry and requery.
@@ -48,16 +60,11 @@ class HeldOperation:
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
-    def is_final(self) -> bool:
-        return is_final(self.TRANSITIONS, self.status)
-
-    @property
     def total(self) -> int:
         return self.amount + self.fee
 
     def move_to(self, target: str) -> None:
         """Change status through the transition table, or raise IllegalTransition."""
-        check_transition(self.WHAT, self.TRANSITIONS, self.status, target)
-        self.status = target
+        super().move_to(target)
         if is_final(self.TRANSITIONS, target):
             self.settled_at = utcnow()

@@ -9,10 +9,10 @@ from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """One job to hand to the queue once the transaction that wrote it has committed.
 
     `pushed_at` stays empty until Redis has accepted the job; the relay re-sends every row

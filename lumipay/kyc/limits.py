@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 from lumipay import clock
 from lumipay.auth.models import User
 from lumipay.extensions import db
-from lumipay.ledger.models import WALLET, Account, DailyFlow, Hold
+from lumipay.ledger.models import WALLET, Account, DailyFlow, Hold, HoldStatus
 from lumipay.money import format_amount
 
 TOP_TIER = 3
@@ -153,7 +153,7 @@ def spent_today(user_id: int, day: date | None = None) -> int:
     holds = db.session.execute(
         select(Account.currency, func.sum(Hold.amount))
         .join(Hold, Hold.account_id == Account.id)
-        .where(Account.user_id == user_id, Account.kind == WALLET, Hold.status == "active")
+        .where(Account.user_id == user_id, Account.kind == WALLET, Hold.status == HoldStatus.ACTIVE)
         .group_by(Account.currency)
     )
     for currency, amount in [*flows, *holds]:

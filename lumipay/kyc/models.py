@@ -1,19 +1,35 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
+from lumipay.lifecycle import Lifecycle, status_check
 
 IDENTITY = "identity"  # BVN or NIN and an ID document: lifts Tier 1 to Tier 2
 ADDRESS = "address"  # proof of address: lifts Tier 2 to Tier 3
-PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 
 
-class KycSubmission(db.Model):
+class KycStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+PENDING, APPROVED, REJECTED = KycStatus.PENDING, KycStatus.APPROVED, KycStatus.REJECTED
+# An admin decides once.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    PENDING: frozenset({APPROVED, REJECTED}),
+    APPROVED: frozenset(),
+    REJECTED: frozenset(),
+}
+
+
+class KycSubmission(Lifecycle, Model):
     """Documents a customer sent to move up a tier, and an admin's decision on them.
 
     The BVN or NIN is kept masked (for people to recognise) and as a keyed hash (to spot one
@@ -21,10 +37,13 @@ class KycSubmission(db.Model):
     the storage backend under a random key; `document_type` is the type sniffed from its bytes.
     """
 
+    WHAT = "KYC submission"
+    TRANSITIONS = TRANSITIONS
+
     __tablename__ = "kyc_submissions"
     __table_args__ = (
         CheckConstraint("kind IN ('identity', 'address')", name="kind_known"),
-        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status_known"),
+        CheckConstraint(status_check(KycStatus), name="status_known"),
         CheckConstraint("target_tier BETWEEN 2 AND 3", name="target_tier_known"),
         CheckConstraint("id_type IS NULL OR id_type IN ('bvn', 'nin')", name="id_type_known"),
         # One submission of each kind waits for review at a time.
@@ -33,7 +52,7 @@ class KycSubmission(db.Model):
             "user_id",
             "kind",
             unique=True,
-            postgresql_where=text("status = 'pending'"),
+            postgresql_where=text(f"status = '{KycStatus.PENDING.value}'"),
         ),
     )
 

@@ -214,7 +214,7 @@ def _locked_pending(submission_id: int) -> KycSubmission:
 
 
 def _decide(submission: KycSubmission, status: str, admin_id: int) -> None:
-    submission.status = status
+    submission.move_to(status)
     submission.reviewer_id = admin_id
     submission.reviewed_at = utcnow()
 

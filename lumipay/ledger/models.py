@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -20,13 +21,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
+from lumipay.lifecycle import Lifecycle, status_check
 
 WALLET = "wallet"
 SYSTEM = "system"
 
 
-class Account(db.Model):
+class Account(Model):
     """A ledger account: a customer's wallet or one of the bank's own system accounts.
 
     Only wallets keep a running `balance` and `held`; system accounts (bonus funding, fees,
@@ -66,7 +68,16 @@ class Account(db.Model):
         return self.kind == WALLET
 
 
-class LedgerTransaction(db.Model):
+class TransactionStatus(StrEnum):
+    """What a ledger transaction's status may say; every posting is `posted` today."""
+
+    POSTED = "posted"
+    PENDING = "pending"
+    FAILED = "failed"
+    REVERSED = "reversed"
+
+
+class LedgerTransaction(Model):
     """One movement of money: two or more entries that balance per currency."""
 
     __tablename__ = "ledger_transactions"
@@ -74,7 +85,7 @@ class LedgerTransaction(db.Model):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     kind: Mapped[str] = mapped_column(String(32), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="posted")
+    status: Mapped[str] = mapped_column(String(16), default=TransactionStatus.POSTED)
     narration: Mapped[str] = mapped_column(String(140), default="")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -84,7 +95,7 @@ class LedgerTransaction(db.Model):
     )
 
 
-class Entry(db.Model):
+class Entry(Model):
     """One side of a transaction. Positive credits the account, negative debits it.
 
     Append-only: on PostgreSQL a trigger refuses UPDATE and DELETE.
@@ -109,29 +120,42 @@ class Entry(db.Model):
     account: Mapped[Account] = relationship()
 
 
-HOLD_STATUSES = ("active", "captured", "released", "expired")
+class HoldStatus(StrEnum):
+    ACTIVE = "active"
+    CAPTURED = "captured"
+    RELEASED = "released"
+    EXPIRED = "expired"
 
 
-class Hold(db.Model):
+HOLD_TRANSITIONS: dict[str, frozenset[str]] = {
+    HoldStatus.ACTIVE: frozenset({HoldStatus.CAPTURED, HoldStatus.RELEASED, HoldStatus.EXPIRED}),
+    HoldStatus.CAPTURED: frozenset(),
+    HoldStatus.RELEASED: frozenset(),
+    HoldStatus.EXPIRED: frozenset(),
+}
+
+
+class Hold(Lifecycle, Model):
     """Money reserved on a wallet: counts against `available` until captured or released.
 
     `owner` names the kind of operation the hold is for ("bill", "payout", "card"...): only
     that owner's engine moves it, and only that owner decides what its expiry means
     (lumipay.ledger.service.HOLD_OWNERS)."""
 
+    WHAT = "hold"
+    TRANSITIONS = HOLD_TRANSITIONS
+
     __tablename__ = "ledger_holds"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint(
-            "status IN ('active', 'captured', 'released', 'expired')", name="status_known"
-        ),
+        CheckConstraint(status_check(HoldStatus), name="status_known"),
         Index("ix_ledger_holds_status_expires_at", "status", "expires_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=HoldStatus.ACTIVE)
     owner: Mapped[str] = mapped_column(String(16))
     reference: Mapped[str] = mapped_column(String(64), unique=True)
     reason: Mapped[str] = mapped_column(String(140), default="")
@@ -142,7 +166,7 @@ class Hold(db.Model):
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
 
 
-class DailyFlow(db.Model):
+class DailyFlow(Model):
     """Money in and out of a wallet per Lagos day and transaction kind, kept by the ledger.
 
     Written by `ledger.apply` under the wallet's own row lock, so the dashboard's 30-day picture
@@ -163,7 +187,7 @@ class DailyFlow(db.Model):
 GENESIS_HASH = "0" * 64
 
 
-class SealBlock(db.Model):
+class SealBlock(Model):
     """A hash-chained block of ledger entries: proof that no sealed entry changed since.
 
     `hash` is SHA-256 over the previous block's hash and each entry's canonical fields, in id
@@ -185,7 +209,7 @@ class SealBlock(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class VerificationRun(db.Model):
+class VerificationRun(Model):
     """One run of `flask ledger verify` (by hand or by the scheduler), for the back office."""
 
     __tablename__ = "ledger_verification_runs"

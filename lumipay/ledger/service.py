@@ -30,7 +30,9 @@ from lumipay.ledger.models import (
     DailyFlow,
     Entry,
     Hold,
+    HoldStatus,
     LedgerTransaction,
+    TransactionStatus,
 )
 from lumipay.ledger.references import new_reference
 from lumipay.money import CURRENCIES
@@ -125,7 +127,7 @@ def begin(
     txn = LedgerTransaction(
         reference=reference or new_reference(),
         kind=kind,
-        status="posted",
+        status=TransactionStatus.POSTED,
         narration=narration[:140],
         parent_id=parent_id,
         created_at=clock.now(),
@@ -320,7 +322,7 @@ def place_hold(
         reference=reference,
         reason=reason[:140],
         expires_at=expires_at,
-        status="active",
+        status=HoldStatus.ACTIVE,
     )
     db.session.add(hold)
     db.session.flush()
@@ -347,7 +349,7 @@ def _locked_active_hold(hold_id: int) -> tuple[Hold, Account]:
     hold = lock_hold(hold_id)
     if hold is None:
         raise HoldNotActive("No such hold.")
-    if hold.status != "active":
+    if hold.status != HoldStatus.ACTIVE:
         raise HoldNotActive(f"This hold is already {hold.status}.")
     wallet = lock_wallets([hold.account_id])[hold.account_id]
     return hold, wallet
@@ -378,7 +380,7 @@ def capture_hold(
     txn = transfer(
         kind, wallet.id, credit_account_id, amount, narration=narration, reference=reference
     )
-    hold.status = "captured"
+    hold.move_to(HoldStatus.CAPTURED)
     hold.captured_amount = amount
     hold.settled_at = utcnow()
     hold.transaction_id = txn.id
@@ -386,13 +388,13 @@ def capture_hold(
     return txn
 
 
-def release_hold(hold_id: int, *, status: str = "released") -> Hold:
+def release_hold(hold_id: int, *, status: str = HoldStatus.RELEASED) -> Hold:
     """Give a hold's money back to `available` (status `released` or `expired`)."""
-    if status not in ("released", "expired"):
+    if status not in (HoldStatus.RELEASED, HoldStatus.EXPIRED):
         raise LedgerError("A hold ends as released or expired.")
     hold, wallet = _locked_active_hold(hold_id)
     wallet.held -= hold.amount
-    hold.status = status
+    hold.move_to(status)
     hold.settled_at = utcnow()
     db.session.flush()
     return hold
@@ -404,7 +406,7 @@ def holds_due(now: datetime | None = None) -> list[int]:
     return list(
         db.session.scalars(
             select(Hold.id)
-            .where(Hold.status == "active", Hold.expires_at <= cutoff)
+            .where(Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= cutoff)
             .order_by(Hold.id)
         )
     )
@@ -418,7 +420,9 @@ def expire_holds(now: datetime | None = None, *, hold_ids: Sequence[int] | None 
     and decides under those locks (a hold whose operation is at a provider never ends by time).
     """
     cutoff = now or utcnow()
-    query = select(Hold.owner, Hold.id).where(Hold.status == "active", Hold.expires_at <= cutoff)
+    query = select(Hold.owner, Hold.id).where(
+        Hold.status == HoldStatus.ACTIVE, Hold.expires_at <= cutoff
+    )
     if hold_ids is not None:
         query = query.where(Hold.id.in_(list(hold_ids)))
     rows = db.session.execute(query.order_by(Hold.id)).all()

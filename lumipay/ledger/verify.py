@@ -14,6 +14,7 @@ from lumipay.ledger.models import (
     DailyFlow,
     Entry,
     Hold,
+    HoldStatus,
     LedgerTransaction,
     VerificationRun,
 )
@@ -84,7 +85,7 @@ def verify_ledger(limit: int = 50) -> Report:
     )
     active_holds = (
         select(Hold.account_id, func.sum(Hold.amount).label("total"))
-        .where(Hold.status == "active")
+        .where(Hold.status == HoldStatus.ACTIVE)
         .group_by(Hold.account_id)
         .subquery()
     )

@@ -6,10 +6,10 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
 
 
-class Notification(db.Model):
+class Notification(Model):
     """An in-app message to a customer (shown in the header), emailed once when configured."""
 
     __tablename__ = "notifications"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
+from lumipay.lifecycle import Lifecycle, status_check
 
 MATCHED = "matched"
 MISSING_AT_PROVIDER = "missing_at_provider"
@@ -26,15 +28,31 @@ OUTCOME_LABELS = {
     STATUS_MISMATCH: "Status mismatch",
 }
 
-QUEUED, COMPLETED, FAILED = "queued", "completed", "failed"
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    COMPLETED = "completed"
+    FAILED = "failed"
 
 
-class ReconciliationRun(db.Model):
+QUEUED, COMPLETED, FAILED = RunStatus.QUEUED, RunStatus.COMPLETED, RunStatus.FAILED
+# A run is queued, then done by its job once.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    QUEUED: frozenset({COMPLETED, FAILED}),
+    COMPLETED: frozenset(),
+    FAILED: frozenset(),
+}
+
+
+class ReconciliationRun(Lifecycle, Model):
     """One reconciliation of a provider over a date range, queued then completed by a job."""
+
+    WHAT = "reconciliation run"
+    TRANSITIONS = TRANSITIONS
 
     __tablename__ = "reconciliation_runs"
     __table_args__ = (
-        CheckConstraint("status IN ('queued', 'completed', 'failed')", name="status_known"),
+        CheckConstraint(status_check(RunStatus), name="status_known"),
         CheckConstraint("end_on >= start_on", name="range_ordered"),
     )
 
@@ -58,7 +76,7 @@ class ReconciliationRun(db.Model):
         return sum(self.count(outcome) for outcome in EXCEPTIONS)
 
 
-class ReconciliationItem(db.Model):
+class ReconciliationItem(Model):
     """One of our records or one report line, and how it matched."""
 
     __tablename__ = "reconciliation_items"

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Protocol
 
-SUCCEEDED, FAILED, PENDING = "succeeded", "failed", "pending"
-STATUSES = (SUCCEEDED, FAILED, PENDING)
+
+class LineStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PENDING = "pending"
+
+
+SUCCEEDED, FAILED, PENDING = LineStatus.SUCCEEDED, LineStatus.FAILED, LineStatus.PENDING
+STATUSES = tuple(LineStatus)
 
 
 @dataclass(frozen=True)

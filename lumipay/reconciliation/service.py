@@ -149,7 +149,7 @@ def _finish(run_id: int, found: list[matching.Match], *, error: str = "") -> str
                 )
             )
         run.totals = _totals(found)
-        run.status = FAILED if error else COMPLETED
+        run.move_to(FAILED if error else COMPLETED)
         run.error = error
         run.finished_at = utcnow()
         return run.status

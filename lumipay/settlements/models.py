@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
+from lumipay.lifecycle import Lifecycle, status_check
 
 MARK_SUCCEEDED, MARK_FAILED, ADJUSTMENT = "mark_succeeded", "mark_failed", "adjustment"
 ACTIONS = {
@@ -16,10 +18,25 @@ ACTIONS = {
     MARK_FAILED: "Mark failed and refund (return an uncredited top-up)",
     ADJUSTMENT: "Post an adjustment between named accounts",
 }
-PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 
 
-class SettlementProposal(db.Model):
+class ProposalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+PENDING, APPROVED = ProposalStatus.PENDING, ProposalStatus.APPROVED
+REJECTED = ProposalStatus.REJECTED
+# A different admin decides once.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    PENDING: frozenset({APPROVED, REJECTED}),
+    APPROVED: frozenset(),
+    REJECTED: frozenset(),
+}
+
+
+class SettlementProposal(Lifecycle, Model):
     """Maker-checker: nothing moves until a different admin approves.
 
     The database itself refuses a decision by the proposer (`checker_is_not_maker`). A proposal
@@ -28,12 +45,15 @@ class SettlementProposal(db.Model):
     `narration` is what the customer's history says for an adjustment, never the reason.
     """
 
+    WHAT = "settlement"
+    TRANSITIONS = TRANSITIONS
+
     __tablename__ = "settlement_proposals"
     __table_args__ = (
         CheckConstraint(
             "action IN ('mark_succeeded', 'mark_failed', 'adjustment')", name="action_known"
         ),
-        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status_known"),
+        CheckConstraint(status_check(ProposalStatus), name="status_known"),
         CheckConstraint(
             "decided_by IS NULL OR decided_by <> proposed_by", name="checker_is_not_maker"
         ),

@@ -269,7 +269,7 @@ def decide(
             )
         if proposal.status != PENDING:
             raise SettlementError(None, f"This settlement was {proposal.status} already.")
-        proposal.status = APPROVED if approve else REJECTED
+        proposal.move_to(APPROVED if approve else REJECTED)
         proposal.decided_by = admin_id
         proposal.decided_at = utcnow()
         proposal.decision_note = (note or "").strip()[:500]

@@ -11,6 +11,8 @@ from lumipay.admin import queries
 from lumipay.admin.access import admin_required
 from lumipay.admin.blueprint import bp
 from lumipay.auth.models import User
+from lumipay.bank.models import TOPUP_UNCREDITED
+from lumipay.bills.models import PROCESSING
 from lumipay.extensions import db
 from lumipay.ledger.models import Account, LedgerTransaction
 from lumipay.reconciliation.models import OUTCOME_LABELS, ReconciliationItem
@@ -76,7 +78,7 @@ def settlements() -> Response | tuple[str, int]:
             form.bill_reference.data = subject.reference
             form.action.data = (
                 "mark_succeeded"
-                if subject.status in ("processing", "uncredited")
+                if subject.status in (PROCESSING, TOPUP_UNCREDITED)
                 else "mark_failed"
             )
         else:

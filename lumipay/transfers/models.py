@@ -2,21 +2,30 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
+from lumipay.lifecycle import status_check
 
 
-class Transfer(db.Model):
+class TransferStatus(StrEnum):
+    """A transfer posts at once: `succeeded`; `reversed` names one taken back by a correction."""
+
+    SUCCEEDED = "succeeded"
+    REVERSED = "reversed"
+
+
+class Transfer(Model):
     """A payment from one customer's wallet to another's, posted instantly on the ledger."""
 
     __tablename__ = "transfers"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint("status IN ('succeeded', 'reversed')", name="status_known"),
+        CheckConstraint(status_check(TransferStatus), name="status_known"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -29,6 +38,6 @@ class Transfer(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[int] = mapped_column(BigInteger)
     narration: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[str] = mapped_column(String(16), default="succeeded")
+    status: Mapped[str] = mapped_column(String(16), default=TransferStatus.SUCCEEDED)
     transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

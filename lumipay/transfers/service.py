@@ -22,7 +22,7 @@ from lumipay.ledger.errors import InsufficientFunds
 from lumipay.ledger.models import WALLET, Account
 from lumipay.ledger.references import new_reference
 from lumipay.money import MAX_MINOR, format_amount
-from lumipay.transfers.models import Transfer
+from lumipay.transfers.models import Transfer, TransferStatus
 
 NARRATION_MAX = 100
 INSUFFICIENT_FUNDS = "insufficient-funds"
@@ -177,7 +177,7 @@ def send_transfer(
             currency=plan.currency,
             amount=plan.amount,
             narration=plan.narration,
-            status="succeeded",
+            status=TransferStatus.SUCCEEDED,
             transaction_id=txn.id,
             created_at=txn.created_at,
         )

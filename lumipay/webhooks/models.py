@@ -8,10 +8,10 @@ from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
-from lumipay.extensions import db
+from lumipay.extensions import Model
 
 
-class WebhookEvent(db.Model):
+class WebhookEvent(Model):
     """A delivery that passed verification. The (channel, event id) pair is never seen twice."""
 
     __tablename__ = "webhook_events"
