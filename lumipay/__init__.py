@@ -13,7 +13,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
-from lumipay import config as settings
+from lumipay import config as environment
+from lumipay import settings
 from lumipay.extensions import csrf, db, login_manager, migrate
 from lumipay.web import allow_uploads
 
@@ -22,23 +23,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment, overridden by `test_config` where given."""
-    app = Flask(
+    app = settings.App(
         __name__,
         instance_path=os.path.join(ROOT, "instance"),
         template_folder=os.path.join(ROOT, "templates"),
         static_folder=os.path.join(ROOT, "static"),
     )
-    app.config.update(settings.from_environment(app.instance_path))
+    app.config.update(environment.from_environment(app.instance_path))
     if test_config:
         app.config.update(test_config)
-    settings.check_production(app.config)
+    environment.check_production(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
     if app.config.get("SENTRY_DSN"):
         from lumipay import sentry
 
         sentry.init(app.config)
 
-    if app.config["LUMIPAY_ENV"] == "production":
+    if settings.get(settings.CoreSettings, app).production:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
     _init_extensions(app)
@@ -47,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_cli(app)
     _register_handlers(app)
     _register_hold_owners()
+    settings.load(app)
     return app
 
 
@@ -219,6 +221,6 @@ def _register_handlers(app: Flask) -> None:
         private = current_user.is_authenticated or is_api_request() or request.blueprint == "auth"
         if private and "no-store" not in (headers.get("Cache-Control") or ""):
             headers["Cache-Control"] = "no-store"
-        if app.config["LUMIPAY_ENV"] == "production":
+        if settings.get(settings.CoreSettings).production:
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         return response

@@ -48,6 +48,23 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+def _bool(name: str, default: bool) -> bool:
+    """The one reading of a yes/no setting: true/1/yes/on or false/0/no/off (any case); unset
+    or empty is the default, anything else refuses to start."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise RuntimeError(f"{name} must be true or false, got {raw!r}")
+
+
 def normalise_database_url(url: str) -> str:
     """Point PostgreSQL URLs at psycopg2, the driver we ship.
 
@@ -97,6 +114,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         **_bills_settings(production),
+        **fx_settings(),
+        **mail_settings(),
+        **jobs_settings(),
         **kyc_settings(instance_path),
         **cards_settings(),
         **api_settings(),
@@ -120,6 +140,42 @@ def observability_settings(env: str) -> dict[str, Any]:
         "SENTRY_TRACES_SAMPLE_RATE": os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0").strip(),
         # A payout still with the provider after this many seconds counts as stuck.
         "PAYOUT_STUCK_AFTER": _int("PAYOUT_STUCK_AFTER", 3600),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", "").strip() or None,
+    }
+
+
+def jobs_settings() -> dict[str, Any]:
+    """RQ's retries and how long a provider call may be repeated (see `.env.example`)."""
+    return {
+        "JOB_RETRY_BACKOFF": _ints("JOB_RETRY_BACKOFF", [10, 30, 90, 270]),
+        "PROVIDER_RETRY_WINDOW": _int("PROVIDER_RETRY_WINDOW", 300),
+    }
+
+
+def fx_settings() -> dict[str, Any]:
+    """Quotes, spread and the rates provider (see `.env.example`)."""
+    return {
+        "FX_SPREAD_BP": _int("FX_SPREAD_BP", 100),
+        "FX_QUOTE_SECONDS": _int("FX_QUOTE_SECONDS", 30),
+        "FX_RATE_MAX_AGE": _int("FX_RATE_MAX_AGE", 900),
+        "FX_SANDBOX_SEED": _int("FX_SANDBOX_SEED", 0),
+        "FX_RATES_PROVIDER": os.environ.get("FX_RATES_PROVIDER", "sandbox").strip() or "sandbox",
+        "FX_RATES_URL": os.environ.get("FX_RATES_URL", "https://openexchangerates.org").strip(),
+        "FX_RATES_APP_ID": os.environ.get("FX_RATES_APP_ID", "").strip(),
+        "FX_RATES_TIMEOUT": _int("FX_RATES_TIMEOUT", 10),
+    }
+
+
+def mail_settings() -> dict[str, Any]:
+    """The one mailer's settings (lumipay.notifications.email); see `.env.example`."""
+    return {
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Lumipay <no-reply@lumipay.example>").strip(),
+        "SMTP_HOST": os.environ.get("SMTP_HOST", "").strip() or None,
+        "SMTP_PORT": _int("SMTP_PORT", 587),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", "").strip() or None,
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", "") or None,
+        "SMTP_STARTTLS": _bool("SMTP_STARTTLS", True),
+        "MAIL_CAPTURE": False,
     }
 
 
@@ -200,7 +256,8 @@ def _ints(name: str, default: list[int]) -> list[int]:
 
 
 def _bills_settings(production: bool) -> dict[str, Any]:
-    """Providers, webhooks, fees and timings for bill payments (see .env.example)."""
+    """Providers, webhooks, fees and timings for bill payments, and the sandboxes' knobs (see
+    .env.example)."""
     dev_secret = "" if production else DEV_WEBHOOK_SECRET
     return {
         "WEBHOOK_SECRETS": {
@@ -224,27 +281,13 @@ def _bills_settings(production: bool) -> dict[str, Any]:
             "data": _int("BILLS_FEE_DATA", 0),
             "electricity": _int("BILLS_FEE_ELECTRICITY", 10_000),
         },
-        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", "").strip() or None,
-        "JOB_RETRY_BACKOFF": _ints("JOB_RETRY_BACKOFF", [10, 30, 90, 270]),
-        "PROVIDER_RETRY_WINDOW": _int("PROVIDER_RETRY_WINDOW", 300),
         "BILLS_REQUERY_BACKOFF": _ints("BILLS_REQUERY_BACKOFF", [5, 15, 30, 60, 120, 300, 600]),
         "BILLS_STUCK_AFTER": _int("BILLS_STUCK_AFTER", 900),
         "BILLS_HOLD_HOURS": _int("BILLS_HOLD_HOURS", 72),
-        "FX_SPREAD_BP": _int("FX_SPREAD_BP", 100),
-        "FX_QUOTE_SECONDS": _int("FX_QUOTE_SECONDS", 30),
-        "FX_RATE_MAX_AGE": _int("FX_RATE_MAX_AGE", 900),
-        "FX_SANDBOX_SEED": _int("FX_SANDBOX_SEED", 0),
-        "FX_RATES_PROVIDER": os.environ.get("FX_RATES_PROVIDER", "sandbox").strip() or "sandbox",
-        "FX_RATES_URL": os.environ.get("FX_RATES_URL", "https://openexchangerates.org").strip(),
-        "FX_RATES_APP_ID": os.environ.get("FX_RATES_APP_ID", "").strip(),
-        "FX_RATES_TIMEOUT": _int("FX_RATES_TIMEOUT", 10),
         "SANDBOX_DELAY": _int("SANDBOX_DELAY", 3),
         "SANDBOX_WEBHOOK_URL": os.environ.get("SANDBOX_WEBHOOK_URL", "").strip() or None,
         "SANDBOX_BANK_WEBHOOK_URL": os.environ.get("SANDBOX_BANK_WEBHOOK_URL", "").strip() or None,
-        "SANDBOX_RECON_DISCREPANCIES": os.environ.get("SANDBOX_RECON_DISCREPANCIES", "")
-        .strip()
-        .lower()
-        == "true",
+        "SANDBOX_RECON_DISCREPANCIES": _bool("SANDBOX_RECON_DISCREPANCIES", False),
         "RECONCILE_PROVIDERS": [
             name.strip()
             for name in os.environ.get("RECONCILE_PROVIDERS", "").split(",")
@@ -255,11 +298,6 @@ def _bills_settings(production: bool) -> dict[str, Any]:
         "VTPASS_SECRET_KEY": os.environ.get("VTPASS_SECRET_KEY", "").strip(),
         "VTPASS_PUBLIC_KEY": os.environ.get("VTPASS_PUBLIC_KEY", "").strip(),
         "VTPASS_TIMEOUT": _int("VTPASS_TIMEOUT", 30),
-        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "").strip() or None,
-        "MAIL_PORT": _int("MAIL_PORT", 587),
-        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", "").strip() or None,
-        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", "") or None,
-        "MAIL_FROM": os.environ.get("MAIL_FROM", "Lumipay <no-reply@lumipay.example>").strip(),
     }
 
 
@@ -330,7 +368,7 @@ def _check_bank(config: dict[str, Any]) -> None:
 
 
 def security_settings() -> dict[str, Any]:
-    """Sessions, sign-in lockout, second factor, rate limits and email (see `.env.example`)."""
+    """Sessions, sign-in lockout, second factor and rate limits (see `.env.example`)."""
     return {
         "SESSION_IDLE_SECONDS": _int("SESSION_IDLE_SECONDS", 600),
         "SESSION_WARNING_SECONDS": _int("SESSION_WARNING_SECONDS", 60),
@@ -365,13 +403,6 @@ def security_settings() -> dict[str, Any]:
         "LIMIT_NAME_ENQUIRY": os.environ.get("LIMIT_NAME_ENQUIRY", "30 per minute;300 per day"),
         "LIMIT_TOTP": os.environ.get("LIMIT_TOTP", "5 per minute;30 per hour"),
         "LIMIT_PASSWORD_RESET": os.environ.get("LIMIT_PASSWORD_RESET", "5 per hour"),
-        "MAIL_FROM": os.environ.get("MAIL_FROM", "Lumipay <no-reply@lumipay.example>"),
-        "SMTP_HOST": os.environ.get("SMTP_HOST", "").strip() or None,
-        "SMTP_PORT": _int("SMTP_PORT", 587),
-        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", "").strip() or None,
-        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", "") or None,
-        "SMTP_STARTTLS": os.environ.get("SMTP_STARTTLS", "true").strip().lower() != "false",
-        "MAIL_CAPTURE": False,
     }
 
 

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import case, func, select
 
+from lumipay import settings
 from lumipay.bank.models import PROCESSING as PAYOUT_PROCESSING
 from lumipay.bank.models import Payout
 from lumipay.bills.models import PROCESSING as BILL_PROCESSING
@@ -83,12 +83,11 @@ def _in_flight() -> GaugeMetricFamily:
 
 
 def _stuck() -> Iterator[GaugeMetricFamily]:
-    config = current_app.config
     now = utcnow()
     bills = db.session.scalar(
         select(func.count(BillPayment.id)).where(
             BillPayment.status == BILL_PROCESSING,
-            BillPayment.created_at <= now - timedelta(seconds=config["BILLS_STUCK_AFTER"]),
+            BillPayment.created_at <= now - timedelta(seconds=settings.bills().stuck_after),
         )
     )
     family = GaugeMetricFamily(
@@ -101,7 +100,7 @@ def _stuck() -> Iterator[GaugeMetricFamily]:
     payouts = db.session.scalar(
         select(func.count(Payout.id)).where(
             Payout.status == PAYOUT_PROCESSING,
-            since <= now - timedelta(seconds=config["PAYOUT_STUCK_AFTER"]),
+            since <= now - timedelta(seconds=settings.bank().payout_stuck_after),
         )
     )
     family = GaugeMetricFamily(

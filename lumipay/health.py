@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
+from lumipay import settings
 from lumipay.extensions import db
 from lumipay.jobs.queue import redis_connection
 
@@ -24,7 +25,7 @@ def healthz() -> tuple[Response, int]:
         current_app.logger.warning("healthz: database check failed: %s", exc)
         db.session.rollback()
         checks["database"], checks["database_engine"] = "down", "unknown"
-    if current_app.config.get("REDIS_URL"):
+    if settings.core().redis_url:
         try:
             redis_connection().ping()
             checks["redis"] = "ok"

@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
+
+from lumipay import settings
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def add_gauge_source(source: GaugeSource) -> None:
 
 def _add(key: str, increments: dict[str, float]) -> None:
     """Add to shared counters: Redis when configured (every process sees them), else here."""
-    if has_app_context() and current_app.config.get("REDIS_URL"):
+    if has_app_context() and settings.core().redis_url:
         from lumipay.jobs.queue import redis_connection
 
         try:
@@ -165,7 +167,7 @@ class _BackgroundCollector(Collector):
     def _redis_side(
         depth: GaugeMetricFamily, failed: GaugeMetricFamily, workers: GaugeMetricFamily
     ) -> dict[str, dict[str, float]]:
-        if not current_app.config.get("REDIS_URL"):
+        if not settings.core().redis_url:
             return {}
         from rq import Worker
         from rq.registry import FailedJobRegistry

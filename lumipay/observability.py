@@ -20,10 +20,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from flask import Blueprint, Flask, Response, abort, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from lumipay import metrics, requestid
+from lumipay import metrics, requestid, settings
 from lumipay.providers import signing
 from lumipay.scrub import scrub_data, scrub_text
 
@@ -123,7 +123,7 @@ def _start_request() -> None:
 @bp.route("/metrics")
 def prometheus_metrics() -> Response:
     """Prometheus text format; behind `Authorization: Bearer $METRICS_TOKEN` when that is set."""
-    token = current_app.config.get("METRICS_TOKEN")
+    token = settings.observability().metrics_token
     if token:
         presented = request.headers.get("Authorization", "")
         if not signing.same(f"Bearer {token}", presented):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, request
 
+from lumipay import settings
 from lumipay.audit.service import Origin
 
 # Document uploads may be larger than MAX_CONTENT_LENGTH: up to KYC_UPLOAD_MAX_BYTES plus the
@@ -22,7 +23,7 @@ def allow_uploads(app: Flask) -> None:
         @property
         def max_content_length(self) -> int | None:  # type: ignore[override]
             if self.path in UPLOAD_PATHS:
-                return current_app.config["KYC_UPLOAD_MAX_BYTES"] + UPLOAD_FORM_OVERHEAD
+                return settings.kyc().upload_max_bytes + UPLOAD_FORM_OVERHEAD
             return super().max_content_length
 
     app.request_class = UploadAwareRequest

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from htmx_flask import request as htmx_request
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.accounts import charts, insights, service
 from lumipay.accounts.forms import HistoryFilterForm, OpenWalletForm
 from lumipay.auth.forms import LogoutForm
@@ -32,7 +32,7 @@ def _wallet_form() -> OpenWalletForm:
 def _history_page(
     before: int | None, filters: service.HistoryFilter | None = None
 ) -> tuple[list[service.HistoryRow], int | None]:
-    size = current_app.config["HISTORY_PAGE_SIZE"]
+    size = settings.core().history_page_size
     rows = service.history(current_user.id, before=before, limit=size + 1, filters=filters)
     more = rows[size - 1].entry_id if len(rows) > size else None
     return rows[:size], more

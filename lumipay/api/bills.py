@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from lumipay import settings
 from lumipay.api import idempotent, ids, schemas
 from lumipay.api.authorise import authorise
 from lumipay.api.problems import Problem, field_problem
@@ -38,19 +38,19 @@ ShapeIn = schemas.AirtimeIn | schemas.DataIn | schemas.ElectricityIn | schemas.B
 def provider_names() -> dict[str, str]:
     """Every provider name a client may send, lower-cased, with the adapter (or `*`) it means."""
     names = {adapter: adapter for adapter in BILLS_ADAPTERS}
-    for alias, adapter in current_app.config["BILLS_PROVIDER_ALIASES"].items():
+    for alias, adapter in settings.bills().provider_aliases.items():
         names[alias.lower()] = adapter
     return names
 
 
 def adapter_for(provider: str | None, bill_type: str) -> str:
     """The bills adapter a provider name stands for; 422 listing the known names otherwise."""
-    configured = current_app.config["BILLS_PROVIDERS"][bill_type]
+    configured = settings.bills().providers[bill_type]
     if provider is None:
         return str(configured)
     adapter = provider_names().get(provider.strip().lower())
     if adapter is None:
-        known = [*current_app.config["BILLS_PROVIDER_ALIASES"], *BILLS_ADAPTERS]
+        known = [*settings.bills().provider_aliases, *BILLS_ADAPTERS]
         raise field_problem(
             "validation-error",
             "provider",

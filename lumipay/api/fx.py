@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from werkzeug.wrappers import Response
 
+from lumipay import settings
 from lumipay.accounts.service import wallet_for
 from lumipay.api import idempotent, ids, schemas
 from lumipay.api.authorise import authorise
@@ -48,7 +48,7 @@ def rates(user: User) -> tuple[int, schemas.RatesOut]:
     return 200, schemas.RatesOut(
         updated_at=current.updated_at,
         stale=current.stale,
-        spread_bp=int(current_app.config["FX_SPREAD_BP"]),
+        spread_bp=int(settings.fx().spread_bp),
         pairs=pairs,
     )
 

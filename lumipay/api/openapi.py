@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from apispec import APISpec
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, jsonify, render_template
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from werkzeug.wrappers import Response
 
+from lumipay import settings
 from lumipay.api import schemas
 from lumipay.api.idempotent import PATTERN
 from lumipay.api.problems import MEDIA_TYPE, TYPES
@@ -114,7 +115,7 @@ def build() -> dict[str, Any]:
         version=VERSION,
         openapi_version="3.1.0",
         info={"description": DESCRIPTION},
-        servers=[{"url": current_app.config["PUBLIC_URL"]}],
+        servers=[{"url": settings.core().public_url}],
     )
     for name, schema in top.get("$defs", {}).items():
         spec.components.schema(name, schema)

@@ -26,13 +26,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from sqlalchemy import select, update
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.api.models import RefreshToken
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
@@ -68,7 +67,7 @@ class AccessClaims:
 
 
 def _key() -> OctKey:
-    secret = current_app.config.get("JWT_SECRET_KEY") or current_app.config["SECRET_KEY"]
+    secret = settings.api().jwt_secret_key or settings.core().secret_key
     return OctKey.import_key(secret)
 
 
@@ -86,7 +85,7 @@ def _access_token(user_id: int, family_id: str) -> str:
         "sub": str(public_id),
         "fam": family_id,
         "iat": now,
-        "exp": now + current_app.config["JWT_ACCESS_SECONDS"],
+        "exp": now + settings.api().jwt_access_seconds,
         "jti": uuid.uuid4().hex,
     }
     return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, claims, _key())
@@ -96,7 +95,7 @@ def _new_refresh(user_id: int, family_id: str, ends_at: datetime) -> tuple[str, 
     """A refresh token that dies at the latest when its sign-in does; (token, seconds left)."""
     token = secrets.token_urlsafe(32)
     now = clock.now()
-    expires = min(now + timedelta(seconds=current_app.config["JWT_REFRESH_SECONDS"]), ends_at)
+    expires = min(now + timedelta(seconds=settings.api().jwt_refresh_seconds), ends_at)
     db.session.add(
         RefreshToken(
             user_id=user_id,
@@ -113,7 +112,7 @@ def _pair(user_id: int, family_id: str, refresh: tuple[str, int]) -> TokenPair:
     return TokenPair(
         _access_token(user_id, family_id),
         refresh[0],
-        current_app.config["JWT_ACCESS_SECONDS"],
+        settings.api().jwt_access_seconds,
         refresh[1],
     )
 

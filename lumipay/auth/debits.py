@@ -25,10 +25,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import func, select
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.audit.models import AuditEvent
 from lumipay.audit.service import Origin
 from lumipay.auth import pin as pins
@@ -126,10 +125,9 @@ def spent_today(user_id: int, currency: str) -> int:
 
 
 def _daily_threshold(currency: str) -> int:
-    config = current_app.config
     if currency == "NGN":
-        return int(config["STEP_UP_DAILY_THRESHOLD"])
-    return int(config["STEP_UP_DAILY_THRESHOLD_FOREIGN"])
+        return int(settings.auth().step_up_daily_threshold)
+    return int(settings.auth().step_up_daily_threshold_foreign)
 
 
 def _paid_before(user_id: int, payee: str) -> bool:
@@ -178,7 +176,7 @@ def _replay(user_id: int, idempotency_key: str | None) -> bool:
     """The key completed a request a repeat would replay: its one-time factors were used up."""
     if not idempotency_key:
         return False
-    window = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
+    window = timedelta(seconds=settings.api().idempotency_ttl_seconds)
     return (
         db.session.scalar(
             select(IdempotencyRecord.id).where(
@@ -193,7 +191,7 @@ def _replay(user_id: int, idempotency_key: str | None) -> bool:
 
 
 def _tier1_cap() -> int:
-    return int(current_app.config["KYC_LIMITS"][1]["TRANSACTION_LIMIT"])
+    return int(settings.kyc().limits[1]["TRANSACTION_LIMIT"])
 
 
 def _bound(debit: Debit) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, request, session, url_for
+from flask import abort, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from htmx_flask import request as htmx_request
 from werkzeug.wrappers import Response
 
+from lumipay import settings
 from lumipay.auth import debits, sessions
 from lumipay.auth import service as auth
 from lumipay.auth.models import User
@@ -47,7 +48,7 @@ def sign_out(reason: str = "logout") -> None:
 
 def _message(reason: str) -> str:
     if reason == sessions.IDLE:
-        minutes = max(1, current_app.config["SESSION_IDLE_SECONDS"] // 60)
+        minutes = max(1, settings.auth().session_idle_seconds // 60)
         return f"For your security you were signed out after {minutes} minutes without activity."
     if reason == sessions.EXPIRED:
         return "Your session reached its time limit. Please sign in again."

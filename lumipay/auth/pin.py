@@ -16,10 +16,9 @@ import itertools
 import secrets
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth import service as auth
@@ -62,7 +61,7 @@ def pin_problem(pin: str) -> str | None:
 
 def _digest(user_id: int, pin: str) -> str:
     """The keyed HMAC; the user id is in the message so two customers' equal PINs differ."""
-    key = str(current_app.config["PIN_HMAC_KEY"]).encode()
+    key = str(settings.auth().pin_hmac_key).encode()
     return hmac.new(key, f"{user_id}:{pin}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -125,7 +124,7 @@ def verify(user_id: int, pin: str, *, origin: Origin, field: str = "pin") -> Non
             return None
         user.pin_failures = (user.pin_failures or 0) + 1
         audit.record("pin_failed", origin, actor_id=user_id, failures=user.pin_failures)
-        if user.pin_failures >= current_app.config["PIN_LOCK_THRESHOLD"]:
+        if user.pin_failures >= settings.auth().pin_lock_threshold:
             user.pin_locked_at = clock.now()
             audit.record("pin_locked", origin, actor_id=user_id)
             return "pin-locked-now"
@@ -143,7 +142,7 @@ def verify(user_id: int, pin: str, *, origin: Origin, field: str = "pin") -> Non
                 user.email,
                 "Your Lumipay transaction PIN is locked",
                 f"Hello {user.first_name},\n\nYour transaction PIN was entered wrongly "
-                f"{current_app.config['PIN_LOCK_THRESHOLD']} times and is now locked: no money "
+                f"{settings.auth().pin_lock_threshold} times and is now locked: no money "
                 "can leave your account until you reset it from the Security page.\n\n"
                 "If this wasn't you, change your password now.\n",
             )
@@ -193,7 +192,7 @@ def send_reset_link(user_id: int, password: str, *, origin: Origin) -> None:
         audit.record("pin_reset_requested", origin, actor_id=user_id)
 
     run_in_transaction(work)
-    link = f"{current_app.config['PUBLIC_URL']}/auth/pin/reset/{token}"
+    link = f"{settings.core().public_url}/auth/pin/reset/{token}"
     send_email(
         user.email,
         "Reset your Lumipay transaction PIN",

@@ -11,10 +11,9 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth import sessions
@@ -42,7 +41,7 @@ def request_reset(email: str, *, origin: Origin) -> None:
         )
         return
     token = secrets.token_urlsafe(32)
-    lifetime = int(current_app.config["PASSWORD_RESET_SECONDS"])
+    lifetime = int(settings.auth().password_reset_seconds)
 
     def work() -> None:
         db.session.add(
@@ -56,7 +55,7 @@ def request_reset(email: str, *, origin: Origin) -> None:
         audit.record("password_reset_requested", origin, actor_id=user.id)
 
     run_in_transaction(work)
-    link = f"{current_app.config['PUBLIC_URL']}/auth/reset/{token}"
+    link = f"{settings.core().public_url}/auth/reset/{token}"
     send_email(
         user.email,
         "Reset your Lumipay password",

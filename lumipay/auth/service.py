@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
@@ -59,7 +58,7 @@ def clean_registration(full_name: str, email: str, phone: str, password: str) ->
         raise RegistrationError("phone", str(exc)) from None
     problem = password_problem(
         password or "",
-        min_length=current_app.config["PASSWORD_MIN_LENGTH"],
+        min_length=settings.auth().password_min_length,
         personal=(*name.split(), email_clean.split("@")[0], phone_clean[-10:]),
     )
     if problem:
@@ -68,7 +67,7 @@ def clean_registration(full_name: str, email: str, phone: str, password: str) ->
 
 
 def _new_account_number() -> str:
-    bank_code = current_app.config["NUBAN_BANK_CODE"]
+    bank_code = settings.core().nuban_bank_code
     for _ in range(20):
         number = make_account_number(bank_code, random_serial())
         taken = db.session.scalar(select(User.id).where(User.account_number == number))
@@ -94,7 +93,7 @@ def register_customer(
     """Open a customer: user, account number, NGN wallet and welcome bonus in one transaction."""
     reg = clean_registration(full_name, email, phone, password)
     password_hash = hash_password(reg.password)
-    bonus = int(current_app.config["INITIAL_BONUS"])
+    bonus = int(settings.auth().initial_bonus)
 
     def work() -> User:
         _refuse_duplicates(reg)
@@ -234,10 +233,10 @@ def _count_failure(user: User, origin: Origin) -> bool:
     if is_locked(user):
         return False
     user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins < current_app.config["LOGIN_LOCK_THRESHOLD"]:
+    if user.failed_logins < settings.auth().login_lock_threshold:
         return False
     user.failed_logins = 0
-    user.locked_until = clock.now() + timedelta(seconds=current_app.config["LOGIN_LOCK_SECONDS"])
+    user.locked_until = clock.now() + timedelta(seconds=settings.auth().login_lock_seconds)
     audit.record("account_locked", origin, actor_id=user.id, subject=user.email)
     return True
 
@@ -267,7 +266,7 @@ def _record_failure(user_id: int, action: str, origin: Origin) -> None:
 
 
 def _send_lock_notice(user: User, origin: Origin) -> None:
-    minutes = current_app.config["LOGIN_LOCK_SECONDS"] // 60
+    minutes = settings.auth().login_lock_seconds // 60
     send_email(
         user.email,
         "Signing in to your Lumipay account is paused",
@@ -316,7 +315,7 @@ def check_new_password(user: User, new_password: str) -> None:
     """Raise PasswordChangeError when `new_password` breaks the password rules."""
     problem = password_problem(
         new_password or "",
-        min_length=current_app.config["PASSWORD_MIN_LENGTH"],
+        min_length=settings.auth().password_min_length,
         personal=(*user.full_name.split(), user.email.split("@")[0], user.phone[-10:]),
     )
     if problem:

@@ -13,10 +13,9 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.audit.service import Origin
 from lumipay.auth.models import UserSession
 from lumipay.database import as_utc, run_in_transaction
@@ -68,10 +67,9 @@ def start(user_id: int, *, origin: Origin) -> str:
 
 def _lifetimes(kind: str) -> tuple[int, int]:
     """(absolute, idle) seconds for a kind of sign-in."""
-    config = current_app.config
     if kind == API:
-        return config["API_SESSION_MAX_SECONDS"], config["API_SESSION_IDLE_SECONDS"]
-    return config["SESSION_MAX_SECONDS"], config["SESSION_IDLE_SECONDS"]
+        return settings.auth().api_session_max_seconds, settings.auth().api_session_idle_seconds
+    return settings.auth().session_max_seconds, settings.auth().session_idle_seconds
 
 
 def absolute_end(row: UserSession) -> datetime:

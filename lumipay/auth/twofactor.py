@@ -15,11 +15,10 @@ import secrets
 import pyotp
 import segno
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from flask import current_app
 from pyotp.exceptions import OTPVerificationError
 from sqlalchemy import select
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import RecoveryCode, User
@@ -41,7 +40,7 @@ class TwoFactorError(Exception):
 def _fernet() -> MultiFernet:
     """TOTP secrets are encrypted at rest under `TOTP_ENCRYPTION_KEYS`: the first key encrypts,
     every key decrypts. Each key is any string of 32+ characters, stretched to a Fernet key."""
-    keys = current_app.config["TOTP_ENCRYPTION_KEYS"]
+    keys = settings.auth().totp_encryption_keys
     return MultiFernet(
         [Fernet(base64.urlsafe_b64encode(hashlib.sha256(k.encode()).digest())) for k in keys]
     )
@@ -189,10 +188,9 @@ def recovery_codes_left(user_id: int) -> int:
 
 def step_up_threshold(currency: str) -> int:
     """Amounts above this (minor units) need the second factor; foreign wallets have their own."""
-    config = current_app.config
     if currency == "NGN":
-        return int(config["STEP_UP_THRESHOLD"])
-    return int(config["STEP_UP_THRESHOLD_FOREIGN"])
+        return int(settings.auth().step_up_threshold)
+    return int(settings.auth().step_up_threshold_foreign)
 
 
 def step_up_needed(currency: str, amount: int) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -18,7 +17,7 @@ from flask import (
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.auth import guard, pin, reset, service, sessions, twofactor
 from lumipay.auth.forms import (
     ChangePasswordForm,
@@ -283,7 +282,7 @@ def reset_request() -> str | Response | tuple[str, int]:
         reset.request_reset(form.email.data, origin=request_origin())
         flash(
             "If an account uses that email, we've sent it a link to choose a new password. "
-            f"The link works once, within {current_app.config['PASSWORD_RESET_SECONDS'] // 60} "
+            f"The link works once, within {settings.auth().password_reset_seconds // 60} "
             "minutes.",
             "info",
         )

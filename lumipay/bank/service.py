@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, g, has_request_context
+from flask import g, has_request_context
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 
+from lumipay import settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import SYSTEM, Origin
 from lumipay.auth.models import User
@@ -202,8 +203,7 @@ def start_topup(
     transaction; a repeat of the same key returns the first top-up.
     """
     provider, method = _topup_choice(choice)
-    config = current_app.config
-    _check_range("amount", amount, config["TOPUP_MIN"], config["TOPUP_MAX"], "A top-up")
+    _check_range("amount", amount, settings.bank().topup_min, settings.bank().topup_max, "A top-up")
     reference = new_reference("TU")
     reserved = reserved_account_for(user_id, provider) if method == "reserved_account" else None
     checkout_url = None
@@ -474,7 +474,7 @@ def sandbox_pay(user_id: int, reference: str, amount: int) -> None:
     topup = topup_for(user_id, reference)
     if topup is None:
         raise BankError(None, "No such top-up.")
-    _check_range("amount", amount, 1, current_app.config["TOPUP_MAX"], "A payment")
+    _check_range("amount", amount, 1, settings.bank().topup_max, "A payment")
     if topup.method == "checkout" and topup.status != TOPUP_PENDING:
         raise BankError("amount", "This payment page has already been paid.")
     reserved = db.session.get(ReservedAccount, topup.reserved_account_id or 0)
@@ -490,7 +490,7 @@ def sandbox_pay(user_id: int, reference: str, amount: int) -> None:
 
 
 def payout_provider_name() -> str:
-    return str(current_app.config["BANK_PAYOUT_PROVIDER"])
+    return str(settings.bank().payout_provider)
 
 
 def banks() -> list[Bank]:
@@ -529,7 +529,7 @@ def name_enquiry(bank_code: str, account_number: str) -> AccountName:
     """The holder of an account at another bank, from the name-enquiry provider."""
     bank = _bank(bank_code)
     number = _account_number(account_number)
-    provider = bank_provider_named(current_app.config["BANK_NAME_ENQUIRY_PROVIDER"])
+    provider = bank_provider_named(settings.bank().name_enquiry_provider)
     try:
         return provider.name_enquiry(bank.code, number)
     except ProviderError as exc:
@@ -557,8 +557,9 @@ class PayoutDetails:
 
 def check_payout(bank_code: str, account_number: str, amount: int, narration: str) -> PayoutDetails:
     """Step one: validate and look the account's holder up (a network call)."""
-    config = current_app.config
-    _check_range("amount", amount, config["PAYOUT_MIN"], config["PAYOUT_MAX"], "A payout")
+    _check_range(
+        "amount", amount, settings.bank().payout_min, settings.bank().payout_max, "A payout"
+    )
     holder = name_enquiry(bank_code, account_number)
     return PayoutDetails(
         provider=payout_provider_name(),
@@ -567,7 +568,7 @@ def check_payout(bank_code: str, account_number: str, amount: int, narration: st
         account_number=holder.account_number,
         account_name=holder.account_name,
         amount=amount,
-        fee=config["PAYOUT_FEE"],
+        fee=settings.bank().payout_fee,
         narration=(narration or "").strip()[:100],
     )
 
@@ -606,11 +607,10 @@ def plan_payout(user_id: int, wallet: Account, details: PayoutDetails) -> Payout
         limits.check_outgoing(user_id, wallet.currency, details.total, kind="payout")
     except limits.LimitExceeded as exc:
         raise BankError(exc.field, exc.message, code=exc.code) from None
-    config = current_app.config
     return PayoutPlan(
         details,
-        needs_approval=details.amount > config["PAYOUT_APPROVAL_THRESHOLD"],
-        hold_expires_at=utcnow() + timedelta(days=config["PAYOUT_HOLD_DAYS"]),
+        needs_approval=details.amount > settings.bank().payout_approval_threshold,
+        hold_expires_at=utcnow() + timedelta(days=settings.bank().payout_hold_days),
     )
 
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
+from lumipay import settings
 from lumipay.audit.service import Origin
 from lumipay.auth.phone import InvalidPhone, normalise_phone
 from lumipay.bills import catalogue
@@ -125,8 +125,8 @@ def plan_airtime(network: str, phone: str, amount: int) -> BillPlan:
         raise BillError("network", "Choose a network.")
     number = _phone(phone)
     _limits(service, amount)
-    provider = current_app.config["BILLS_PROVIDERS"]["airtime"]
-    fee = current_app.config["BILLS_FEES"]["airtime"]
+    provider = settings.bills().providers["airtime"]
+    fee = settings.bills().fees["airtime"]
     return BillPlan(
         "airtime", network, provider, number, number, None,
         f"{service.name} airtime for {number}", amount, fee,
@@ -162,7 +162,7 @@ def plan_data(plan_choice: str, phone: str) -> BillPlan:
     if plan is None:
         raise BillError("plan", "That data plan is no longer offered. Choose another.")
     _limits(service, plan.amount)
-    fee = current_app.config["BILLS_FEES"]["data"]
+    fee = settings.bills().fees["data"]
     return BillPlan(
         "data", service_id, provider.name, number, number, code,
         f"{service.name} {plan.name} for {number}", plan.amount, fee,
@@ -183,7 +183,7 @@ def plan_electricity(
     _limits(service, amount)
     provider = bills_provider_for("electricity")
     customer = verify_meter(disco, meter, meter_type)
-    fee = current_app.config["BILLS_FEES"]["electricity"]
+    fee = settings.bills().fees["electricity"]
     return BillPlan(
         "electricity", disco, provider.name, meter, number, meter_type,
         f"{service.name} {meter_type} meter {meter}", amount, fee, customer.name,
@@ -330,7 +330,7 @@ def pay_bill(
             engine.place(
                 BILLS,
                 bill,
-                expires_at=utcnow() + timedelta(hours=current_app.config["BILLS_HOLD_HOURS"]),
+                expires_at=utcnow() + timedelta(hours=settings.bills().hold_hours),
                 reason=plan.description,
                 submit=True,
                 action="bill.pay",

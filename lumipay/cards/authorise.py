@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import case, func, select
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.cards import mcc as mcc_groups
 from lumipay.cards.models import (
     ACTIVE,
@@ -270,7 +269,7 @@ def answer(event_id: str, data: dict[str, Any], *, first: bool) -> dict[str, Any
             request.amount,
             owner="card",
             reference=f"card:{request.authorization_id}",
-            expires_at=now + timedelta(days=current_app.config["CARDS_HOLD_DAYS"]),
+            expires_at=now + timedelta(days=settings.cards().hold_days),
             reason=f"Card ··{card.last4} at {row.merchant_name}",
         )
         row.hold_id = hold.id

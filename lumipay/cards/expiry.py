@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select
 
+from lumipay import settings
 from lumipay.cards.models import APPROVED, AUTHORISATION, EXPIRED, CardTransaction
 from lumipay.cards.service import lock_authorisation
 from lumipay.database import run_in_transaction, utcnow
@@ -64,7 +64,7 @@ def _expire_one(authorization_id: str, cutoff: datetime):  # type: ignore[no-unt
             if hold.expires_at > cutoff:
                 return False
             ledger.release_hold(hold.id, status=HoldStatus.EXPIRED)
-        days = current_app.config["CARDS_HOLD_DAYS"]
+        days = settings.cards().hold_days
         row.move_to(EXPIRED)
         row.note = (
             f"Expired: not cleared within the card network's {days}-day window; "

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth import service as auth
@@ -152,10 +151,10 @@ def create_card(
                 Card.user_id == user_id, Card.status.in_((ISSUING, ACTIVE, FROZEN))
             )
         ).all()
-        if len(live) >= current_app.config["CARDS_MAX_ACTIVE"]:
+        if len(live) >= settings.cards().max_active:
             raise CardError(
                 "label",
-                f"You can have {current_app.config['CARDS_MAX_ACTIVE']} cards at a time. "
+                f"You can have {settings.cards().max_active} cards at a time. "
                 "Terminate one you no longer use first.",
             )
         db.session.add(
@@ -170,7 +169,7 @@ def create_card(
                 monthly_limit=limits.monthly,
                 allowed_groups=",".join(groups),
                 status=ISSUING,
-                provider=current_app.config["CARDS_PROVIDER"],
+                provider=settings.cards().provider,
                 created_at=utcnow(),
             )
         )
@@ -586,7 +585,7 @@ def clear(data: dict[str, Any]) -> str:
     excess = sent.amount - within
     notes: list[str] = []
     if excess:
-        tolerance = row.amount * current_app.config["CARDS_CLEARING_TOLERANCE_PERCENT"] // 100
+        tolerance = row.amount * settings.cards().clearing_tolerance_percent // 100
         refusal = None
         if so_far + sent.amount > row.amount + tolerance:
             refusal = "beyond the tolerance"

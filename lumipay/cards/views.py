@@ -8,7 +8,6 @@ import uuid
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     make_response,
     redirect,
@@ -20,6 +19,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+from lumipay import settings
 from lumipay.auth import guard
 from lumipay.auth import service as auth
 from lumipay.auth.debits import Debit, DebitRefused
@@ -81,7 +81,7 @@ def _new_form(form: NewCardForm) -> NewCardForm:
 def new() -> Page:
     form = _new_form(NewCardForm())
     if request.method == "GET":
-        per_txn, monthly = current_app.config["CARDS_DEFAULT_LIMITS"]["NGN"]
+        per_txn, monthly = settings.cards().default_limits["NGN"]
         form.per_transaction_limit.data = to_major_str(per_txn, "NGN")
         form.monthly_limit.data = to_major_str(monthly, "NGN")
         form.groups.data = list(DEFAULT_GROUPS)
@@ -229,8 +229,7 @@ def reveal(reference: str) -> Page:
 
 def _sandbox_only() -> None:
     """The test merchant exists only with the sandbox issuer, and never in production."""
-    config = current_app.config
-    if config["CARDS_PROVIDER"] != "sandbox" or config["LUMIPAY_ENV"] == "production":
+    if settings.cards().provider != "sandbox" or settings.core().env == "production":
         abort(404)
 
 

@@ -21,11 +21,10 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from typing import Any
 
-from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.database import as_utc, run_in_transaction
@@ -88,7 +87,7 @@ CACHE_KEY = "lumipay:fx:rates"
 
 
 def _redis() -> Any | None:
-    if not current_app.config.get("REDIS_URL"):
+    if not settings.core().redis_url:
         return None
     from lumipay.jobs.queue import redis_connection
 
@@ -102,7 +101,7 @@ def _cache_rates(per_usd: dict[str, Decimal], at: datetime) -> None:
         return
     value = json.dumps({"at": at.isoformat(), "per_usd": {c: str(r) for c, r in per_usd.items()}})
     try:
-        client.set(CACHE_KEY, value, ex=current_app.config["FX_RATE_MAX_AGE"])
+        client.set(CACHE_KEY, value, ex=settings.fx().rate_max_age)
     except RedisError:
         log.warning("fx rates not cached: redis unavailable")
 
@@ -158,7 +157,7 @@ def current_rates() -> Rates:
         updated_at = min((as_utc(at) for _, _, at in rows), default=None)
     if set(per_usd) != set(CURRENCIES) or updated_at is None:
         return Rates(per_usd, None, True)
-    max_age = timedelta(seconds=current_app.config["FX_RATE_MAX_AGE"])
+    max_age = timedelta(seconds=settings.fx().rate_max_age)
     return Rates(per_usd, updated_at, clock.now() - updated_at > max_age)
 
 
@@ -170,7 +169,7 @@ def mid_rate(rates: Rates, base: str, quote: str) -> Decimal:
 
 
 def spread() -> Decimal:
-    return Decimal(current_app.config["FX_SPREAD_BP"]) / 10000
+    return Decimal(settings.fx().spread_bp) / 10000
 
 
 @dataclass(frozen=True)
@@ -312,7 +311,7 @@ def make_quote(
             fee_amount=p.fee,
             status=QuoteStatus.OPEN,
             created_at=now,
-            expires_at=now + timedelta(seconds=current_app.config["FX_QUOTE_SECONDS"]),
+            expires_at=now + timedelta(seconds=settings.fx().quote_seconds),
         )
         db.session.add(quote)
         db.session.flush()

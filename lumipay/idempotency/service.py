@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.idempotency.models import IdempotencyRecord
@@ -134,7 +133,7 @@ class StoredResponse:
 
 def _forget_expired(owner_id: int, key: str) -> None:
     """A key older than the replay window may be used again, as on Stripe."""
-    cutoff = clock.now() - timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
+    cutoff = clock.now() - timedelta(seconds=settings.api().idempotency_ttl_seconds)
     db.session.execute(
         delete(IdempotencyRecord).where(
             IdempotencyRecord.owner_id == owner_id,
@@ -222,7 +221,7 @@ def begin_request(
     if not KEY_PATTERN.match(key or ""):
         raise IdempotencyError("The Idempotency-Key must be 16 to 64 letters, digits, - or _.")
     print_ = fingerprint({"scope": scope, **payload})
-    stale = timedelta(seconds=current_app.config["IDEMPOTENCY_STALE_SECONDS"])
+    stale = timedelta(seconds=settings.api().idempotency_stale_seconds)
 
     def attempt() -> StoredResponse | None:
         _forget_expired(owner_id, key)

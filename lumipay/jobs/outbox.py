@@ -11,11 +11,10 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import ColumnElement, func, select
 
-from lumipay import requestid
+from lumipay import requestid, settings
 from lumipay.database import as_utc, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import queue as jobs
@@ -78,7 +77,7 @@ def _deliver_claimed(*where: ColumnElement[bool], limit: int | None = None) -> i
     if not messages:
         db.session.commit()
         return 0
-    if not current_app.config.get("REDIS_URL"):
+    if not settings.core().redis_url:
         # In-process jobs commit work of their own: mark every claimed message first.
         due = [(m.func, list(m.args), _remaining(m), m.request_id) for m in messages]
         for message in messages:

@@ -19,7 +19,7 @@ from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
-from lumipay import metrics, requestid
+from lumipay import metrics, requestid, settings
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def redis_connection() -> Redis:
     """One Redis client per app, made on first use."""
     client = current_app.extensions.get("lumipay_redis")
-    url = current_app.config["REDIS_URL"]
+    url = settings.core().redis_url
     if client is None or current_app.extensions.get("lumipay_redis_url") != url:
         client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         current_app.extensions["lumipay_redis"] = client
@@ -76,7 +76,7 @@ def push(
     q = queue(queue_name)
     # An exception (the database restarting, a worker killed mid-job) is retried with backoff;
     # provider answers are never exceptions, they are requeried on the bill's own schedule.
-    backoff: list[int] = current_app.config["JOB_RETRY_BACKOFF"]
+    backoff: list[int] = settings.jobs().retry_backoff
     options: dict[str, Any] = {
         "job_id": f"outbox-{message_id}",
         "unique": True,

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
-from flask import current_app
 from sqlalchemy import func, select
 
-from lumipay import clock
+from lumipay import clock, settings
 from lumipay.auth.models import User
 from lumipay.extensions import db
 from lumipay.ledger.models import WALLET, Account, DailyFlow, Hold, HoldStatus
@@ -87,7 +86,7 @@ class TierLimits:
 
 
 def tier_limits(tier: int) -> TierLimits:
-    configured = current_app.config["KYC_LIMITS"][tier]
+    configured = settings.kyc().limits[tier]
     return TierLimits(
         tier,
         configured["TRANSACTION_LIMIT"],

@@ -7,9 +7,9 @@ import hmac
 import re
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import select
 
+from lumipay import settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
@@ -82,13 +82,13 @@ def hash_id_number(id_type: str, number: str) -> str:
     Keyed with SECRET_KEY because 11 digits are few enough to hash them all; without the key
     a leaked table gives nothing away.
     """
-    key = current_app.config["SECRET_KEY"].encode()
+    key = settings.core().secret_key.encode()
     return hmac.new(key, f"kyc:{id_type}:{number}".encode(), hashlib.sha256).hexdigest()
 
 
 def _checked_document(data: bytes) -> str:
     """The sniffed media type of an acceptable document; KycError otherwise."""
-    limit = current_app.config["KYC_UPLOAD_MAX_BYTES"]
+    limit = settings.kyc().upload_max_bytes
     if not data:
         raise KycError("document", "Choose a file to upload.")
     if len(data) > limit:

@@ -15,6 +15,8 @@ from typing import Any
 
 from flask import current_app
 
+from lumipay import settings
+
 _KEY = re.compile(r"[0-9a-f]{32}")
 
 
@@ -120,7 +122,7 @@ def _s3_client() -> Any:
 
 def storage() -> LocalStorage | S3Storage:
     """The configured backend: `KYC_STORAGE` is `local` (default) or `s3`."""
-    config = current_app.config
-    if config["KYC_STORAGE"] == "s3":
-        return S3Storage(_s3_client(), config["KYC_S3_BUCKET"], config["KYC_S3_PREFIX"])
-    return LocalStorage(config["KYC_STORAGE_DIR"])
+    kyc = settings.kyc()
+    if kyc.storage == "s3":
+        return S3Storage(_s3_client(), kyc.s3_bucket, kyc.s3_prefix)
+    return LocalStorage(kyc.storage_dir)

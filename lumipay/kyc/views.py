@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
+from lumipay import settings
 from lumipay.kyc import service
 from lumipay.kyc.forms import AddressForm, IdentityForm
 from lumipay.web import request_origin
@@ -36,7 +37,7 @@ def _upload(form: FlaskForm) -> bytes:
     upload = form.document.data
     if not isinstance(upload, FileStorage):
         return b""
-    return upload.stream.read(current_app.config["KYC_UPLOAD_MAX_BYTES"] + 1)
+    return upload.stream.read(settings.kyc().upload_max_bytes + 1)
 
 
 def _refused(form: FlaskForm, exc: service.KycError) -> None:

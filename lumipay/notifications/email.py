@@ -1,4 +1,5 @@
-"""Emails to customers: security notices and password-reset links.
+"""The one mailer: every email to a customer (security notices, password-reset links,
+notifications) leaves through `send_email`, with the mail settings (lumipay.settings.MailSettings).
 
 With `SMTP_HOST` set each message is sent over SMTP (STARTTLS unless `SMTP_STARTTLS=false`);
 production refuses to start without it. In development without it the message is printed to the
@@ -16,6 +17,9 @@ from email.message import EmailMessage
 
 from flask import Flask, current_app
 
+from lumipay import settings
+from lumipay.settings import MailSettings
+
 
 @dataclass(frozen=True)
 class Email:
@@ -26,24 +30,25 @@ class Email:
 
 def outbox(app: Flask) -> list[Email]:
     """The messages "sent" while `MAIL_CAPTURE` is on, oldest first."""
-    return app.extensions.setdefault("lumipay_outbox", [])
+    sent: list[Email] = app.extensions.setdefault("lumipay_outbox", [])
+    return sent
 
 
 def send_email(to: str, subject: str, body: str) -> None:
     """Deliver one plain-text email; a delivery failure is logged, never raised to the caller."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    mail = settings.mail()
     message = Email(to, subject, body)
-    app.logger.info("email to %s: %s", to, subject)
-    if app.config.get("MAIL_CAPTURE"):
-        outbox(app).append(message)
+    current_app.logger.info("email to %s: %s", to, subject)
+    if mail.capture:
+        outbox(current_app).append(message)
         return
-    if not app.config.get("SMTP_HOST"):
+    if not mail.smtp_host:
         print_to_console(message)
         return
     try:
-        _send_smtp(app, message)
+        _send_smtp(mail, mail.smtp_host, message)
     except (OSError, smtplib.SMTPException):
-        app.logger.exception("email to %s could not be sent", to)
+        current_app.logger.exception("email to %s could not be sent", to)
 
 
 def print_to_console(message: Email) -> None:
@@ -54,15 +59,15 @@ def print_to_console(message: Email) -> None:
     sys.stderr.flush()
 
 
-def _send_smtp(app: Flask, message: Email) -> None:
+def _send_smtp(mail: MailSettings, host: str, message: Email) -> None:
     email = EmailMessage()
-    email["From"] = app.config["MAIL_FROM"]
+    email["From"] = mail.sender
     email["To"] = message.to
     email["Subject"] = message.subject
     email.set_content(message.body)
-    with smtplib.SMTP(app.config["SMTP_HOST"], app.config["SMTP_PORT"], timeout=10) as smtp:
-        if app.config.get("SMTP_STARTTLS"):
+    with smtplib.SMTP(host, mail.smtp_port, timeout=10) as smtp:
+        if mail.smtp_starttls:
             smtp.starttls()
-        if app.config.get("SMTP_USERNAME"):
-            smtp.login(app.config["SMTP_USERNAME"], app.config["SMTP_PASSWORD"] or "")
+        if mail.smtp_username:
+            smtp.login(mail.smtp_username, mail.smtp_password or "")
         smtp.send_message(email)

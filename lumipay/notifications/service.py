@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import smtplib
-from email.message import EmailMessage
 
-from flask import current_app
 from sqlalchemy import func, select, update
 
 from lumipay.auth.models import User
@@ -14,7 +11,7 @@ from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
 from lumipay.jobs.queue import job
-from lumipay.notifications.email import Email, print_to_console
+from lumipay.notifications import email
 from lumipay.notifications.models import Notification
 
 log = logging.getLogger(__name__)
@@ -77,22 +74,9 @@ def _claim_email(notification_id: int) -> Notification | None:
 
 @job
 def send_email(notification_id: int) -> None:
-    """Email a notification once: SMTP when MAIL_SERVER is set, the console otherwise."""
+    """Email a notification once, through the one mailer (lumipay.notifications.email)."""
     note = _claim_email(notification_id)
     if note is None:
         return
-    user = db.session.get(User, note.user_id)
-    config = current_app.config
-    if config.get("MAIL_SERVER"):
-        message = EmailMessage()
-        message["From"] = config["MAIL_FROM"]
-        message["To"] = user.email
-        message["Subject"] = note.title
-        message.set_content(note.body)
-        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10) as smtp:
-            smtp.starttls()
-            if config.get("MAIL_USERNAME"):
-                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-            smtp.send_message(message)
-    else:
-        print_to_console(Email(user.email, note.title, note.body))
+    user = db.session.get_one(User, note.user_id)
+    email.send_email(user.email, note.title, note.body)

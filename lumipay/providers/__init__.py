@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
+from lumipay import settings
 from lumipay.providers.bank import BankProvider
 from lumipay.providers.bills import BillsProvider
 from lumipay.providers.cards import CardProviderAdapter
@@ -21,33 +20,33 @@ def bills_provider_named(name: str) -> BillsProvider:
     if name == "vtpass":
         from lumipay.providers.vtpass import VTpassBills
 
-        config = current_app.config
+        config = settings.providers()
         return VTpassBills(
-            config["VTPASS_BASE_URL"],
-            config["VTPASS_API_KEY"],
-            config["VTPASS_SECRET_KEY"],
-            config["VTPASS_PUBLIC_KEY"],
-            timeout=float(config["VTPASS_TIMEOUT"]),
+            config.vtpass_base_url,
+            config.vtpass_api_key,
+            config.vtpass_secret_key,
+            config.vtpass_public_key,
+            timeout=float(config.vtpass_timeout),
         )
     raise LookupError(f"No bills provider called {name!r}.")
 
 
 def bills_provider_for(category: str) -> BillsProvider:
     """The adapter configured for a bill type (BILLS_PROVIDER_AIRTIME, _DATA, _ELECTRICITY)."""
-    return bills_provider_named(current_app.config["BILLS_PROVIDERS"][category])
+    return bills_provider_named(settings.bills().providers[category])
 
 
 def fx_rates_provider() -> RatesProvider:
     """The FX rates source named by `FX_RATES_PROVIDER`."""
-    config = current_app.config
-    name = config["FX_RATES_PROVIDER"]
+    config = settings.providers()
+    name = config.fx_rates_provider
     if name == "sandbox":
-        return SandboxRates(config["FX_SANDBOX_SEED"])
+        return SandboxRates(config.fx_sandbox_seed)
     if name == "openexchangerates":
         return OpenExchangeRates(
-            config["FX_RATES_URL"],
-            config["FX_RATES_APP_ID"],
-            timeout=float(config["FX_RATES_TIMEOUT"]),
+            config.fx_rates_url,
+            config.fx_rates_app_id,
+            timeout=float(config.fx_rates_timeout),
         )
     raise LookupError(f"No FX rates provider called {name!r}.")
 
@@ -61,18 +60,18 @@ def card_provider_named(name: str) -> CardProviderAdapter:
     if name == "issuing":
         from lumipay.providers.issuing import IssuingCards
 
-        config = current_app.config
+        config = settings.providers()
         return IssuingCards(
-            config["CARDS_API_URL"],
-            config["CARDS_API_KEY"],
-            timeout=float(config["CARDS_API_TIMEOUT"]),
+            config.cards_api_url,
+            config.cards_api_key,
+            timeout=float(config.cards_api_timeout),
         )
     raise LookupError(f"No card provider called {name!r}.")
 
 
 def card_provider() -> CardProviderAdapter:
     """The issuer new cards are made with (`CARDS_PROVIDER`)."""
-    return card_provider_named(current_app.config["CARDS_PROVIDER"])
+    return card_provider_named(settings.cards().provider)
 
 
 BANK_PROVIDERS = ("moniepoint", "uba")
@@ -80,33 +79,33 @@ BANK_PROVIDERS = ("moniepoint", "uba")
 
 def bank_provider_named(name: str) -> BankProvider:
     """The bank adapter called `name`, sandbox or HTTP by `BANK_PROVIDER_MODE`."""
-    config = current_app.config
+    config = settings.providers()
     if name not in BANK_PROVIDERS:
         raise LookupError(f"No bank provider called {name!r}.")
-    if config["BANK_PROVIDER_MODE"] != "http":
+    if settings.bank().provider_mode != "http":
         from lumipay.providers.bank_sandbox import MoniepointSandbox, UBASandbox
 
         return MoniepointSandbox() if name == "moniepoint" else UBASandbox()
-    timeout = float(config["BANK_PROVIDER_TIMEOUT"])
+    timeout = float(config.bank_timeout)
     if name == "moniepoint":
         from lumipay.providers.moniepoint import MoniepointAdapter
 
         return MoniepointAdapter(
-            config["MONIEPOINT_BASE_URL"],
-            config["MONIEPOINT_CLIENT_ID"],
-            config["MONIEPOINT_CLIENT_SECRET"],
-            config["MONIEPOINT_CONTRACT_CODE"],
-            config["MONIEPOINT_SOURCE_ACCOUNT"],
-            redirect_url=config["PUBLIC_URL"] + "/bank",
+            config.moniepoint_base_url,
+            config.moniepoint_client_id,
+            config.moniepoint_client_secret,
+            config.moniepoint_contract_code,
+            config.moniepoint_source_account,
+            redirect_url=settings.core().public_url + "/bank",
             timeout=timeout,
         )
     from lumipay.providers.uba import UBAAdapter
 
     return UBAAdapter(
-        config["UBA_BASE_URL"],
-        config["UBA_CLIENT_ID"],
-        config["UBA_CLIENT_SECRET"],
-        config["UBA_SOURCE_ACCOUNT"],
+        config.uba_base_url,
+        config.uba_client_id,
+        config.uba_client_secret,
+        config.uba_source_account,
         timeout=timeout,
     )
 

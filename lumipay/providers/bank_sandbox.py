@@ -27,8 +27,9 @@ import uuid
 from datetime import date
 from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 
+from lumipay import settings
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.jobs import outbox
 from lumipay.jobs.queue import job
@@ -118,7 +119,7 @@ class SandboxBank:
 
         lines = [topup_line(topup) for topup in topups_received(self.name, start, end)]
         lines += [payout_line(payout) for payout in payouts_sent(self.name, start, end)]
-        if current_app.config.get("SANDBOX_RECON_DISCREPANCIES"):
+        if settings.sandbox().recon_discrepancies:
             settled = {line.provider_ref for line in lines if line.status == Outcome.SUCCEEDED}
             lines = plant_discrepancies(lines, settled, end, kind="topup")
         return lines
@@ -214,7 +215,7 @@ def pay_into(
 
 
 def _schedule(event_type: str, data: dict[str, Any]) -> None:
-    delay = int(current_app.config.get("SANDBOX_DELAY", 3))
+    delay = int(settings.sandbox().delay)
     run_in_transaction(lambda: outbox.add(DELIVER, event_type, data, queue="default", delay=delay))
 
 
@@ -222,4 +223,4 @@ def _schedule(event_type: str, data: dict[str, Any]) -> None:
 def deliver_webhook(event_type: str, data: dict[str, Any]) -> None:
     """The sandbox calling us back: a signed delivery to the bank webhook inbox."""
     raw = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": event_type, "data": data}).encode()
-    deliver_signed("bank", raw, current_app.config.get("SANDBOX_BANK_WEBHOOK_URL"))
+    deliver_signed("bank", raw, settings.sandbox().bank_webhook_url)

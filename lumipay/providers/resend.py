@@ -14,8 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from flask import current_app
-
+from lumipay import settings
 from lumipay.database import as_utc, utcnow
 from lumipay.providers.bills import Outcome
 
@@ -35,7 +34,7 @@ def retry_window(provider: object) -> timedelta:
     `PROVIDER_RETRY_WINDOW`."""
     seconds = getattr(provider, "retry_window_seconds", None)
     if seconds is None:
-        seconds = current_app.config["PROVIDER_RETRY_WINDOW"]
+        seconds = settings.jobs().provider_retry_window
     return timedelta(seconds=int(seconds))
 
 

@@ -30,8 +30,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from flask import current_app
-
+from lumipay import settings
 from lumipay.clock import lagos_day
 from lumipay.database import run_in_transaction
 from lumipay.jobs import outbox
@@ -82,7 +81,7 @@ class SandboxBills:
         if request.recipient.endswith("9999"):
             return BillResult(Outcome.PENDING, "No answer from the network yet.")
         final = _final(request)
-        delay = int(current_app.config.get("SANDBOX_DELAY", 3))
+        delay = int(settings.sandbox().delay)
         run_in_transaction(
             lambda: outbox.add(
                 "lumipay.providers.sandbox.deliver_webhook",
@@ -122,7 +121,7 @@ class SandboxBills:
 
         bills = bills_sent(self.name, start, end)
         lines = [settlement_line(bill) for bill in bills]
-        if current_app.config.get("SANDBOX_RECON_DISCREPANCIES"):
+        if settings.sandbox().recon_discrepancies:
             succeeded = {bill.request_id for bill in bills if bill.status == SUCCEEDED}
             lines = plant_discrepancies(lines, succeeded, end)
         return lines
@@ -190,7 +189,7 @@ def deliver_webhook(request_id: str, outcome: str, token: str | None) -> None:
     deliver_signed(
         "bills",
         webhook_body(request_id, outcome, token),
-        current_app.config.get("SANDBOX_WEBHOOK_URL"),
+        settings.sandbox().webhook_url,
     )
 
 

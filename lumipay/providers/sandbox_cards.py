@@ -19,8 +19,7 @@ import time
 import uuid
 from typing import Any
 
-from flask import current_app
-
+from lumipay import settings
 from lumipay.providers import signing
 from lumipay.providers.cards import CardDetails, CardProviderError, CardRequest, IssuedCard
 
@@ -40,7 +39,7 @@ def _luhn_digit(partial: str) -> str:
 
 
 def _secret_digits(token: str, purpose: str) -> str:
-    key = str(current_app.config["SECRET_KEY"]).encode()
+    key = str(settings.core().secret_key).encode()
     digest = hmac.new(key, f"{purpose}:{token}".encode(), hashlib.sha256).hexdigest()
     return str(int(digest, 16))
 

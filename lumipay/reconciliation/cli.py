@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
-from flask import current_app
 
+from lumipay import settings
 from lumipay.audit.service import SYSTEM
 from lumipay.extensions import db
 from lumipay.money import format_amount
@@ -47,7 +47,7 @@ def reconcile_command(start: datetime, end: datetime, provider: str | None) -> N
         db.session.expire_all()
         run = db.session.get(ReconciliationRun, run_id)
         if run.status == QUEUED:
-            where = "the workers" if current_app.config.get("REDIS_URL") else "this process"
+            where = "the workers" if settings.core().redis_url else "this process"
             click.echo(f"Run {run_id}: {name} queued for {where}")
             continue
         click.echo(summary_table(run))

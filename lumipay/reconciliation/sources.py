@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app
-
+from lumipay import settings
 from lumipay.reconciliation.report import OurRecord, SettlementReporter
 
 
@@ -74,10 +73,10 @@ def source_named(name: str) -> Source | None:
 
 def nightly_sources() -> list[str]:
     """RECONCILE_PROVIDERS, else every bills and bank provider the configuration uses."""
-    configured: list[str] = current_app.config.get("RECONCILE_PROVIDERS") or []
+    configured = settings.reconciliation().providers
     if configured:
         return [name for name in configured if name in all_sources()]
-    bills = sorted(set(current_app.config["BILLS_PROVIDERS"].values()))
+    bills = sorted(set(settings.bills().providers.values()))
     names = [f"bills-{name}" for name in bills] + [f"bank-{name}" for name in banks_in_use()]
     return [name for name in names if name in all_sources()]
 
@@ -87,7 +86,7 @@ def banks_in_use() -> list[str]:
     BANK_PROVIDER_MODE) takes top-ups."""
     from lumipay.providers import BANK_PROVIDERS, bank_provider_named
 
-    payouts = current_app.config["BANK_PAYOUT_PROVIDER"]
+    payouts = settings.bank().payout_provider
     return [
         name
         for name in BANK_PROVIDERS

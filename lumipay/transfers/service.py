@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app
 from sqlalchemy import select
 
+from lumipay import settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
@@ -63,7 +63,7 @@ def name_enquiry(account_number: str) -> Recipient | None:
     number = (account_number or "").strip()
     if not re.fullmatch(r"\d{10}", number):
         return None
-    if not is_valid_account_number(current_app.config["NUBAN_BANK_CODE"], number):
+    if not is_valid_account_number(settings.core().nuban_bank_code, number):
         return None
     user = db.session.scalar(select(User).where(User.account_number == number))
     if user is None:
@@ -91,7 +91,7 @@ def plan_transfer(
     if not re.fullmatch(r"\d{10}", number):
         raise TransferError("to_account_number", "Enter the 10-digit account number.")
     found = None
-    if is_valid_account_number(current_app.config["NUBAN_BANK_CODE"], number):
+    if is_valid_account_number(settings.core().nuban_bank_code, number):
         # The recipient and their wallet in this currency, in one round trip.
         found = db.session.execute(
             select(User.id, User.full_name, Account.id)

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql
 
-from lumipay import jsonsafe, metrics
+from lumipay import jsonsafe, metrics, settings
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
@@ -73,7 +72,7 @@ class Accepted:
 def secret_for(channel: str) -> str | None:
     if channel not in CHANNELS:
         return None
-    return current_app.config.get("WEBHOOK_SECRETS", {}).get(channel) or None
+    return settings.webhooks().secrets.get(channel) or None
 
 
 def _reject(channel: str, status: int, reason: str, client: str | None) -> WebhookRejected:
@@ -209,9 +208,8 @@ def receive_moniepoint(
     """
     from lumipay.providers import moniepoint
 
-    config = current_app.config
-    secret = config.get("MONIEPOINT_CLIENT_SECRET") or ""
-    if config.get("BANK_PROVIDER_MODE") != "http" or not secret:
+    secret = settings.providers().moniepoint_client_secret or ""
+    if settings.bank().provider_mode != "http" or not secret:
         raise WebhookRejected(404, "unknown channel")
     if not presented_signature:
         raise _reject("bank", 401, "unsigned", client)

@@ -27,6 +27,7 @@ from lumipay.extensions import db
 from lumipay.jobs import outbox
 from lumipay.ledger.models import Hold
 from lumipay.ledger.verify import verify_ledger
+from lumipay.notifications import email as mailer
 from lumipay.notifications import service as notifications
 from lumipay.providers import resend
 from tests.integration.helpers.bills import ROOT, FakeAggregator, wait_for, worker_env
@@ -184,9 +185,10 @@ def test_a_notification_is_emailed_once_when_its_job_runs_twice_at_once(
     user_id = db.session.scalars(select(User.id).where(User.email == ada.email)).one()
     monkeypatch.setitem(app.config, "REDIS_URL", CLOSED_PORT_REDIS)  # the job waits unpushed
     note_id = run_in_transaction(lambda: notifications.notify(user_id, "Bill paid").id)
-    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "SMTP_HOST", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_CAPTURE", False)
     CountingSMTP.sent, CountingSMTP.release = [], threading.Event()
-    monkeypatch.setattr(notifications.smtplib, "SMTP", CountingSMTP)
+    monkeypatch.setattr(mailer.smtplib, "SMTP", CountingSMTP)
 
     gate = threading.Barrier(2)
 
