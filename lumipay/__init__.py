@@ -204,7 +204,7 @@ def _register_handlers(app: Flask) -> None:
         return render_template("errors/503.html"), 503
 
     @app.after_request
-    def security_headers(response):  # type: ignore[no-untyped-def]
+    def security_headers(response: Response) -> Response:
         headers = response.headers
         headers.setdefault(
             "Content-Security-Policy",

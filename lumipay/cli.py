@@ -107,7 +107,7 @@ def seed_command() -> None:
             send_transfer(
                 sender.id,
                 wallet,
-                to.account_number,
+                to.account_number or "",
                 amount,
                 narration,
                 idempotency_key=new_idempotency_key(),

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Date, cast, func
+from sqlalchemy import Date, SQLColumnExpression, cast, func
 from sqlalchemy.sql.elements import ColumnElement
 
 from lumipay.database import as_utc, utcnow
@@ -40,7 +40,7 @@ def lagos_day(moment: datetime | None = None) -> date:
     return in_lagos(moment or now()).date()
 
 
-def lagos_day_sql(moment: ColumnElement[datetime]) -> ColumnElement[date]:
+def lagos_day_sql(moment: SQLColumnExpression[datetime]) -> ColumnElement[date]:
     """`lagos_day` in SQL, for a timestamptz column (PostgreSQL)."""
     return cast(func.timezone(LAGOS_NAME, moment), Date)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NoReturn
 
 from lumipay.embedded import database_url as embedded_database_url
 
@@ -356,7 +356,11 @@ def _check_bank(config: dict[str, Any]) -> None:
     """Production moves real money: no sandbox (its checkout page credits wallets for free)."""
     if config.get("BANK_PROVIDER_MODE") != "http":
         raise RuntimeError("Refusing to start: production needs BANK_PROVIDER_MODE=http.")
-    needed = ("MONIEPOINT_CLIENT_ID", "MONIEPOINT_CLIENT_SECRET", "MONIEPOINT_CONTRACT_CODE")
+    needed: tuple[str, ...] = (
+        "MONIEPOINT_CLIENT_ID",
+        "MONIEPOINT_CLIENT_SECRET",
+        "MONIEPOINT_CONTRACT_CODE",
+    )
     needed += ("UBA_CLIENT_ID", "UBA_CLIENT_SECRET")
     missing = [key for key in needed if not config.get(key)]
     if missing:
@@ -415,7 +419,7 @@ def _is_weak(value: str) -> bool:
     )
 
 
-def _refuse(message: str) -> None:
+def _refuse(message: str) -> NoReturn:
     raise RuntimeError(f"Refusing to start: {message}")
 
 

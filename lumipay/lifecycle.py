@@ -42,6 +42,11 @@ def is_final(table: Transitions, status: str) -> bool:
     return not table.get(status)
 
 
+def one_step(start: str, *ends: str) -> dict[str, frozenset[str]]:
+    """The table of a record that moves once: from `start` to one of `ends`, then never again."""
+    return {start: frozenset(ends), **{end: frozenset() for end in ends}}
+
+
 def status_check(statuses: Iterable[StrEnum], column: str = "status") -> str:
     """The SQL of a CHECK constraint that the column holds one of `statuses`, in their order:
     `status IN ('pending', 'approved', 'rejected')`."""

@@ -18,7 +18,12 @@ from collections.abc import Callable, Iterable, Iterator
 
 from flask import has_app_context
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.registry import Collector
 
 from lumipay import settings
@@ -107,7 +112,7 @@ def provider_called(provider: str, operation: str, outcome: str, seconds: float)
 class _BackgroundCollector(Collector):
     """Jobs, provider calls, queues, workers and the outbox, read when Prometheus scrapes."""
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily | SummaryMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         jobs = CounterMetricFamily(
             "lumipay_jobs",
             "Jobs run, by job and outcome (processed, failed).",
@@ -185,9 +190,13 @@ class _BackgroundCollector(Collector):
             log.warning("could not read queue metrics from Redis", exc_info=True)
             return {}
         return {
-            key: {field.decode(): float(value) for field, value in values.items()}
+            key: {_text(field): float(value) for field, value in values.items()}
             for key, values in raw.items()
         }
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _provider_families(
@@ -203,7 +212,7 @@ def _provider_families(
         else:
             totals[(provider, operation)] = value
     for labels, count in sorted(counts.items()):
-        seconds.add_metric(list(labels), count_value=count, sum_value=totals.get(labels, 0.0))
+        seconds.add_metric(list(labels), count_value=int(count), sum_value=totals.get(labels, 0.0))
 
 
 REGISTRY.register(_BackgroundCollector())

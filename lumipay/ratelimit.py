@@ -10,9 +10,10 @@ import re
 from collections.abc import Callable
 
 from flask import Flask, current_app, render_template, request, session
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RouteLimit
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
+from limits import RateLimitItem
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -63,7 +64,7 @@ class WebhookFailures:
     """
 
     @staticmethod
-    def _limits() -> list:  # type: ignore[type-arg]
+    def _limits() -> list[RateLimitItem]:
         from limits import parse_many
 
         return parse_many(current_app.config["LIMIT_WEBHOOK_FAILURES"])
@@ -115,7 +116,7 @@ def by_registered_phone() -> str:
     return "phone:" + re.sub(r"[^0-9]", "", _submitted("phone"))[-10:]
 
 
-def _address_limit(key_func: Callable[[], str], scope: str) -> Callable[..., object]:
+def _address_limit(key_func: Callable[[], str], scope: str) -> RouteLimit:
     return limiter.shared_limit(
         configured("LIMIT_REGISTER_ADDRESS"), scope=scope, key_func=key_func, methods=["POST"]
     )

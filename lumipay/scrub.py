@@ -116,6 +116,8 @@ def scrub_data(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         if len(obj) == 2 and isinstance(obj[0], str) and is_sensitive_key(obj[0]):
             # A (name, value) pair, as headers and tags travel in error reports.
-            return type(obj)((obj[0], MASK if obj[1] not in (None, "") else obj[1]))
-        return type(obj)(scrub_data(item) for item in obj)
+            pair = [obj[0], MASK if obj[1] not in (None, "") else obj[1]]
+            return pair if isinstance(obj, list) else tuple(pair)
+        items = [scrub_data(item) for item in obj]
+        return items if isinstance(obj, list) else tuple(items)
     return obj

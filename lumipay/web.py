@@ -19,12 +19,13 @@ def allow_uploads(app: Flask) -> None:
     """Give the upload URLs their larger body limit, on top of whatever request class the
     extensions installed (htmx-flask installs its own)."""
 
-    class UploadAwareRequest(app.request_class):  # type: ignore[name-defined,misc]
+    class UploadAwareRequest(app.request_class):  # type: ignore[name-defined]
         @property
-        def max_content_length(self) -> int | None:  # type: ignore[override]
+        def max_content_length(self) -> int | None:
             if self.path in UPLOAD_PATHS:
                 return settings.kyc().upload_max_bytes + UPLOAD_FORM_OVERHEAD
-            return super().max_content_length
+            limit: int | None = super().max_content_length
+            return limit
 
     app.request_class = UploadAwareRequest
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, not_, or_
+from sqlalchemy import ColumnElement, SQLColumnExpression, false, not_, or_
 
 from lumipay.ledger.models import TransactionStatus
 
@@ -82,7 +82,7 @@ def category_of(kind: str) -> Category:
     return CATEGORIES["other"]
 
 
-def category_filter(column: ColumnElement[str], key: str) -> ColumnElement[bool]:
+def category_filter(column: SQLColumnExpression[str], key: str) -> ColumnElement[bool]:
     """SQL condition: the transaction kind in `column` falls in category `key`.
 
     Mirrors `category_of` rule for rule (listed kinds, then prefixes, then suffixes, else

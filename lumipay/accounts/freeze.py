@@ -31,7 +31,7 @@ def _locked_customer(user_id: int) -> User:
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if user is None or user.is_admin:
+    if not isinstance(user, User) or user.is_admin:
         raise FreezeError("No such customer.")
     return user
 

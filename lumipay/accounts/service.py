@@ -236,7 +236,7 @@ def history(
     return history_rows(db.session.execute(query).all())
 
 
-def history_rows(rows: Sequence[Row[tuple[Entry, LedgerTransaction]]]) -> list[HistoryRow]:
+def history_rows(rows: Sequence[Row[Entry, LedgerTransaction]]) -> list[HistoryRow]:
     """(Entry, LedgerTransaction) pairs as the customer reads them, counterparties masked."""
     transfers = _counterparty_names([txn.id for _, txn in rows])
     names = _names({uid for t in transfers.values() for uid in (t.sender_id, t.recipient_id)})
@@ -291,8 +291,8 @@ def transaction_for(user_id: int, reference: str) -> TransactionDetail | None:
         return None
     transfer = db.session.scalar(select(Transfer).where(Transfer.transaction_id == txn.id))
     if transfer is not None:
-        sender = db.session.get(User, transfer.sender_id)
-        recipient = db.session.get(User, transfer.recipient_id)
+        sender = db.session.get_one(User, transfer.sender_id)
+        recipient = db.session.get_one(User, transfer.recipient_id)
         from_party = f"{mask_name(sender.full_name)} · {sender.account_number}"
         to_party = f"{mask_name(recipient.full_name)} · {recipient.account_number}"
     else:

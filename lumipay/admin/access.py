@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import abort
 from flask_login import current_user, login_required
@@ -26,4 +26,4 @@ def admin_required(view: F) -> F:
             abort(404)
         return view(*args, **kwargs)
 
-    return login_required(wrapped)  # type: ignore[return-value]
+    return cast(F, login_required(wrapped))

@@ -10,9 +10,10 @@ line carries no link.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import url_for
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from lumipay.admin import queries
 from lumipay.bank import reversals
@@ -33,8 +34,8 @@ class Attention:
     url: str | None
 
 
-def _count(model: type, *where: object) -> int:
-    return int(db.session.scalar(select(func.count(model.id)).where(*where)) or 0)  # type: ignore[attr-defined]
+def _count(model: Any, *where: ColumnElement[bool]) -> int:
+    return int(db.session.scalar(select(func.count(model.id)).where(*where)) or 0)
 
 
 def attention_counts() -> list[Attention]:

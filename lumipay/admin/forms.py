@@ -27,7 +27,7 @@ class DateRangeMixin:
     end = DateField("To", validators=[Optional()])
 
     def validate_end(self, field: DateField) -> None:
-        start = self.start.data  # type: ignore[attr-defined]
+        start = self.start.data
         if field.data and start and field.data < start:
             raise ValidationError("The end date must be on or after the start date.")
 

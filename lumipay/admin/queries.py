@@ -45,7 +45,12 @@ class Page:
     next_before: int | None
 
 
-def _page(query: Select[Any], id_column: Any, before: int | None, size: int = PAGE_SIZE) -> Page:
+def _page(
+    query: Select[*tuple[Any, ...]],
+    id_column: Any,
+    before: int | None,
+    size: int = PAGE_SIZE,
+) -> Page:
     if before:
         query = query.where(id_column < before)
     rows = list(db.session.execute(query.order_by(id_column.desc()).limit(size + 1)).all())

@@ -12,7 +12,7 @@ from lumipay.api import idempotent, ids, schemas
 from lumipay.api.problems import Problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.models import User
-from lumipay.ledger.models import Account
+from lumipay.ledger.models import Account, TransactionStatus
 from lumipay.web import request_origin
 
 WALLET_ID = "<uuid:wallet_id>"
@@ -110,7 +110,7 @@ def _page(user: User, query: schemas.HistoryQuery, wallet_id: int | None) -> sch
             currency=row.currency,  # type: ignore[arg-type]
             amount=row.amount,
             balance_after=row.balance_after,
-            status=row.status,
+            status=TransactionStatus(row.status),
             created_at=row.created_at,
         )
         for row in rows

@@ -15,7 +15,7 @@ from lumipay.api.routing import dump, operation
 from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
 from lumipay.bank import service
-from lumipay.bank.models import Payout, TopUp
+from lumipay.bank.models import Payout, PayoutStatus, TopUp, TopUpStatus
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.ledger.models import Account
@@ -31,7 +31,7 @@ def topup_out(topup: TopUp, return_url: str | None = None) -> schemas.TopUpOut:
         reference=topup.reference,
         provider=topup.provider,
         wallet_id=ids.wallet_public_ids({topup.account_id})[topup.account_id],
-        status=topup.status,
+        status=TopUpStatus(topup.status),
         method=f"{topup.provider}:{topup.method}",
         currency=topup.currency,  # type: ignore[arg-type]
         amount=topup.amount,
@@ -65,7 +65,7 @@ def payout_out(payout: Payout) -> schemas.PayoutOut:
             account_number=payout.account_number,
             account_name=payout.account_name,
         ),
-        status=payout.status,
+        status=PayoutStatus(payout.status),
         bank_code=payout.bank_code,
         bank_name=payout.bank_name,
         account_number=payout.account_number,

@@ -15,7 +15,7 @@ from lumipay.api.routing import dump, operation
 from lumipay.auth.models import User
 from lumipay.cards import service
 from lumipay.cards.mcc import DEFAULT_GROUPS
-from lumipay.cards.models import ACTIVE, FROZEN, Card
+from lumipay.cards.models import ACTIVE, FROZEN, Card, CardStatus
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.kyc.limits import LimitExceeded, naira_value, tier_limits
@@ -29,7 +29,7 @@ def card_out(card: Card) -> schemas.CardOut:
     return schemas.CardOut(
         card_id=card.public_id,
         reference=card.reference,
-        status=card.status,
+        status=CardStatus(card.status),
         label=card.label,
         type="single" if card.single_use else "multi",
         wallet_id=ids.wallet_public_ids({card.account_id})[card.account_id],

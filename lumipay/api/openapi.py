@@ -8,12 +8,13 @@ CSP (`script-src 'self'`) holds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from apispec import APISpec
 from flask import Blueprint, jsonify, render_template
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from werkzeug.wrappers import Response
 
 from lumipay import settings
@@ -47,8 +48,8 @@ Errors are `application/problem+json` (RFC 9457); `type` is stable: one of
 )
 
 
-def _models() -> list[tuple[type[BaseModel], str]]:
-    found: list[tuple[type[BaseModel], str]] = [
+def _models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
+    found: list[tuple[type[BaseModel], JsonSchemaMode]] = [
         (schemas.ProblemOut, "serialization"),
         (schemas.HealthOut, "serialization"),
     ]
@@ -103,7 +104,9 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     return found
 
 
-def _ref(model: type[BaseModel], names: dict[tuple[type[BaseModel], str], Any], mode: str) -> Any:
+def _ref(
+    model: type[BaseModel], names: Mapping[tuple[Any, JsonSchemaMode], Any], mode: JsonSchemaMode
+) -> Any:
     return names[(model, mode)]
 
 

@@ -65,7 +65,7 @@ def json_response(status: int, body: dict[str, Any] | None, *, replayed: bool = 
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")  # type: ignore[no-any-return]
+    return model.model_dump(mode="json")
 
 
 def _message(error: dict[str, Any]) -> str:

@@ -305,7 +305,7 @@ def _check_otp(user: User, code: str | None, origin: Origin) -> None:
         return
     auth.record_failed_second_factor(user.id, origin=origin)
     db.session.expire_all()
-    locked = auth.is_locked(db.session.get(User, user.id))
+    locked = auth.is_locked(db.session.get_one(User, user.id))
     raise DebitRefused(
         "otp-invalid",
         "otp_code",

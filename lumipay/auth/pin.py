@@ -72,7 +72,7 @@ def _locked_user(user_id: int) -> User:
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if user is None:
+    if not isinstance(user, User):
         raise LookupError(user_id)
     return user
 

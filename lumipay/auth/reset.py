@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from lumipay import clock, settings
 from lumipay.audit import service as audit
@@ -102,7 +103,7 @@ def reset_password(token: str, new_password: str, *, origin: Origin) -> None:
             .where(PasswordResetToken.used_at.is_(None))
             .values(used_at=clock.now())
         )
-        if claimed.rowcount != 1:
+        if cast(CursorResult[Any], claimed).rowcount != 1:  # an UPDATE's result
             raise PasswordChangeError("token", INVALID_LINK)
         db.session.execute(
             update(PasswordResetToken)

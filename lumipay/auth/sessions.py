@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from lumipay import clock, settings
 from lumipay.audit.service import Origin
@@ -164,7 +165,9 @@ def end_one(user_id: int, session_id: int, reason: str) -> bool:
             )
             .values(ended_at=clock.now(), end_reason=reason)
         )
-        return done.rowcount
+        # An UPDATE's result is a CursorResult, which has the count; Session.execute is typed
+        # as returning its base class.
+        return int(cast(CursorResult[Any], done).rowcount)
 
     return run_in_transaction(work) == 1
 

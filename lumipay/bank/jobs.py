@@ -17,5 +17,5 @@ def requery_payout(reference: str) -> str:
 
 
 @job
-def sweep_payouts() -> int:
+def sweep_payouts() -> dict[str, int]:
     return service.sweep()

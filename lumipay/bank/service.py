@@ -150,7 +150,7 @@ def reserved_account_for(user_id: int, provider: str) -> ReservedAccount:
     )
     if existing is not None:
         return existing
-    user = db.session.get(User, user_id)
+    user = db.session.get_one(User, user_id)
     reference = f"LP{provider[:3].upper()}{user.account_number or user.id}"
     try:
         opened = bank_provider_named(provider).reserve_account(
@@ -208,7 +208,7 @@ def start_topup(
     reserved = reserved_account_for(user_id, provider) if method == "reserved_account" else None
     checkout_url = None
     if method == "checkout":
-        user = db.session.get(User, user_id)
+        user = db.session.get_one(User, user_id)
         try:
             checkout = bank_provider_named(provider).start_checkout(
                 reference, amount, "NGN", user.full_name, user.email
@@ -282,6 +282,7 @@ def credit_payment(provider: str, payment: Payment) -> TopUp | None:
         topup = _unsolicited(provider, topup.user_id, topup.reserved_account_id, topup.method)
     elif topup is None and reserved is not None:
         topup = _unsolicited(provider, reserved.user_id, reserved.id, "reserved_account")
+    assert topup is not None  # the early return took a payment matching neither
     _credit(topup, payment, flag)
     return topup
 
@@ -296,6 +297,8 @@ def _unsolicited(
             select(Account).where(Account.user_id == user_id).order_by(Account.id)
         ).first()
     )
+    if wallet is None:
+        raise LookupError(f"Customer {user_id} has no wallet to credit.")
     topup = TopUp(
         reference=new_reference("TU"),
         user_id=user_id,
@@ -749,7 +752,7 @@ settle_payout_by_hand = PAYOUTS.settle_by_hand
 
 def _reviewable(reference: str) -> Payout:
     payout = engine.by_reference(PAYOUTS, reference)
-    if payout is None:
+    if not isinstance(payout, Payout):
         raise BankError(None, "No such payout.")
     if payout.status != AWAITING_APPROVAL:
         raise BankError(None, f"This payout is already {payout.status.replace('_', ' ')}.")

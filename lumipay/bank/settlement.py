@@ -25,7 +25,7 @@ from lumipay.clock import day_after, day_start, lagos_day
 from lumipay.extensions import db
 from lumipay.reconciliation import report
 
-PAYOUT_STATUS = {SUCCEEDED: report.SUCCEEDED, FAILED: report.FAILED}
+PAYOUT_STATUS: dict[str, str] = {SUCCEEDED: report.SUCCEEDED, FAILED: report.FAILED}
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from lumipay import settings
 from lumipay.auth import guard
 from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.bank import service
@@ -107,7 +108,7 @@ def topup_status(reference: str) -> str:
 
 
 def _sandbox() -> bool:
-    return current_app.config["BANK_PROVIDER_MODE"] == "sandbox"
+    return settings.bank().provider_mode == "sandbox"
 
 
 @bp.route("/sandbox/checkout/<reference>", methods=["GET", "POST"])

@@ -38,7 +38,7 @@ def save() -> str | Response:
         )
     if error:
         flash(error, "error")
-    else:
+    elif saved is not None:
         flash(f"{saved.nickname or saved.masked_name} is saved to your recipients.", "success")
     return redirect(url_for("transfers.receipt", reference=reference), code=303)
 

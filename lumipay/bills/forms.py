@@ -35,7 +35,7 @@ class BillForm(DebitProof, FlaskForm):
 
     def amount_minor(self) -> int | None:
         """The typed amount in kobo, or None with an error on the field."""
-        field = self.amount  # type: ignore[attr-defined]
+        field = self.amount
         try:
             return parse_amount(field.data or "", "NGN")
         except InvalidAmount as exc:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from lumipay.database import public_id_column
 from lumipay.extensions import Model
 from lumipay.inflight.models import HeldOperation, HeldStatus
-from lumipay.lifecycle import status_check
+from lumipay.lifecycle import one_step, status_check
 
 __all__ = ["FAILED", "PROCESSING", "SUCCEEDED", "BillPayment", "BillStatus"]
 
@@ -27,11 +27,7 @@ class BillStatus(StrEnum):
 PROCESSING, SUCCEEDED, FAILED = BillStatus.PROCESSING, BillStatus.SUCCEEDED, BillStatus.FAILED
 
 # The only way a bill's status changes: forward, once.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    PROCESSING: frozenset({SUCCEEDED, FAILED}),
-    SUCCEEDED: frozenset(),
-    FAILED: frozenset(),
-}
+TRANSITIONS = one_step(PROCESSING, SUCCEEDED, FAILED)
 
 
 # A bill posts under its category as the ledger kind, so history and charts can tell them apart.

@@ -11,7 +11,7 @@ from lumipay.clock import day_after, day_start, lagos_day
 from lumipay.extensions import db
 from lumipay.reconciliation import report
 
-STATUS = {SUCCEEDED: report.SUCCEEDED, FAILED: report.FAILED}
+STATUS: dict[str, str] = {SUCCEEDED: report.SUCCEEDED, FAILED: report.FAILED}
 
 
 def bills_sent(provider: str, start: date, end: date) -> list[BillPayment]:

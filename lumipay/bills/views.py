@@ -14,6 +14,7 @@ from lumipay.auth import guard
 from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.bills import service
 from lumipay.bills.forms import AirtimeForm, BillForm, DataForm, ElectricityForm, plan_choices
+from lumipay.bills.models import BillPayment
 from lumipay.idempotency.service import IdempotencyError
 from lumipay.web import request_origin
 
@@ -30,7 +31,7 @@ def _fresh(form: BillForm) -> BillForm:
 def _error(form: BillForm, field: str | None, message: str) -> None:
     target = getattr(form, field, None) if field else None
     if target is None:
-        target = form.phone  # type: ignore[attr-defined]
+        target = form.phone
     target.errors = [*target.errors, message]
 
 
@@ -138,7 +139,7 @@ def electricity_confirm() -> Page:
     )
 
 
-def _own_bill(reference: str):  # type: ignore[no-untyped-def]
+def _own_bill(reference: str) -> BillPayment:
     bill = service.bill_for(current_user.id, reference)
     if bill is None:
         abort(404)

@@ -96,7 +96,8 @@ def decline(code: str) -> Decision:
 
 def parse(data: dict[str, Any]) -> AuthorisationRequest | None:
     """The request the issuer sent, or None when a field is missing or malformed."""
-    merchant = data.get("merchant") if isinstance(data.get("merchant"), dict) else {}
+    sent = data.get("merchant")
+    merchant: dict[str, Any] = sent if isinstance(sent, dict) else {}
     fields = (
         data.get("authorization_id"),
         data.get("card_token"),
@@ -109,7 +110,7 @@ def parse(data: dict[str, Any]) -> AuthorisationRequest | None:
         return None
     if type(amount) is not int or amount <= 0 or amount > 10**15:
         return None
-    authorization_id, card_token, currency, name, code = fields
+    authorization_id, card_token, currency, name, code = (str(value) for value in fields)
     if len(authorization_id) > 64 or len(card_token) > 64:
         return None
     return AuthorisationRequest(
@@ -192,7 +193,7 @@ def decide(
     if wallet.available < request.amount:
         return decline("insufficient_funds")
     try:
-        limits.check_outgoing(wallet.user_id, wallet.currency, request.amount, kind="card")
+        limits.check_outgoing(card.user_id, wallet.currency, request.amount, kind="card")
     except limits.AccountFrozen:
         return decline("account_frozen")
     except limits.LimitExceeded as exc:

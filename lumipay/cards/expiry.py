@@ -10,6 +10,7 @@ A clearing that arrives afterwards is still taken (a forced capture, lumipay.car
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -48,7 +49,7 @@ def expire_authorisations(now: datetime | None = None) -> int:
     )
 
 
-def _expire_one(authorization_id: str, cutoff: datetime):  # type: ignore[no-untyped-def]
+def _expire_one(authorization_id: str, cutoff: datetime) -> Callable[[], bool]:
     def work() -> bool:
         found = lock_authorisation(authorization_id)
         if found is None:

@@ -257,7 +257,9 @@ def sync_status(reference: str) -> str:
     card = db.session.scalar(select(Card).where(Card.reference == reference))
     if card is None or card.provider_token is None:
         return "nothing to sync"
-    status = {ACTIVE: "active", FROZEN: "frozen", TERMINATED: "terminated"}.get(card.status)
+    # The issuer's words for the statuses it is told about.
+    words: dict[str, str] = {ACTIVE: "active", FROZEN: "frozen", TERMINATED: "terminated"}
+    status = words.get(card.status)
     if status is None:
         return "nothing to sync"
     card_provider_named(card.provider).update_status(card.provider_token, status)

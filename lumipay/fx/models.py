@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import Model
-from lumipay.lifecycle import Lifecycle, status_check
+from lumipay.lifecycle import Lifecycle, one_step, status_check
 
 
 class FxRate(Model):
@@ -41,10 +41,7 @@ class QuoteStatus(StrEnum):
 
 
 # A quote is converted once; one past its time stays open and is refused by its expiry.
-QUOTE_TRANSITIONS: dict[str, frozenset[str]] = {
-    QuoteStatus.OPEN: frozenset({QuoteStatus.CONVERTED}),
-    QuoteStatus.CONVERTED: frozenset(),
-}
+QUOTE_TRANSITIONS = one_step(QuoteStatus.OPEN, QuoteStatus.CONVERTED)
 
 
 class FxQuote(Lifecycle, Model):

@@ -139,6 +139,7 @@ def current_rates() -> Rates:
     From the Redis cache when it holds them, else from the newest rows of the history.
     """
     cached = _cached_rates()
+    updated_at: datetime | None
     if cached is not None:
         per_usd, updated_at = cached
     else:
@@ -183,7 +184,7 @@ class PairRow:
 
 def board(rates: Rates) -> list[PairRow]:
     """Buy and sell rates per pair: mid ± the configured spread."""
-    rows = []
+    rows: list[PairRow] = []
     if rates.updated_at is None:
         return rows
     with localcontext() as ctx:
@@ -354,7 +355,7 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
                     LedgerTransaction.id == quote.transaction_id
                 )
             )
-            return Conversion(txn_ref, True)
+            return Conversion(txn_ref or "", True)
         if clock.now() >= as_utc(quote.expires_at):
             raise FxError(None, "This quote has expired. Get a new quote.", code="quote-expired")
         txn = ledger.begin(

@@ -36,6 +36,8 @@ def redis_connection() -> Redis:
     """One Redis client per app, made on first use."""
     client = current_app.extensions.get("lumipay_redis")
     url = settings.core().redis_url
+    if url is None:
+        raise RuntimeError("No REDIS_URL: jobs run in-process, without Redis.")
     if client is None or current_app.extensions.get("lumipay_redis_url") != url:
         client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         current_app.extensions["lumipay_redis"] = client

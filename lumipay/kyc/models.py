@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
 from lumipay.extensions import Model
-from lumipay.lifecycle import Lifecycle, status_check
+from lumipay.lifecycle import Lifecycle, one_step, status_check
 
 IDENTITY = "identity"  # BVN or NIN and an ID document: lifts Tier 1 to Tier 2
 ADDRESS = "address"  # proof of address: lifts Tier 2 to Tier 3
@@ -22,11 +22,7 @@ class KycStatus(StrEnum):
 
 PENDING, APPROVED, REJECTED = KycStatus.PENDING, KycStatus.APPROVED, KycStatus.REJECTED
 # An admin decides once.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    PENDING: frozenset({APPROVED, REJECTED}),
-    APPROVED: frozenset(),
-    REJECTED: frozenset(),
-}
+TRANSITIONS = one_step(PENDING, APPROVED, REJECTED)
 
 
 class KycSubmission(Lifecycle, Model):

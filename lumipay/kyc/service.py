@@ -54,7 +54,7 @@ class KycStatus:
 
 def status_for(user_id: int) -> KycStatus:
     """The customer's tier, its limits, the next tier's, and their latest submission."""
-    user = db.session.get(User, user_id)
+    user = db.session.get_one(User, user_id)
     tier = user.kyc_tier
     latest = db.session.scalar(
         select(KycSubmission)
@@ -133,9 +133,9 @@ def _submit(user_id: int, kind: str, data: bytes, origin: Origin, **identity: st
     key = storage().save(data)
 
     def work() -> KycSubmission:
-        user = db.session.scalar(
+        user = db.session.scalars(
             select(User).where(User.id == user_id).with_for_update(key_share=True)
-        )
+        ).one()
         if KIND_FOR_TIER.get(user.kyc_tier) != kind:
             raise KycError(None, f"You are on Tier {user.kyc_tier}: this isn't what it needs.")
         waiting = db.session.scalar(
@@ -224,12 +224,12 @@ def approve(submission_id: int, admin_id: int, *, origin: Origin) -> KycSubmissi
 
     def work() -> KycSubmission:
         submission = _locked_pending(submission_id)
-        user = db.session.scalar(
+        user = db.session.scalars(
             select(User)
             .where(User.id == submission.user_id)
             .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
-        )
+        ).one()
         user.kyc_tier = max(user.kyc_tier, submission.target_tier)
         _decide(submission, APPROVED, admin_id)
         notify(

@@ -82,7 +82,8 @@ class S3Storage:
             answer = self.client.get_object(Bucket=self.bucket, Key=self._name(key))
         except self.client.exceptions.NoSuchKey:
             raise KeyError(key) from None
-        return answer["Body"].read()
+        body: bytes = answer["Body"].read()
+        return body
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._name(key))

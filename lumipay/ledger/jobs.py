@@ -4,6 +4,7 @@ handing holds whose time is up to their owners."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from lumipay.database import run_in_transaction
 from lumipay.jobs.queue import job
@@ -40,9 +41,7 @@ def expire_holds() -> int:
     ended = 0
     for hold_id in ledger.holds_due():
         try:
-            ended += run_in_transaction(
-                lambda hold_id=hold_id: ledger.expire_holds(hold_ids=[hold_id])
-            )
+            ended += run_in_transaction(partial(ledger.expire_holds, hold_ids=[hold_id]))
         except Exception:
             log.exception("a hold past its time could not be ended", extra={"hold_id": hold_id})
     return ended

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import Model
-from lumipay.lifecycle import Lifecycle, status_check
+from lumipay.lifecycle import Lifecycle, one_step, status_check
 
 WALLET = "wallet"
 SYSTEM = "system"
@@ -127,12 +127,9 @@ class HoldStatus(StrEnum):
     EXPIRED = "expired"
 
 
-HOLD_TRANSITIONS: dict[str, frozenset[str]] = {
-    HoldStatus.ACTIVE: frozenset({HoldStatus.CAPTURED, HoldStatus.RELEASED, HoldStatus.EXPIRED}),
-    HoldStatus.CAPTURED: frozenset(),
-    HoldStatus.RELEASED: frozenset(),
-    HoldStatus.EXPIRED: frozenset(),
-}
+HOLD_TRANSITIONS = one_step(
+    HoldStatus.ACTIVE, HoldStatus.CAPTURED, HoldStatus.RELEASED, HoldStatus.EXPIRED
+)
 
 
 class Hold(Lifecycle, Model):

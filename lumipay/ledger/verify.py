@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import case, func, or_, select
 
@@ -147,7 +149,7 @@ def verify_ledger(limit: int = 50) -> Report:
     columns = ("money_in", "money_out", "entries")
     ours = [func.coalesce(entry_flows.c[name], 0) for name in columns]
     kept = [func.coalesce(kept_flows.c[name], 0) for name in columns]
-    flow_drift = session.execute(
+    flow_drift: Sequence[Any] = session.execute(
         select(
             func.coalesce(entry_flows.c.account_id, kept_flows.c.account_id),
             func.coalesce(entry_flows.c.day, kept_flows.c.day),

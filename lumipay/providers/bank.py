@@ -174,7 +174,10 @@ class BankProvider(Protocol):
 
     name: str
     label: str
-    topup_methods: tuple[str, ...]  # reserved_account and/or checkout; empty: no top-ups
+
+    @property
+    def topup_methods(self) -> tuple[str, ...]:
+        """reserved_account and/or checkout; empty: no top-ups."""
 
     def banks(self) -> list[Bank]:
         """The banks this provider can pay into."""

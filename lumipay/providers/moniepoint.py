@@ -296,7 +296,7 @@ class MoniepointAdapter:
     def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         return json_call(self.client, "Moniepoint", method, path, **kwargs)
 
-    def _lookup(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
+    def _lookup(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         """A call whose failure the customer sees as "try again" (ProviderError)."""
         try:
             status, body = self._call(method, path, **kwargs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -81,7 +81,7 @@ class TokenClient:
         if response.status_code == 401:
             self._fetch()
             response = self.session.request(method, self.base_url + path, **kwargs)
-        return response
+        return cast(requests.Response, response)
 
 
 def json_call(

@@ -98,7 +98,7 @@ class SandboxBills:
         return _final(request)
 
     def webhook(self, data: dict[str, Any]) -> tuple[str, BillResult]:
-        status = data.get("status")
+        status = str(data.get("status"))
         outcome = {"delivered": Outcome.SUCCEEDED, "failed": Outcome.FAILED}.get(
             status, Outcome.PENDING
         )

@@ -45,7 +45,7 @@ def reconcile_command(start: datetime, end: datetime, provider: str | None) -> N
         except service.ReconciliationError as exc:
             raise click.ClickException(exc.message) from None
         db.session.expire_all()
-        run = db.session.get(ReconciliationRun, run_id)
+        run = db.session.get_one(ReconciliationRun, run_id)
         if run.status == QUEUED:
             where = "the workers" if settings.core().redis_url else "this process"
             click.echo(f"Run {run_id}: {name} queued for {where}")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
 from lumipay.extensions import Model
-from lumipay.lifecycle import Lifecycle, status_check
+from lumipay.lifecycle import Lifecycle, one_step, status_check
 
 MATCHED = "matched"
 MISSING_AT_PROVIDER = "missing_at_provider"
@@ -37,11 +37,7 @@ class RunStatus(StrEnum):
 
 QUEUED, COMPLETED, FAILED = RunStatus.QUEUED, RunStatus.COMPLETED, RunStatus.FAILED
 # A run is queued, then done by its job once.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    QUEUED: frozenset({COMPLETED, FAILED}),
-    COMPLETED: frozenset(),
-    FAILED: frozenset(),
-}
+TRANSITIONS = one_step(QUEUED, COMPLETED, FAILED)
 
 
 class ReconciliationRun(Lifecycle, Model):

@@ -245,7 +245,11 @@ def resolutions(item_ids: list[int]) -> dict[int, tuple[int, str]]:
         .where(SettlementProposal.item_id.in_(item_ids))
         .order_by(SettlementProposal.id)
     )
-    return {item_id: (proposal_id, status) for item_id, proposal_id, status in rows}
+    return {
+        item_id: (proposal_id, status)
+        for item_id, proposal_id, status in rows
+        if item_id is not None  # the query asked for these item ids only
+    }
 
 
 @dataclass

@@ -37,7 +37,7 @@ def _bills_source(provider: str, label: str) -> Source:
     return Source(
         name=f"bills-{provider}",
         label=label,
-        reporter=lambda: bills_provider_named(provider),  # type: ignore[return-value]
+        reporter=lambda: bills_provider_named(provider),
         ours=lambda start, end: our_bills(provider, start, end),
     )
 
@@ -49,7 +49,7 @@ def _bank_source(provider: str, label: str) -> Source:
     return Source(
         name=f"bank-{provider}",
         label=label,
-        reporter=lambda: bank_provider_named(provider),  # type: ignore[return-value]
+        reporter=lambda: bank_provider_named(provider),
         ours=lambda start, end: our_bank_records(provider, start, end),
     )
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectChoice
 
 from lumipay import clock
@@ -51,7 +52,7 @@ def reconciliation() -> tuple[str, int]:
 
 @bp.route("/reconcile", methods=["POST"])
 @admin_required
-def reconcile() -> Response | tuple[str, int]:
+def reconcile() -> BaseResponse | tuple[str, int]:
     form = _reconcile_form(submitted=True)
     if not form.validate_on_submit():
         return _render_runs(form, 422)

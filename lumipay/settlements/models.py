@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
 from lumipay.extensions import Model
-from lumipay.lifecycle import Lifecycle, status_check
+from lumipay.lifecycle import Lifecycle, one_step, status_check
 
 MARK_SUCCEEDED, MARK_FAILED, ADJUSTMENT = "mark_succeeded", "mark_failed", "adjustment"
 ACTIONS = {
@@ -29,11 +29,7 @@ class ProposalStatus(StrEnum):
 PENDING, APPROVED = ProposalStatus.PENDING, ProposalStatus.APPROVED
 REJECTED = ProposalStatus.REJECTED
 # A different admin decides once.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    PENDING: frozenset({APPROVED, REJECTED}),
-    APPROVED: frozenset(),
-    REJECTED: frozenset(),
-}
+TRANSITIONS = one_step(PENDING, APPROVED, REJECTED)
 
 
 class SettlementProposal(Lifecycle, Model):

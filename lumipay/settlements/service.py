@@ -109,11 +109,10 @@ def find_subject(reference: str) -> Subject | None:
     bill = find_bill(text)
     if bill is not None:
         return bill
-    for model in (Payout, TopUp):
-        found = db.session.scalar(select(model).where(model.reference == text))
-        if found is not None:
-            return found
-    return None
+    payout = db.session.scalar(select(Payout).where(Payout.reference == text))
+    if payout is not None:
+        return payout
+    return db.session.scalar(select(TopUp).where(TopUp.reference == text))
 
 
 def subject_of(proposal: SettlementProposal) -> Subject | None:

@@ -6,6 +6,7 @@ import csv
 import io
 import os
 from collections.abc import Iterable, Iterator
+from typing import cast
 
 from fpdf import FPDF
 
@@ -181,8 +182,10 @@ class StatementPDF(FPDF):
         _, details_width, _, details_size = COLUMNS[WRAPPED]
         self.set_font(self.family, style, details_size)
         details = self.text_(cells[WRAPPED])
-        wrapped = self.multi_cell(
-            details_width, LINE, details, align="L", dry_run=True, output="LINES"
+        # A dry run with output="LINES" returns only the wrapped lines.
+        wrapped = cast(
+            list[str],
+            self.multi_cell(details_width, LINE, details, align="L", dry_run=True, output="LINES"),
         )
         height = max(len(wrapped), 1) * LINE + 1.5
         if self.get_y() + height > self.page_break_trigger:

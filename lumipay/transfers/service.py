@@ -237,8 +237,8 @@ class Parties:
 
 def parties(transfer: Transfer) -> Parties:
     """Both sides of a transfer as a receipt shows them (names masked)."""
-    sender = db.session.get(User, transfer.sender_id)
-    recipient = db.session.get(User, transfer.recipient_id)
+    sender = db.session.get_one(User, transfer.sender_id)
+    recipient = db.session.get_one(User, transfer.recipient_id)
     return Parties(
         mask_name(sender.full_name),
         sender.account_number or "",

@@ -288,6 +288,6 @@ def process_event(event_pk: int) -> str:
             except BAD_DATA as exc:
                 _fail(event, exc)
         event.processed_at = utcnow()
-        return event.outcome
+        return event.outcome or ""
 
     return run_in_transaction(work)
