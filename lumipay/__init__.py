@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         sentry.init(app.config)
 
     if settings.get(settings.CoreSettings, app).production:
+        # Flask's documented way to add WSGI middleware; mypy reads it as replacing a method.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
     _init_extensions(app)

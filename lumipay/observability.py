@@ -59,15 +59,18 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(entry, default=lambda value: scrub_text(str(value)))
 
 
+HANDLER_NAME = "lumipay-json"  # ours, so a second configure_logging adds no second one
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Send the app's logs (and RQ's) to stdout as JSON lines, once per process."""
     for name in ("lumipay", "rq"):
         logger = logging.getLogger(name)
-        if any(getattr(h, "_lumipay", False) for h in logger.handlers):
+        if any(h.get_name() == HANDLER_NAME for h in logger.handlers):
             continue
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(JSONFormatter())
-        handler._lumipay = True  # type: ignore[attr-defined]
+        handler.set_name(HANDLER_NAME)
         logger.addHandler(handler)
         logger.setLevel(level)
         logger.propagate = False

@@ -13,7 +13,7 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 HEADER = "X-Request-ID"
 # What we accept from a client or a proxy: short, and nothing that could forge a log line.
@@ -58,16 +58,16 @@ def outgoing_headers() -> dict[str, str]:
     return {HEADER: value} if value else {}
 
 
-def start(request_id: str | None) -> tuple[str, object]:
+def start(request_id: str | None) -> tuple[str, Token[str | None]]:
     """Bind an id until `stop` (a request's before/teardown hooks); returns it and a token."""
     value = accept(request_id)
     return value, _current.set(value)
 
 
-def stop(token: object) -> None:
+def stop(token: Token[str | None]) -> None:
     """Unbind what `start` bound; a token from another context (a response streamed after
     the request's context moved on) just clears the id."""
     try:
-        _current.reset(token)  # type: ignore[arg-type]
+        _current.reset(token)
     except ValueError:
         _current.set(None)

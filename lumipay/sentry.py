@@ -103,4 +103,5 @@ def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] |
 
 
 def before_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
-    return scrub_data(crumb)  # type: ignore[no-any-return]
+    scrubbed: dict[str, Any] = scrub_data(crumb)
+    return scrubbed

@@ -19,6 +19,7 @@ def allow_uploads(app: Flask) -> None:
     """Give the upload URLs their larger body limit, on top of whatever request class the
     extensions installed (htmx-flask installs its own)."""
 
+    # The base is the request class chosen at run time (htmx-flask's), not a static type.
     class UploadAwareRequest(app.request_class):  # type: ignore[name-defined]
         @property
         def max_content_length(self) -> int | None:

@@ -21,7 +21,7 @@ WALLET_ID = "<uuid:wallet_id>"
 def wallet_out(wallet: Account) -> schemas.WalletOut:
     return schemas.WalletOut(
         wallet_id=wallet.public_id,
-        currency=wallet.currency,  # type: ignore[arg-type]
+        currency=schemas.currency(wallet.currency),
         name=wallet.name,
         balance=wallet.balance,
         held=wallet.held,
@@ -43,7 +43,7 @@ def accounts(user: User) -> tuple[int, schemas.AccountsOut]:
             account_id=wallet.public_id,
             account_number=user.account_number,
             account_type="wallet",
-            currency=wallet.currency,  # type: ignore[arg-type]
+            currency=schemas.currency(wallet.currency),
         )
         for wallet in rows
         if user.account_number
@@ -107,7 +107,7 @@ def _page(user: User, query: schemas.HistoryQuery, wallet_id: int | None) -> sch
             kind=row.kind,
             description=row.description,
             narration=row.narration,
-            currency=row.currency,  # type: ignore[arg-type]
+            currency=schemas.currency(row.currency),
             amount=row.amount,
             balance_after=row.balance_after,
             status=TransactionStatus(row.status),

@@ -133,7 +133,7 @@ def me(user: User) -> tuple[int, schemas.UserOut]:
         email=user.email,
         phone=user.phone,
         account_number=user.account_number,
-        role=user.role,  # type: ignore[arg-type]
+        role=schemas.one_of(schemas.ROLES, user.role),
         is_active=user.frozen_at is None,
         kyc_tier=user.kyc_tier,
         kyc_status=f"tier_{user.kyc_tier}",

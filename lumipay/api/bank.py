@@ -33,7 +33,7 @@ def topup_out(topup: TopUp, return_url: str | None = None) -> schemas.TopUpOut:
         wallet_id=ids.wallet_public_ids({topup.account_id})[topup.account_id],
         status=TopUpStatus(topup.status),
         method=f"{topup.provider}:{topup.method}",
-        currency=topup.currency,  # type: ignore[arg-type]
+        currency=schemas.currency(topup.currency),
         amount=topup.amount,
         amount_paid=topup.amount_paid,
         reserved_account=(
@@ -70,7 +70,7 @@ def payout_out(payout: Payout) -> schemas.PayoutOut:
         bank_name=payout.bank_name,
         account_number=payout.account_number,
         account_name=payout.account_name,
-        currency=payout.currency,  # type: ignore[arg-type]
+        currency=schemas.currency(payout.currency),
         amount=payout.amount,
         fee=payout.fee,
         narration=payout.narration,

@@ -185,14 +185,14 @@ def get_bill(user: User, bill_id: str) -> tuple[int, schemas.BillOut]:
         raise Problem("not-found", "No bill of yours has that id.")
     return 200, schemas.BillOut(
         **paid_out(bill),
-        bill_type=bill.category,  # type: ignore[arg-type]
-        category=bill.category,  # type: ignore[arg-type]
+        bill_type=schemas.one_of(schemas.BILL_TYPES, bill.category),
+        category=schemas.one_of(schemas.BILL_TYPES, bill.category),
         wallet_id=ids.wallet_public_ids({bill.account_id})[bill.account_id],
         provider_reference=bill.provider_reference,
         service_id=bill.service_id,
         description=bill.description,
         recipient=bill.recipient,
-        currency=bill.currency,  # type: ignore[arg-type]
+        currency=schemas.currency(bill.currency),
         amount=bill.amount,
         fee=bill.fee,
         total=bill.total,

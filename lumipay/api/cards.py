@@ -33,7 +33,7 @@ def card_out(card: Card) -> schemas.CardOut:
         label=card.label,
         type="single" if card.single_use else "multi",
         wallet_id=ids.wallet_public_ids({card.account_id})[card.account_id],
-        currency=card.currency,  # type: ignore[arg-type]
+        currency=schemas.currency(card.currency),
         brand=card.brand,
         last4=card.last4,
         expiry=card.expiry or None,

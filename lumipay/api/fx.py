@@ -37,8 +37,8 @@ def rates(user: User) -> tuple[int, schemas.RatesOut]:
     current = service.current_rates()
     pairs = [
         schemas.PairOut(
-            base=row.base,  # type: ignore[arg-type]
-            quote=row.quote,  # type: ignore[arg-type]
+            base=schemas.currency(row.base),
+            quote=schemas.currency(row.quote),
             mid=f"{row.mid:.6f}",
             buy=f"{row.buy:.6f}",
             sell=f"{row.sell:.6f}",
@@ -78,8 +78,8 @@ def create_quote(user: User, body: schemas.QuoteIn) -> Response:
             reference=quote.reference,
             from_wallet_id=wallets[quote.from_account_id],
             to_wallet_id=wallets[quote.to_account_id],
-            from_currency=quote.from_currency,  # type: ignore[arg-type]
-            to_currency=quote.to_currency,  # type: ignore[arg-type]
+            from_currency=schemas.currency(quote.from_currency),
+            to_currency=schemas.currency(quote.to_currency),
             mid_rate=str(quote.mid_rate),
             rate=str(quote.rate),
             debit_amount=quote.debit_amount,
@@ -157,8 +157,8 @@ def convert(user: User, body: schemas.ConvertIn) -> Response:
             from_wallet_id=wallets[quote.from_account_id],
             to_wallet_id=wallets[quote.to_account_id],
             rate=str(quote.rate),
-            from_currency=quote.from_currency,  # type: ignore[arg-type]
-            to_currency=quote.to_currency,  # type: ignore[arg-type]
+            from_currency=schemas.currency(quote.from_currency),
+            to_currency=schemas.currency(quote.to_currency),
             debit_amount=quote.debit_amount,
             credit_amount=quote.credit_amount,
             fee_amount=quote.fee_amount,

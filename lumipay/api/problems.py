@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import json, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from lumipay import requestid
@@ -139,6 +139,6 @@ def for_http_error(error: HTTPException) -> Response:
     if error.code == 429:
         problem.detail = f"Too many requests: {error.description}. Try again later."
     response = problem.response()
-    if error.code == 405 and getattr(error, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
     return response

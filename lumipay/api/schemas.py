@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag
 
@@ -27,8 +27,8 @@ NO_CONTROL = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
 MAX_ID = 2**63 - 1
 
 
-def text(max_length: int, **extra: object) -> object:
-    return Field(max_length=max_length, pattern=NO_CONTROL, **extra)  # type: ignore[call-overload]
+def text(max_length: int, **extra: Any) -> Any:
+    return Field(max_length=max_length, pattern=NO_CONTROL, **extra)
 
 
 Amount = Annotated[int, Field(gt=0, le=MAX_MINOR, description="Minor units (kobo, cents).")]
@@ -37,6 +37,7 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 # A public id, as a JSON string: rows are never named by their sequential keys.
 PublicId = Annotated[uuid.UUID, Field(strict=False, description="A public id (UUID).")]
 Currency = Literal["NGN", "USD", "EUR", "GBP"]
+Role = Literal["customer", "admin"]
 # Every time is sent in UTC and says so on the wire, whatever the database session's TimeZone.
 Timestamp = Annotated[datetime, AfterValidator(as_utc)]
 OtpCode = Annotated[str, text(32, description="A TOTP code or an unused recovery code.")]
@@ -119,7 +120,7 @@ class UserOut(Reply):
     email: str
     phone: str
     account_number: str | None
-    role: Literal["customer", "admin"]
+    role: Role
     is_active: bool = Field(description="false while the account is frozen.")
     kyc_tier: int = Field(description="1, 2 or 3.")
     kyc_status: str = Field(description="`tier_1`, `tier_2` or `tier_3`.")
@@ -236,6 +237,25 @@ class ElectricityIn(Request):
 
 
 BillType = Literal["airtime", "data", "electricity"]
+
+L = TypeVar("L", bound=str)
+
+
+def one_of(allowed: tuple[L, ...], value: str) -> L:
+    """A stored value as the schema's Literal type; the database's CHECKs allow only these."""
+    for known in allowed:
+        if known == value:
+            return known
+    raise ValueError(f"{value!r} is not one of {allowed}")
+
+
+CURRENCY_CODES: tuple[Currency, ...] = get_args(Currency)
+ROLES: tuple[Role, ...] = get_args(Role)
+BILL_TYPES: tuple[BillType, ...] = get_args(BillType)
+
+
+def currency(code: str) -> Currency:
+    return one_of(CURRENCY_CODES, code)
 
 
 class BillPayIn(Request):

@@ -21,7 +21,7 @@ from lumipay.idempotency import service as idempotency
 from lumipay.ledger.models import WALLET, Account
 from lumipay.ratelimit import configured, limiter
 from lumipay.transfers import service
-from lumipay.transfers.models import Transfer
+from lumipay.transfers.models import Transfer, TransferStatus
 from lumipay.web import request_origin
 
 # A refused transfer names the recipient (masked), so it is a name enquiry: the same
@@ -42,7 +42,7 @@ def created(reference: str) -> tuple[int, dict[str, Any]]:
     body = schemas.TransferCreatedOut(
         transfer_id=transfer.public_id,
         transaction_ref=transfer.reference,
-        status=transfer.status,  # type: ignore[arg-type]
+        status=TransferStatus(transfer.status),
     )
     return 201, dump(body)
 
@@ -154,9 +154,9 @@ def get_transfer(user: User, tx_ref: str) -> tuple[int, schemas.TransferOut]:
         transfer_id=transfer.public_id,
         wallet_id=ids.wallet_public_ids({own_wallet})[own_wallet],
         transaction_ref=transfer.reference,
-        status=transfer.status,  # type: ignore[arg-type]
+        status=TransferStatus(transfer.status),
         direction="sent" if sent else "received",
-        currency=transfer.currency,  # type: ignore[arg-type]
+        currency=schemas.currency(transfer.currency),
         amount=transfer.amount,
         narration=transfer.narration,
         counterparty_name=parties.recipient_name if sent else parties.sender_name,

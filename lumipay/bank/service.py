@@ -819,7 +819,7 @@ def _tell(payout: Payout, title: str, body: str) -> None:
 
 
 def payout_request(payout: Payout) -> PayoutRequest:
-    return engine.request_for(PayoutRequest, payout)  # type: ignore[no-any-return]
+    return engine.request_for(PayoutRequest, payout)
 
 
 def apply_webhook(event_type: str, data: dict[str, Any]) -> str | None:

@@ -5,6 +5,7 @@ until credited); /bank/sandbox/checkout/<reference> (sandbox mode only); /bank/p
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -30,8 +31,8 @@ def _key() -> str:
     return uuid.uuid4().hex
 
 
-def _error(form: object, field: str | None, message: str) -> None:
-    target = getattr(form, field or "amount", None) or form.amount  # type: ignore[attr-defined]
+def _error(form: Any, field: str | None, message: str) -> None:
+    target = getattr(form, field or "amount", None) or form.amount
     target.errors = [*target.errors, message]
 
 

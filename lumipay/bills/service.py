@@ -353,7 +353,7 @@ def pay_bill(
 
 
 def bill_request(bill: BillPayment) -> BillRequest:
-    return engine.request_for(BillRequest, bill)  # type: ignore[no-any-return]
+    return engine.request_for(BillRequest, bill)
 
 
 def apply_webhook(event_type: str, data: dict[str, Any]) -> None:

@@ -23,7 +23,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 from flask import current_app
 from sqlalchemy import or_, select
@@ -153,10 +156,13 @@ class Kind:
         return sweep(self)
 
 
-def request_for(request_type: Callable[..., Any], op: Any) -> Any:
+R = TypeVar("R", bound="DataclassInstance")
+
+
+def request_for(request_type: type[R], op: Any) -> R:
     """The provider's request for an operation: every field of the request dataclass is the
     operation's attribute of the same name (our reference or request id, amount, recipient)."""
-    return request_type(**{f.name: getattr(op, f.name) for f in fields(request_type)})  # type: ignore[arg-type]
+    return request_type(**{f.name: getattr(op, f.name) for f in fields(request_type)})
 
 
 # --- locks -------------------------------------------------------------------------------------

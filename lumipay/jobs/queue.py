@@ -12,9 +12,10 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import current_app
+from flask.globals import app_ctx
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
@@ -54,7 +55,8 @@ def resolve(path: str) -> Callable[..., Any]:
     if not path.startswith("lumipay."):
         raise ValueError(f"Not a Lumipay job: {path}")
     module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    found: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return found
 
 
 def push(
@@ -103,7 +105,7 @@ def run_in_process(func: str, args: list[Any], delay: int, request_id: str | Non
         with requestid.bound(request_id or requestid.current()):
             target(*args)
         return
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app_ctx.app
 
     def later() -> None:
         with app.app_context(), requestid.bound(request_id):
@@ -129,4 +131,4 @@ def job(func: F) -> F:
         metrics.job_finished(name, "processed")
         return result
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)

@@ -35,6 +35,21 @@ class Match:
         assert self.line is not None
         return self.line.settled_on
 
+    @property
+    def kind(self) -> str:
+        return self._either.kind
+
+    @property
+    def currency(self) -> str:
+        return self._either.currency
+
+    @property
+    def _either(self) -> OurRecord | SettlementLine:
+        """Our record, else the report line: a match has at least one."""
+        either = self.record or self.line
+        assert either is not None
+        return either
+
 
 def _index(records: Iterable[OurRecord]) -> dict[str, OurRecord]:
     keys: dict[str, OurRecord] = {}

@@ -139,8 +139,8 @@ def _finish(run_id: int, found: list[matching.Match], *, error: str = "") -> str
                     else record.provider_ref
                     if record
                     else None,
-                    kind=(record or line).kind,  # type: ignore[union-attr]
-                    currency=(record or line).currency,  # type: ignore[union-attr]
+                    kind=m.kind,
+                    currency=m.currency,
                     our_amount=record.amount if record else None,
                     provider_amount=line.amount if line else None,
                     our_status=record.status if record else None,

@@ -232,8 +232,8 @@ def receive_moniepoint(
 
 def _event_data(body: dict[str, Any]) -> dict[str, Any]:
     """Our envelope's `data`, or a Moniepoint delivery's `eventData`."""
-    data = body["data"] if "data" in body else body["eventData"]
-    return data  # type: ignore[no-any-return]
+    data: dict[str, Any] = body["data"] if "data" in body else body["eventData"]
+    return data
 
 
 # What a handler raises on data it can't apply (a negative or fractional amount, a field
