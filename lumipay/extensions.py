@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from redis import Redis
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -26,3 +28,17 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+# A worker takes from the first queue with work: webhooks settle money, so they go first.
+QUEUE_NAMES = ("webhooks", "bills", "bank", "default")
+
+
+def redis_connection() -> Redis:
+    """One Redis client per app, made on first use."""
+    client = current_app.extensions.get("lumipay_redis")
+    url = current_app.config["REDIS_URL"]
+    if client is None or current_app.extensions.get("lumipay_redis_url") != url:
+        client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        current_app.extensions["lumipay_redis"] = client
+        current_app.extensions["lumipay_redis_url"] = url
+    return client

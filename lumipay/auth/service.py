@@ -22,7 +22,16 @@ from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import WALLET, Account
+from lumipay.notifications import service as notifications
 from lumipay.notifications.email import send_email
+
+
+def email_of(user_id: int) -> str:
+    """The customer's email address, for the notifications layer below (registered next)."""
+    return db.session.get_one(User, user_id).email
+
+
+notifications.use_email_addresses(email_of)
 
 
 class RegistrationError(Exception):

@@ -7,10 +7,13 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from lumipay.admin.access import admin_required
+from lumipay.backoffice.access import admin_required
+from lumipay.backoffice.nav import register_section
 from lumipay.bank import service
 from lumipay.bank.forms import ReviewForm
 from lumipay.web import request_origin
+
+register_section("bank_admin.payouts", "Payouts", 50)
 
 bp = Blueprint("bank_admin", __name__, url_prefix="/admin/payouts")
 

@@ -30,6 +30,7 @@ from lumipay.audit import service as audit
 from lumipay.audit.service import SYSTEM, Origin
 from lumipay.auth.models import User
 from lumipay.bank import reversals
+from lumipay.bank.clearing import clearing_account
 from lumipay.bank.models import (
     AWAITING_APPROVAL,
     PROCESSING,
@@ -68,6 +69,7 @@ from lumipay.providers.bank import (
     PayoutResult,
     ProviderError,
 )
+from lumipay.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +96,6 @@ class BankError(Exception):
         self.field = field
         self.message = message
         self.code = code
-
-
-def clearing_account(provider: str, currency: str) -> Account:
-    """The provider's clearing account: what it holds for us (top-ups) or owes out (payouts)."""
-    return ledger.system_account(f"{provider}_clearing", currency)
 
 
 def _wallet(user_id: int, currency: str = "NGN") -> Account | None:
@@ -901,3 +898,6 @@ def customer_names(user_ids: set[int]) -> dict[int, str]:
         return {}
     rows = db.session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids)))
     return {user_id: name for user_id, name in rows}
+
+
+webhooks.register_handler("bank", apply_webhook)

@@ -23,7 +23,9 @@ from lumipay.bank.models import (
 )
 from lumipay.clock import day_after, day_start, lagos_day
 from lumipay.extensions import db
-from lumipay.reconciliation import report
+from lumipay.providers import bank_provider_named, bank_sandbox
+from lumipay.providers import settlement_report as report
+from lumipay.reconciliation import sources
 
 PAYOUT_STATUS = {SUCCEEDED: report.SUCCEEDED, FAILED: report.FAILED}
 
@@ -110,3 +112,29 @@ def our_bank_records(provider: str, start: date, end: date) -> list[report.OurRe
         for payout in payouts_sent(provider, start, end)
     ]
     return topups + payouts
+
+
+def _through_sandbox(
+    provider: str, start: date, end: date
+) -> tuple[list[tuple[TopUp, date]], list[tuple[Payout, date]]]:
+    """What a bank sandbox reports on: our top-ups and payouts through it, with their days."""
+    topups = [(topup, topup_day(topup)) for topup in topups_received(provider, start, end)]
+    payouts = [(payout, payout_day(payout)) for payout in payouts_sent(provider, start, end)]
+    return topups, payouts
+
+
+bank_sandbox.use_bank_records(_through_sandbox)
+
+
+def _source(provider: str, label: str, order: int) -> sources.Source:
+    return sources.Source(
+        name=f"bank-{provider}",
+        label=label,
+        reporter=lambda: bank_provider_named(provider),  # type: ignore[return-value]
+        ours=lambda start, end: our_bank_records(provider, start, end),
+        order=order,
+    )
+
+
+sources.register(_source("moniepoint", "Moniepoint (top-ups and payouts)", 20))
+sources.register(_source("uba", "UBA (payouts)", 21))

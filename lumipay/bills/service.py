@@ -44,6 +44,7 @@ from lumipay.providers.bills import (
     MeterCustomer,
     ProviderError,
 )
+from lumipay.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -390,3 +391,6 @@ def bill_for(user_id: int, reference: str) -> BillPayment | None:
 
 def seconds_since(bill: BillPayment) -> float:
     return (utcnow() - as_utc(bill.created_at)).total_seconds()
+
+
+webhooks.register_handler("bills", apply_webhook)

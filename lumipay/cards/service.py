@@ -66,6 +66,7 @@ from lumipay.money import CURRENCIES, format_amount, get_currency
 from lumipay.notifications.service import notify
 from lumipay.providers import card_provider_named
 from lumipay.providers.cards import CardDetails, CardProviderError, CardRequest
+from lumipay.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -816,3 +817,6 @@ def card_by_id(card_id: int) -> Card:
     card = db.session.get(Card, card_id)
     assert card is not None
     return card
+
+
+webhooks.register_handler("cards", apply_webhook)

@@ -169,6 +169,18 @@ def mid_rate(rates: Rates, base: str, quote: str) -> Decimal:
         return rates.per_usd[quote] / rates.per_usd[base]
 
 
+def naira_rate(currency: str) -> Decimal | None:
+    """Naira per 1 unit of `currency` at today's mid-rate, None while rates are unavailable
+    (the KYC limits weigh foreign money with this; registered below)."""
+    rates = current_rates()
+    if "NGN" not in rates.per_usd or currency not in rates.per_usd:
+        return None
+    return mid_rate(rates, currency, "NGN")
+
+
+limits.use_rates(naira_rate)
+
+
 def spread() -> Decimal:
     return Decimal(current_app.config["FX_SPREAD_BP"]) / 10000
 

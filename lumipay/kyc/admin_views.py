@@ -7,10 +7,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from lumipay.admin.access import admin_required
+from lumipay.backoffice.access import admin_required
+from lumipay.backoffice.nav import register_section
 from lumipay.kyc import documents, service
 from lumipay.kyc.forms import ApproveForm, RejectForm
 from lumipay.web import request_origin
+
+register_section("kyc_admin.queue", "KYC reviews", 40)
 
 bp = Blueprint("kyc_admin", __name__, url_prefix="/admin/kyc")
 

@@ -21,7 +21,7 @@ daily limit. A caller moving money between two customers locks both first with
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
@@ -117,21 +117,27 @@ def lock_customers(user_ids: Iterable[int]) -> dict[int, int]:
     return {user_id: tier for user_id, (tier, _) in _locked_rows(user_ids).items()}
 
 
+# The FX domain (a layer above) registers its mid-rate to NGN, or None while rates are unavailable.
+_naira_rates: list[Callable[[str], Decimal | None]] = []
+
+
+def use_rates(naira_rate: Callable[[str], Decimal | None]) -> None:
+    """Register the function that gives one unit of a currency's value in naira."""
+    _naira_rates[:] = [naira_rate]
+
+
 def naira_value(currency: str, amount: int) -> int:
     """`amount` minor units of `currency` in kobo at the mid-rate, rounded up."""
     if currency == "NGN" or amount == 0:
         return amount
-    # Imported here: the FX service itself calls these checks.
-    from lumipay.fx import service as fx
-
-    rates = fx.current_rates()
-    if "NGN" not in rates.per_usd or currency not in rates.per_usd:
+    rate = _naira_rates[0](currency) if _naira_rates else None
+    if rate is None:
         raise LimitExceeded(
             "We can't weigh this against your limits while exchange rates are unavailable. "
             "Try again in a few minutes."
         )
     # Every currency here has two decimal places, so minor units convert like major ones.
-    value = Decimal(amount) * fx.mid_rate(rates, currency, "NGN")
+    value = Decimal(amount) * rate
     return int(value.to_integral_value(ROUND_CEILING))
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from lumipay.auth.models import User
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
@@ -18,6 +18,15 @@ from lumipay.notifications.email import Email, print_to_console
 from lumipay.notifications.models import Notification
 
 log = logging.getLogger(__name__)
+
+
+# The customer's email address by user id, registered by lumipay.auth (a layer above).
+_email_addresses: list[Callable[[int], str]] = []
+
+
+def use_email_addresses(email_of: Callable[[int], str]) -> None:
+    """Register how a notification finds its recipient's address."""
+    _email_addresses[:] = [email_of]
 
 
 def notify(user_id: int, title: str, body: str = "", link: str | None = None) -> Notification:
@@ -81,12 +90,12 @@ def send_email(notification_id: int) -> None:
     note = _claim_email(notification_id)
     if note is None:
         return
-    user = db.session.get(User, note.user_id)
+    email = _email_addresses[0](note.user_id)
     config = current_app.config
     if config.get("MAIL_SERVER"):
         message = EmailMessage()
         message["From"] = config["MAIL_FROM"]
-        message["To"] = user.email
+        message["To"] = email
         message["Subject"] = note.title
         message.set_content(note.body)
         with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10) as smtp:
@@ -95,4 +104,4 @@ def send_email(notification_id: int) -> None:
                 smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
             smtp.send_message(message)
     else:
-        print_to_console(Email(user.email, note.title, note.body))
+        print_to_console(Email(email, note.title, note.body))

@@ -10,15 +10,18 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from lumipay import clock
-from lumipay.admin.access import admin_required
-from lumipay.admin.blueprint import bp
+from lumipay.backoffice.access import admin_required
+from lumipay.backoffice.blueprint import bp
+from lumipay.backoffice.nav import register_section
+from lumipay.csvsafe import csv_cell, csv_line
 from lumipay.extensions import db
 from lumipay.money import to_major_str
 from lumipay.reconciliation import service, sources
 from lumipay.reconciliation.forms import ProviderReportForm, ReconcileForm
 from lumipay.reconciliation.models import OUTCOME_LABELS, ReconciliationRun
-from lumipay.statements.render import csv_cell, csv_line
 from lumipay.web import request_origin
+
+register_section("admin.reconciliation", "Reconciliation", 60)
 
 
 def _reconcile_form(*, submitted: bool) -> ReconcileForm:

@@ -7,17 +7,19 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from lumipay.admin import queries
-from lumipay.admin.access import admin_required
-from lumipay.admin.blueprint import bp
 from lumipay.auth.models import User
+from lumipay.backoffice.access import admin_required
+from lumipay.backoffice.blueprint import bp
+from lumipay.backoffice.nav import register_section
 from lumipay.extensions import db
 from lumipay.ledger.models import Account, LedgerTransaction
 from lumipay.reconciliation.models import OUTCOME_LABELS, ReconciliationItem
-from lumipay.settlements import service
+from lumipay.settlements import service, stuck
 from lumipay.settlements.forms import DecisionForm, ProposalForm
 from lumipay.settlements.models import SettlementProposal
 from lumipay.web import request_origin
+
+register_section("admin.settlements", "Settlements", 70)
 
 
 def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
@@ -47,11 +49,11 @@ def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
         decision=DecisionForm(formdata=None),
         pending=pending,
         decided=decided,
-        stuck=queries.stuck_bills(20),
+        stuck=stuck.stuck_bills(20),
         people=people,
         subjects=subjects,
-        stuck_payouts=queries.stuck_payouts(20),
-        uncredited_topups=queries.uncredited_topups(20),
+        stuck_payouts=stuck.stuck_payouts(20),
+        uncredited_topups=stuck.uncredited_topups(20),
         accounts=accounts,
         references=references,
         item=item,

@@ -20,7 +20,7 @@ from lumipay.ledger.verify import verify_ledger
 from lumipay.providers import bank_provider_named, moniepoint
 from lumipay.providers.bank import ProviderError
 from lumipay.providers.oauth import forget_tokens
-from lumipay.reconciliation.report import SettlementLine
+from lumipay.providers.settlement_report import SettlementLine
 from tests.conftest import set_tier
 from tests.integration.helpers.bank import (
     BANK_SECRET,

@@ -274,7 +274,7 @@ def test_a_hold_that_expired_while_waiting_is_not_paid_from(ctx, register, admin
 def test_sandbox_settlement_report_comes_from_our_records(ctx, register, admin, web):  # type: ignore[no-untyped-def]
     from lumipay.database import utcnow
     from lumipay.providers import bank_provider_named
-    from lumipay.reconciliation.report import SettlementLine
+    from lumipay.providers.settlement_report import SettlementLine
     from tests.integration.helpers.bank import pay_on_sandbox_page, start_topup, topup
 
     ada = register("Ada Obi")

@@ -22,7 +22,7 @@ from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.fx import service as fx
 from lumipay.fx.models import FxQuote, FxRate
-from lumipay.fx.rates import sandbox_rates
+from lumipay.providers.sandbox_rates import sandbox_rates
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import Account, Entry, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
@@ -221,7 +221,7 @@ def test_another_customers_quote_cannot_be_confirmed(register, clock, ctx):
 
 def test_fx_update_job_stores_history(ctx, clock):
     from lumipay.fx.jobs import fx_update
-    from lumipay.jobs import cron_config  # noqa: F401  (registers fx_update on the schedule)
+    from lumipay import schedule  # noqa: F401  (registers fx_update on the schedule)
 
     fx_update()
     clock.advance(180)

@@ -237,6 +237,7 @@ def test_a_reconciliation_exception_is_resolved_from_its_run_page(
     from lumipay.audit.service import SYSTEM
     from lumipay.database import utcnow
     from lumipay.reconciliation import service as reconciliation
+    from lumipay.settlements import service as settlements
 
     monkeypatch.setitem(app.config, "SANDBOX_RECON_DISCREPANCIES", True)
     ada = register("Ada Obi")
@@ -256,12 +257,12 @@ def test_a_reconciliation_exception_is_resolved_from_its_run_page(
     form["reason"] = "Provider's report says delivered"
     form.submit().follow()
     assert proposal().item_id is not None
-    assert reconciliation.open_exceptions() == 2  # this one and the sandbox's phantom line
+    assert settlements.open_exceptions() == 2  # this one and the sandbox's phantom line
     kemi.get("/admin/settlements").forms[f"approve-{proposal().id}-form"].submit()
     assert db.session.get(BillPayment, stuck.id).status == "succeeded"
     assert (
         f"Settlement #{proposal().id}</a> (approved)"
         in tola.get(f"/admin/reconciliation/{run_id}").text
     )
-    assert reconciliation.open_exceptions() == 1
+    assert settlements.open_exceptions() == 1
     assert verify_ledger().ok
