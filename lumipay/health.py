@@ -6,8 +6,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from lumipay.extensions import db
-from lumipay.jobs.queue import redis_connection
+from lumipay.extensions import db, redis_connection
 
 bp = Blueprint("health", __name__)
 

@@ -29,7 +29,7 @@ from lumipay import clock
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.database import as_utc, run_in_transaction
-from lumipay.extensions import db
+from lumipay.extensions import db, redis_connection
 from lumipay.fx.models import FxQuote, FxRate
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
@@ -90,8 +90,6 @@ CACHE_KEY = "lumipay:fx:rates"
 def _redis() -> Any | None:
     if not current_app.config.get("REDIS_URL"):
         return None
-    from lumipay.jobs.queue import redis_connection
-
     return redis_connection()
 
 

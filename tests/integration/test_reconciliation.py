@@ -20,10 +20,10 @@ from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.verify import verify_ledger
 from lumipay.providers.bank import settlement_status
+from lumipay.providers.settlement_report import OurRecord, SettlementLine
 from lumipay.reconciliation import service
 from lumipay.reconciliation.matching import match
 from lumipay.reconciliation.models import ReconciliationItem, ReconciliationRun
-from lumipay.providers.settlement_report import OurRecord, SettlementLine
 from tests.conftest import set_tier
 from tests.integration.helpers.bank import (
     pay_on_sandbox_page,
