@@ -21,15 +21,17 @@ from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.ledger.models import WALLET, Account, Entry, LedgerTransaction
 from lumipay.money import CURRENCIES
+from lumipay.refusals import Refused
 
 CURRENCY_ORDER = ("NGN", "USD", "EUR", "GBP")
 
 
-class WalletError(Exception):
+class WalletError(Refused):
+    """A wallet could not be opened; `code` is "wallet-exists" for API clients, None for a bad
+    currency."""
+
     def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code  # "wallet-exists" for API clients; None for a bad currency
+        super().__init__(None, message, code=code)
 
 
 def wallets_for(user_id: int) -> list[Account]:

@@ -24,6 +24,7 @@ from lumipay.ledger import service as ledger
 from lumipay.ledger.models import WALLET, Account
 from lumipay.notifications import service as notifications
 from lumipay.notifications.email import send_email
+from lumipay.refusals import Refused
 
 
 def email_of(user_id: int) -> str:
@@ -34,13 +35,8 @@ def email_of(user_id: int) -> str:
 notifications.use_email_addresses(email_of)
 
 
-class RegistrationError(Exception):
+class RegistrationError(Refused):
     """A registration was refused; `field` names the form field to show it on."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -314,11 +310,8 @@ def complete_login(user_id: int, *, origin: Origin) -> None:
     )
 
 
-class PasswordChangeError(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class PasswordChangeError(Refused):
+    """A password change was refused; `field` names the form field to show it on."""
 
 
 def check_new_password(user: User, new_password: str) -> None:

@@ -69,6 +69,7 @@ from lumipay.providers.bank import (
     PayoutResult,
     ProviderError,
 )
+from lumipay.refusals import INSUFFICIENT_FUNDS, Refused
 from lumipay.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,6 @@ log = logging.getLogger(__name__)
 FEES = "fees"
 # The API's problem types for refusals a client branches on (lumipay.api.problems).
 KYC_TIER_REQUIRED = "kyc-tier-required"
-INSUFFICIENT_FUNDS = "insufficient-funds"
 SUBMIT = "lumipay.bank.jobs.submit_payout"
 REQUERY = "lumipay.bank.jobs.requery_payout"
 METHOD_LABELS = {
@@ -85,17 +85,11 @@ METHOD_LABELS = {
 }
 
 
-class BankError(Exception):
+class BankError(Refused):
     """A request refused with nothing changed; `field` names the form field it belongs to.
 
     `code` is the API's stable problem type for refusals a client may branch on (tier, limit,
     funds); None for the rest."""
-
-    def __init__(self, field: str | None, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        self.code = code
 
 
 def _wallet(user_id: int, currency: str = "NGN") -> Account | None:
@@ -218,10 +212,7 @@ def start_topup(
         wallet = _wallet(user_id)
         if wallet is None:
             raise BankError("amount", "You need an NGN wallet to top up.")
-        try:
-            limits.check_incoming(wallet.id, amount, own=True)
-        except limits.LimitExceeded as exc:
-            raise BankError("amount", exc.message, code=exc.code) from None
+        limits.check_incoming(wallet.id, amount, own=True)
         db.session.add(
             TopUp(
                 reference=reference,
@@ -599,10 +590,7 @@ def plan_payout(user_id: int, wallet: Account, details: PayoutDetails) -> Payout
             f"available and this costs {format_amount(details.total)} with the fee.",
             code=INSUFFICIENT_FUNDS,
         )
-    try:
-        limits.check_outgoing(user_id, wallet.currency, details.total, kind="payout")
-    except limits.LimitExceeded as exc:
-        raise BankError(exc.field, exc.message, code=exc.code) from None
+    limits.check_outgoing(user_id, wallet.currency, details.total, kind="payout")
     config = current_app.config
     return PayoutPlan(
         details,

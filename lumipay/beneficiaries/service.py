@@ -16,15 +16,17 @@ from lumipay.auth.names import mask_name
 from lumipay.beneficiaries.models import Beneficiary
 from lumipay.database import run_in_transaction
 from lumipay.extensions import db
+from lumipay.refusals import Refused
 
 NICKNAME_MAX = 40
 MAX_SAVED = 200
 
 
-class BeneficiaryError(Exception):
+class BeneficiaryError(Refused):
+    """Saving or removing a recipient was refused."""
+
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(None, message)
 
 
 @dataclass(frozen=True)

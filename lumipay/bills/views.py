@@ -14,7 +14,9 @@ from lumipay.auth import guard
 from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.bills import service
 from lumipay.bills.forms import AirtimeForm, BillForm, DataForm, ElectricityForm, plan_choices
+from lumipay.forms import show_refusal
 from lumipay.idempotency.service import IdempotencyError
+from lumipay.kyc.limits import LimitExceeded
 from lumipay.web import request_origin
 
 bp = Blueprint("bills", __name__, url_prefix="/bills")
@@ -25,13 +27,6 @@ Page = str | Response | tuple[str, int]
 def _fresh(form: BillForm) -> BillForm:
     form.idempotency_key.data = uuid.uuid4().hex
     return form
-
-
-def _error(form: BillForm, field: str | None, message: str) -> None:
-    target = getattr(form, field, None) if field else None
-    if target is None:
-        target = form.phone  # type: ignore[attr-defined]
-    target.errors = [*target.errors, message]
 
 
 def _pay(
@@ -54,8 +49,8 @@ def _pay(
         )
     except DebitRefused:
         return render_template(confirm or template, form=form, plan=checked), 422
-    except service.BillError as exc:
-        _error(form, exc.field, exc.message)
+    except (service.BillError, LimitExceeded) as exc:
+        show_refusal(form, exc, fallback="phone")
         return render_template(template, form=form), 422
     except IdempotencyError as exc:
         flash(exc.message, "error")
@@ -118,7 +113,7 @@ def electricity() -> Page:
     try:
         plan = _electricity_plan(form, amount)
     except service.BillError as exc:
-        _error(form, exc.field, exc.message)
+        show_refusal(form, exc, fallback="phone")
         return render_template("bills/electricity.html", form=form), 422
     return render_template("bills/electricity_confirm.html", form=form, plan=plan)
 

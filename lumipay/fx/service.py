@@ -37,24 +37,17 @@ from lumipay.ledger.errors import InsufficientFunds
 from lumipay.ledger.models import WALLET, Account, LedgerTransaction
 from lumipay.ledger.references import new_reference
 from lumipay.money import CURRENCIES, MAX_MINOR, format_amount
+from lumipay.refusals import INSUFFICIENT_FUNDS, Refused
 
 FX_POSITION = "fx_position"
 FX_REVENUE = "fx_revenue"
 KIND = "fx_conversion"
-INSUFFICIENT_FUNDS = "insufficient-funds"
 log = logging.getLogger(__name__)
 PAIRS = (("USD", "NGN"), ("EUR", "NGN"), ("GBP", "NGN"), ("EUR", "USD"), ("GBP", "USD"))
 
 
-class FxError(Exception):
+class FxError(Refused):
     """A quote or conversion was refused; `field` names the form field it belongs to."""
-
-    def __init__(self, field: str | None, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        # A stable name for API clients, e.g. "insufficient-funds"; None for a plain refusal.
-        self.code = code
 
 
 def update_rates() -> int:
@@ -407,8 +400,6 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
 
         try:
             ledger.apply(txn, legs, check=check)
-        except limits.LimitExceeded as exc:
-            raise FxError(exc.field, exc.message, code=exc.code) from None
         except InsufficientFunds as exc:
             raise FxError("amount", exc.message, code=INSUFFICIENT_FUNDS) from None
         quote.status = "converted"

@@ -34,6 +34,7 @@ from lumipay.auth.models import User
 from lumipay.extensions import db
 from lumipay.ledger.models import WALLET, Account, DailyFlow, Hold
 from lumipay.money import format_amount
+from lumipay.refusals import Refused
 
 TOP_TIER = 3
 PAYOUT_TIER = 2  # issue 5: paying out to an external bank needs a verified identity
@@ -55,15 +56,17 @@ MOVEMENT = {
 }
 
 
-class LimitExceeded(Exception):
-    """A movement would break a tier limit; the message names the limit and what lifts it."""
+class LimitExceeded(Refused):
+    """A movement would break a tier limit; the message names the limit and what lifts it.
+
+    Raised as it is through every use case (never re-wrapped): pages and the API handle it as
+    any other refusal, on the amount field, with its own problem type."""
 
     field: str | None = "amount"
     code = "over-kyc-limit"  # the API's problem type for every limit refusal
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(type(self).field, message)
 
 
 class AccountFrozen(LimitExceeded):

@@ -28,6 +28,7 @@ from lumipay.reconciliation.models import (
     ReconciliationItem,
     ReconciliationRun,
 )
+from lumipay.refusals import Refused
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,8 @@ JOB = "lumipay.reconciliation.jobs.run_reconciliation"
 MAX_DAYS = 93
 
 
-class ReconciliationError(Exception):
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class ReconciliationError(Refused):
+    """A reconciliation run was refused; `field` names the form field it belongs to."""
 
 
 def request_run(

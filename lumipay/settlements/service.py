@@ -41,6 +41,7 @@ from lumipay.reconciliation.models import (
     ReconciliationItem,
     ReconciliationRun,
 )
+from lumipay.refusals import Refused
 from lumipay.settlements.models import (
     ACTIONS,
     ADJUSTMENT,
@@ -57,11 +58,8 @@ ADJUSTMENT_NARRATION = "Correction by Lumipay"
 Subject = BillPayment | Payout | TopUp
 
 
-class SettlementError(Exception):
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class SettlementError(Refused):
+    """A settlement proposal or decision refused; `field` names the form field it belongs to."""
 
 
 def _admin(admin_id: int) -> User:

@@ -12,6 +12,7 @@ from lumipay.backoffice.access import admin_required
 from lumipay.backoffice.blueprint import bp
 from lumipay.backoffice.nav import register_section
 from lumipay.extensions import db
+from lumipay.forms import show_refusal
 from lumipay.ledger.models import Account, LedgerTransaction
 from lumipay.reconciliation.models import OUTCOME_LABELS, ReconciliationItem
 from lumipay.settlements import service, stuck
@@ -91,7 +92,7 @@ def settlements() -> Response | tuple[str, int]:
 
 def _propose() -> Response | tuple[str, int]:
     form = ProposalForm()
-    amount = form.amount_minor() if form.validate_on_submit() else None
+    amount = form.amount_minor(form.currency.data) if form.validate_on_submit() else None
     if form.errors or any(f.errors for f in form):
         return _render(form, 422)
     try:
@@ -109,11 +110,7 @@ def _propose() -> Response | tuple[str, int]:
             narration=form.narration.data or "",
         )
     except service.SettlementError as exc:
-        if exc.field and hasattr(form, exc.field):
-            field = getattr(form, exc.field)
-            field.errors = [*field.errors, exc.message]
-        else:
-            form.form_errors = [*form.form_errors, exc.message]
+        show_refusal(form, exc)
         return _render(form, 422)
     flash(f"Settlement #{proposal_id} proposed. A different admin must approve it.", "success")
     return redirect(url_for("admin.settlements"), code=303)
