@@ -126,15 +126,14 @@ def _through_sandbox(
 bank_sandbox.use_bank_records(_through_sandbox)
 
 
-def _source(provider: str, label: str, order: int) -> sources.Source:
-    return sources.Source(
-        name=f"bank-{provider}",
-        label=label,
-        reporter=lambda: bank_provider_named(provider),  # type: ignore[return-value]
-        ours=lambda start, end: our_bank_records(provider, start, end),
-        order=order,
-    )
-
-
-sources.register(_source("moniepoint", "Moniepoint (top-ups and payouts)", 20))
-sources.register(_source("uba", "UBA (payouts)", 21))
+sources.register_provider(
+    "bank",
+    "moniepoint",
+    "Moniepoint (top-ups and payouts)",
+    adapter=bank_provider_named,
+    ours=our_bank_records,
+    order=20,
+)
+sources.register_provider(
+    "bank", "uba", "UBA (payouts)", adapter=bank_provider_named, ours=our_bank_records, order=21
+)

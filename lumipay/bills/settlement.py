@@ -65,15 +65,9 @@ def _sent_to_sandbox(
 sandbox.use_bills_sent(_sent_to_sandbox)
 
 
-def _source(provider: str, label: str, order: int) -> sources.Source:
-    return sources.Source(
-        name=f"bills-{provider}",
-        label=label,
-        reporter=lambda: bills_provider_named(provider),  # type: ignore[return-value]
-        ours=lambda start, end: our_bills(provider, start, end),
-        order=order,
-    )
-
-
-sources.register(_source("sandbox", "Bills sandbox", 10))
-sources.register(_source("vtpass", "VTpass (bills)", 11))
+sources.register_provider(
+    "bills", "sandbox", "Bills sandbox", adapter=bills_provider_named, ours=our_bills, order=10
+)
+sources.register_provider(
+    "bills", "vtpass", "VTpass (bills)", adapter=bills_provider_named, ours=our_bills, order=11
+)

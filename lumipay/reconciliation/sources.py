@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from flask import current_app
 
@@ -31,6 +32,28 @@ _REGISTERED: dict[str, Source] = {}
 
 def register(source: Source) -> None:
     _REGISTERED[source.name] = source
+
+
+def register_provider(
+    kind: str,
+    provider: str,
+    label: str,
+    *,
+    adapter: Callable[[str], Any],
+    ours: Callable[[str, date, date], list[OurRecord]],
+    order: int,
+) -> None:
+    """A provider's source, named `kind-provider`: its adapter's settlement report against our
+    records for that provider (`ours(provider, start, end)`)."""
+    register(
+        Source(
+            name=f"{kind}-{provider}",
+            label=label,
+            reporter=lambda: adapter(provider),
+            ours=lambda start, end: ours(provider, start, end),
+            order=order,
+        )
+    )
 
 
 def all_sources() -> dict[str, Source]:

@@ -27,7 +27,8 @@ from lumipay.ledger.models import Account, Entry, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
 from lumipay.providers.sandbox_rates import sandbox_rates
 from tests.conftest import set_tier, unique_details
-from tests.integration.test_transfers import money_state, wallet
+from tests.integration.helpers.ledger import money_state
+from tests.integration.test_transfers import wallet
 
 
 def open_usd(customer: Any) -> None:

@@ -21,8 +21,9 @@ from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.models import Transfer
 from lumipay.transfers.service import send_transfer
 from tests.conftest import set_tier, submit_debit
+from tests.integration.helpers.ledger import money_state
 from tests.integration.test_fx import open_usd, quote_page
-from tests.integration.test_transfers import money_state, step_one, wallet
+from tests.integration.test_transfers import step_one, wallet
 
 TIER1_LIFT = (
     "Verify your BVN or NIN and an ID document on the Verification page to move up to Tier 2."

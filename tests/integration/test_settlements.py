@@ -18,9 +18,10 @@ from lumipay.ledger.verify import verify_ledger
 from lumipay.settlements.models import SettlementProposal
 from lumipay.settlements.service import for_transaction as service_for_transaction
 from tests.integration.helpers.bills import run_worker
+from tests.integration.helpers.ledger import money_state
 from tests.integration.test_bills import bills_config as bills_config
 from tests.integration.test_bills import buy_airtime
-from tests.integration.test_transfers import money_state, send, wallet
+from tests.integration.test_transfers import send, wallet
 
 WORKER = {"BILLS_REQUERY_BACKOFF": "600"}
 
