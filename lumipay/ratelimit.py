@@ -14,6 +14,8 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
+from lumipay import jsonsafe
+
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 
 
@@ -85,8 +87,6 @@ def by_pending_user() -> str:
 
 def _submitted(name: str) -> str:
     """A field of the posted form or JSON body (never raising on a malformed body)."""
-    from lumipay import jsonsafe
-
     value = request.form.get(name)
     if value is None and request.is_json:
         try:

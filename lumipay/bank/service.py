@@ -59,6 +59,7 @@ from lumipay.providers import (
     BANK_PROVIDERS,
     bank_provider_for_event,
     bank_provider_named,
+    bank_sandbox,
 )
 from lumipay.providers.bank import (
     AccountName,
@@ -457,8 +458,6 @@ def settle_topup_by_hand(
 def sandbox_pay(user_id: int, reference: str, amount: int) -> None:
     """The sandbox checkout's "Pay" (or a transfer into the reserved account): the sandbox
     provider receives the money and its webhook follows. Sandbox mode only."""
-    from lumipay.providers import bank_sandbox
-
     topup = topup_for(user_id, reference)
     if topup is None:
         raise BankError(None, "No such top-up.")

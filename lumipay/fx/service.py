@@ -37,6 +37,7 @@ from lumipay.ledger.errors import InsufficientFunds
 from lumipay.ledger.models import WALLET, Account, LedgerTransaction
 from lumipay.ledger.references import new_reference
 from lumipay.money import CURRENCIES, MAX_MINOR, format_amount
+from lumipay.providers import fx_rates_provider
 from lumipay.refusals import INSUFFICIENT_FUNDS, Refused
 
 FX_POSITION = "fx_position"
@@ -56,8 +57,6 @@ def update_rates() -> int:
     Returns how many rates were stored. A source that answers nothing usable raises
     RatesUnavailable and stores nothing: the old rates keep ageing until they are stale.
     """
-    from lumipay.providers import fx_rates_provider
-
     published = fx_rates_provider().latest(clock.now())
 
     def work() -> int:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from lumipay import clock
 from lumipay.audit import service as audit
-from lumipay.audit.service import Origin
+from lumipay.audit.service import SYSTEM, Origin
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
@@ -157,8 +157,6 @@ def _finish(run_id: int, found: list[matching.Match], *, error: str = "") -> str
 
 def request_nightly(today: date) -> list[int]:
     """The scheduler's nightly runs: every configured provider, for yesterday."""
-    from lumipay.audit.service import SYSTEM
-
     day = today - timedelta(days=1)
     return [
         request_run(name, day, day, requested_by=None, origin=SYSTEM)

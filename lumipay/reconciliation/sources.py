@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app
 
+from lumipay.providers import BANK_PROVIDERS, bank_provider_named
 from lumipay.providers.settlement_report import OurRecord, SettlementReporter
 
 
@@ -78,8 +79,6 @@ def nightly_sources() -> list[str]:
 def banks_in_use() -> list[str]:
     """The payout provider, and every bank provider whose adapter (sandbox or HTTP, by
     BANK_PROVIDER_MODE) takes top-ups."""
-    from lumipay.providers import BANK_PROVIDERS, bank_provider_named
-
     payouts = current_app.config["BANK_PAYOUT_PROVIDER"]
     return [
         name

@@ -29,7 +29,7 @@ from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
 from lumipay.jobs.queue import job
-from lumipay.providers import signing
+from lumipay.providers import moniepoint, signing
 from lumipay.providers.signing import WebhookRejected
 from lumipay.webhooks.models import WebhookEvent
 
@@ -206,8 +206,6 @@ def receive_moniepoint(
     Moniepoint signs no timestamp and sends no event id: the event type and the transaction's
     reference identify the delivery, so a replay is refused like ours.
     """
-    from lumipay.providers import moniepoint
-
     config = current_app.config
     secret = config.get("MONIEPOINT_CLIENT_SECRET") or ""
     if config.get("BANK_PROVIDER_MODE") != "http" or not secret:
