@@ -50,7 +50,32 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_handlers(app)
     _register_hold_owners()
     settings.load(app)
+    _load_registrations()
     return app
+
+
+def _load_registrations() -> None:
+    """Import every module that registers itself with a layer below it.
+
+    Lower layers never import upward: a domain hands them its callbacks when it loads (webhook
+    handlers, reconciliation sources, sandbox records, the FX rates for the KYC limits, the
+    settlements' resolutions, the notifications' recipients, back-office sections). Most load
+    with their pages anyway; this list makes sure a worker or CLI process has them all too.
+    """
+    from lumipay.auth import service as auth_service
+    from lumipay.bank import service as bank_service
+    from lumipay.bank import settlement as bank_settlement
+    from lumipay.bills import service as bills_service
+    from lumipay.bills import settlement as bills_settlement
+    from lumipay.cards import authorise
+    from lumipay.cards import service as cards_service
+    from lumipay.fx import service as fx_service
+    from lumipay.settlements import service as settlements_service
+    from lumipay.transfers import counterparties
+    from lumipay.webhooks import service as webhooks_service
+
+    del auth_service, bank_service, bank_settlement, bills_service, bills_settlement
+    del authorise, cards_service, counterparties, fx_service, settlements_service, webhooks_service
 
 
 def _register_hold_owners() -> None:
@@ -142,8 +167,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from lumipay.bills.cli import bills_cli
-    from lumipay.cli import demo_cli, users_cli
-    from lumipay.jobs.cli import jobs_cli
+    from lumipay.cli import demo_cli, jobs_cli, users_cli
     from lumipay.ledger.cli import ledger_cli
     from lumipay.reconciliation.cli import reconcile_command
 
@@ -153,8 +177,8 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_handlers(app: Flask) -> None:
-    from lumipay.admin.nav import admin_sections
     from lumipay.api.problems import Problem, for_http_error, is_api_request
+    from lumipay.backoffice.nav import admin_sections
     from lumipay.money import format_amount
 
     app.jinja_env.globals["admin_sections"] = admin_sections
@@ -173,6 +197,12 @@ def _register_handlers(app: Flask) -> None:
         if is_api_request():
             return for_http_error(error)
         return render_template("errors/400.html"), 400
+
+    @app.errorhandler(429)
+    def too_many_requests(error: HTTPException) -> tuple[str, int] | Response:
+        if is_api_request():
+            return for_http_error(error)
+        return render_template("errors/429.html"), 429
 
     @app.errorhandler(413)
     def too_large(error: HTTPException) -> tuple[str, int] | Response:

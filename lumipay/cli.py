@@ -1,4 +1,5 @@
-"""`flask users …` and `flask demo …` commands."""
+"""The command line's composition root: `flask users …`, `flask demo …` and `flask jobs …`
+(the periodic jobs by hand; the `scheduler` process runs them on a timer, lumipay.schedule)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ from lumipay.accounts.service import open_wallet, wallets_for
 from lumipay.audit.service import SYSTEM
 from lumipay.auth import service as auth
 from lumipay.auth.models import User
+from lumipay.bills.jobs import sweep_bills
+from lumipay.cards.jobs import expire_card_authorisations
 from lumipay.extensions import db
+from lumipay.fx.jobs import fx_update
+from lumipay.jobs.outbox import relay
 from lumipay.kyc import service as kyc
+from lumipay.ledger.jobs import expire_holds
 from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.service import send_transfer
 
@@ -147,3 +153,37 @@ def _seed_bills(user_id: int) -> None:
             )
     finally:
         current_app.config["SANDBOX_DELAY"] = delay
+
+
+jobs_cli = AppGroup("jobs", help="Background jobs.")
+
+
+@jobs_cli.command("relay")
+@click.option("--older-than", default=10, show_default=True, help="Seconds since commit.")
+def relay_command(older_than: int) -> None:
+    """Push outbox messages that were committed but never reached the queue."""
+    click.echo(f"relayed {relay(older_than)} message(s)")
+
+
+@jobs_cli.command("sweep-bills")
+def sweep_command() -> None:
+    """Flag stuck bills and requery overdue ones."""
+    click.echo(sweep_bills())
+
+
+@jobs_cli.command("expire-holds")
+def expire_command() -> None:
+    """Hand holds whose time is up to their owners (bills at a provider never end by time)."""
+    click.echo(f"ended {expire_holds()} hold(s)")
+
+
+@jobs_cli.command("expire-card-authorisations")
+def expire_cards_command() -> None:
+    """Expire card authorisations nobody cleared within the network's window."""
+    click.echo(f"expired {expire_card_authorisations()} card authorisation(s)")
+
+
+@jobs_cli.command("fx-update")
+def fx_update_command() -> None:
+    """Fetch exchange rates from the configured source and store them."""
+    click.echo(f"stored {fx_update()} rate(s)")

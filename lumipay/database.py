@@ -62,26 +62,34 @@ def is_retryable(exc: BaseException) -> bool:
     return getattr(exc.orig, "pgcode", None) in RETRYABLE_PGCODES
 
 
+# Hooks run after `run_in_transaction` commits (or rolls back): the outbox's delivery of the
+# jobs the work wrote. Registered by the infrastructure that needs them, in import order.
+AFTER_COMMIT: list[Callable[[], None]] = []
+AFTER_ROLLBACK: list[Callable[[], None]] = []
+
+
 def run_in_transaction(work: Callable[[], T], *, attempts: int = 5) -> T:
     """Run `work` and commit it as one database transaction.
 
     Everything `work` writes commits together or not at all. A deadlock or serialization failure
     rolls back and runs `work` again from the start, so `work` must read what it needs itself.
-    Jobs `work` wrote to the outbox are pushed (or run, without Redis) only after the commit.
+    Jobs `work` wrote to the outbox are pushed (or run, without Redis) only after the commit:
+    the outbox registers itself in `AFTER_COMMIT` / `AFTER_ROLLBACK`, so this kernel module
+    imports nothing above it.
     """
-    from lumipay.jobs import outbox
-
     for attempt in range(1, attempts + 1):
         try:
             result = work()
             db.session.commit()
         except BaseException as exc:
             db.session.rollback()
-            outbox.forget_pending()
+            for forget in AFTER_ROLLBACK:
+                forget()
             if attempt < attempts and is_retryable(exc):
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
                 continue
             raise
-        outbox.deliver_committed()
+        for deliver in AFTER_COMMIT:
+            deliver()
         return result
     raise AssertionError("unreachable")

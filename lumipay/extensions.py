@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flask import current_app
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from redis import Redis
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from lumipay import settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -36,3 +40,19 @@ else:
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+# A worker takes from the first queue with work: webhooks settle money, so they go first.
+QUEUE_NAMES = ("webhooks", "bills", "bank", "default")
+
+
+def redis_connection() -> Redis:
+    """One Redis client per app, made on first use."""
+    client = current_app.extensions.get("lumipay_redis")
+    url = settings.core().redis_url
+    if url is None:
+        raise RuntimeError("No REDIS_URL: jobs run in-process, without Redis.")
+    if client is None or current_app.extensions.get("lumipay_redis_url") != url:
+        client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        current_app.extensions["lumipay_redis"] = client
+        current_app.extensions["lumipay_redis_url"] = url
+    return client

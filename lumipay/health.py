@@ -7,8 +7,7 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from lumipay import settings
-from lumipay.extensions import db
-from lumipay.jobs.queue import redis_connection
+from lumipay.extensions import db, redis_connection
 
 bp = Blueprint("health", __name__)
 

@@ -27,6 +27,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from lumipay import settings
+from lumipay.extensions import QUEUE_NAMES, redis_connection
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,18 @@ def add_gauge_source(source: GaugeSource) -> None:
         _gauge_sources.append(source)
 
 
+# The outbox registers how to read its backlog: (unpushed count, oldest unpushed age in seconds).
+_backlog_sources: list[Callable[[], tuple[int, float]]] = []
+
+
+def set_backlog_source(source: Callable[[], tuple[int, float]]) -> None:
+    """Register the outbox's backlog reader (the jobs layer sits above this module)."""
+    _backlog_sources[:] = [source]
+
+
 def _add(key: str, increments: dict[str, float]) -> None:
     """Add to shared counters: Redis when configured (every process sees them), else here."""
     if has_app_context() and settings.core().redis_url:
-        from lumipay.jobs.queue import redis_connection
-
         try:
             with redis_connection().pipeline(transaction=False) as pipe:
                 for field, amount in increments.items():
@@ -150,13 +158,13 @@ class _BackgroundCollector(Collector):
         if has_app_context():
             for key, values in self._redis_side(depth, failed, workers).items():
                 shared[key].update(values)
-            from lumipay.jobs.outbox import unpushed_count, unpushed_oldest_age
-
-            try:
-                backlog.add_metric([], unpushed_count())
-                age.add_metric([], unpushed_oldest_age())
-            except Exception:
-                log.warning("could not read the outbox backlog", exc_info=True)
+            for read_backlog in _backlog_sources:
+                try:
+                    count, oldest = read_backlog()
+                    backlog.add_metric([], count)
+                    age.add_metric([], oldest)
+                except Exception:
+                    log.warning("could not read the outbox backlog", exc_info=True)
             for source in _gauge_sources:
                 try:
                     extra.extend(source())
@@ -174,15 +182,13 @@ class _BackgroundCollector(Collector):
     ) -> dict[str, dict[str, float]]:
         if not settings.core().redis_url:
             return {}
-        from rq import Worker
+        from rq import Queue, Worker
         from rq.registry import FailedJobRegistry
-
-        from lumipay.jobs.queue import QUEUE_NAMES, queue, redis_connection
 
         connection = redis_connection()
         try:
             for name in QUEUE_NAMES:
-                depth.add_metric([name], queue(name).count)
+                depth.add_metric([name], Queue(name, connection=connection).count)
                 failed.add_metric([name], FailedJobRegistry(name, connection=connection).count)
             workers.add_metric([], Worker.count(connection=connection))
             raw = {key: connection.hgetall(key) for key in (JOBS_KEY, PROVIDERS_KEY)}

@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from flask import Flask, current_app, render_template, request, session
+from flask import Flask, current_app, request, session
 from flask_limiter import Limiter, RouteLimit
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from limits import RateLimitItem
-from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response
+
+from lumipay import jsonsafe
 
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 
@@ -27,14 +27,6 @@ def init_app(app: Flask) -> None:
     # Redis down: count in this process's memory rather than fail every sign-in with a 500.
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
-
-    @app.errorhandler(429)
-    def too_many_requests(error: HTTPException) -> tuple[str, int] | Response:
-        from lumipay.api.problems import for_http_error, is_api_request
-
-        if is_api_request():
-            return for_http_error(error)
-        return render_template("errors/429.html"), 429
 
 
 def configured(name: str) -> Callable[[], str]:
@@ -96,8 +88,6 @@ def by_pending_user() -> str:
 
 def _submitted(name: str) -> str:
     """A field of the posted form or JSON body (never raising on a malformed body)."""
-    from lumipay import jsonsafe
-
     value = request.form.get(name)
     if value is None and request.is_json:
         try:

@@ -13,8 +13,7 @@ from typing import Any
 from rq import SimpleWorker
 
 from lumipay import create_app, requestid
-from lumipay.extensions import db
-from lumipay.jobs.queue import QUEUE_NAMES, redis_connection
+from lumipay.extensions import QUEUE_NAMES, db, redis_connection
 
 
 class AppWorker(SimpleWorker):

@@ -16,12 +16,14 @@ from lumipay.auth import sessions
 from lumipay.auth.models import User
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
+from lumipay.refusals import Refused
 
 
-class FreezeError(Exception):
+class FreezeError(Refused):
+    """A freeze or unfreeze was refused."""
+
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(None, message)
 
 
 def _locked_customer(user_id: int) -> User:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, or_, select, union_all
+from sqlalchemy import ColumnElement, Row, Select, false, or_, select, union_all
 from sqlalchemy.orm import lazyload
 
 from lumipay.accounts.categories import category_filter, kind_label
@@ -21,16 +21,17 @@ from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.ledger.models import WALLET, Account, Entry, LedgerTransaction
 from lumipay.money import CURRENCIES
-from lumipay.transfers.models import Transfer
+from lumipay.refusals import Refused
 
 CURRENCY_ORDER = ("NGN", "USD", "EUR", "GBP")
 
 
-class WalletError(Exception):
+class WalletError(Refused):
+    """A wallet could not be opened; `code` is "wallet-exists" for API clients, None for a bad
+    currency."""
+
     def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code  # "wallet-exists" for API clients; None for a bad currency
+        super().__init__(None, message, code=code)
 
 
 def wallets_for(user_id: int) -> list[Account]:
@@ -108,13 +109,33 @@ class HistoryRow:
     created_at: datetime
 
 
-def _counterparty_names(transaction_ids: list[int]) -> dict[int, Transfer]:
-    if not transaction_ids:
+@dataclass(frozen=True)
+class Counterparties:
+    """How the history names the other customer in a customer-to-customer movement.
+
+    Registered by lumipay.transfers (a layer above) with `use_counterparties`, so this module
+    never imports it. `parties(transaction ids)` maps each transfer's transaction id to
+    (sender id, recipient id); `matching(user_id, text)` is a condition on LedgerTransaction
+    for a transfer whose other party matches `text`; `record(transaction id)` is the transfer
+    record itself, or None.
+    """
+
+    parties: Callable[[list[int]], dict[int, tuple[int, int]]]
+    matching: Callable[[int, str], ColumnElement[bool]]
+    record: Callable[[int], Any]
+
+
+_counterparties: list[Counterparties] = []
+
+
+def use_counterparties(counterparties: Counterparties) -> None:
+    _counterparties[:] = [counterparties]
+
+
+def _counterparty_names(transaction_ids: list[int]) -> dict[int, tuple[int, int]]:
+    if not transaction_ids or not _counterparties:
         return {}
-    rows = db.session.scalars(
-        select(Transfer).where(Transfer.transaction_id.in_(transaction_ids))
-    ).all()
-    return {t.transaction_id: t for t in rows}
+    return _counterparties[0].parties(transaction_ids)
 
 
 def _names(user_ids: set[int]) -> dict[int, str]:
@@ -143,20 +164,10 @@ def _like(text: str) -> str:
 
 
 def _counterparty_matches(user_id: int, text: str) -> ColumnElement[bool]:
-    """A transfer whose other party has an account number containing `text` or, for a single
-    word, a first name starting with it (others' surnames stay private, as names are masked)."""
-    other = and_(
-        User.id != user_id,
-        or_(User.id == Transfer.sender_id, User.id == Transfer.recipient_id),
-    )
-    by_party = User.account_number.contains(text, autoescape=True)
-    if " " not in text:
-        by_party = or_(by_party, User.full_name.istartswith(text, autoescape=True))
-    return exists(
-        select(Transfer.id)
-        .join(User, other)
-        .where(Transfer.transaction_id == LedgerTransaction.id, by_party)
-    )
+    """A transfer whose other party matches `text` (see Counterparties.matching)."""
+    if not _counterparties:
+        return false()
+    return _counterparties[0].matching(user_id, text)
 
 
 _EntryQuery = Select[Any]
@@ -239,16 +250,17 @@ def history(
 def history_rows(rows: Sequence[Row[Entry, LedgerTransaction]]) -> list[HistoryRow]:
     """(Entry, LedgerTransaction) pairs as the customer reads them, counterparties masked."""
     transfers = _counterparty_names([txn.id for _, txn in rows])
-    names = _names({uid for t in transfers.values() for uid in (t.sender_id, t.recipient_id)})
+    names = _names({uid for parties in transfers.values() for uid in parties})
     result = []
     for entry, txn in rows:
         description = kind_label(txn.kind)
-        transfer = transfers.get(txn.id)
-        if transfer is not None:
+        parties = transfers.get(txn.id)
+        if parties is not None:
+            sender_id, recipient_id = parties
             if entry.amount < 0:
-                description = f"Transfer to {names.get(transfer.recipient_id, 'customer')}"
+                description = f"Transfer to {names.get(recipient_id, 'customer')}"
             else:
-                description = f"Transfer from {names.get(transfer.sender_id, 'customer')}"
+                description = f"Transfer from {names.get(sender_id, 'customer')}"
         result.append(
             HistoryRow(
                 entry_id=entry.id,
@@ -276,7 +288,7 @@ class TransactionDetail:
     own_entries: list[HistoryRow]
     from_party: str
     to_party: str
-    transfer: Transfer | None
+    transfer: Any  # the transfer record, when the transaction is one
 
 
 def transaction_for(user_id: int, reference: str) -> TransactionDetail | None:
@@ -289,7 +301,7 @@ def transaction_for(user_id: int, reference: str) -> TransactionDetail | None:
     own = [e for e in txn.entries if e.account.kind == WALLET and e.account.user_id == user_id]
     if not own:
         return None
-    transfer = db.session.scalar(select(Transfer).where(Transfer.transaction_id == txn.id))
+    transfer = _counterparties[0].record(txn.id) if _counterparties else None
     if transfer is not None:
         sender = db.session.get_one(User, transfer.sender_id)
         recipient = db.session.get_one(User, transfer.recipient_id)

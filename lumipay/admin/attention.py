@@ -21,8 +21,8 @@ from lumipay.bank.models import AWAITING_APPROVAL, TOPUP_UNCREDITED, Payout, Top
 from lumipay.cards.models import CardTransaction
 from lumipay.extensions import db
 from lumipay.kyc.models import PENDING, KycSubmission
-from lumipay.reconciliation import service as reconciliation
 from lumipay.settlements import service as settlements
+from lumipay.settlements import stuck
 from lumipay.webhooks import service as webhooks
 from lumipay.webhooks.models import WebhookEvent
 
@@ -77,12 +77,12 @@ def attention_counts() -> list[Attention]:
         ),
         Attention(
             "Stuck bills (flagged, or processing too long)",
-            queries.count(queries.stuck_bills_query()),
+            queries.count(stuck.stuck_bills_query()),
             url_for("admin.settlements"),
         ),
         Attention(
             "Reconciliation exceptions not yet resolved",
-            reconciliation.open_exceptions(),
+            settlements.open_exceptions(),
             url_for("admin.reconciliation"),
         ),
         Attention(

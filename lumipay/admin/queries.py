@@ -10,19 +10,15 @@ import contextlib
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Select, distinct, func, or_, select
 
 from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import User
 from lumipay.auth.phone import InvalidPhone, normalise_phone
-from lumipay.bank.models import TOPUP_UNCREDITED, Payout, TopUp
-from lumipay.bills.models import PROCESSING, BillPayment
 from lumipay.clock import day_after, day_start
-from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.models import (
     SYSTEM,
@@ -129,47 +125,6 @@ def volumes_on(day: date) -> list[Volume]:
         .order_by(LedgerTransaction.kind, Entry.currency)
     )
     return [Volume(kind, cur, int(n), int(total)) for kind, cur, n, total in rows]
-
-
-def _stuck_query(model: Any, stuck_setting: str) -> Select[Any]:
-    """Held operations a person must look at: flagged, or at the provider longer than the
-    kind's stuck time."""
-    stuck_before = utcnow() - timedelta(seconds=current_app.config[stuck_setting])
-    return select(model).where(
-        or_(
-            model.needs_attention.is_(True),
-            (model.status == PROCESSING) & (model.created_at <= stuck_before),
-        )
-    )
-
-
-def stuck_bills_query() -> Select[Any]:
-    """Bills a person must look at: flagged, or processing longer than BILLS_STUCK_AFTER."""
-    return _stuck_query(BillPayment, "BILLS_STUCK_AFTER")
-
-
-def stuck_bills(limit: int = 50) -> list[BillPayment]:
-    return list(
-        db.session.scalars(stuck_bills_query().order_by(BillPayment.id.desc()).limit(limit))
-    )
-
-
-def stuck_payouts(limit: int = 50) -> list[Payout]:
-    """Payouts a person must look at: flagged, or processing longer than PAYOUT_STUCK_AFTER."""
-    query = _stuck_query(Payout, "PAYOUT_STUCK_AFTER")
-    return list(db.session.scalars(query.order_by(Payout.id.desc()).limit(limit)))
-
-
-def uncredited_topups(limit: int = 50) -> list[TopUp]:
-    """Money that arrived and could not be credited, waiting for a person."""
-    return list(
-        db.session.scalars(
-            select(TopUp)
-            .where(TopUp.status == TOPUP_UNCREDITED)
-            .order_by(TopUp.id.desc())
-            .limit(limit)
-        )
-    )
 
 
 def count(query: Select[Any]) -> int:

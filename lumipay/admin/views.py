@@ -12,24 +12,32 @@ from wtforms import SelectChoice
 from lumipay import clock
 from lumipay.accounts import freeze as freezing
 from lumipay.admin import queries
-from lumipay.admin.access import admin_required
 from lumipay.admin.attention import attention_counts
-from lumipay.admin.blueprint import bp
 from lumipay.admin.customer_money import customer_money
-from lumipay.admin.forms import (
+from lumipay.audit import service as audit_service
+from lumipay.auth.models import User
+from lumipay.backoffice.access import admin_required
+from lumipay.backoffice.blueprint import bp
+from lumipay.backoffice.forms import (
     AuditFilterForm,
     CustomerSearchForm,
     ReasonForm,
     TransactionSearchForm,
 )
-from lumipay.audit import service as audit_service
-from lumipay.auth.models import User
+from lumipay.backoffice.nav import register_section
 from lumipay.bills.service import bills_for
 from lumipay.database import run_in_transaction
 from lumipay.ledger.seal import seal
 from lumipay.ledger.verify import record_run, verify_ledger
 from lumipay.settlements import service as settlements
+from lumipay.settlements import stuck
 from lumipay.web import request_origin
+
+register_section("admin.overview", "Overview", 10)
+register_section("admin.customers", "Customers", 20)
+register_section("admin.transactions", "Transactions", 30)
+register_section("admin.audit", "Audit log", 80)
+register_section("admin.ledger", "Ledger", 90)
 
 
 def _before() -> int | None:
@@ -50,7 +58,7 @@ def overview() -> str:
         volumes=queries.volumes_on(clock.today()),
         attention=attention_counts(),
         health=queries.ledger_health(),
-        stuck=queries.stuck_bills(10),
+        stuck=stuck.stuck_bills(10),
     )
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from lumipay import clock
 from lumipay.api import schemas
-from lumipay.api.problems import field_problem
+from lumipay.api.problems import field_problem, refusal_problem
 from lumipay.api.routing import operation
 from lumipay.auth.models import User
 from lumipay.reconciliation import service
@@ -33,7 +33,7 @@ def reconcile(user: User, body: schemas.ReconcileIn) -> tuple[int, schemas.Recon
             body.provider, body.start, body.end, requested_by=user.id, origin=request_origin()
         )
     except service.ReconciliationError as exc:
-        raise field_problem("reconciliation-refused", exc.field, exc.message) from None
+        raise refusal_problem(exc, "reconciliation-refused") from None
     return 202, schemas.ReconcileOut(run_id=run_id, status=QUEUED)
 
 

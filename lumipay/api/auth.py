@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from lumipay.accounts.service import wallets_for
 from lumipay.api import schemas, tokens
 from lumipay.api.accounts import wallet_out
-from lumipay.api.problems import Problem, field_problem
+from lumipay.api.problems import Problem, field_problem, refusal_problem
 from lumipay.api.routing import operation
 from lumipay.auth import pin, service, twofactor
 from lumipay.auth.models import User
@@ -53,9 +53,7 @@ def register(body: schemas.RegisterIn) -> tuple[int, schemas.RegisteredOut]:
             body.full_name, body.email, body.phone, body.password, origin=request_origin()
         )
     except service.RegistrationError as exc:
-        raise Problem(
-            "validation-error", exc.message, errors=[{"field": exc.field, "message": exc.message}]
-        ) from None
+        raise refusal_problem(exc, "validation-error") from None
     pair = tokens.issue(user.id, origin=request_origin())
     return 201, schemas.RegisteredOut(
         user_id=user.public_id, account_number=user.account_number or "", tokens=tokens_out(pair)

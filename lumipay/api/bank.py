@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from lumipay.api import idempotent, ids, schemas
 from lumipay.api.authorise import authorise
-from lumipay.api.problems import Problem, field_problem
+from lumipay.api.problems import Problem, field_problem, refusal_problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
@@ -18,6 +18,7 @@ from lumipay.bank import service
 from lumipay.bank.models import Payout, PayoutStatus, TopUp, TopUpStatus
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
+from lumipay.kyc.limits import LimitExceeded
 from lumipay.ledger.models import Account
 from lumipay.web import request_origin
 
@@ -78,11 +79,6 @@ def payout_out(payout: Payout) -> schemas.PayoutOut:
         created_at=payout.created_at,
         settled_at=payout.settled_at,
     )
-
-
-def refusal(exc: service.BankError, slug: str) -> Problem:
-    """The refusal's own code (kyc-tier-required, over-kyc-limit, insufficient-funds) or `slug`."""
-    return field_problem(exc.code or slug, exc.field, exc.message)
 
 
 def _topup_created(user_id: int, return_url: str | None) -> Any:
@@ -172,8 +168,8 @@ def create_topup(user: User, body: schemas.TopUpIn) -> Response:
             origin=request_origin(),
             replayable=idempotency.Replayable(respond),
         )
-    except service.BankError as exc:
-        raise refusal(exc, "topup-refused") from None
+    except (service.BankError, LimitExceeded) as exc:
+        raise refusal_problem(exc, "topup-refused") from None
     except idempotency.IdempotencyError as exc:
         raise idempotent.problem_for(exc) from None
     return idempotent.replay_or(user.id, key, started.replayed, lambda: respond(started.reference))
@@ -210,8 +206,8 @@ def create_payout(user: User, body: schemas.PayoutIn) -> Response:
             replayable=idempotency.Replayable(respond),
             step_up=authorised.fingerprint,
         )
-    except service.BankError as exc:
-        raise refusal(exc, "payout-refused") from None
+    except (service.BankError, LimitExceeded) as exc:
+        raise refusal_problem(exc, "payout-refused") from None
     except idempotency.IdempotencyError as exc:
         raise idempotent.problem_for(exc) from None
     return idempotent.replay_or(

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from lumipay import settings
 from lumipay.api import idempotent, ids, schemas
 from lumipay.api.authorise import authorise
-from lumipay.api.problems import Problem, field_problem
+from lumipay.api.problems import Problem, field_problem, refusal_problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
@@ -26,6 +26,7 @@ from lumipay.bills import catalogue, service
 from lumipay.bills.models import BillPayment
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
+from lumipay.kyc.limits import LimitExceeded
 from lumipay.ledger.models import Account
 from lumipay.providers import BILLS_ADAPTERS
 from lumipay.web import request_origin
@@ -164,11 +165,11 @@ def pay_bill(user: User, body: schemas.BillIn) -> Response:
             replayable=idempotency.Replayable(accepted),
             step_up=authorised.fingerprint,
         )
-    except service.BillError as exc:
+    except (service.BillError, LimitExceeded) as exc:
         field = exc.field
         if isinstance(body.root, schemas.BillPayIn):
             field = README_FIELDS.get(field or "", field)
-        raise field_problem(exc.code or "bill-refused", field, exc.message) from None
+        raise refusal_problem(exc, "bill-refused", field=field) from None
     except idempotency.IdempotencyError as exc:
         raise idempotent.problem_for(exc) from None
     return idempotent.replay_or(user.id, key, paid.replayed, lambda: accepted(paid.reference))

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from lumipay.api import idempotent, ids, schemas
-from lumipay.api.problems import Problem, field_problem
+from lumipay.api.problems import Problem, field_problem, refusal_problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.models import User
 from lumipay.cards import service
@@ -108,7 +108,7 @@ def create_card(user: User, body: schemas.CardIn) -> Response:
             replayable=idempotency.Replayable(respond),
         )
     except service.CardError as exc:
-        raise field_problem("card-refused", exc.field, exc.message) from None
+        raise refusal_problem(exc, "card-refused") from None
     except idempotency.IdempotencyError as exc:
         raise idempotent.problem_for(exc) from None
     return idempotent.replay_or(user.id, key, replayed, lambda: respond(reference))
@@ -162,7 +162,7 @@ def block_card(user: User, card_id: str, body: schemas.CardBlockIn) -> tuple[int
                 origin=request_origin(),
             )  # fmt: skip
         except service.CardError as exc:
-            raise field_problem("card-refused", "blocked", exc.message) from None
+            raise refusal_problem(exc, "card-refused", field="blocked") from None
         except LookupError:
             raise Problem("not-found", "No card of yours has that id.") from None
     return 200, card_out(_own(user, card_id))
@@ -182,7 +182,7 @@ def card_status(
     try:
         service.change_status(user.id, card.reference, body.action, origin=request_origin())
     except service.CardError as exc:
-        raise field_problem("card-refused", "action", exc.message) from None
+        raise refusal_problem(exc, "card-refused", field="action") from None
     except LookupError:
         raise Problem("not-found", "No card of yours has that id.") from None
     return 200, card_out(_own(user, card_id))
@@ -212,7 +212,7 @@ def card_limits(
     try:
         service.update_limits(user.id, card.reference, limits, origin=request_origin())
     except service.CardError as exc:
-        raise field_problem("card-refused", exc.field, exc.message) from None
+        raise refusal_problem(exc, "card-refused") from None
     except LookupError:
         raise Problem("not-found", "No card of yours has that id.") from None
     return 200, card_out(_own(user, card_id))

@@ -10,21 +10,22 @@ from lumipay import settings
 from lumipay.accounts.service import wallet_for
 from lumipay.api import idempotent, ids, schemas
 from lumipay.api.authorise import authorise
-from lumipay.api.problems import Problem, field_problem
+from lumipay.api.problems import Problem, field_problem, refusal_problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
 from lumipay.fx import service
 from lumipay.fx.models import FxQuote
+from lumipay.kyc.limits import LimitExceeded
 from lumipay.web import request_origin
 
 
-def _refusal(exc: service.FxError, amount_field: str = "amount") -> Problem:
+def _refusal(exc: service.FxError | LimitExceeded, amount_field: str = "amount") -> Problem:
     slug = exc.code or "fx-refused"
     if slug == "not-found":
         return Problem("not-found", exc.message)
     field = amount_field if exc.field == "amount" else exc.field
-    return field_problem(slug, field, exc.message)
+    return refusal_problem(exc, slug, field=field)
 
 
 @operation(
@@ -69,7 +70,7 @@ def create_quote(user: User, body: schemas.QuoteIn) -> Response:
             quote = service.make_quote(
                 user.id, source, target, debit=body.debit_amount, credit=body.credit_amount
             )
-        except service.FxError as exc:
+        except (service.FxError, LimitExceeded) as exc:
             side = "credit_amount" if body.credit_amount is not None else "debit_amount"
             raise _refusal(exc, side) from None
         wallets = ids.wallet_public_ids({quote.from_account_id, quote.to_account_id})
@@ -142,11 +143,11 @@ def convert(user: User, body: schemas.ConvertIn) -> Response:
         if not by_quote:
             try:
                 quote_ref = service.make_quote(user.id, source, target, debit=body.amount).reference
-            except service.FxError as exc:
+            except (service.FxError, LimitExceeded) as exc:
                 raise _refusal(exc) from None
         try:
             done = service.convert(user.id, quote_ref, origin=request_origin())
-        except service.FxError as exc:
+        except (service.FxError, LimitExceeded) as exc:
             raise _refusal(exc) from None
         quote = service.quote_for(user.id, quote_ref)
         assert quote is not None

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from lumipay import requestid
+from lumipay.refusals import Refused
 
 BASE = "https://lumipay.ng/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -142,3 +143,10 @@ def for_http_error(error: HTTPException) -> Response:
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
     return response
+
+
+def refusal_problem(refused: Refused, slug: str, *, field: str | None = None) -> Problem:
+    """The one API answer to a service's refusal: its own problem type (over-kyc-limit,
+    insufficient-funds, …) or the endpoint's `slug`, on `field` (the request's name for it)
+    or the refusal's own."""
+    return field_problem(refused.code or slug, field or refused.field, refused.message)

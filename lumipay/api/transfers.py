@@ -12,12 +12,13 @@ from lumipay.accounts.service import wallet_for
 from lumipay.api import idempotent, ids, schemas
 from lumipay.api.authorise import authorise
 from lumipay.api.bearer import by_bearer
-from lumipay.api.problems import Problem, field_problem
+from lumipay.api.problems import Problem, field_problem, refusal_problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
+from lumipay.kyc.limits import LimitExceeded
 from lumipay.ledger.models import WALLET, Account
 from lumipay.ratelimit import configured, limiter
 from lumipay.transfers import service
@@ -128,12 +129,11 @@ def create_transfer(user: User, body: schemas.TransferIn) -> Response:
             replayable=idempotency.Replayable(created),
             step_up=step_up,
         )
-    except service.TransferError as exc:
-        slug = exc.code or "transfer-refused"
+    except (service.TransferError, LimitExceeded) as exc:
         if request.by_wallet and exc.field == "to_account_number":
             # About the recipient: never an account number the caller didn't send.
             raise field_problem("transfer-refused", "to_wallet_id", NO_SUCH_WALLET) from None
-        raise field_problem(slug, exc.field, exc.message) from None
+        raise refusal_problem(exc, "transfer-refused") from None
     except idempotency.IdempotencyError as exc:
         raise idempotent.problem_for(exc) from None
     return idempotent.replay_or(user.id, key, sent.replayed, lambda: created(sent.reference))

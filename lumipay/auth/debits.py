@@ -40,6 +40,7 @@ from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.idempotency.service import REPLAY_ONLY
 from lumipay.ledger.models import WALLET, Account, Entry
 from lumipay.notifications.email import send_email
+from lumipay.refusals import Refused
 
 EMAIL_CODE_SECONDS = 10 * 60
 STEP_UP_PURPOSE = "step_up:"
@@ -55,14 +56,14 @@ KINDS = {
 }
 
 
-class DebitRefused(Exception):
+class DebitRefused(Refused):
     """Not authorised; `code` is the API problem type, `field` the form field to show it on."""
 
+    field: str
+    code: str
+
     def __init__(self, code: str, field: str, message: str, *, signed_out: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.field = field
-        self.message = message
+        super().__init__(field, message, code=code)
         # The refusal locked the sign-in (wrong app codes): the page signs the browser out.
         self.signed_out = signed_out
 

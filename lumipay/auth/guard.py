@@ -18,6 +18,7 @@ from lumipay import settings
 from lumipay.auth import debits, sessions
 from lumipay.auth import service as auth
 from lumipay.auth.models import User
+from lumipay.forms import show_refusal
 from lumipay.web import request_origin
 
 SID = "sid"
@@ -106,11 +107,7 @@ def authorise_debit(form: Any, debit: debits.Debit, idempotency_key: str) -> deb
             sign_out("locked")
             flash(auth.FAILED_LOGIN_MESSAGE, "error")
             abort(redirect(url_for("auth.login"), code=303))
-        field = getattr(form, exc.field, None)
-        if field is not None:
-            field.errors = [*field.errors, exc.message]
-        else:
-            flash(exc.message, "error")
+        show_refusal(form, exc, otherwise="flash")
         raise
 
 

@@ -28,6 +28,7 @@ from lumipay.auth.passwords import verify_password
 from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.notifications.email import send_email
+from lumipay.refusals import Refused
 
 RESET_PURPOSE = "pin_reset"
 RESET_SECONDS = 30 * 60
@@ -36,14 +37,14 @@ LOCKED_MESSAGE = (
 )
 
 
-class PinError(Exception):
+class PinError(Refused):
     """A PIN was refused; `code` is the API problem type, `field` the form field."""
 
+    field: str
+    code: str
+
     def __init__(self, code: str, field: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.field = field
-        self.message = message
+        super().__init__(field, message, code=code)
 
 
 def pin_problem(pin: str) -> str | None:

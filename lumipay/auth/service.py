@@ -21,16 +21,26 @@ from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import WALLET, Account
+from lumipay.notifications import service as notifications
 from lumipay.notifications.email import send_email
+from lumipay.refusals import Refused
 
 
-class RegistrationError(Exception):
+def email_of(user_id: int) -> str:
+    """The customer's email address, for the notifications layer below (registered next)."""
+    return db.session.get_one(User, user_id).email
+
+
+notifications.use_email_addresses(email_of)
+
+
+class RegistrationError(Refused):
     """A registration was refused; `field` names the form field to show it on."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+    field: str
+
+    def __init__(self, field: str, message: str, *, code: str | None = None) -> None:
+        super().__init__(field, message, code=code)
 
 
 @dataclass(frozen=True)
@@ -304,11 +314,13 @@ def complete_login(user_id: int, *, origin: Origin) -> None:
     )
 
 
-class PasswordChangeError(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class PasswordChangeError(Refused):
+    """A password change was refused; `field` names the form field to show it on."""
+
+    field: str
+
+    def __init__(self, field: str, message: str, *, code: str | None = None) -> None:
+        super().__init__(field, message, code=code)
 
 
 def check_new_password(user: User, new_password: str) -> None:

@@ -24,6 +24,7 @@ from lumipay.audit.service import Origin
 from lumipay.auth.models import RecoveryCode, User
 from lumipay.database import run_in_transaction
 from lumipay.extensions import db
+from lumipay.refusals import Refused
 
 ISSUER = "Lumipay"
 RECOVERY_CODE_COUNT = 10
@@ -31,10 +32,11 @@ _TOTP_CODE = re.compile(r"[0-9]{6}")
 _RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
-class TwoFactorError(Exception):
+class TwoFactorError(Refused):
+    """Turning two-step verification on or off was refused."""
+
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(None, message)
 
 
 def _fernet() -> MultiFernet:

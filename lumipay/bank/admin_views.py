@@ -7,10 +7,14 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from lumipay.admin.access import admin_required
+from lumipay.backoffice.access import admin_required
+from lumipay.backoffice.nav import register_section
 from lumipay.bank import service
 from lumipay.bank.forms import ReviewForm
+from lumipay.forms import field_error
 from lumipay.web import request_origin
+
+register_section("bank_admin.payouts", "Payouts", 50)
 
 bp = Blueprint("bank_admin", __name__, url_prefix="/admin/payouts")
 
@@ -62,7 +66,7 @@ def reject(reference: str) -> Response | tuple[str, int]:
         )
     except service.BankError as exc:
         if exc.field == "reason":
-            form.reason.errors = [*form.reason.errors, exc.message]
+            field_error(form, form.reason, exc.message)
             return _page(form, reference), 422
         flash(exc.message, "error")
         return redirect(url_for("bank_admin.payouts"), code=303)

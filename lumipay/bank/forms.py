@@ -5,40 +5,27 @@ from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaF
 from wtforms.validators import DataRequired, Length
 
 from lumipay.auth.forms import DebitProof
-from lumipay.money import InvalidAmount, parse_amount
+from lumipay.forms import AmountForm, MoneyField
 
 
-class AmountForm(FlaskForm):
-    """A form whose `amount` is typed in naira ("5,000.50")."""
-
-    def amount_minor(self) -> int | None:
-        """The typed amount in kobo, or None with an error on the field."""
-        field = self.amount
-        try:
-            return parse_amount(field.data or "", "NGN")
-        except InvalidAmount as exc:
-            field.errors = [*field.errors, str(exc)]
-            return None
-
-
-class TopUpForm(AmountForm):
-    amount = StringField("Amount (₦)", validators=[DataRequired("Enter an amount.")])
+class TopUpForm(AmountForm, FlaskForm):
+    amount = MoneyField("Amount (₦)", validators=[DataRequired("Enter an amount.")])
     method = RadioField("How you'll pay", validate_choice=False)
     idempotency_key = HiddenField(validators=[DataRequired("This form has expired.")])
 
 
-class SandboxPayForm(AmountForm):
-    amount = StringField("Amount to pay (₦)", validators=[DataRequired("Enter an amount.")])
+class SandboxPayForm(AmountForm, FlaskForm):
+    amount = MoneyField("Amount to pay (₦)", validators=[DataRequired("Enter an amount.")])
 
 
-class PayoutForm(AmountForm):
+class PayoutForm(AmountForm, FlaskForm):
     """Step one; the confirm step posts the same fields, hidden, with the form's key."""
 
     bank_code = SelectField("Bank", validate_choice=False)
     account_number = StringField(
         "Account number", validators=[DataRequired("Enter the 10-digit account number.")]
     )
-    amount = StringField("Amount (₦)", validators=[DataRequired("Enter an amount.")])
+    amount = MoneyField("Amount (₦)", validators=[DataRequired("Enter an amount.")])
     narration = StringField("Narration (optional)", validators=[Length(max=100)])
     idempotency_key = HiddenField()
 

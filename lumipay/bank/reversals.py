@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lumipay.bank import service as bank
+from lumipay.bank.clearing import clearing_account
 from lumipay.bank.models import TOPUP_CREDITED, TOPUP_REVERSED, TopUp
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
 from lumipay.extensions import Model, db
@@ -149,7 +149,7 @@ def reverse_credit(provider: str, news: CreditReversal) -> str:
     debit = receivables.debit_or_owe(
         topup.account_id,
         amount,
-        bank.clearing_account(provider, currency).id,
+        clearing_account(provider, currency).id,
         kind=REVERSAL_KIND,
         narration=f"Top-up {KIND_WORDS[news.kind]} by {label}",
         parent_id=topup.transaction_id,

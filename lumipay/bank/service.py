@@ -31,6 +31,7 @@ from lumipay.audit import service as audit
 from lumipay.audit.service import SYSTEM, Origin
 from lumipay.auth.models import User
 from lumipay.bank import reversals
+from lumipay.bank.clearing import clearing_account
 from lumipay.bank.models import (
     AWAITING_APPROVAL,
     PROCESSING,
@@ -59,6 +60,7 @@ from lumipay.providers import (
     BANK_PROVIDERS,
     bank_provider_for_event,
     bank_provider_named,
+    bank_sandbox,
 )
 from lumipay.providers.bank import (
     AccountName,
@@ -69,13 +71,14 @@ from lumipay.providers.bank import (
     PayoutResult,
     ProviderError,
 )
+from lumipay.refusals import INSUFFICIENT_FUNDS, Refused
+from lumipay.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 
 FEES = "fees"
 # The API's problem types for refusals a client branches on (lumipay.api.problems).
 KYC_TIER_REQUIRED = "kyc-tier-required"
-INSUFFICIENT_FUNDS = "insufficient-funds"
 SUBMIT = "lumipay.bank.jobs.submit_payout"
 REQUERY = "lumipay.bank.jobs.requery_payout"
 METHOD_LABELS = {
@@ -84,22 +87,11 @@ METHOD_LABELS = {
 }
 
 
-class BankError(Exception):
+class BankError(Refused):
     """A request refused with nothing changed; `field` names the form field it belongs to.
 
     `code` is the API's stable problem type for refusals a client may branch on (tier, limit,
     funds); None for the rest."""
-
-    def __init__(self, field: str | None, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        self.code = code
-
-
-def clearing_account(provider: str, currency: str) -> Account:
-    """The provider's clearing account: what it holds for us (top-ups) or owes out (payouts)."""
-    return ledger.system_account(f"{provider}_clearing", currency)
 
 
 def _wallet(user_id: int, currency: str = "NGN") -> Account | None:
@@ -221,10 +213,7 @@ def start_topup(
         wallet = _wallet(user_id)
         if wallet is None:
             raise BankError("amount", "You need an NGN wallet to top up.")
-        try:
-            limits.check_incoming(wallet.id, amount, own=True)
-        except limits.LimitExceeded as exc:
-            raise BankError("amount", exc.message, code=exc.code) from None
+        limits.check_incoming(wallet.id, amount, own=True)
         db.session.add(
             TopUp(
                 reference=reference,
@@ -472,8 +461,6 @@ def settle_topup_by_hand(
 def sandbox_pay(user_id: int, reference: str, amount: int) -> None:
     """The sandbox checkout's "Pay" (or a transfer into the reserved account): the sandbox
     provider receives the money and its webhook follows. Sandbox mode only."""
-    from lumipay.providers import bank_sandbox
-
     topup = topup_for(user_id, reference)
     if topup is None:
         raise BankError(None, "No such top-up.")
@@ -606,10 +593,7 @@ def plan_payout(user_id: int, wallet: Account, details: PayoutDetails) -> Payout
             f"available and this costs {format_amount(details.total)} with the fee.",
             code=INSUFFICIENT_FUNDS,
         )
-    try:
-        limits.check_outgoing(user_id, wallet.currency, details.total, kind="payout")
-    except limits.LimitExceeded as exc:
-        raise BankError(exc.field, exc.message, code=exc.code) from None
+    limits.check_outgoing(user_id, wallet.currency, details.total, kind="payout")
     return PayoutPlan(
         details,
         needs_approval=details.amount > settings.bank().payout_approval_threshold,
@@ -904,3 +888,6 @@ def customer_names(user_ids: set[int]) -> dict[int, str]:
         return {}
     rows = db.session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids)))
     return {user_id: name for user_id, name in rows}
+
+
+webhooks.register_handler("bank", apply_webhook)

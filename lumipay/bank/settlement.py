@@ -23,7 +23,9 @@ from lumipay.bank.models import (
 )
 from lumipay.clock import day_after, day_start, lagos_day
 from lumipay.extensions import db
-from lumipay.reconciliation import report
+from lumipay.providers import bank_provider_named, bank_sandbox
+from lumipay.providers import settlement_report as report
+from lumipay.reconciliation import sources
 
 PAYOUT_STATUS: dict[str, str] = {SUCCEEDED: report.SUCCEEDED, FAILED: report.FAILED}
 
@@ -110,3 +112,28 @@ def our_bank_records(provider: str, start: date, end: date) -> list[report.OurRe
         for payout in payouts_sent(provider, start, end)
     ]
     return topups + payouts
+
+
+def _through_sandbox(
+    provider: str, start: date, end: date
+) -> tuple[list[tuple[TopUp, date]], list[tuple[Payout, date]]]:
+    """What a bank sandbox reports on: our top-ups and payouts through it, with their days."""
+    topups = [(topup, topup_day(topup)) for topup in topups_received(provider, start, end)]
+    payouts = [(payout, payout_day(payout)) for payout in payouts_sent(provider, start, end)]
+    return topups, payouts
+
+
+bank_sandbox.use_bank_records(_through_sandbox)
+
+
+sources.register_provider(
+    "bank",
+    "moniepoint",
+    "Moniepoint (top-ups and payouts)",
+    adapter=bank_provider_named,
+    ours=our_bank_records,
+    order=20,
+)
+sources.register_provider(
+    "bank", "uba", "UBA (payouts)", adapter=bank_provider_named, ours=our_bank_records, order=21
+)

@@ -5,7 +5,6 @@ until credited); /bank/sandbox/checkout/<reference> (sandbox mode only); /bank/p
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -17,7 +16,9 @@ from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.bank import service
 from lumipay.bank.forms import ConfirmPayoutForm, PayoutForm, SandboxPayForm, TopUpForm
 from lumipay.bank.models import Payout, TopUp
+from lumipay.forms import field_error, show_refusal
 from lumipay.idempotency.service import IdempotencyError
+from lumipay.kyc.limits import LimitExceeded
 from lumipay.money import to_major_str
 from lumipay.ratelimit import by_user, configured, limiter
 from lumipay.web import request_origin
@@ -29,11 +30,6 @@ Page = str | Response | tuple[str, int]
 
 def _key() -> str:
     return uuid.uuid4().hex
-
-
-def _error(form: Any, field: str | None, message: str) -> None:
-    target = getattr(form, field or "amount", None) or form.amount
-    target.errors = [*target.errors, message]
 
 
 @bp.route("")
@@ -72,8 +68,8 @@ def topup() -> Page:
             idempotency_key=form.idempotency_key.data,
             origin=request_origin(),
         )
-    except service.BankError as exc:
-        _error(form, exc.field, exc.message)
+    except (service.BankError, LimitExceeded) as exc:
+        show_refusal(form, exc, fallback="amount")
         return render_template("bank/topup.html", form=form), 422
     except IdempotencyError as exc:
         flash(exc.message, "error")
@@ -133,7 +129,7 @@ def sandbox_checkout(reference: str) -> Page:
         try:
             service.sandbox_pay(current_user.id, reference, amount)
         except service.BankError as exc:
-            _error(form, exc.field, exc.message)
+            show_refusal(form, exc, fallback="amount")
         else:
             flash("Paid. The provider will tell Lumipay in a moment.", "success")
             return redirect(url_for("bank.topup_detail", reference=reference), code=303)
@@ -164,8 +160,8 @@ def _checked(form: PayoutForm) -> service.PayoutDetails | None:
             form.bank_code.data or "", form.account_number.data or "", amount,
             form.narration.data or "",
         )  # fmt: skip
-    except service.BankError as exc:
-        _error(form, exc.field, exc.message)
+    except (service.BankError, LimitExceeded) as exc:
+        show_refusal(form, exc, fallback="amount")
         return None
 
 
@@ -180,7 +176,7 @@ def payout() -> Page:
         return render_template("bank/payout.html", form=form, holder=None, refusal=refusal)
     details = _checked(form)
     if details is not None and refusal is not None:
-        _error(form, "amount", refusal)
+        field_error(form, "amount", refusal)
         details = None
     if details is None:
         form.idempotency_key.data = form.idempotency_key.data or _key()
@@ -215,8 +211,8 @@ def payout_confirm() -> Page:
             origin=request_origin(),
             step_up=authorised.fingerprint,
         )
-    except service.BankError as exc:
-        _error(form, exc.field, exc.message)
+    except (service.BankError, LimitExceeded) as exc:
+        show_refusal(form, exc, fallback="amount")
         return render_template("bank/payout.html", form=form, holder=None), 422
     except IdempotencyError as exc:
         flash(exc.message, "error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -15,16 +16,17 @@ from lumipay.auth.names import mask_name
 from lumipay.beneficiaries.models import Beneficiary
 from lumipay.database import run_in_transaction
 from lumipay.extensions import db
-from lumipay.transfers.models import Transfer
+from lumipay.refusals import Refused
 
 NICKNAME_MAX = 40
 MAX_SAVED = 200
 
 
-class BeneficiaryError(Exception):
+class BeneficiaryError(Refused):
+    """Saving or removing a recipient was refused."""
+
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(None, message)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,15 @@ def is_saved(owner_id: int, account_number: str) -> bool:
     )
 
 
+# Whom a transfer the customer sent paid: (owner id, transfer reference) -> the recipient's
+# user id, or None. Registered by lumipay.transfers, a layer above (its pages show these).
+_recipients: list[Callable[[int, str], int | None]] = []
+
+
+def use_transfer_recipients(recipient_of: Callable[[int, str], int | None]) -> None:
+    _recipients[:] = [recipient_of]
+
+
 def save_from_transfer(
     owner_id: int, transfer_reference: str, nickname: str, *, origin: Origin
 ) -> SavedRecipient:
@@ -73,14 +84,10 @@ def save_from_transfer(
         raise BeneficiaryError(f"Keep the nickname to {NICKNAME_MAX} characters.")
 
     def work() -> int:
-        transfer = db.session.scalar(
-            select(Transfer).where(
-                Transfer.reference == transfer_reference, Transfer.sender_id == owner_id
-            )
-        )
-        if transfer is None:
+        recipient_id = _recipients[0](owner_id, transfer_reference) if _recipients else None
+        if recipient_id is None:
             raise BeneficiaryError("Only the recipient of a transfer you sent can be saved.")
-        recipient = db.session.get(User, transfer.recipient_id)
+        recipient = db.session.get(User, recipient_id)
         number = recipient.account_number if recipient else None
         if not number:
             raise BeneficiaryError("That recipient can't be saved.")

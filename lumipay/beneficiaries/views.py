@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from lumipay.beneficiaries import service
 from lumipay.beneficiaries.forms import RemoveBeneficiaryForm, SaveBeneficiaryForm
+from lumipay.forms import field_error
 from lumipay.web import request_origin
 
 bp = Blueprint("beneficiaries", __name__, url_prefix="/beneficiaries")
@@ -32,7 +33,7 @@ def save() -> str | Response:
     if htmx_request.htmx:
         # 200 even with an error: htmx swaps only successful responses into the page.
         if error:
-            form.nickname.errors = [error]
+            field_error(form, form.nickname, error)
         return render_template(
             "beneficiaries/_save.html", form=form, saved=saved, reference=reference
         )

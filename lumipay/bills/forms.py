@@ -7,7 +7,8 @@ from wtforms.validators import DataRequired
 
 from lumipay.auth.forms import DebitProof
 from lumipay.bills.catalogue import AIRTIME_NETWORKS, DISCOS, METER_TYPES
-from lumipay.money import InvalidAmount, format_amount, parse_amount
+from lumipay.forms import AmountForm, MoneyField
+from lumipay.money import format_amount
 from lumipay.providers.bills import DataPlan
 
 
@@ -28,25 +29,16 @@ def plan_choices(networks: list[tuple[str, str, list[DataPlan]]]) -> list[Select
     ]
 
 
-class BillForm(DebitProof, FlaskForm):
+class BillForm(AmountForm, DebitProof, FlaskForm):
     """Every bill form carries the idempotency key of its rendering."""
 
     idempotency_key = HiddenField(validators=[DataRequired("This form has expired.")])
-
-    def amount_minor(self) -> int | None:
-        """The typed amount in kobo, or None with an error on the field."""
-        field = self.amount
-        try:
-            return parse_amount(field.data or "", "NGN")
-        except InvalidAmount as exc:
-            field.errors = [*field.errors, str(exc)]
-            return None
 
 
 class AirtimeForm(BillForm):
     network = SelectField("Network", choices=_choices(AIRTIME_NETWORKS))
     phone = StringField("Phone number", validators=[DataRequired("Enter the phone number.")])
-    amount = StringField("Amount (₦)", validators=[DataRequired("Enter an amount.")])
+    amount = MoneyField("Amount (₦)", validators=[DataRequired("Enter an amount.")])
 
 
 class DataForm(BillForm):
@@ -58,7 +50,7 @@ class ElectricityForm(BillForm):
     disco = SelectField("Distributor", choices=_choices(DISCOS))
     meter_type = RadioField("Meter type", choices=_choices(METER_TYPES), default="prepaid")
     meter_number = StringField("Meter number", validators=[DataRequired("Enter the meter number.")])
-    amount = StringField("Amount (₦)", validators=[DataRequired("Enter an amount.")])
+    amount = MoneyField("Amount (₦)", validators=[DataRequired("Enter an amount.")])
     phone = StringField(
         "Phone number for the receipt", validators=[DataRequired("Enter a phone number.")]
     )

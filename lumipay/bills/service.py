@@ -44,6 +44,8 @@ from lumipay.providers.bills import (
     MeterCustomer,
     ProviderError,
 )
+from lumipay.refusals import INSUFFICIENT_FUNDS, Refused
+from lumipay.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +54,10 @@ FEES = "fees"
 REFUND = "bill_refund"
 SUBMIT = "lumipay.bills.jobs.submit_bill"
 REQUERY = "lumipay.bills.jobs.requery_bill"
-INSUFFICIENT_FUNDS = "insufficient-funds"
 
 
-class BillError(Exception):
+class BillError(Refused):
     """A bill was refused and nothing was held; `field` names the form field it belongs to."""
-
-    def __init__(self, field: str | None, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        # A stable name for API clients, e.g. "insufficient-funds"; None for a plain refusal.
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -304,10 +298,7 @@ def pay_bill(
         if wallet is None:
             raise BillError("amount", "You need an NGN wallet to pay bills.")
         ledger.lock_wallets([wallet.id])
-        try:
-            limits.check_outgoing(user_id, wallet.currency, plan.total, kind="bill")
-        except limits.LimitExceeded as exc:
-            raise BillError(exc.field, exc.message, code=exc.code) from None
+        limits.check_outgoing(user_id, wallet.currency, plan.total, kind="bill")
         bill = BillPayment(
             reference=reference,
             request_id=_request_id(),
@@ -390,3 +381,6 @@ def bill_for(user_id: int, reference: str) -> BillPayment | None:
 
 def seconds_since(bill: BillPayment) -> float:
     return (utcnow() - as_utc(bill.created_at)).total_seconds()
+
+
+webhooks.register_handler("bills", apply_webhook)

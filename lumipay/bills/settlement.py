@@ -7,9 +7,13 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from lumipay.bills.models import FAILED, SUCCEEDED, BillPayment
+from lumipay.bills.service import bill_request
 from lumipay.clock import day_after, day_start, lagos_day
 from lumipay.extensions import db
-from lumipay.reconciliation import report
+from lumipay.providers import bills_provider_named, sandbox
+from lumipay.providers import settlement_report as report
+from lumipay.providers.bills import BillRequest
+from lumipay.reconciliation import sources
 
 STATUS: dict[str, str] = {SUCCEEDED: report.SUCCEEDED, FAILED: report.FAILED}
 
@@ -46,3 +50,24 @@ def our_bills(provider: str, start: date, end: date) -> list[report.OurRecord]:
         )
         for bill in bills_sent(provider, start - timedelta(days=1), end + timedelta(days=1))
     ]
+
+
+def _sent_to_sandbox(
+    provider: str, start: date, end: date
+) -> list[tuple[BillPayment, BillRequest, bool]]:
+    """What the bills sandbox reports on: our bills sent to it, with their requests."""
+    return [
+        (bill, bill_request(bill), bill.status == SUCCEEDED)
+        for bill in bills_sent(provider, start, end)
+    ]
+
+
+sandbox.use_bills_sent(_sent_to_sandbox)
+
+
+sources.register_provider(
+    "bills", "sandbox", "Bills sandbox", adapter=bills_provider_named, ours=our_bills, order=10
+)
+sources.register_provider(
+    "bills", "vtpass", "VTpass (bills)", adapter=bills_provider_named, ours=our_bills, order=11
+)

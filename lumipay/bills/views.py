@@ -15,7 +15,9 @@ from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.bills import service
 from lumipay.bills.forms import AirtimeForm, BillForm, DataForm, ElectricityForm, plan_choices
 from lumipay.bills.models import BillPayment
+from lumipay.forms import show_refusal
 from lumipay.idempotency.service import IdempotencyError
+from lumipay.kyc.limits import LimitExceeded
 from lumipay.web import request_origin
 
 bp = Blueprint("bills", __name__, url_prefix="/bills")
@@ -26,13 +28,6 @@ Page = str | Response | tuple[str, int]
 def _fresh(form: BillForm) -> BillForm:
     form.idempotency_key.data = uuid.uuid4().hex
     return form
-
-
-def _error(form: BillForm, field: str | None, message: str) -> None:
-    target = getattr(form, field, None) if field else None
-    if target is None:
-        target = form.phone
-    target.errors = [*target.errors, message]
 
 
 def _pay(
@@ -55,8 +50,8 @@ def _pay(
         )
     except DebitRefused:
         return render_template(confirm or template, form=form, plan=checked), 422
-    except service.BillError as exc:
-        _error(form, exc.field, exc.message)
+    except (service.BillError, LimitExceeded) as exc:
+        show_refusal(form, exc, fallback="phone")
         return render_template(template, form=form), 422
     except IdempotencyError as exc:
         flash(exc.message, "error")
@@ -119,7 +114,7 @@ def electricity() -> Page:
     try:
         plan = _electricity_plan(form, amount)
     except service.BillError as exc:
-        _error(form, exc.field, exc.message)
+        show_refusal(form, exc, fallback="phone")
         return render_template("bills/electricity.html", form=form), 422
     return render_template("bills/electricity_confirm.html", form=form, plan=plan)
 

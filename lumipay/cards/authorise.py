@@ -35,6 +35,7 @@ from lumipay.extensions import db
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import Account, Hold, HoldStatus
+from lumipay.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -281,3 +282,6 @@ def answer(event_id: str, data: dict[str, Any], *, first: bool) -> dict[str, Any
         extra={"card": card.reference, "approved": decision.approved, "code": decision.code},
     )
     return decision.as_json(request.authorization_id)
+
+
+webhooks.register_sync_handler("cards", "authorization.request", answer)

@@ -15,7 +15,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from lumipay.auth.forms import DebitProof
 from lumipay.cards.mcc import GROUPS
-from lumipay.money import InvalidAmount, parse_amount
+from lumipay.forms import MoneyField
 
 # Merchant categories offered on the sandbox merchant page (any 4 digits may be typed too).
 SAMPLE_MCCS = (
@@ -36,10 +36,10 @@ class CheckboxesField(SelectMultipleField):
 class LimitsForm(FlaskForm):
     """Limits are typed in the card's currency, in major units ("50,000")."""
 
-    per_transaction_limit = StringField(
+    per_transaction_limit = MoneyField(
         "Limit per purchase", validators=[DataRequired("Enter a limit per purchase.")]
     )
-    monthly_limit = StringField(
+    monthly_limit = MoneyField(
         "Limit per month", validators=[DataRequired("Enter a monthly limit.")]
     )
     groups = CheckboxesField(
@@ -48,13 +48,9 @@ class LimitsForm(FlaskForm):
 
     def amounts(self, currency: str) -> tuple[int, int] | None:
         """(per purchase, per month) in minor units, or None with errors on the fields."""
-        values = []
-        for field in (self.per_transaction_limit, self.monthly_limit):
-            try:
-                values.append(parse_amount(field.data or "", currency))
-            except InvalidAmount as exc:
-                field.errors = [*field.errors, str(exc)]
-        return (values[0], values[1]) if len(values) == 2 else None
+        per_purchase = self.per_transaction_limit.minor_units(currency)
+        monthly = self.monthly_limit.minor_units(currency)
+        return None if per_purchase is None or monthly is None else (per_purchase, monthly)
 
 
 class NewCardForm(LimitsForm):
@@ -90,7 +86,7 @@ class MerchantForm(FlaskForm):
         "Merchant", validators=[DataRequired("Enter the merchant's name."), Length(max=80)]
     )
     mcc = StringField("Merchant category code", validators=[DataRequired("Enter a 4-digit code.")])
-    amount = StringField("Amount", validators=[DataRequired("Enter an amount.")])
+    amount = MoneyField("Amount", validators=[DataRequired("Enter an amount.")])
 
 
 class ClearForm(FlaskForm):

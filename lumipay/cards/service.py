@@ -65,6 +65,8 @@ from lumipay.money import CURRENCIES, format_amount, get_currency
 from lumipay.notifications.service import notify
 from lumipay.providers import card_provider_named
 from lumipay.providers.cards import CardDetails, CardProviderError, CardRequest
+from lumipay.refusals import Refused
+from lumipay.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +77,8 @@ ISSUE = "lumipay.cards.jobs.issue_card"
 SYNC_STATUS = "lumipay.cards.jobs.sync_card_status"
 
 
-class CardError(Exception):
+class CardError(Refused):
     """A request refused with nothing changed; `field` names the form field it belongs to."""
-
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -817,3 +814,6 @@ def card_by_id(card_id: int) -> Card:
     card = db.session.get(Card, card_id)
     assert card is not None
     return card
+
+
+webhooks.register_handler("cards", apply_webhook)

@@ -35,6 +35,7 @@ from lumipay.cards.forms import (
 )
 from lumipay.cards.mcc import DEFAULT_GROUPS, describe
 from lumipay.cards.models import Card
+from lumipay.forms import field_error, show_refusal
 from lumipay.idempotency.service import IdempotencyError
 from lumipay.money import InvalidAmount, format_amount, parse_amount, to_major_str
 from lumipay.ratelimit import by_user, configured, limiter
@@ -50,14 +51,6 @@ def _own(reference: str) -> Card:
     if card is None:
         abort(404)
     return card
-
-
-def _error(form: object, field: str | None, message: str) -> None:
-    target = getattr(form, field, None) if field else None
-    if target is None:
-        flash(message, "error")
-        return
-    target.errors = [*target.errors, message]
 
 
 @bp.route("")
@@ -103,7 +96,7 @@ def new() -> Page:
             origin=request_origin(),
         )
     except service.CardError as exc:
-        _error(form, exc.field, exc.message)
+        show_refusal(form, exc, otherwise="flash")
         return render_template("cards/new.html", form=form), 422
     except IdempotencyError as exc:
         flash(exc.message, "error")
@@ -177,7 +170,7 @@ def limits(reference: str) -> Page:
             origin=request_origin(),
         )
     except service.CardError as exc:
-        _error(form, exc.field, exc.message)
+        show_refusal(form, exc, otherwise="flash")
         return render_template("cards/limits.html", card=card, form=form), 422
     except LookupError:
         abort(404)
@@ -211,7 +204,7 @@ def reveal(reference: str) -> Page:
             guard.sign_out("locked")
             flash(auth.FAILED_LOGIN_MESSAGE, "error")
             return redirect(url_for("auth.login"), code=303)
-        _error(form, exc.field, exc.message)
+        show_refusal(form, exc, otherwise="flash")
         return _render_detail(card, form, 422)
     except service.CardError as exc:
         flash(exc.message, "error")
@@ -259,16 +252,14 @@ def merchant() -> Page:
     card = cards.get(form.card.data or "")
     if not form.validate_on_submit() or card is None:
         if card is None:
-            form.card.errors = [*form.card.errors, "Choose one of your cards."]
+            field_error(form, form.card, "Choose one of your cards.")
         return render_template("cards/merchant.html", form=form, samples=SAMPLE_MCCS), 422
-    try:
-        amount = parse_amount(form.amount.data or "", card.currency)
-    except InvalidAmount as exc:
-        form.amount.errors = [*form.amount.errors, str(exc)]
+    amount = form.amount.minor_units(card.currency)
+    if amount is None:
         return render_template("cards/merchant.html", form=form, samples=SAMPLE_MCCS), 422
     mcc = (form.mcc.data or "").strip()
     if not (len(mcc) == 4 and mcc.isdigit()):
-        form.mcc.errors = [*form.mcc.errors, "Enter a 4-digit merchant category code."]
+        field_error(form, form.mcc, "Enter a 4-digit merchant category code.")
         return render_template("cards/merchant.html", form=form, samples=SAMPLE_MCCS), 422
     result = sandbox_cards.authorise(
         card.provider_token or "", amount, card.currency, form.merchant_name.data.strip(), mcc

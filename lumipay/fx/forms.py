@@ -1,19 +1,19 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms import HiddenField, RadioField, SelectField
 from wtforms.validators import DataRequired
 
 from lumipay.auth.forms import DebitProof
-from lumipay.money import InvalidAmount, parse_amount
+from lumipay.forms import AmountForm, MoneyField
 
 
-class ConvertForm(FlaskForm):
+class ConvertForm(AmountForm, FlaskForm):
     """Step one: which wallets, and the amount on either side (typed in major units)."""
 
     from_wallet_id = SelectField("From wallet", coerce=int, validate_choice=False)
     to_wallet_id = SelectField("To wallet", coerce=int, validate_choice=False)
-    amount = StringField("Amount", validators=[DataRequired("Enter an amount.")])
+    amount = MoneyField("Amount", validators=[DataRequired("Enter an amount.")])
     side = RadioField(
         "The amount is",
         choices=[
@@ -23,14 +23,6 @@ class ConvertForm(FlaskForm):
         default="debit",
         validators=[DataRequired("Choose which side the amount is on.")],
     )
-
-    def amount_minor(self, currency: str) -> int | None:
-        """The amount in minor units, or None with an error added to the field."""
-        try:
-            return parse_amount(self.amount.data or "", currency)
-        except InvalidAmount as exc:
-            self.amount.errors = [*self.amount.errors, str(exc)]
-            return None
 
 
 class ConfirmQuoteForm(DebitProof, FlaskForm):

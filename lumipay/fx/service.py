@@ -28,7 +28,7 @@ from lumipay import clock, settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.database import as_utc, run_in_transaction
-from lumipay.extensions import db
+from lumipay.extensions import db, redis_connection
 from lumipay.fx.models import FxQuote, FxRate, QuoteStatus
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
@@ -36,24 +36,18 @@ from lumipay.ledger.errors import InsufficientFunds
 from lumipay.ledger.models import WALLET, Account, LedgerTransaction
 from lumipay.ledger.references import new_reference
 from lumipay.money import CURRENCIES, MAX_MINOR, format_amount
+from lumipay.providers import fx_rates_provider
+from lumipay.refusals import INSUFFICIENT_FUNDS, Refused
 
 FX_POSITION = "fx_position"
 FX_REVENUE = "fx_revenue"
 KIND = "fx_conversion"
-INSUFFICIENT_FUNDS = "insufficient-funds"
 log = logging.getLogger(__name__)
 PAIRS = (("USD", "NGN"), ("EUR", "NGN"), ("GBP", "NGN"), ("EUR", "USD"), ("GBP", "USD"))
 
 
-class FxError(Exception):
+class FxError(Refused):
     """A quote or conversion was refused; `field` names the form field it belongs to."""
-
-    def __init__(self, field: str | None, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        # A stable name for API clients, e.g. "insufficient-funds"; None for a plain refusal.
-        self.code = code
 
 
 def update_rates() -> int:
@@ -62,8 +56,6 @@ def update_rates() -> int:
     Returns how many rates were stored. A source that answers nothing usable raises
     RatesUnavailable and stores nothing: the old rates keep ageing until they are stale.
     """
-    from lumipay.providers import fx_rates_provider
-
     published = fx_rates_provider().latest(clock.now())
 
     def work() -> int:
@@ -89,8 +81,6 @@ CACHE_KEY = "lumipay:fx:rates"
 def _redis() -> Any | None:
     if not settings.core().redis_url:
         return None
-    from lumipay.jobs.queue import redis_connection
-
     return redis_connection()
 
 
@@ -167,6 +157,18 @@ def mid_rate(rates: Rates, base: str, quote: str) -> Decimal:
     with localcontext() as ctx:
         ctx.prec = 40
         return rates.per_usd[quote] / rates.per_usd[base]
+
+
+def naira_rate(currency: str) -> Decimal | None:
+    """Naira per 1 unit of `currency` at today's mid-rate, None while rates are unavailable
+    (the KYC limits weigh foreign money with this; registered below)."""
+    rates = current_rates()
+    if "NGN" not in rates.per_usd or currency not in rates.per_usd:
+        return None
+    return mid_rate(rates, currency, "NGN")
+
+
+limits.use_rates(naira_rate)
 
 
 def spread() -> Decimal:
@@ -397,8 +399,6 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
 
         try:
             ledger.apply(txn, legs, check=check)
-        except limits.LimitExceeded as exc:
-            raise FxError(exc.field, exc.message, code=exc.code) from None
         except InsufficientFunds as exc:
             raise FxError("amount", exc.message, code=INSUFFICIENT_FUNDS) from None
         quote.move_to(QuoteStatus.CONVERTED)

@@ -11,8 +11,10 @@ from lumipay.accounts.service import wallets_for
 from lumipay.auth import guard
 from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.database import as_utc
+from lumipay.forms import field_error, show_refusal
 from lumipay.fx import charts, service
 from lumipay.fx.forms import ConfirmQuoteForm, ConvertForm
+from lumipay.kyc.limits import LimitExceeded
 from lumipay.money import format_amount, to_major_str
 from lumipay.web import request_origin
 
@@ -52,7 +54,7 @@ def _quote(form: ConvertForm) -> service.FxQuote | None:
     wallets = {w.id: w.currency for w in wallets_for(current_user.id)}
     side_wallet = form.from_wallet_id if form.side.data == "debit" else form.to_wallet_id
     if side_wallet.data not in wallets:
-        side_wallet.errors = ["Choose one of your wallets."]
+        field_error(form, side_wallet, "Choose one of your wallets.")
         return None
     amount = form.amount_minor(wallets[side_wallet.data])
     if amount is None:
@@ -65,17 +67,9 @@ def _quote(form: ConvertForm) -> service.FxQuote | None:
             debit=amount if form.side.data == "debit" else None,
             credit=amount if form.side.data == "credit" else None,
         )
-    except service.FxError as exc:
-        _refuse(form, exc)
+    except (service.FxError, LimitExceeded) as exc:
+        show_refusal(form, exc)
         return None
-
-
-def _refuse(form: ConvertForm, exc: service.FxError) -> None:
-    if exc.field is None:
-        form.form_errors = [*form.form_errors, exc.message]
-    else:
-        field = getattr(form, exc.field)
-        field.errors = [*field.errors, exc.message]
 
 
 @bp.route("/convert", methods=["GET", "POST"])
@@ -113,13 +107,13 @@ def confirm() -> Response | tuple[str, int]:
             return render_template("fx/quote.html", quote=quote, form=form, seconds=seconds), 422
     try:
         done = service.convert(current_user.id, form.quote.data, origin=request_origin())
-    except service.FxError as exc:
+    except (service.FxError, LimitExceeded) as exc:
         quote = service.quote_for(current_user.id, form.quote.data)
         if quote is not None:  # re-quote from the same choices
             again.from_wallet_id.data = quote.from_account_id
             again.to_wallet_id.data = quote.to_account_id
             again.amount.data = to_major_str(quote.debit_amount, quote.from_currency)
-        again.form_errors = [exc.message]
+        field_error(again, None, exc.message)
         return _render_convert(again, 422)
     if not done.replayed:
         flash("Converted.", "success")

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 from flask import current_app
 from sqlalchemy import or_, select
 
+from lumipay import refusals
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.database import run_in_transaction, utcnow
@@ -50,14 +51,12 @@ FEES = "fees"
 ACTIVE = "active"
 
 
-class Refused(Exception):
+class Refused(refusals.Refused):
     """A transition refused because the operation is no longer as the caller expected it;
     the message names what changed and can be shown to the admin or customer as it is."""
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        super().__init__(None, message, code=code)
 
 
 class Kind:

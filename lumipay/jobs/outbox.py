@@ -14,7 +14,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy import ColumnElement, func, select
 
-from lumipay import requestid, settings
+from lumipay import database, metrics, requestid, settings
 from lumipay.database import as_utc, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import queue as jobs
@@ -52,6 +52,12 @@ def deliver_committed() -> None:
     ids = db.session.info.pop(PENDING_KEY, None)
     if ids:
         deliver(ids)
+
+
+# Only code that imported this module can have written to the outbox, so registering here
+# (rather than the database importing us) never misses a message.
+database.AFTER_COMMIT.append(deliver_committed)
+database.AFTER_ROLLBACK.append(forget_pending)
 
 
 def deliver(ids: list[int]) -> int:
@@ -167,3 +173,11 @@ def unpushed_oldest_age() -> float:
 def relay_outbox() -> int:
     """Periodic (rq cron): push whatever a crash or a Redis outage left behind."""
     return relay()
+
+
+def backlog() -> tuple[int, float]:
+    """The outbox backlog for the metrics endpoint: unpushed count and oldest age."""
+    return unpushed_count(), unpushed_oldest_age()
+
+
+metrics.set_backlog_source(backlog)

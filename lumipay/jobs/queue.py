@@ -14,36 +14,20 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
-from flask import current_app
 from flask.globals import app_ctx
-from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 
 from lumipay import metrics, requestid, settings
+from lumipay.extensions import redis_connection
 
 log = logging.getLogger(__name__)
 
-# A worker takes from the first queue with work: webhooks settle money, so they go first.
-QUEUE_NAMES = ("webhooks", "bills", "bank", "default")
 JOB_TIMEOUT = 120
 # How long RQ remembers a finished job, and so refuses the same outbox message again.
 DONE_TTL = 24 * 3600
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def redis_connection() -> Redis:
-    """One Redis client per app, made on first use."""
-    client = current_app.extensions.get("lumipay_redis")
-    url = settings.core().redis_url
-    if url is None:
-        raise RuntimeError("No REDIS_URL: jobs run in-process, without Redis.")
-    if client is None or current_app.extensions.get("lumipay_redis_url") != url:
-        client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-        current_app.extensions["lumipay_redis"] = client
-        current_app.extensions["lumipay_redis_url"] = url
-    return client
 
 
 def queue(name: str = "default") -> Queue:

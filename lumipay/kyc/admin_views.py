@@ -7,10 +7,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from lumipay.admin.access import admin_required
+from lumipay.backoffice.access import admin_required
+from lumipay.backoffice.nav import register_section
+from lumipay.forms import field_error
 from lumipay.kyc import documents, service
 from lumipay.kyc.forms import ApproveForm, RejectForm
 from lumipay.web import request_origin
+
+register_section("kyc_admin.queue", "KYC reviews", 40)
 
 bp = Blueprint("kyc_admin", __name__, url_prefix="/admin/kyc")
 
@@ -98,7 +102,7 @@ def reject(submission_id: int) -> Response | tuple[str, int]:
         if service.submission_with_customer(submission_id) is None:
             abort(404)
         if exc.field == "reason":
-            form.reason.errors = [*form.reason.errors, exc.message]
+            field_error(form, form.reason, exc.message)
             return _render_one(submission_id, form, 422)
         flash(exc.message, "error")
         return redirect(url_for("kyc_admin.submission", submission_id=submission_id), code=303)

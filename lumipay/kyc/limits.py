@@ -21,7 +21,7 @@ daily limit. A caller moving money between two customers locks both first with
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
@@ -33,6 +33,7 @@ from lumipay.auth.models import User
 from lumipay.extensions import db
 from lumipay.ledger.models import WALLET, Account, DailyFlow, Hold, HoldStatus
 from lumipay.money import format_amount
+from lumipay.refusals import Refused
 
 TOP_TIER = 3
 PAYOUT_TIER = 2  # issue 5: paying out to an external bank needs a verified identity
@@ -54,15 +55,17 @@ MOVEMENT = {
 }
 
 
-class LimitExceeded(Exception):
-    """A movement would break a tier limit; the message names the limit and what lifts it."""
+class LimitExceeded(Refused):
+    """A movement would break a tier limit; the message names the limit and what lifts it.
+
+    Raised as it is through every use case (never re-wrapped): pages and the API handle it as
+    any other refusal, on the amount field, with its own problem type."""
 
     field: str | None = "amount"
     code = "over-kyc-limit"  # the API's problem type for every limit refusal
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(type(self).field, message)
 
 
 class AccountFrozen(LimitExceeded):
@@ -116,21 +119,27 @@ def lock_customers(user_ids: Iterable[int]) -> dict[int, int]:
     return {user_id: tier for user_id, (tier, _) in _locked_rows(user_ids).items()}
 
 
+# The FX domain (a layer above) registers its mid-rate to NGN, or None while rates are unavailable.
+_naira_rates: list[Callable[[str], Decimal | None]] = []
+
+
+def use_rates(naira_rate: Callable[[str], Decimal | None]) -> None:
+    """Register the function that gives one unit of a currency's value in naira."""
+    _naira_rates[:] = [naira_rate]
+
+
 def naira_value(currency: str, amount: int) -> int:
     """`amount` minor units of `currency` in kobo at the mid-rate, rounded up."""
     if currency == "NGN" or amount == 0:
         return amount
-    # Imported here: the FX service itself calls these checks.
-    from lumipay.fx import service as fx
-
-    rates = fx.current_rates()
-    if "NGN" not in rates.per_usd or currency not in rates.per_usd:
+    rate = _naira_rates[0](currency) if _naira_rates else None
+    if rate is None:
         raise LimitExceeded(
             "We can't weigh this against your limits while exchange rates are unavailable. "
             "Try again in a few minutes."
         )
     # Every currency here has two decimal places, so minor units convert like major ones.
-    value = Decimal(amount) * fx.mid_rate(rates, currency, "NGN")
+    value = Decimal(amount) * rate
     return int(value.to_integral_value(ROUND_CEILING))
 
 

@@ -27,19 +27,15 @@ from lumipay.kyc.models import (
 )
 from lumipay.kyc.storage import storage
 from lumipay.notifications.service import notify
+from lumipay.refusals import Refused
 
 ID_TYPES = {"bvn": "BVN", "nin": "NIN"}
 KIND_FOR_TIER = {1: IDENTITY, 2: ADDRESS}  # what a customer on the tier sends to move up
 REASON_MAX = 300
 
 
-class KycError(Exception):
+class KycError(Refused):
     """A submission or review was refused; `field` names the form field it belongs to."""
-
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 from lumipay import settings
+from lumipay.forms import show_refusal
 from lumipay.kyc import service
 from lumipay.kyc.forms import AddressForm, IdentityForm
 from lumipay.web import request_origin
@@ -41,11 +42,7 @@ def _upload(form: FlaskForm) -> bytes:
 
 
 def _refused(form: FlaskForm, exc: service.KycError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is None:
-        form.form_errors.append(exc.message)
-    else:
-        field.errors = [*field.errors, exc.message]
+    show_refusal(form, exc)
 
 
 @bp.route("")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import func, select, update
 
-from lumipay.auth.models import User
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
@@ -15,6 +15,15 @@ from lumipay.notifications import email
 from lumipay.notifications.models import Notification
 
 log = logging.getLogger(__name__)
+
+
+# The customer's email address by user id, registered by lumipay.auth (a layer above).
+_email_addresses: list[Callable[[int], str]] = []
+
+
+def use_email_addresses(email_of: Callable[[int], str]) -> None:
+    """Register how a notification finds its recipient's address."""
+    _email_addresses[:] = [email_of]
 
 
 def notify(user_id: int, title: str, body: str = "", link: str | None = None) -> Notification:
@@ -78,5 +87,5 @@ def send_email(notification_id: int) -> None:
     note = _claim_email(notification_id)
     if note is None:
         return
-    user = db.session.get_one(User, note.user_id)
-    email.send_email(user.email, note.title, note.body)
+    address = _email_addresses[0](note.user_id)
+    email.send_email(address, note.title, note.body)

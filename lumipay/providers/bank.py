@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from lumipay.providers.bills import Outcome, ProviderError
-from lumipay.reconciliation.report import FAILED, PENDING, SUCCEEDED, SettlementLine
+from lumipay.providers.settlement_report import FAILED, PENDING, SUCCEEDED, SettlementLine
 
 __all__ = [
     "AccountName",

@@ -24,6 +24,7 @@ import json
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -115,19 +116,27 @@ class SandboxBank:
         """The sandbox's records are ours: every top-up whose money arrived through it, and
         every payout sent to it with what it finally said. With SANDBOX_RECON_DISCREPANCIES on
         it plants one discrepancy of each kind, as the bills sandbox does."""
-        from lumipay.bank.settlement import payouts_sent, topups_received
-
-        lines = [topup_line(topup) for topup in topups_received(self.name, start, end)]
-        lines += [payout_line(payout) for payout in payouts_sent(self.name, start, end)]
+        topups, payouts = _bank_records[0](self.name, start, end) if _bank_records else ([], [])
+        lines = [topup_line(topup, day) for topup, day in topups]
+        lines += [payout_line(payout, day) for payout, day in payouts]
         if settings.sandbox().recon_discrepancies:
             settled = {line.provider_ref for line in lines if line.status == Outcome.SUCCEEDED}
             lines = plant_discrepancies(lines, settled, end, kind="topup")
         return lines
 
 
-def topup_line(topup: Any) -> SettlementLine:
-    from lumipay.bank.settlement import topup_day
+# A sandbox keeps no books: the bank domain (a layer above) hands it our records,
+# (provider, first day, last day) -> ([(top-up, its Lagos day)], [(payout, its Lagos day)]).
+BankRecords = Callable[[str, date, date], tuple[list[tuple[Any, date]], list[tuple[Any, date]]]]
+_bank_records: list[BankRecords] = []
 
+
+def use_bank_records(source: BankRecords) -> None:
+    """Register where the bank sandboxes read the top-ups and payouts that went through them."""
+    _bank_records[:] = [source]
+
+
+def topup_line(topup: Any, day: date) -> SettlementLine:
     return SettlementLine(
         provider_ref=topup.provider_reference or "",
         reference=topup.reference if topup.method == "checkout" else None,
@@ -135,13 +144,11 @@ def topup_line(topup: Any) -> SettlementLine:
         currency=topup.currency_paid or topup.currency,
         status=Outcome.SUCCEEDED.value,
         kind="topup",
-        settled_on=topup_day(topup),
+        settled_on=day,
     )
 
 
-def payout_line(payout: Any) -> SettlementLine:
-    from lumipay.bank.settlement import payout_day
-
+def payout_line(payout: Any, day: date) -> SettlementLine:
     return SettlementLine(
         provider_ref=payout.provider_reference or payout.reference,
         reference=payout.reference,
@@ -149,7 +156,7 @@ def payout_line(payout: Any) -> SettlementLine:
         currency=payout.currency,
         status=_final(payout.account_number).outcome.value,
         kind="payout",
-        settled_on=payout_day(payout),
+        settled_on=day,
     )
 
 

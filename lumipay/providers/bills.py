@@ -11,7 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol
 
-from lumipay.reconciliation.report import SettlementLine
+from lumipay.providers.settlement_report import SettlementLine
 
 
 class Outcome(StrEnum):

@@ -16,8 +16,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from lumipay import requestid
-from lumipay.fx.rates import sandbox_rates
 from lumipay.money import CURRENCIES
+from lumipay.providers.sandbox_rates import sandbox_rates
 
 
 class RatesUnavailable(Exception):

@@ -26,6 +26,7 @@ import logging
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -44,7 +45,7 @@ from lumipay.providers.bills import (
     Outcome,
     ProviderError,
 )
-from lumipay.reconciliation.report import SettlementLine
+from lumipay.providers.settlement_report import SettlementLine
 
 log = logging.getLogger(__name__)
 
@@ -116,22 +117,28 @@ class SandboxBills:
         return MeterCustomer(name, "12 Allen Avenue, Ikeja")
 
     def settlement_report(self, start: date, end: date) -> list[SettlementLine]:
-        from lumipay.bills.models import SUCCEEDED
-        from lumipay.bills.settlement import bills_sent
-
-        bills = bills_sent(self.name, start, end)
-        lines = [settlement_line(bill) for bill in bills]
+        sent = _bills_sent[0](self.name, start, end) if _bills_sent else []
+        lines = [settlement_line(bill, request) for bill, request, _ in sent]
         if settings.sandbox().recon_discrepancies:
-            succeeded = {bill.request_id for bill in bills if bill.status == SUCCEEDED}
+            succeeded = {bill.request_id for bill, _, ours_succeeded in sent if ours_succeeded}
             lines = plant_discrepancies(lines, succeeded, end)
         return lines
 
 
-def settlement_line(bill: Any) -> SettlementLine:
-    """The sandbox's report line for one of our bills: what it finally said about it."""
-    from lumipay.bills.service import bill_request
+# A sandbox keeps no books: its settlement report is our own records, which the bills domain
+# (a layer above) hands it: (provider, first day, last day) -> [(bill, its request, succeeded?)].
+SentBills = Callable[[str, date, date], list[tuple[Any, BillRequest, bool]]]
+_bills_sent: list[SentBills] = []
 
-    final = _final(bill_request(bill))
+
+def use_bills_sent(source: SentBills) -> None:
+    """Register where the bills sandbox reads the bills sent to it."""
+    _bills_sent[:] = [source]
+
+
+def settlement_line(bill: Any, request: BillRequest) -> SettlementLine:
+    """The sandbox's report line for one of our bills: what it finally said about it."""
+    final = _final(request)
     return SettlementLine(
         provider_ref="SBX" + hashlib.sha256(bill.request_id.encode()).hexdigest()[:12].upper(),
         reference=bill.request_id,
@@ -195,9 +202,8 @@ def deliver_webhook(request_id: str, outcome: str, token: str | None) -> None:
 
 def deliver_signed(channel: str, raw: bytes, url: str | None) -> None:
     """A sandbox's signed delivery to a channel: over HTTP to `url`, else to the inbox here."""
-    from lumipay.webhooks import service as webhooks
-
-    secret = webhooks.secret_for(channel)
+    inbox = signing.local_inbox()
+    secret = inbox.secret_for(channel)
     if secret is None:
         log.warning("sandbox: no webhook secret, nothing delivered", extra={"channel": channel})
         return
@@ -207,10 +213,6 @@ def deliver_signed(channel: str, raw: bytes, url: str | None) -> None:
         with urllib.request.urlopen(req, timeout=10) as response:  # noqa: S310
             response.read()
         return
-    webhooks.receive(
-        channel,
-        raw,
-        headers[signing.TIMESTAMP_HEADER],
-        headers[signing.SIGNATURE_HEADER],
-        client="sandbox",
+    inbox.receive(
+        channel, raw, headers[signing.TIMESTAMP_HEADER], headers[signing.SIGNATURE_HEADER]
     )

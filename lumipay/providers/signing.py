@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 TIMESTAMP_HEADER = "X-Lumipay-Timestamp"
 SIGNATURE_HEADER = "X-Lumipay-Signature"
@@ -41,3 +44,40 @@ def signed_headers(secret: str, timestamp: int, raw_body: bytes) -> dict[str, st
         TIMESTAMP_HEADER: stamp,
         SIGNATURE_HEADER: signature(secret, stamp, raw_body),
     }
+
+
+class WebhookRejected(Exception):
+    """A delivery we refuse; `status` is the HTTP answer, `reason` what the log records."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LocalInbox:
+    """Our webhook inbox as the sandboxes reach it in-process (no URL configured).
+
+    Registered by lumipay.webhooks, a layer above the providers: `secret_for(channel)` is the
+    channel's secret (None for an unknown channel) and `receive(channel, raw, timestamp,
+    signature)` stores a delivery and returns the JSON the endpoint answers, or raises
+    WebhookRejected.
+    """
+
+    secret_for: Callable[[str], str | None]
+    receive: Callable[[str, bytes, str, str], dict[str, Any]]
+
+
+_inbox: list[LocalInbox] = []
+
+
+def use_local_inbox(inbox: LocalInbox) -> None:
+    _inbox[:] = [inbox]
+
+
+def local_inbox() -> LocalInbox:
+    """The registered inbox; the app factory imports lumipay.webhooks, which registers it."""
+    if not _inbox:
+        raise RuntimeError("No webhook inbox registered (lumipay.webhooks is not loaded).")
+    return _inbox[0]

@@ -34,7 +34,7 @@ from lumipay.providers.bills import (
     Outcome,
     ProviderError,
 )
-from lumipay.reconciliation.report import SettlementLine
+from lumipay.providers.settlement_report import SettlementLine
 
 log = logging.getLogger(__name__)
 

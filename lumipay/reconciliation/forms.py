@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField
 from wtforms.validators import DataRequired
 
-from lumipay.admin.forms import DateRangeMixin, SearchForm
+from lumipay.backoffice.forms import DateRangeMixin, SearchForm
 
 
 class ReconcileForm(FlaskForm):

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from lumipay.providers.settlement_report import FAILED, OurRecord, SettlementLine
 from lumipay.reconciliation.models import (
     AMOUNT_MISMATCH,
     MATCHED,
@@ -19,7 +20,6 @@ from lumipay.reconciliation.models import (
     MISSING_AT_PROVIDER,
     STATUS_MISMATCH,
 )
-from lumipay.reconciliation.report import FAILED, OurRecord, SettlementLine
 
 
 @dataclass(frozen=True)

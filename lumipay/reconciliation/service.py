@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, select, tuple_
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 
 from lumipay import clock
 from lumipay.audit import service as audit
-from lumipay.audit.service import Origin
+from lumipay.audit.service import SYSTEM, Origin
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
+from lumipay.providers.settlement_report import SUCCEEDED
 from lumipay.reconciliation import matching, sources
 from lumipay.reconciliation.models import (
     COMPLETED,
@@ -27,7 +28,7 @@ from lumipay.reconciliation.models import (
     ReconciliationItem,
     ReconciliationRun,
 )
-from lumipay.reconciliation.report import SUCCEEDED
+from lumipay.refusals import Refused
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,8 @@ JOB = "lumipay.reconciliation.jobs.run_reconciliation"
 MAX_DAYS = 93
 
 
-class ReconciliationError(Exception):
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class ReconciliationError(Refused):
+    """A reconciliation run was refused; `field` names the form field it belongs to."""
 
 
 def request_run(
@@ -159,8 +157,6 @@ def _finish(run_id: int, found: list[matching.Match], *, error: str = "") -> str
 
 def request_nightly(today: date) -> list[int]:
     """The scheduler's nightly runs: every configured provider, for yesterday."""
-    from lumipay.audit.service import SYSTEM
-
     day = today - timedelta(days=1)
     return [
         request_run(name, day, day, requested_by=None, origin=SYSTEM)
@@ -189,67 +185,19 @@ def items(run_id: int, *, exceptions_only: bool = False) -> list[ReconciliationI
     return sorted(db.session.scalars(query), key=lambda i: (order[i.outcome], i.day, i.id))
 
 
-def open_exceptions() -> int:
-    """Every exception no person has resolved yet (by an approved settlement), whatever runs
-    came after it: a night's run covers its own day, so it never speaks for an earlier one.
+# Exceptions are resolved by settlements, a layer above, which registers how to read that:
+# item ids -> {item id: (the latest settlement proposal's id, its status)}.
+_resolutions: list[Callable[[list[int]], dict[int, tuple[int, str]]]] = []
 
-    A day reconciled twice finds the same exception twice; it counts once, by what it is about
-    (provider, kind, day and our reference or the provider's), and a settlement approved on
-    either finding resolves it.
-    """
-    from lumipay.settlements.models import APPROVED, SettlementProposal
 
-    def identity(item: type[ReconciliationItem], run: type[ReconciliationRun]) -> tuple[Any, ...]:
-        return (
-            run.provider,
-            item.kind,
-            item.day,
-            func.coalesce(item.reference, item.provider_ref, cast(item.id, String)),
-        )
-
-    found = aliased(ReconciliationItem)
-    found_run = aliased(ReconciliationRun)
-    resolved = (
-        select(SettlementProposal.id)
-        .join(found, found.id == SettlementProposal.item_id)
-        .join(found_run, found_run.id == found.run_id)
-        .where(
-            SettlementProposal.status == APPROVED,
-            tuple_(*identity(found, found_run))
-            == tuple_(*identity(ReconciliationItem, ReconciliationRun)),
-        )
-        .exists()
-    )
-    still_open = (
-        select(*identity(ReconciliationItem, ReconciliationRun))
-        .join(ReconciliationRun, ReconciliationRun.id == ReconciliationItem.run_id)
-        .where(
-            ReconciliationRun.status == COMPLETED,
-            ReconciliationItem.outcome.in_(EXCEPTIONS),
-            ~resolved,
-        )
-        .distinct()
-        .subquery()
-    )
-    return int(db.session.scalar(select(func.count()).select_from(still_open)) or 0)
+def use_resolutions(source: Callable[[list[int]], dict[int, tuple[int, str]]]) -> None:
+    """Register where the run page reads how each exception was settled."""
+    _resolutions[:] = [source]
 
 
 def resolutions(item_ids: list[int]) -> dict[int, tuple[int, str]]:
     """item id -> (settlement id, its status), the latest proposal for each item."""
-    from lumipay.settlements.models import SettlementProposal
-
-    if not item_ids:
-        return {}
-    rows = db.session.execute(
-        select(SettlementProposal.item_id, SettlementProposal.id, SettlementProposal.status)
-        .where(SettlementProposal.item_id.in_(item_ids))
-        .order_by(SettlementProposal.id)
-    )
-    return {
-        item_id: (proposal_id, status)
-        for item_id, proposal_id, status in rows
-        if item_id is not None  # the query asked for these item ids only
-    }
+    return _resolutions[0](item_ids) if _resolutions and item_ids else {}
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Where reconciliation gets its two sides: a provider's report and our own records.
 
 A source pairs an adapter that has `settlement_report(start, end)` with the function that lists
-our records for that provider. Bills providers and the bank providers (top-ups and payouts) are
-built in; anything else joins with `register(Source(...))` from its own package.
+our records for that provider. Each domain that settles money with a provider registers its
+sources with `register(Source(...))` from its own package (bills and bank in their
+`settlement` modules), so reconciliation imports none of them.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from lumipay import settings
-from lumipay.reconciliation.report import OurRecord, SettlementReporter
+from lumipay.providers import BANK_PROVIDERS, bank_provider_named
+from lumipay.providers.settlement_report import OurRecord, SettlementReporter
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Source:
     label: str
     reporter: Callable[[], SettlementReporter]
     ours: Callable[[date, date], list[OurRecord]]
+    order: int = 100  # where the back office lists it
 
 
 _REGISTERED: dict[str, Source] = {}
@@ -30,41 +34,31 @@ def register(source: Source) -> None:
     _REGISTERED[source.name] = source
 
 
-def _bills_source(provider: str, label: str) -> Source:
-    from lumipay.bills.settlement import our_bills
-    from lumipay.providers import bills_provider_named
-
-    return Source(
-        name=f"bills-{provider}",
-        label=label,
-        reporter=lambda: bills_provider_named(provider),
-        ours=lambda start, end: our_bills(provider, start, end),
-    )
-
-
-def _bank_source(provider: str, label: str) -> Source:
-    from lumipay.bank.settlement import our_bank_records
-    from lumipay.providers import bank_provider_named
-
-    return Source(
-        name=f"bank-{provider}",
-        label=label,
-        reporter=lambda: bank_provider_named(provider),
-        ours=lambda start, end: our_bank_records(provider, start, end),
+def register_provider(
+    kind: str,
+    provider: str,
+    label: str,
+    *,
+    adapter: Callable[[str], Any],
+    ours: Callable[[str, date, date], list[OurRecord]],
+    order: int,
+) -> None:
+    """A provider's source, named `kind-provider`: its adapter's settlement report against our
+    records for that provider (`ours(provider, start, end)`)."""
+    register(
+        Source(
+            name=f"{kind}-{provider}",
+            label=label,
+            reporter=lambda: adapter(provider),
+            ours=lambda start, end: ours(provider, start, end),
+            order=order,
+        )
     )
 
 
 def all_sources() -> dict[str, Source]:
-    built_in = {
-        source.name: source
-        for source in (
-            _bills_source("sandbox", "Bills sandbox"),
-            _bills_source("vtpass", "VTpass (bills)"),
-            _bank_source("moniepoint", "Moniepoint (top-ups and payouts)"),
-            _bank_source("uba", "UBA (payouts)"),
-        )
-    }
-    return {**built_in, **_REGISTERED}
+    """Every registered source, in the order the back office lists them."""
+    return dict(sorted(_REGISTERED.items(), key=lambda item: (item[1].order, item[0])))
 
 
 def source_named(name: str) -> Source | None:
@@ -84,8 +78,6 @@ def nightly_sources() -> list[str]:
 def banks_in_use() -> list[str]:
     """The payout provider, and every bank provider whose adapter (sandbox or HTTP, by
     BANK_PROVIDER_MODE) takes top-ups."""
-    from lumipay.providers import BANK_PROVIDERS, bank_provider_named
-
     payouts = settings.bank().payout_provider
     return [
         name

@@ -11,15 +11,19 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectChoice
 
 from lumipay import clock
-from lumipay.admin.access import admin_required
-from lumipay.admin.blueprint import bp
+from lumipay.backoffice.access import admin_required
+from lumipay.backoffice.blueprint import bp
+from lumipay.backoffice.nav import register_section
+from lumipay.csvsafe import csv_cell, csv_line
 from lumipay.extensions import db
+from lumipay.forms import show_refusal
 from lumipay.money import to_major_str
 from lumipay.reconciliation import service, sources
 from lumipay.reconciliation.forms import ProviderReportForm, ReconcileForm
 from lumipay.reconciliation.models import OUTCOME_LABELS, ReconciliationRun
-from lumipay.statements.render import csv_cell, csv_line
 from lumipay.web import request_origin
+
+register_section("admin.reconciliation", "Reconciliation", 60)
 
 
 def _reconcile_form(*, submitted: bool) -> ReconcileForm:
@@ -65,8 +69,7 @@ def reconcile() -> BaseResponse | tuple[str, int]:
             origin=request_origin(),
         )
     except service.ReconciliationError as exc:
-        field = getattr(form, exc.field or "provider")
-        field.errors = [*field.errors, exc.message]
+        show_refusal(form, exc, fallback="provider")
         return _render_runs(form, 422)
     flash("Reconciliation queued; the results appear here when the job has run.", "success")
     return redirect(url_for("admin.reconciliation_run", run_id=run_id), code=303)

@@ -6,11 +6,12 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from lumipay.money import CURRENCIES, InvalidAmount, parse_amount
+from lumipay.forms import AmountForm, MoneyField
+from lumipay.money import CURRENCIES
 from lumipay.settlements.models import ACTIONS
 
 
-class ProposalForm(FlaskForm):
+class ProposalForm(AmountForm, FlaskForm):
     action = SelectField(
         "What should happen",
         choices=[SelectChoice(key, label) for key, label in ACTIONS.items()],
@@ -23,7 +24,7 @@ class ProposalForm(FlaskForm):
     item_id = HiddenField()
     debit = StringField("Debit account (adjustment)", validators=[Optional(), Length(max=64)])
     credit = StringField("Credit account (adjustment)", validators=[Optional(), Length(max=64)])
-    amount = StringField("Amount (adjustment)", validators=[Optional(), Length(max=24)])
+    amount = MoneyField("Amount (adjustment)", validators=[Optional(), Length(max=24)])
     currency = SelectField(
         "Currency (adjustment)", choices=[SelectChoice(c, c) for c in CURRENCIES], default="NGN"
     )
@@ -38,16 +39,6 @@ class ProposalForm(FlaskForm):
             Length(min=10, max=500, message="Explain the reason in at least 10 characters."),
         ],
     )
-
-    def amount_minor(self) -> int | None:
-        """The adjustment's amount in minor units; a field error (and None) when it is bad."""
-        if not self.amount.data:
-            return None
-        try:
-            return parse_amount(self.amount.data, self.currency.data)
-        except InvalidAmount as exc:
-            self.amount.errors = [*self.amount.errors, str(exc)]
-            return None
 
     def item(self) -> int | None:
         try:

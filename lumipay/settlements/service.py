@@ -14,8 +14,10 @@ an adjustment the proposal's customer-facing `narration`, never the reason.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select, tuple_
+from sqlalchemy.orm import aliased
 
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
@@ -32,7 +34,14 @@ from lumipay.ledger.errors import InsufficientFunds, LedgerError
 from lumipay.ledger.models import WALLET, Account, LedgerTransaction
 from lumipay.ledger.references import new_reference
 from lumipay.money import CURRENCIES, format_amount
-from lumipay.reconciliation.models import ReconciliationItem
+from lumipay.reconciliation import service as reconciliation
+from lumipay.reconciliation.models import (
+    COMPLETED,
+    EXCEPTIONS,
+    ReconciliationItem,
+    ReconciliationRun,
+)
+from lumipay.refusals import Refused
 from lumipay.settlements.models import (
     ACTIONS,
     ADJUSTMENT,
@@ -49,11 +58,8 @@ ADJUSTMENT_NARRATION = "Correction by Lumipay"
 Subject = BillPayment | Payout | TopUp
 
 
-class SettlementError(Exception):
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class SettlementError(Refused):
+    """A settlement proposal or decision refused; `field` names the form field it belongs to."""
 
 
 def _admin(admin_id: int) -> User:
@@ -374,3 +380,66 @@ def for_transaction(transaction_id: int) -> SettlementProposal | None:
     return db.session.scalar(
         select(SettlementProposal).where(SettlementProposal.transaction_id == transaction_id)
     )
+
+
+def open_exceptions() -> int:
+    """Every exception no person has resolved yet (by an approved settlement), whatever runs
+    came after it: a night's run covers its own day, so it never speaks for an earlier one.
+
+    A day reconciled twice finds the same exception twice; it counts once, by what it is about
+    (provider, kind, day and our reference or the provider's), and a settlement approved on
+    either finding resolves it.
+    """
+
+    def identity(item: type[ReconciliationItem], run: type[ReconciliationRun]) -> tuple[Any, ...]:
+        return (
+            run.provider,
+            item.kind,
+            item.day,
+            func.coalesce(item.reference, item.provider_ref, cast(item.id, String)),
+        )
+
+    found = aliased(ReconciliationItem)
+    found_run = aliased(ReconciliationRun)
+    resolved = (
+        select(SettlementProposal.id)
+        .join(found, found.id == SettlementProposal.item_id)
+        .join(found_run, found_run.id == found.run_id)
+        .where(
+            SettlementProposal.status == APPROVED,
+            tuple_(*identity(found, found_run))
+            == tuple_(*identity(ReconciliationItem, ReconciliationRun)),
+        )
+        .exists()
+    )
+    still_open = (
+        select(*identity(ReconciliationItem, ReconciliationRun))
+        .join(ReconciliationRun, ReconciliationRun.id == ReconciliationItem.run_id)
+        .where(
+            ReconciliationRun.status == COMPLETED,
+            ReconciliationItem.outcome.in_(EXCEPTIONS),
+            ~resolved,
+        )
+        .distinct()
+        .subquery()
+    )
+    return int(db.session.scalar(select(func.count()).select_from(still_open)) or 0)
+
+
+def resolutions(item_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """item id -> (settlement id, its status), the latest proposal for each item."""
+    if not item_ids:
+        return {}
+    rows = db.session.execute(
+        select(SettlementProposal.item_id, SettlementProposal.id, SettlementProposal.status)
+        .where(SettlementProposal.item_id.in_(item_ids))
+        .order_by(SettlementProposal.id)
+    )
+    return {
+        item_id: (proposal_id, status)
+        for item_id, proposal_id, status in rows
+        if item_id is not None  # the query asked for these item ids only
+    }
+
+
+reconciliation.use_resolutions(resolutions)

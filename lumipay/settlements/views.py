@@ -7,19 +7,22 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from lumipay.admin import queries
-from lumipay.admin.access import admin_required
-from lumipay.admin.blueprint import bp
 from lumipay.auth.models import User
+from lumipay.backoffice.access import admin_required
+from lumipay.backoffice.blueprint import bp
+from lumipay.backoffice.nav import register_section
 from lumipay.bank.models import TOPUP_UNCREDITED
 from lumipay.bills.models import PROCESSING
 from lumipay.extensions import db
+from lumipay.forms import show_refusal
 from lumipay.ledger.models import Account, LedgerTransaction
 from lumipay.reconciliation.models import OUTCOME_LABELS, ReconciliationItem
-from lumipay.settlements import service
+from lumipay.settlements import service, stuck
 from lumipay.settlements.forms import DecisionForm, ProposalForm
 from lumipay.settlements.models import SettlementProposal
 from lumipay.web import request_origin
+
+register_section("admin.settlements", "Settlements", 70)
 
 
 def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
@@ -49,11 +52,11 @@ def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
         decision=DecisionForm(formdata=None),
         pending=pending,
         decided=decided,
-        stuck=queries.stuck_bills(20),
+        stuck=stuck.stuck_bills(20),
         people=people,
         subjects=subjects,
-        stuck_payouts=queries.stuck_payouts(20),
-        uncredited_topups=queries.uncredited_topups(20),
+        stuck_payouts=stuck.stuck_payouts(20),
+        uncredited_topups=stuck.uncredited_topups(20),
         accounts=accounts,
         references=references,
         item=item,
@@ -91,7 +94,7 @@ def settlements() -> Response | tuple[str, int]:
 
 def _propose() -> Response | tuple[str, int]:
     form = ProposalForm()
-    amount = form.amount_minor() if form.validate_on_submit() else None
+    amount = form.amount_minor(form.currency.data) if form.validate_on_submit() else None
     if form.errors or any(f.errors for f in form):
         return _render(form, 422)
     try:
@@ -109,11 +112,7 @@ def _propose() -> Response | tuple[str, int]:
             narration=form.narration.data or "",
         )
     except service.SettlementError as exc:
-        if exc.field and hasattr(form, exc.field):
-            field = getattr(form, exc.field)
-            field.errors = [*field.errors, exc.message]
-        else:
-            form.form_errors = [*form.form_errors, exc.message]
+        show_refusal(form, exc)
         return _render(form, 422)
     flash(f"Settlement #{proposal_id} proposed. A different admin must approve it.", "success")
     return redirect(url_for("admin.settlements"), code=303)

@@ -12,6 +12,7 @@ from fpdf import FPDF
 
 from lumipay.accounts.service import HistoryRow
 from lumipay.clock import in_lagos
+from lumipay.csvsafe import csv_cell, csv_line
 from lumipay.money import format_amount, get_currency, to_major_str
 from lumipay.statements.service import Statement
 
@@ -23,26 +24,12 @@ PDF_CHUNK = 64 * 1024
 LINE = 4.5
 """Height in mm of one line of text in the table."""
 
-# Spreadsheet programs run a cell that starts with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 
 def filename(statement: Statement, extension: str) -> str:
     return (
         f"lumipay-statement-{statement.currency}-{statement.start.isoformat()}"
         f"-to-{statement.end.isoformat()}.{extension}"
     )
-
-
-def csv_cell(text: str) -> str:
-    """Text a spreadsheet shows as text, never evaluates (CSV injection)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def csv_line(values: Iterable[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(list(values))
-    return buffer.getvalue()
 
 
 def csv_chunks(statement: Statement, batches: Iterable[list[HistoryRow]]) -> Iterator[str]:

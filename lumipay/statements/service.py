@@ -26,18 +26,14 @@ from lumipay.clock import day_after, day_start
 from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.models import Entry, LedgerTransaction
+from lumipay.refusals import Refused
 
 BATCH = 500
 MAX_DAYS = 366
 
 
-class StatementError(Exception):
+class StatementError(Refused):
     """A statement that cannot be made; `field` names the form field the message is for."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

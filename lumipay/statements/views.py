@@ -8,6 +8,7 @@ from wtforms import SelectChoice
 
 from lumipay import clock
 from lumipay.accounts.service import wallet_by_public_id, wallets_for
+from lumipay.forms import show_refusal
 from lumipay.statements import render, service
 from lumipay.statements.forms import StatementForm
 
@@ -48,8 +49,7 @@ def download() -> Response | tuple[str, int]:
                 current_user.id, wallet.id if wallet else 0, form.start.data, form.end.data
             )
         except service.StatementError as exc:
-            field = getattr(form, exc.field)
-            field.errors = [*field.errors, exc.message]
+            show_refusal(form, exc)
     if statement is None:
         return render_template("statements/new.html", form=form), 422
     lines = service.statement_lines(statement)

@@ -7,14 +7,14 @@ from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from lumipay.auth.forms import DebitProof
-from lumipay.money import InvalidAmount, parse_amount
+from lumipay.forms import AmountForm, MoneyField
 
 
 def new_idempotency_key() -> str:
     return uuid.uuid4().hex
 
 
-class TransferForm(FlaskForm):
+class TransferForm(AmountForm, FlaskForm):
     """Step one: what to send and to whom. Amount is typed in major units ("5,000.50")."""
 
     from_wallet_id = SelectField("From wallet", coerce=int, validate_choice=False)
@@ -22,17 +22,9 @@ class TransferForm(FlaskForm):
         "Recipient's account number",
         validators=[DataRequired("Enter the 10-digit account number.")],
     )
-    amount = StringField("Amount", validators=[DataRequired("Enter an amount.")])
+    amount = MoneyField("Amount", validators=[DataRequired("Enter an amount.")])
     narration = StringField("Narration (optional)", validators=[Length(max=100)])
     idempotency_key = HiddenField()
-
-    def amount_minor(self, currency: str) -> int | None:
-        """The amount in minor units, or None with an error added to the field."""
-        try:
-            return parse_amount(self.amount.data or "", currency)
-        except InvalidAmount as exc:
-            self.amount.errors = [*self.amount.errors, str(exc)]
-            return None
 
 
 class ConfirmTransferForm(DebitProof, TransferForm):

@@ -22,21 +22,14 @@ from lumipay.ledger.errors import InsufficientFunds
 from lumipay.ledger.models import WALLET, Account
 from lumipay.ledger.references import new_reference
 from lumipay.money import MAX_MINOR, format_amount
+from lumipay.refusals import INSUFFICIENT_FUNDS, Refused
 from lumipay.transfers.models import Transfer, TransferStatus
 
 NARRATION_MAX = 100
-INSUFFICIENT_FUNDS = "insufficient-funds"
 
 
-class TransferError(Exception):
+class TransferError(Refused):
     """A transfer was refused; `field` names the form field the message belongs to."""
-
-    def __init__(self, field: str | None, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        # A stable name for API clients, e.g. "insufficient-funds"; None for a plain refusal.
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -207,8 +200,6 @@ def send_transfer(
                 ],
                 check=check,
             )
-        except limits.LimitExceeded as exc:
-            raise TransferError(exc.field, exc.message, code=exc.code) from None
         except InsufficientFunds as exc:
             raise TransferError("amount", exc.message, code=INSUFFICIENT_FUNDS) from None
         transfer.created_at = txn.created_at

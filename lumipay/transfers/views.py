@@ -11,7 +11,9 @@ from lumipay.auth import guard
 from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.beneficiaries import service as beneficiaries
 from lumipay.beneficiaries.forms import RemoveBeneficiaryForm, SaveBeneficiaryForm
+from lumipay.forms import show_refusal
 from lumipay.idempotency.service import IdempotencyError
+from lumipay.kyc.limits import LimitExceeded
 from lumipay.money import format_amount, to_major_str
 from lumipay.ratelimit import by_user, configured, limiter
 from lumipay.transfers import service
@@ -64,9 +66,8 @@ def _planned(form: TransferForm, amount: int) -> service.TransferPlan | None:
             amount,
             form.narration.data or "",
         )
-    except service.TransferError as exc:
-        field = getattr(form, exc.field or "amount")
-        field.errors = [*field.errors, exc.message]
+    except (service.TransferError, LimitExceeded) as exc:
+        show_refusal(form, exc, fallback="amount")
         return None
 
 
@@ -164,9 +165,8 @@ def confirm() -> str | Response | tuple[str, int]:
             origin=request_origin(),
             step_up=authorised.fingerprint,
         )
-    except service.TransferError as exc:
-        field = getattr(form, exc.field or "amount")
-        field.errors = [*field.errors, exc.message]
+    except (service.TransferError, LimitExceeded) as exc:
+        show_refusal(form, exc, fallback="amount")
         return _render_new(form, None), 422
     except IdempotencyError as exc:
         flash(exc.message, "error")

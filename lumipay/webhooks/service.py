@@ -27,34 +27,34 @@ from lumipay import jsonsafe, metrics, settings
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
-from lumipay.jobs.queue import job, resolve
-from lumipay.providers import signing
+from lumipay.jobs.queue import job
+from lumipay.providers import moniepoint, signing
+from lumipay.providers.signing import WebhookRejected
 from lumipay.webhooks.models import WebhookEvent
 
 log = logging.getLogger(__name__)
 
 CHANNELS = ("bills", "bank", "cards")
 WINDOW_SECONDS = 300
-# The use case each channel's events go to.
-HANDLERS: dict[str, str] = {
-    "bills": "lumipay.bills.service.apply_webhook",
-    "bank": "lumipay.bank.service.apply_webhook",
-    "cards": "lumipay.cards.service.apply_webhook",
-}
+# The use case each channel's events go to: handler(event_type, data) -> outcome or None.
+# Each domain registers its own (`register_handler`) from its own package, so the inbox
+# imports none of them.
+Handler = Callable[[str, dict[str, Any]], str | None]
+HANDLERS: dict[str, Handler] = {}
 # Answered in the request: handler(event_id, data, first=...) -> the JSON answer, run in the
 # transaction that stores the event (first=True) or, for a repeat, that finds it stored.
-SYNC_HANDLERS: dict[tuple[str, str], str] = {
-    ("cards", "authorization.request"): "lumipay.cards.authorise.answer",
-}
+SyncHandler = Callable[..., dict[str, Any]]
+SYNC_HANDLERS: dict[tuple[str, str], SyncHandler] = {}
 
 
-class WebhookRejected(Exception):
-    """A delivery we refuse; `status` is the HTTP answer, `reason` what the log records."""
+def register_handler(channel: str, handler: Handler) -> None:
+    """The use case a channel's stored events are applied by (in the webhooks job)."""
+    HANDLERS[channel] = handler
 
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+
+def register_sync_handler(channel: str, event_type: str, handler: SyncHandler) -> None:
+    """An event type answered in the HTTP response itself (a card authorisation)."""
+    SYNC_HANDLERS[(channel, event_type)] = handler
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def _store(
 ) -> Accepted:
     """Store a verified delivery once per (channel, event id), with its processing job, or
     answer it in this transaction when its type is answered synchronously (SYNC_HANDLERS)."""
-    sync_path = SYNC_HANDLERS.get((channel, event_type))
+    sync_handler = SYNC_HANDLERS.get((channel, event_type))
 
     def store() -> tuple[bool, dict[str, Any] | None]:
         inserted = db.session.execute(
@@ -169,9 +169,8 @@ def _store(
             .on_conflict_do_nothing(index_elements=["channel", "event_id"])
             .returning(WebhookEvent.id)
         ).scalar()
-        if sync_path is not None:
-            handler: Callable[..., dict[str, Any]] = resolve(sync_path)
-            answer = handler(event_id, data, first=inserted is not None)
+        if sync_handler is not None:
+            answer = sync_handler(event_id, data, first=inserted is not None)
             if inserted is not None:
                 event = db.session.get(WebhookEvent, inserted)
                 assert event is not None
@@ -183,7 +182,7 @@ def _store(
         return True, None
 
     stored, answer = run_in_transaction(store)
-    if not stored and sync_path is None:
+    if not stored and sync_handler is None:
         raise _reject(channel, 400, "replayed", client)
     metrics.webhooks.labels(channel, "accepted" if stored else "repeated").inc()
     log.info(
@@ -206,8 +205,6 @@ def receive_moniepoint(
     Moniepoint signs no timestamp and sends no event id: the event type and the transaction's
     reference identify the delivery, so a replay is refused like ours.
     """
-    from lumipay.providers import moniepoint
-
     secret = settings.providers().moniepoint_client_secret or ""
     if settings.bank().provider_mode != "http" or not secret:
         raise WebhookRejected(404, "unknown channel")
@@ -274,11 +271,10 @@ def process_event(event_pk: int) -> str:
         ).one()
         if event.processed_at is not None:
             return event.outcome or "processed"
-        handler_path = HANDLERS.get(event.channel)
-        if handler_path is None:
+        handler = HANDLERS.get(event.channel)
+        if handler is None:
             event.outcome = "ignored"
         else:
-            handler: Callable[[str, dict[str, Any]], str | None] = resolve(handler_path)
             try:
                 # A savepoint: what the handler wrote before it gave up is undone.
                 with db.session.begin_nested():
@@ -291,3 +287,12 @@ def process_event(event_pk: int) -> str:
         return event.outcome or ""
 
     return run_in_transaction(work)
+
+
+def _receive_from_sandbox(
+    channel: str, raw: bytes, timestamp: str, presented: str
+) -> dict[str, Any]:
+    return receive(channel, raw, timestamp, presented, client="sandbox").body()
+
+
+signing.use_local_inbox(signing.LocalInbox(secret_for, _receive_from_sandbox))

@@ -18,10 +18,11 @@ from lumipay.fx import service as fx
 from lumipay.ledger.models import LedgerTransaction, SealBlock
 from lumipay.ledger.verify import verify_ledger
 from tests.conftest import unique_details
+from tests.integration.helpers.ledger import money_state
 from tests.integration.test_bills import bills_config as bills_config
 from tests.integration.test_bills import buy_airtime
 from tests.integration.test_fx import open_usd, quote_page
-from tests.integration.test_transfers import money_state, send, step_one
+from tests.integration.test_transfers import send, step_one
 
 FROZEN = "Your account is frozen"
 

@@ -17,7 +17,6 @@ from lumipay.api.models import RefreshToken
 from lumipay.bills.models import BillPayment
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
-from lumipay.ledger.verify import verify_ledger
 from lumipay.transfers.models import Transfer
 from tests.conftest import PASSWORD, Browser, set_tier
 from tests.integration.helpers.api import (
@@ -28,7 +27,7 @@ from tests.integration.helpers.api import (
     ngn_wallet_id,
     post_debit,
 )
-from tests.integration.test_transfers import money_state
+from tests.integration.helpers.ledger import assert_ledger_ok, money_state
 from tests.security.conftest import enrol_totp
 
 BONUS = 10_000_000
@@ -43,12 +42,6 @@ def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
     assert doc["status"] == status
     assert doc["title"] and doc["detail"] and doc["instance"] == response.request.path
     return doc  # type: ignore[no-any-return]
-
-
-def assert_ledger_ok() -> None:
-    db.session.expire_all()
-    report = verify_ledger()
-    assert report.ok, report
 
 
 def count(model: Any) -> int:

@@ -29,7 +29,8 @@ from tests.integration.helpers.api import (
     post_debit,
 )
 from tests.integration.helpers.bank import settle
-from tests.integration.test_api import BONUS, assert_ledger_ok, assert_problem, count
+from tests.integration.helpers.ledger import assert_ledger_ok
+from tests.integration.test_api import BONUS, assert_problem, count
 from tests.integration.test_bank_payouts import bank_config, review  # noqa: F401 (autouse)
 
 CHECKOUT, RESERVED = "moniepoint:checkout", "moniepoint:reserved_account"

@@ -14,9 +14,9 @@ from lumipay.bills.models import BillPayment
 from lumipay.transfers.models import Transfer
 from tests.conftest import _database_url
 from tests.integration.helpers.api import api_register, new_key, ngn_wallet_id
+from tests.integration.helpers.ledger import assert_ledger_ok
 from tests.integration.test_api import (  # noqa: F401 (fixture)
     BONUS,
-    assert_ledger_ok,
     assert_problem,
     bills_sandbox,
     count,

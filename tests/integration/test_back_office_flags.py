@@ -18,6 +18,7 @@ from lumipay.extensions import db
 from lumipay.ledger.verify import verify_ledger
 from lumipay.reconciliation import service as reconciliation
 from lumipay.reconciliation.models import ReconciliationRun
+from lumipay.settlements import service as settlements
 from lumipay.webhooks.models import WebhookEvent
 from tests.integration.helpers.bank import (
     BANK_SECRET,
@@ -58,7 +59,7 @@ def test_open_exceptions_of_three_nightly_runs_all_count_until_resolved(
     assert all(per_night), per_night  # every night found something open
     tola = admin("Tola Bello")
     label = "Reconciliation exceptions not yet resolved"
-    assert reconciliation.open_exceptions() == sum(per_night)
+    assert settlements.open_exceptions() == sum(per_night)
     assert attention(tola, label) == sum(per_night)
 
     # Reconciling the last night again finds its exceptions again: they still count once.
@@ -67,7 +68,7 @@ def test_open_exceptions_of_three_nightly_runs_all_count_until_resolved(
         last.provider, last.start_on, last.end_on, requested_by=None, origin=SYSTEM
     )
     assert db.session.get(ReconciliationRun, again).exceptions == last.exceptions
-    assert reconciliation.open_exceptions() == sum(per_night)
+    assert settlements.open_exceptions() == sum(per_night)
 
 
 @pytest.fixture()

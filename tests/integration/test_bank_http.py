@@ -16,12 +16,10 @@ from lumipay.bank import service
 from lumipay.bank.models import TopUp
 from lumipay.extensions import db
 from lumipay.ledger.models import Hold, LedgerTransaction
-from lumipay.ledger.verify import verify_ledger
 from lumipay.providers import bank_provider_named, moniepoint
 from lumipay.providers.bank import ProviderError
 from lumipay.providers.oauth import forget_tokens
-from lumipay.reconciliation.report import SettlementLine
-from tests.conftest import set_tier
+from lumipay.providers.settlement_report import SettlementLine
 from tests.integration.helpers.bank import (
     BANK_SECRET,
     SECRET,
@@ -32,6 +30,7 @@ from tests.integration.helpers.bank import (
     request_payout,
     settle,
     start_topup,
+    tier_two_register,  # noqa: F401 (the `register` here)
     topup,
 )
 from tests.integration.helpers.bank_fakes import (
@@ -41,19 +40,8 @@ from tests.integration.helpers.bank_fakes import (
     FakeUBA,
 )
 from tests.integration.helpers.bills import ServerThread
+from tests.integration.helpers.ledger import assert_ledger_ok
 from tests.integration.test_transfers import balances_on_dashboard
-
-
-@pytest.fixture()
-def register(register):  # type: ignore[no-untyped-def]
-    """Customers here pay out, which starts at Tier 2 (a verified BVN or NIN and ID document)."""
-
-    def make(name: str = "Test Customer", **overrides: str):  # type: ignore[no-untyped-def]
-        customer = register(name, **overrides)
-        set_tier(customer.email, 2)
-        return customer
-
-    return make
 
 
 class Fakes:
@@ -93,12 +81,6 @@ def fakes(app, redis_clean, monkeypatch):  # type: ignore[no-untyped-def]
         monkeypatch.setitem(app.config, "PAYOUT_APPROVAL_THRESHOLD", 10**12)
         yield Fakes(monie, uba, settings)
     forget_tokens()
-
-
-def assert_ledger_ok() -> None:
-    db.session.expire_all()
-    report = verify_ledger()
-    assert report.ok, report
 
 
 def payouts_posted() -> int:

@@ -16,51 +16,26 @@ from lumipay.clock import lagos_day
 from lumipay.extensions import db
 from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger.models import Hold, LedgerTransaction
-from lumipay.ledger.verify import verify_ledger
 from tests.conftest import set_tier, submit_debit
 from tests.integration.helpers.bank import (
-    BANK_SECRET,
-    SECRET,
     payout,
     payout_step_one,
     reference_in,
     request_payout,
     settle,
     system_balance,
+    tier_two_register,  # noqa: F401 (the `register` here)
+    use_sandbox_bank,
 )
+from tests.integration.helpers.ledger import assert_ledger_ok
 from tests.integration.test_transfers import balances_on_dashboard, wallet
 
 HX = {"HX-Request": "true"}
 
 
-@pytest.fixture()
-def register(register):  # type: ignore[no-untyped-def]
-    """Customers here pay out, which starts at Tier 2 (a verified BVN or NIN and ID document)."""
-
-    def make(name: str = "Test Customer", **overrides: str):  # type: ignore[no-untyped-def]
-        customer = register(name, **overrides)
-        set_tier(customer.email, 2)
-        return customer
-
-    return make
-
-
 @pytest.fixture(autouse=True)
 def bank_config(app, redis_clean, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(
-        app.config, "WEBHOOK_SECRETS", {"bills": SECRET, "bank": BANK_SECRET, "cards": ""}
-    )
-    monkeypatch.setitem(app.config, "SANDBOX_DELAY", 0)
-    monkeypatch.setitem(app.config, "BANK_PROVIDER_MODE", "sandbox")
-    monkeypatch.setitem(app.config, "PAYOUT_FEE", 5_000)
-    monkeypatch.setitem(app.config, "PAYOUT_APPROVAL_THRESHOLD", 0)
-    monkeypatch.setitem(app.config, "PAYOUT_REQUERY_BACKOFF", [0])
-
-
-def assert_ledger_ok() -> None:
-    db.session.expire_all()
-    report = verify_ledger()
-    assert report.ok, report
+    use_sandbox_bank(app, monkeypatch, requery_backoff=[0])
 
 
 def review(admin, reference: str, action: str, reason: str = ""):  # type: ignore[no-untyped-def]
@@ -274,7 +249,7 @@ def test_a_hold_that_expired_while_waiting_is_not_paid_from(ctx, register, admin
 def test_sandbox_settlement_report_comes_from_our_records(ctx, register, admin, web):  # type: ignore[no-untyped-def]
     from lumipay.database import utcnow
     from lumipay.providers import bank_provider_named
-    from lumipay.reconciliation.report import SettlementLine
+    from lumipay.providers.settlement_report import SettlementLine
     from tests.integration.helpers.bank import pay_on_sandbox_page, start_topup, topup
 
     ada = register("Ada Obi")

@@ -25,6 +25,7 @@ from lumipay.extensions import db
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import WALLET, Account
 from lumipay.ledger.verify import verify_ledger
+from lumipay.refusals import Refused
 from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.service import TransferError, send_transfer
 from tests.conftest import TABLES, unique_details
@@ -101,7 +102,7 @@ def make_machine(app: Flask) -> type[RuleBasedStateMachine]:
                     idempotency_key=new_idempotency_key(),
                     origin=SYSTEM,
                 )
-            except TransferError:
+            except Refused:
                 assert not should_work
                 return
             assert should_work

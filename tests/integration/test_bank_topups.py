@@ -9,12 +9,9 @@ from sqlalchemy import func, select
 
 from lumipay.bank.models import ReservedAccount, TopUp
 from lumipay.extensions import db
-from lumipay.ledger.verify import verify_ledger
 from lumipay.notifications.models import Notification
 from lumipay.providers import moniepoint
 from tests.integration.helpers.bank import (
-    BANK_SECRET,
-    SECRET,
     WEBHOOK,
     bank_delivery,
     pay_on_sandbox_page,
@@ -23,8 +20,10 @@ from tests.integration.helpers.bank import (
     start_topup,
     system_balance,
     topup,
+    use_sandbox_bank,
 )
 from tests.integration.helpers.bills import wait_for
+from tests.integration.helpers.ledger import assert_ledger_ok
 from tests.integration.test_transfers import balances_on_dashboard
 
 CHECKOUT, RESERVED = "moniepoint:checkout", "moniepoint:reserved_account"
@@ -32,17 +31,7 @@ CHECKOUT, RESERVED = "moniepoint:checkout", "moniepoint:reserved_account"
 
 @pytest.fixture(autouse=True)
 def bank_config(app, redis_clean, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(
-        app.config, "WEBHOOK_SECRETS", {"bills": SECRET, "bank": BANK_SECRET, "cards": ""}
-    )
-    monkeypatch.setitem(app.config, "SANDBOX_DELAY", 0)
-    monkeypatch.setitem(app.config, "BANK_PROVIDER_MODE", "sandbox")
-
-
-def assert_ledger_ok() -> None:
-    db.session.expire_all()
-    report = verify_ledger()
-    assert report.ok, report
+    use_sandbox_bank(app, monkeypatch)
 
 
 def payment_event(

@@ -14,10 +14,10 @@ from lumipay.bills.models import BillPayment
 from lumipay.extensions import db
 from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger.models import Account, Entry, Hold
-from lumipay.ledger.verify import verify_ledger
 from lumipay.notifications.models import Notification
 from tests.conftest import set_tier
 from tests.integration.helpers.bills import SECRET, run_worker, wait_for
+from tests.integration.helpers.ledger import assert_ledger_ok
 from tests.integration.test_transfers import balances_on_dashboard, wallet
 
 BONUS = 10_000_000
@@ -48,12 +48,6 @@ def bill_of(response) -> BillPayment:  # type: ignore[no-untyped-def]
     reference = response.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
     db.session.expire_all()
     return db.session.scalar(select(BillPayment).where(BillPayment.reference == reference))
-
-
-def assert_ledger_ok() -> None:
-    db.session.expire_all()
-    report = verify_ledger()
-    assert report.ok, report
 
 
 def test_airtime_held_at_once_then_captured_by_the_worker(ctx, register):  # type: ignore[no-untyped-def]

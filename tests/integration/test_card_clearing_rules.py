@@ -19,7 +19,8 @@ from lumipay.ledger import service as ledger
 from lumipay.ledger.models import Account, Hold
 from tests.conftest import Browser, set_tier
 from tests.integration.helpers.cards import authorise_at_once, deliver
-from tests.integration.test_cards import active_card, assert_ledger_ok, authorise
+from tests.integration.helpers.ledger import assert_ledger_ok
+from tests.integration.test_cards import active_card, authorise
 from tests.integration.test_cards import cards_config as cards_config
 from tests.integration.test_cards import issuer as issuer
 from tests.integration.test_transfers import balances_on_dashboard, send, wallet

@@ -19,7 +19,6 @@ from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import Account, Hold, LedgerTransaction
-from lumipay.ledger.verify import verify_ledger
 from lumipay.webhooks.models import WebhookEvent
 from tests.conftest import Browser, set_tier
 from tests.integration.helpers.cards import (
@@ -30,6 +29,7 @@ from tests.integration.helpers.cards import (
     deliver,
     new_card,
 )
+from tests.integration.helpers.ledger import assert_ledger_ok
 from tests.integration.test_transfers import balances_on_dashboard, wallet
 
 
@@ -41,12 +41,6 @@ def cards_config(app, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setitem(app.config, "WEBHOOK_SECRETS", secrets)
     monkeypatch.setitem(app.config, "CARDS_PROVIDER", "sandbox")
     monkeypatch.setitem(app.config, "CARDS_CLEARING_TOLERANCE_PERCENT", 20)
-
-
-def assert_ledger_ok() -> None:
-    db.session.expire_all()
-    report = verify_ledger()
-    assert report.ok, report
 
 
 @pytest.fixture()

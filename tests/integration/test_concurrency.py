@@ -19,9 +19,10 @@ from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import InsufficientFunds
 from lumipay.ledger.models import WALLET, Account, Hold
 from lumipay.ledger.verify import verify_ledger
+from lumipay.refusals import Refused
 from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.models import Transfer
-from lumipay.transfers.service import TransferError, send_transfer
+from lumipay.transfers.service import send_transfer
 from tests.conftest import Browser, set_tier, unique_details
 
 THREADS = 8
@@ -58,7 +59,7 @@ def test_random_concurrent_transfers_conserve_money_and_never_overdraw(app: Flas
                         origin=SYSTEM,
                     )
                     result = "sent"
-                except TransferError:
+                except Refused:
                     result = "refused"
                 with lock:
                     outcomes[result] += 1

@@ -19,13 +19,13 @@ from lumipay.accounts.service import wallets_for
 from lumipay.audit.service import SYSTEM
 from lumipay.auth.service import register_customer
 from lumipay.extensions import db
-from lumipay.idempotency.models import IdempotencyRecord
-from lumipay.ledger.models import Account, Entry, LedgerTransaction
+from lumipay.ledger.models import LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
 from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.models import Transfer
 from lumipay.transfers.service import send_transfer
 from tests.conftest import _database_url, unique_details
+from tests.integration.helpers.ledger import money_state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,16 +49,6 @@ def two_customers() -> tuple[tuple[int, int, str], tuple[int, int, str]]:
         user = register_customer(**unique_details(name), origin=SYSTEM)
         people.append((user.id, wallets_for(user.id)[0].id, user.account_number))
     return people[0], people[1]
-
-
-def money_state() -> tuple[int, int, int, list[int]]:
-    db.session.expire_all()
-    return (
-        db.session.scalar(select(func.count(Transfer.id))),
-        db.session.scalar(select(func.count(Entry.id))),
-        db.session.scalar(select(func.count(IdempotencyRecord.id))),
-        list(db.session.scalars(select(Account.balance).order_by(Account.id))),
-    )
 
 
 def test_worker_killed_inside_the_transaction_leaves_nothing_and_retry_completes_once(ctx):

@@ -22,12 +22,13 @@ from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.fx import service as fx
 from lumipay.fx.models import FxQuote, FxRate
-from lumipay.fx.rates import sandbox_rates
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import Account, Entry, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
+from lumipay.providers.sandbox_rates import sandbox_rates
 from tests.conftest import set_tier, unique_details
-from tests.integration.test_transfers import money_state, wallet
+from tests.integration.helpers.ledger import money_state
+from tests.integration.test_transfers import wallet
 
 
 def open_usd(customer: Any) -> None:
@@ -220,8 +221,8 @@ def test_another_customers_quote_cannot_be_confirmed(register, clock, ctx):
 
 
 def test_fx_update_job_stores_history(ctx, clock):
+    from lumipay import schedule  # noqa: F401  (registers fx_update on the schedule)
     from lumipay.fx.jobs import fx_update
-    from lumipay.jobs import cron_config  # noqa: F401  (registers fx_update on the schedule)
 
     fx_update()
     clock.advance(180)
@@ -389,7 +390,7 @@ def test_old_published_rates_are_stale_and_refuse_quotes(ctx, clock, rates_sourc
 def test_rates_are_cached_in_redis(ctx, clock, app):
     if not app.config.get("REDIS_URL"):
         pytest.skip("redis not configured")
-    from lumipay.jobs.queue import redis_connection
+    from lumipay.extensions import redis_connection
 
     fx.update_rates()
     assert redis_connection().get(fx.CACHE_KEY) is not None

@@ -136,11 +136,11 @@ def test_a_rolled_back_transaction_sends_no_job(ctx, redis_clean):  # type: igno
 def test_rq_cron_schedule_enqueues_the_periodic_jobs(ctx, redis_clean):  # type: ignore[no-untyped-def]
     procfile = (ROOT / "Procfile").read_text()
     line = re.search(r"^scheduler: (.+)$", procfile, re.M)
-    assert line and line.group(1).startswith("rq cron lumipay.jobs.cron_config")
+    assert line and line.group(1).startswith("rq cron lumipay.schedule")
     env = worker_env()
     rq = os.path.join(os.path.dirname(sys.executable), "rq")
     scheduler = subprocess.Popen(
-        [rq, "cron", "lumipay.jobs.cron_config", "--url", env["REDIS_URL"]],
+        [rq, "cron", "lumipay.schedule", "--url", env["REDIS_URL"]],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

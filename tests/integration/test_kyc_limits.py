@@ -16,12 +16,14 @@ from lumipay.fx.models import FxQuote
 from lumipay.kyc import limits
 from lumipay.ledger.models import Account, Hold
 from lumipay.ledger.verify import verify_ledger
+from lumipay.refusals import Refused
 from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.models import Transfer
-from lumipay.transfers.service import TransferError, send_transfer
+from lumipay.transfers.service import send_transfer
 from tests.conftest import set_tier, submit_debit
+from tests.integration.helpers.ledger import money_state
 from tests.integration.test_fx import open_usd, quote_page
-from tests.integration.test_transfers import money_state, step_one, wallet
+from tests.integration.test_transfers import step_one, wallet
 
 TIER1_LIFT = (
     "Verify your BVN or NIN and an ID document on the Verification page to move up to Tier 2."
@@ -213,7 +215,7 @@ def test_concurrent_transfers_cannot_both_squeeze_under_the_daily_limit(app, reg
                     origin=SYSTEM,
                 )
                 return "sent"
-            except TransferError as exc:
+            except Refused as exc:
                 assert "Tier 1 daily limit" in exc.message
                 return "refused"
 

@@ -25,7 +25,6 @@ from lumipay.jobs import outbox
 from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import Hold, LedgerTransaction
-from lumipay.ledger.verify import verify_ledger
 from lumipay.providers.bank import Payment, PayoutResult
 from lumipay.providers.bills import BillResult, Outcome
 from lumipay.settlements import service as settlements
@@ -39,6 +38,7 @@ from tests.integration.helpers.bank import (
 )
 from tests.integration.helpers.bills import SECRET
 from tests.integration.helpers.interleave import run_other_at
+from tests.integration.helpers.ledger import assert_ledger_ok
 from tests.integration.test_bills import bill_of, buy_airtime
 
 
@@ -94,12 +94,6 @@ def submits_of(reference: str) -> int:
             cast(OutboxMessage.args, String).contains(reference),
         )
     )
-
-
-def assert_ledger_ok() -> None:
-    db.session.expire_all()
-    report = verify_ledger()
-    assert report.ok, report
 
 
 def awaiting_payout(customer) -> Payout:  # type: ignore[no-untyped-def]

@@ -23,9 +23,10 @@ from lumipay.clock import day_after, day_start, lagos_day
 from lumipay.extensions import db
 from lumipay.ledger.models import Account, DailyFlow, Entry, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
+from lumipay.refusals import Refused
 from lumipay.statements import service as statements
 from lumipay.transfers.forms import new_idempotency_key
-from lumipay.transfers.service import TransferError, send_transfer
+from lumipay.transfers.service import send_transfer
 from tests.conftest import FakeClock, set_tier
 from tests.integration.helpers.bills import wait_for
 from tests.integration.test_transfers import wallet
@@ -69,7 +70,7 @@ def send(app: Flask, sender_id: int, from_wallet: int, to: str, amount: int) -> 
                 idempotency_key=new_idempotency_key(),
                 origin=SYSTEM,
             )
-        except TransferError as exc:
+        except Refused as exc:
             assert "Tier 1 daily limit" in exc.message, exc.message
             return "refused"
         return "sent"

@@ -20,10 +20,10 @@ from lumipay.database import utcnow
 from lumipay.extensions import db
 from lumipay.ledger.verify import verify_ledger
 from lumipay.providers.bank import settlement_status
+from lumipay.providers.settlement_report import OurRecord, SettlementLine
 from lumipay.reconciliation import service
 from lumipay.reconciliation.matching import match
 from lumipay.reconciliation.models import ReconciliationItem, ReconciliationRun
-from lumipay.reconciliation.report import OurRecord, SettlementLine
 from tests.conftest import set_tier
 from tests.integration.helpers.bank import (
     pay_on_sandbox_page,
@@ -259,7 +259,7 @@ def test_cli_reconciles_and_prints_the_summary(ctx, register, app, planted, monk
 
 
 def test_nightly_job_reconciles_yesterday_for_each_provider(ctx, app, monkeypatch):  # type: ignore[no-untyped-def]
-    from lumipay.jobs import cron_config  # noqa: F401  (registers the nightly run)
+    from lumipay import schedule  # noqa: F401  (registers the nightly run)
     from lumipay.reconciliation.jobs import reconcile_providers
 
     monkeypatch.setitem(app.config, "REDIS_URL", None)

@@ -18,9 +18,10 @@ from lumipay.ledger.verify import verify_ledger
 from lumipay.settlements.models import SettlementProposal
 from lumipay.settlements.service import for_transaction as service_for_transaction
 from tests.integration.helpers.bills import run_worker
+from tests.integration.helpers.ledger import money_state
 from tests.integration.test_bills import bills_config as bills_config
 from tests.integration.test_bills import buy_airtime
-from tests.integration.test_transfers import money_state, send, wallet
+from tests.integration.test_transfers import send, wallet
 
 WORKER = {"BILLS_REQUERY_BACKOFF": "600"}
 
@@ -237,6 +238,7 @@ def test_a_reconciliation_exception_is_resolved_from_its_run_page(
     from lumipay.audit.service import SYSTEM
     from lumipay.database import utcnow
     from lumipay.reconciliation import service as reconciliation
+    from lumipay.settlements import service as settlements
 
     monkeypatch.setitem(app.config, "SANDBOX_RECON_DISCREPANCIES", True)
     ada = register("Ada Obi")
@@ -256,12 +258,12 @@ def test_a_reconciliation_exception_is_resolved_from_its_run_page(
     form["reason"] = "Provider's report says delivered"
     form.submit().follow()
     assert proposal().item_id is not None
-    assert reconciliation.open_exceptions() == 2  # this one and the sandbox's phantom line
+    assert settlements.open_exceptions() == 2  # this one and the sandbox's phantom line
     kemi.get("/admin/settlements").forms[f"approve-{proposal().id}-form"].submit()
     assert db.session.get(BillPayment, stuck.id).status == "succeeded"
     assert (
         f"Settlement #{proposal().id}</a> (approved)"
         in tola.get(f"/admin/reconciliation/{run_id}").text
     )
-    assert reconciliation.open_exceptions() == 1
+    assert settlements.open_exceptions() == 1
     assert verify_ledger().ok

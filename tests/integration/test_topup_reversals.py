@@ -25,7 +25,8 @@ from tests.integration.helpers.bank import (
     topup,
     use_sandbox_bank,
 )
-from tests.integration.test_bank_topups import CHECKOUT, assert_ledger_ok, payment_event
+from tests.integration.helpers.ledger import assert_ledger_ok
+from tests.integration.test_bank_topups import CHECKOUT, payment_event
 from tests.integration.test_transfers import balances_on_dashboard, send, wallet
 
 PROVIDER_REF = "MNFY|20261201|TOPUP1"

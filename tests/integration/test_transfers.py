@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func, select
@@ -12,30 +11,16 @@ from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import User
 from lumipay.auth.nuban import make_account_number
 from lumipay.extensions import db
-from lumipay.idempotency.models import IdempotencyRecord
-from lumipay.ledger.models import Account, Entry, LedgerTransaction
+from lumipay.ledger.models import Account, Entry
 from lumipay.transfers.models import Transfer
 from tests.conftest import set_tier, submit_debit
+from tests.integration.helpers.ledger import money_state
 
 HX = {"HX-Request": "true"}
 
 
 def count(model) -> int:  # type: ignore[no-untyped-def]
     return db.session.scalar(select(func.count()).select_from(model))
-
-
-def money_state() -> tuple[Any, ...]:
-    """Everything a transfer could change: row counts and every account's balance and hold."""
-    accounts = db.session.execute(
-        select(Account.id, Account.balance, Account.held).order_by(Account.id)
-    ).all()
-    return (
-        count(Entry),
-        count(LedgerTransaction),
-        count(Transfer),
-        count(IdempotencyRecord),
-        [tuple(row) for row in accounts],
-    )
 
 
 def wallet(customer, currency: str = "NGN") -> Account:  # type: ignore[no-untyped-def]

@@ -46,8 +46,9 @@ from tests.conftest import (
     truncate_tables,
     unique_details,
 )
+from tests.integration.helpers.ledger import money_state
 from tests.integration.test_kyc_documents import JPEG, send_identity
-from tests.integration.test_transfers import money_state, send, step_one
+from tests.integration.test_transfers import send, step_one
 from tests.security.conftest import new_browser
 from tests.security.routes import (
     ADMIN,

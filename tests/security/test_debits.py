@@ -10,8 +10,9 @@ import pyotp
 from lumipay import clock as lagos
 from tests.conftest import set_tier, submit_debit
 from tests.integration.helpers.api import api_register
+from tests.integration.helpers.ledger import money_state
 from tests.integration.test_api import assert_problem, transfer_body
-from tests.integration.test_transfers import money_state, send, step_one
+from tests.integration.test_transfers import send, step_one
 from tests.security.routes import DEBITS, SIGNED_IN
 from tests.security.test_stepup import signed_in_with_totp
 

@@ -16,8 +16,9 @@ from lumipay.auth.models import User
 from lumipay.extensions import db
 from tests.conftest import PASSWORD, PIN, register_via_form, unique_details
 from tests.integration.helpers.api import api_register, ngn_wallet_id
+from tests.integration.helpers.ledger import money_state
 from tests.integration.test_api import assert_problem, transfer_body
-from tests.integration.test_transfers import money_state, step_one
+from tests.integration.test_transfers import step_one
 from tests.security.conftest import code_now, enrol_totp, new_browser
 
 

@@ -6,8 +6,8 @@ import pyotp
 
 from tests.conftest import PASSWORD, Browser, set_tier
 from tests.integration.helpers.api import API, ApiClient, api_register, new_key
+from tests.integration.helpers.ledger import money_state
 from tests.integration.test_api import assert_problem, transfer_body
-from tests.integration.test_transfers import money_state
 from tests.security.conftest import enrol_totp
 
 

@@ -12,7 +12,8 @@ from lumipay.auth.service import create_admin
 from lumipay.extensions import db
 from lumipay.transfers.models import Transfer
 from tests.conftest import PASSWORD, Browser, set_tier, submit_debit
-from tests.integration.test_transfers import money_state, reference_of, send, step_one
+from tests.integration.helpers.ledger import money_state
+from tests.integration.test_transfers import reference_of, send, step_one
 from tests.security.conftest import (
     code_now,
     enrol_totp,

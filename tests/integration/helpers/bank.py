@@ -7,13 +7,14 @@ import time
 import uuid
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from lumipay.bank.models import Payout, TopUp
 from lumipay.extensions import db
 from lumipay.ledger.models import Account, Entry
 from lumipay.providers import signing
-from tests.conftest import submit_debit
+from tests.conftest import set_tier, submit_debit
 from tests.integration.helpers.bills import SECRET, run_worker
 
 BANK_SECRET = "test-bank-webhook-secret-0123456789"
@@ -99,9 +100,15 @@ def system_balance(code: str) -> int:
 __all__ = ["SECRET", "settle"]
 
 
-def use_sandbox_bank(app: Any, monkeypatch: Any, approval_threshold: int = 0) -> None:
+def use_sandbox_bank(
+    app: Any,
+    monkeypatch: Any,
+    approval_threshold: int = 0,
+    requery_backoff: list[int] | None = None,
+) -> None:
     """The bank sandbox answering at once, with known webhook secrets; payouts above
-    `approval_threshold` (minor units) wait for an admin."""
+    `approval_threshold` (minor units) wait for an admin. The one bank configuration of the
+    tests: every module that needs the bank calls this from its own fixture."""
     monkeypatch.setitem(
         app.config, "WEBHOOK_SECRETS", {"bills": SECRET, "bank": BANK_SECRET, "cards": ""}
     )
@@ -109,3 +116,18 @@ def use_sandbox_bank(app: Any, monkeypatch: Any, approval_threshold: int = 0) ->
     monkeypatch.setitem(app.config, "BANK_PROVIDER_MODE", "sandbox")
     monkeypatch.setitem(app.config, "PAYOUT_FEE", 5_000)
     monkeypatch.setitem(app.config, "PAYOUT_APPROVAL_THRESHOLD", approval_threshold)
+    if requery_backoff is not None:
+        monkeypatch.setitem(app.config, "PAYOUT_REQUERY_BACKOFF", requery_backoff)
+
+
+@pytest.fixture(name="register")
+def tier_two_register(register):  # type: ignore[no-untyped-def]
+    """`register` for customers who pay out, which starts at Tier 2 (a verified BVN or NIN
+    and ID document). Import it into a test module to override the plain one there."""
+
+    def make(name: str = "Test Customer", **overrides: str):  # type: ignore[no-untyped-def]
+        customer = register(name, **overrides)
+        set_tier(customer.email, 2)
+        return customer
+
+    return make

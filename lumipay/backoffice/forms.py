@@ -14,6 +14,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from lumipay.accounts.categories import TRANSACTION_STATUSES
+from lumipay.forms import AmountForm, MoneyField
 from lumipay.money import InvalidAmount, parse_amount
 
 
@@ -38,7 +39,7 @@ class CustomerSearchForm(SearchForm):
     )
 
 
-class TransactionSearchForm(DateRangeMixin, SearchForm):
+class TransactionSearchForm(AmountForm, DateRangeMixin, SearchForm):
     reference = SearchField("Reference", validators=[Optional(), Length(max=40)])
     kind = SelectField("Type", coerce=str, validate_choice=False, default="")
     status = SelectField(
@@ -49,13 +50,8 @@ class TransactionSearchForm(DateRangeMixin, SearchForm):
         ],
         default="",
     )
-    amount = StringField("Amount (any entry)", validators=[Optional(), Length(max=24)])
-
-    def amount_minor(self) -> int | None:
-        """The amount filter in minor units (every currency here has two decimals)."""
-        if not self.amount.data:
-            return None
-        return parse_amount(self.amount.data, "NGN")
+    # In minor units (every currency here has two decimals): `amount_minor()` reads it as NGN.
+    amount = MoneyField("Amount (any entry)", validators=[Optional(), Length(max=24)])
 
     def validate_amount(self, field: StringField) -> None:
         if field.data:

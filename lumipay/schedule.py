@@ -1,4 +1,4 @@
-"""The periodic schedule, read by `rq cron lumipay.jobs.cron_config` (the `scheduler` process).
+"""The periodic schedule, read by `rq cron lumipay.schedule` (the `scheduler` process).
 
 The scheduler only enqueues; the jobs run on the workers, inside the app.
 """

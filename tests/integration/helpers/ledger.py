@@ -1,0 +1,40 @@
+"""Ledger checks every money test shares: the ledger proves itself, and "nothing changed"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from lumipay.extensions import db
+from lumipay.idempotency.models import IdempotencyRecord
+from lumipay.ledger.models import Account, Entry, LedgerTransaction
+from lumipay.ledger.verify import verify_ledger
+from lumipay.transfers.models import Transfer
+
+
+def assert_ledger_ok() -> None:
+    """`flask ledger verify`'s checks, on what is committed now."""
+    db.session.expire_all()
+    report = verify_ledger()
+    assert report.ok, report
+
+
+def _count(model: Any) -> int:
+    return int(db.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def money_state() -> tuple[Any, ...]:
+    """Everything a money movement could change: row counts and every account's balance and
+    hold, as committed now (compare before and after a refusal or a crash)."""
+    db.session.expire_all()
+    accounts = db.session.execute(
+        select(Account.id, Account.balance, Account.held).order_by(Account.id)
+    ).all()
+    return (
+        _count(Entry),
+        _count(LedgerTransaction),
+        _count(Transfer),
+        _count(IdempotencyRecord),
+        [tuple(row) for row in accounts],
+    )
