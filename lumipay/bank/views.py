@@ -5,6 +5,7 @@ until credited); /bank/sandbox/checkout/<reference> (sandbox mode only); /bank/p
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -167,6 +168,22 @@ def _checked(form: PayoutForm) -> service.PayoutDetails | None:
         return None
 
 
+def submit_payout(form: Any, details: service.PayoutDetails) -> service.RequestedPayout:
+    """A payout's confirm step, for every form that reaches it (this page's, Send money's):
+    the one debit check, then the hold. Raises DebitRefused (on the form's field), BankError
+    or IdempotencyError for the view to show."""
+    payee = f"{details.bank_code}:{details.account_number}"
+    debit = Debit("payout", "NGN", details.total, payee=payee)
+    authorised = guard.authorise_debit(form, debit, form.idempotency_key.data or "")
+    return service.request_payout(
+        current_user.id,
+        details,
+        idempotency_key=form.idempotency_key.data,
+        origin=request_origin(),
+        step_up=authorised.fingerprint,
+    )
+
+
 @bp.route("/payout", methods=["GET", "POST"])
 @name_enquiry_limit
 @login_required
@@ -180,6 +197,12 @@ def payout() -> Page:
     if details is not None and refusal is not None:
         _error(form, "amount", refusal)
         details = None
+    if details is not None:
+        try:
+            service.preview_payout(current_user.id, details)
+        except service.BankError as exc:
+            _error(form, exc.field, exc.message)
+            details = None
     if details is None:
         form.idempotency_key.data = form.idempotency_key.data or _key()
         return render_template("bank/payout.html", form=form, holder=None), 422
@@ -200,19 +223,9 @@ def payout_confirm() -> Page:
     if details is None:
         return render_template("bank/payout.html", form=form, holder=None), 422
     try:
-        payee = f"{details.bank_code}:{details.account_number}"
-        debit = Debit("payout", "NGN", details.amount + details.fee, payee=payee)
-        authorised = guard.authorise_debit(form, debit, form.idempotency_key.data or "")
+        requested = submit_payout(form, details)
     except DebitRefused:
         return render_template("bank/payout_confirm.html", form=form, details=details), 422
-    try:
-        requested = service.request_payout(
-            current_user.id,
-            details,
-            idempotency_key=form.idempotency_key.data,
-            origin=request_origin(),
-            step_up=authorised.fingerprint,
-        )
     except service.BankError as exc:
         _error(form, exc.field, exc.message)
         return render_template("bank/payout.html", form=form, holder=None), 422

@@ -57,7 +57,7 @@ class LimitsForm(FlaskForm):
         return (values[0], values[1]) if len(values) == 2 else None
 
 
-class NewCardForm(LimitsForm):
+class NewCardForm(DebitProof, LimitsForm):
     wallet_id = SelectField("Wallet the card spends from", coerce=int, validate_choice=False)
     label = StringField(
         "Card name", validators=[DataRequired("Give the card a name."), Length(max=40)]
