@@ -168,13 +168,17 @@ def _checked(form: PayoutForm) -> service.PayoutDetails | None:
         return None
 
 
+def payout_debit(details: service.PayoutDetails) -> Debit:
+    """The debit a payout is, as the one check (lumipay.auth.debits) weighs it."""
+    payee = f"{details.bank_code}:{details.account_number}"
+    return Debit("payout", details.currency, details.total, payee=payee)
+
+
 def submit_payout(form: Any, details: service.PayoutDetails) -> service.RequestedPayout:
     """A payout's confirm step, for every form that reaches it (this page's, Send money's):
     the one debit check, then the hold. Raises DebitRefused (on the form's field), BankError
     or IdempotencyError for the view to show."""
-    payee = f"{details.bank_code}:{details.account_number}"
-    debit = Debit("payout", "NGN", details.total, payee=payee)
-    authorised = guard.authorise_debit(form, debit, form.idempotency_key.data or "")
+    authorised = guard.authorise_debit(form, payout_debit(details), form.idempotency_key.data or "")
     return service.request_payout(
         current_user.id,
         details,
@@ -197,13 +201,13 @@ def payout() -> Page:
     if details is not None and refusal is not None:
         _error(form, "amount", refusal)
         details = None
+    plan = None
     if details is not None:
         try:
-            service.preview_payout(current_user.id, details)
+            plan = service.preview_payout(current_user.id, details)
         except service.BankError as exc:
             _error(form, exc.field, exc.message)
-            details = None
-    if details is None:
+    if details is None or plan is None:
         form.idempotency_key.data = form.idempotency_key.data or _key()
         return render_template("bank/payout.html", form=form, holder=None), 422
     confirm = _payout_form(ConfirmPayoutForm(formdata=None))
@@ -212,7 +216,9 @@ def payout() -> Page:
     confirm.amount.data = to_major_str(details.amount)
     confirm.narration.data = details.narration
     confirm.idempotency_key.data = form.idempotency_key.data or _key()
-    return render_template("bank/payout_confirm.html", form=confirm, details=details)
+    return render_template(
+        "bank/payout_confirm.html", form=confirm, details=details, reviewed=plan.needs_approval
+    )
 
 
 @bp.route("/payout/confirm", methods=["POST"])

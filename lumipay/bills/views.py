@@ -97,10 +97,7 @@ def _step_one(form: BillForm, template: str, plan: Callable[[], service.BillPlan
 
 
 def _confirm_page(form: BillForm, plan: service.BillPlan, status: int = 200) -> Page:
-    if plan.category == "electricity":
-        return render_template("bills/electricity_confirm.html", form=form, plan=plan), status
-    action = url_for(f"bills.{plan.category}_confirm")
-    return render_template("bills/confirm.html", form=form, plan=plan, action=action), status
+    return render_template("bills/confirm.html", form=form, plan=plan), status
 
 
 def _own_phone(form: BillForm) -> BillForm:

@@ -25,7 +25,7 @@ from lumipay.accounts.service import wallet_by_public_id, wallets_for
 from lumipay.auth import guard
 from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.bank import service as bank
-from lumipay.bank.views import submit_payout
+from lumipay.bank.views import payout_debit, submit_payout
 from lumipay.beneficiaries import service as beneficiaries
 from lumipay.beneficiaries.forms import RemoveBeneficiaryForm, SaveBeneficiaryForm
 from lumipay.idempotency.service import IdempotencyError
@@ -153,18 +153,16 @@ def _new_payout(form: TransferForm) -> str | tuple[str, int]:
     return _render_confirm_payout(confirm, plan)
 
 
-def _payout_debit(details: bank.PayoutDetails) -> Debit:
-    payee = f"{details.bank_code}:{details.account_number}"
-    return Debit("payout", "NGN", details.total, payee=payee)
-
-
 def _render_confirm_payout(form: ConfirmTransferForm, plan: bank.PayoutPlan) -> str:
     return render_template(
-        "transfers/confirm_bank.html",
+        "bank/payout_confirm.html",
         form=form,
         details=plan.details,
         reviewed=plan.needs_approval,
-        needs=guard.debit_needs(_payout_debit(plan.details)),
+        needs=guard.debit_needs(payout_debit(plan.details)),
+        action=url_for("transfers.confirm"),
+        form_id="confirm-form",
+        back=url_for("transfers.new"),
     )
 
 

@@ -141,9 +141,7 @@ def test_a_conversion_counts_against_the_daily_limit(register, ctx, clock):
     assert verify_ledger().ok
 
 
-def test_a_conversion_quoted_within_the_limit_is_still_weighed_when_it_posts(
-    register, ctx, clock
-):
+def test_a_conversion_quoted_within_the_limit_is_still_weighed_when_it_posts(register, ctx, clock):
     ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
     open_usd(ada)
     fx.update_rates()
@@ -166,9 +164,7 @@ def test_step_one_says_what_remains_today_and_refuses_past_it(register, ctx):
     refused = step_one(ada, bayo.account_number, "20,000.01")
     assert refused.status_int == 422 and 'id="confirm-form"' not in refused.text
     assert_refused(refused, "you can send ₦20,000.00 more today", before)
-    for path, form_id in (("/bills/airtime", "airtime-form"), ("/bills/data", "data-form"),
-                          ("/bills/electricity", "electricity-form"),
-                          ("/fx/convert", "convert-form")):  # fmt: skip
+    for path in ("/bills/airtime", "/bills/data", "/bills/electricity", "/fx/convert"):
         assert "₦20,000.00</strong> more today" in ada.get(path).text, path
     assert verify_ledger().ok
 
