@@ -77,7 +77,7 @@ def _render(template: str, form: BillForm, status: int = 200) -> tuple[str, int]
         template,
         form=form,
         headroom=limits.headroom(current_user.id),
-        my_number=current_user.phone,
+        my_number=service.local_number(current_user.phone),
     )
     return page, status
 
@@ -102,8 +102,8 @@ def _confirm_page(form: BillForm, plan: service.BillPlan, status: int = 200) -> 
 
 def _own_phone(form: BillForm) -> BillForm:
     """The "my number" shortcut as a plain link (?phone=mine), so it works without JS."""
-    if request.args.get("phone") == "mine" and current_user.phone:
-        form.phone.data = current_user.phone  # type: ignore[attr-defined]
+    if request.args.get("phone") == "mine":
+        form.phone.data = service.local_number(current_user.phone)  # type: ignore[attr-defined]
     return form
 
 
