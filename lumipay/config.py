@@ -327,7 +327,7 @@ def bank_settings(production: bool) -> dict[str, Any]:
         "BANK_PAYOUT_PROVIDER": os.environ.get("BANK_PAYOUT_PROVIDER", "moniepoint").strip(),
         "BANK_NAME_ENQUIRY_PROVIDER": os.environ.get("BANK_NAME_ENQUIRY_PROVIDER", "uba").strip(),
         "PAYOUT_FEE": _int("PAYOUT_FEE", 5_000),
-        "PAYOUT_APPROVAL_THRESHOLD": _int("PAYOUT_APPROVAL_THRESHOLD", 0),
+        "PAYOUT_APPROVAL_THRESHOLD": _int("PAYOUT_APPROVAL_THRESHOLD", 10_000_000),
         "PAYOUT_MIN": _int("PAYOUT_MIN", 10_000),
         "PAYOUT_MAX": _int("PAYOUT_MAX", 500_000_000),
         "PAYOUT_HOLD_DAYS": _int("PAYOUT_HOLD_DAYS", 30),

@@ -436,6 +436,17 @@ def submit_debit(app: Flask, form: Any, **kw: Any) -> Any:
     return response
 
 
+def through_confirm(page: Any, **kw: Any) -> Any:
+    """A debit's step one answered with its confirm step: submit that too, the PIN typed in
+    (and the emailed code when asked), as the customer would. Any other answer is returned."""
+    if page.status_int != 200:
+        return page
+    form = next((f for f in page.forms.values() if (f.id or "").endswith("confirm-form")), None)
+    if form is None:
+        return page
+    return submit_debit(page.test_app.app, form, **kw)
+
+
 def unique_details(name: str = "Test Customer") -> dict[str, str]:
     n = next(_counter)
     return {

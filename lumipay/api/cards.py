@@ -10,8 +10,10 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from lumipay.api import idempotent, ids, schemas
+from lumipay.api.authorise import authorise
 from lumipay.api.problems import Problem, field_problem, refusal_problem
 from lumipay.api.routing import dump, operation
+from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
 from lumipay.cards import service
 from lumipay.cards.mcc import DEFAULT_GROUPS
@@ -67,7 +69,7 @@ def _capped(user: User, currency: str, amount: int) -> int:
 @operation(
     "POST", "/cards/", summary="Create a virtual card on your NGN or USD wallet", tag="cards",
     body=schemas.CardIn, responses={202: schemas.CardOut}, idempotent=True,
-    problems=(401, 409, 422),
+    problems=(401, 403, 409, 422),
 )  # fmt: skip
 def create_card(user: User, body: schemas.CardIn) -> Response:
     """`{wallet_id, currency, limit, type}` (the README's: `type` `single_use` or `multi_use`,
@@ -75,7 +77,7 @@ def create_card(user: User, body: schemas.CardIn) -> Response:
     cap) or with `per_transaction_limit` and `monthly_limit`. The card is recorded as `issuing`
     and the issuer is asked in the background: poll `GET cards/{card_id}` until `status` is
     `active` (then `brand`, `last4`, `expiry` are set) or `failed`. Limits are minor units of
-    the wallet's currency."""
+    the wallet's currency. Once you have a transaction PIN, send it in `X-Transaction-PIN`."""
     key = idempotent.key("cards.create")
     wallet_pk = ids.wallet_pk(user.id, body.wallet_id)
     wallet = db.session.get(Account, wallet_pk) if wallet_pk else None
@@ -96,6 +98,8 @@ def create_card(user: User, body: schemas.CardIn) -> Response:
         return 202, dump(card_out(card))
 
     groups = tuple(body.groups) if body.groups is not None else DEFAULT_GROUPS
+    # A new card can spend the wallet: the PIN authorises it, as every debit (nothing moves yet).
+    authorise(user, Debit("card_issue", wallet.currency if wallet else "NGN", 0), key)
     try:
         reference, replayed = service.create_card(
             user.id,

@@ -575,11 +575,15 @@ def payout_refusal(user_id: int) -> str | None:
     return limits.payout_refusal(user_id)
 
 
-def plan_payout(user_id: int, wallet: Account, details: PayoutDetails) -> PayoutPlan:
+def plan_payout(
+    user_id: int, wallet: Account, details: PayoutDetails, *, preview: bool = False
+) -> PayoutPlan:
     """Every rule a payout must pass, checked inside its transaction with the wallet locked.
 
     Raises BankError naming the rule: Tier 2 and above only, the available balance, then the
     one gate for outgoing money (not frozen, the KYC limits on the amount with its fee).
+    `preview` is step one's reading of the same rules without locks (the form says what is
+    wrong before the confirm step); the confirm step decides under the locks.
     """
     if wallet.user_id != user_id or wallet.currency != details.currency:
         raise BankError("amount", "You need an NGN wallet to pay out.")
@@ -593,12 +597,21 @@ def plan_payout(user_id: int, wallet: Account, details: PayoutDetails) -> Payout
             f"available and this costs {format_amount(details.total)} with the fee.",
             code=INSUFFICIENT_FUNDS,
         )
-    limits.check_outgoing(user_id, wallet.currency, details.total, kind="payout")
+    gate = limits.preview_outgoing if preview else limits.check_outgoing
+    gate(user_id, wallet.currency, details.total, kind="payout")
     return PayoutPlan(
         details,
         needs_approval=details.amount > settings.bank().payout_approval_threshold,
         hold_expires_at=utcnow() + timedelta(days=settings.bank().payout_hold_days),
     )
+
+
+def preview_payout(user_id: int, details: PayoutDetails) -> PayoutPlan:
+    """Step one of a payout: `plan_payout`'s rules on the wallet as it stands, nothing locked."""
+    wallet = _wallet(user_id, details.currency)
+    if wallet is None:
+        raise BankError("amount", "You need an NGN wallet to pay out.")
+    return plan_payout(user_id, wallet, details, preview=True)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ until credited); /bank/sandbox/checkout/<reference> (sandbox mode only); /bank/p
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -165,6 +166,26 @@ def _checked(form: PayoutForm) -> service.PayoutDetails | None:
         return None
 
 
+def payout_debit(details: service.PayoutDetails) -> Debit:
+    """The debit a payout is, as the one check (lumipay.auth.debits) weighs it."""
+    payee = f"{details.bank_code}:{details.account_number}"
+    return Debit("payout", details.currency, details.total, payee=payee)
+
+
+def submit_payout(form: Any, details: service.PayoutDetails) -> service.RequestedPayout:
+    """A payout's confirm step, for every form that reaches it (this page's, Send money's):
+    the one debit check, then the hold. Raises DebitRefused (on the form's field), BankError
+    or IdempotencyError for the view to show."""
+    authorised = guard.authorise_debit(form, payout_debit(details), form.idempotency_key.data or "")
+    return service.request_payout(
+        current_user.id,
+        details,
+        idempotency_key=form.idempotency_key.data,
+        origin=request_origin(),
+        step_up=authorised.fingerprint,
+    )
+
+
 @bp.route("/payout", methods=["GET", "POST"])
 @name_enquiry_limit
 @login_required
@@ -178,7 +199,13 @@ def payout() -> Page:
     if details is not None and refusal is not None:
         field_error(form, "amount", refusal)
         details = None
-    if details is None:
+    plan = None
+    if details is not None:
+        try:
+            plan = service.preview_payout(current_user.id, details)
+        except (service.BankError, LimitExceeded) as exc:
+            show_refusal(form, exc, fallback="amount")
+    if details is None or plan is None:
         form.idempotency_key.data = form.idempotency_key.data or _key()
         return render_template("bank/payout.html", form=form, holder=None), 422
     confirm = _payout_form(ConfirmPayoutForm(formdata=None))
@@ -187,7 +214,9 @@ def payout() -> Page:
     confirm.amount.data = to_major_str(details.amount)
     confirm.narration.data = details.narration
     confirm.idempotency_key.data = form.idempotency_key.data or _key()
-    return render_template("bank/payout_confirm.html", form=confirm, details=details)
+    return render_template(
+        "bank/payout_confirm.html", form=confirm, details=details, reviewed=plan.needs_approval
+    )
 
 
 @bp.route("/payout/confirm", methods=["POST"])
@@ -198,19 +227,9 @@ def payout_confirm() -> Page:
     if details is None:
         return render_template("bank/payout.html", form=form, holder=None), 422
     try:
-        payee = f"{details.bank_code}:{details.account_number}"
-        debit = Debit("payout", "NGN", details.amount + details.fee, payee=payee)
-        authorised = guard.authorise_debit(form, debit, form.idempotency_key.data or "")
+        requested = submit_payout(form, details)
     except DebitRefused:
         return render_template("bank/payout_confirm.html", form=form, details=details), 422
-    try:
-        requested = service.request_payout(
-            current_user.id,
-            details,
-            idempotency_key=form.idempotency_key.data,
-            origin=request_origin(),
-            step_up=authorised.fingerprint,
-        )
     except (service.BankError, LimitExceeded) as exc:
         show_refusal(form, exc, fallback="amount")
         return render_template("bank/payout.html", form=form, holder=None), 422

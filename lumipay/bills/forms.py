@@ -21,7 +21,7 @@ def plan_choices(networks: list[tuple[str, str, list[DataPlan]]]) -> list[Select
     return [
         SelectChoice(
             f"{service_id}:{plan.code}",
-            f"{plan.name} · {format_amount(plan.amount)}",
+            f"{network} · {plan.name} · {format_amount(plan.amount)}",
             optgroup=network,
         )
         for service_id, network, plans in networks

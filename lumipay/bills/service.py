@@ -97,6 +97,14 @@ def _phone(text: str, field: str = "phone") -> str:
     return "0" + e164[4:]
 
 
+def local_number(text: str) -> str | None:
+    """A phone number as the bill forms take it (0803…), or None if it is not a Nigerian mobile."""
+    try:
+        return _phone(text)
+    except BillError:
+        return None
+
+
 def _meter(text: str) -> str:
     number = re.sub(r"[\s-]", "", text or "")
     if not re.fullmatch(r"\d{11,13}", number):

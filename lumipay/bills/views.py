@@ -1,5 +1,8 @@
-"""URLs: /bills, /bills/airtime, /bills/data, /bills/electricity (+ /confirm), /bills/<reference>
-(+ /status, the HTMX partial polled until the bill is final)."""
+"""URLs: /bills, /bills/airtime, /bills/data, /bills/electricity (each + /confirm),
+/bills/<reference> (+ /status, the HTMX partial polled until the bill is final).
+
+Every bill has two steps: step one checks the bill (and the meter's holder), the fee and the
+tier's limits; the confirm step shows the total and asks for the PIN (lumipay.auth.debits)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from lumipay.bills.forms import AirtimeForm, BillForm, DataForm, ElectricityForm
 from lumipay.bills.models import BillPayment
 from lumipay.forms import show_refusal
 from lumipay.idempotency.service import IdempotencyError
+from lumipay.kyc import limits
 from lumipay.kyc.limits import LimitExceeded
 from lumipay.web import request_origin
 
@@ -30,13 +34,9 @@ def _fresh(form: BillForm) -> BillForm:
     return form
 
 
-def _pay(
-    form: BillForm,
-    template: str,
-    plan: Callable[[], service.BillPlan],
-    confirm: str | None = None,
-) -> Page:
-    """Validate, plan, hold: a receipt on success, the form with its errors otherwise."""
+def _pay(form: BillForm, template: str, plan: Callable[[], service.BillPlan]) -> Page:
+    """The confirm step: plan again, authorise, hold; a receipt on success, the confirm step
+    (a refused PIN) or step one (a refused bill) with its errors otherwise."""
     try:
         checked = plan()
         debit = Debit("bill", "NGN", checked.amount + checked.fee)
@@ -49,13 +49,13 @@ def _pay(
             step_up=authorised.fingerprint,
         )
     except DebitRefused:
-        return render_template(confirm or template, form=form, plan=checked), 422
+        return _confirm_page(form, checked, 422)
     except (service.BillError, LimitExceeded) as exc:
         show_refusal(form, exc, fallback="phone")
-        return render_template(template, form=form), 422
+        return _render(template, form, 422)
     except IdempotencyError as exc:
         flash(exc.message, "error")
-        return render_template(template, form=_fresh(form)), exc.status
+        return _render(template, _fresh(form), exc.status)
     if not paid.replayed:
         flash("Payment received. We'll show the result here as soon as the provider answers.")
     return redirect(url_for("bills.detail", reference=paid.reference), code=303)
@@ -67,32 +67,96 @@ def index() -> str:
     return render_template("bills/index.html", bills=service.bills_for(current_user.id))
 
 
+def _render(template: str, form: BillForm, status: int = 200) -> tuple[str, int]:
+    """A bill's step one, with what the customer may still spend today and their own number."""
+    page = render_template(
+        template,
+        form=form,
+        headroom=limits.headroom(current_user.id),
+        my_number=service.local_number(current_user.phone),
+    )
+    return page, status
+
+
+def _step_one(form: BillForm, template: str, plan: Callable[[], service.BillPlan]) -> Page:
+    """Check the bill and weigh its total against the tier's limits; show the confirm step."""
+    try:
+        checked = plan()
+        limits.preview_outgoing(current_user.id, "NGN", checked.total, kind="bill")
+    except service.BillError as exc:
+        show_refusal(form, exc, fallback="phone")
+        return _render(template, form, 422)
+    except LimitExceeded as exc:
+        show_refusal(form, exc, fallback="amount")
+        return _render(template, form, 422)
+    return _confirm_page(form, checked)
+
+
+def _confirm_page(form: BillForm, plan: service.BillPlan, status: int = 200) -> Page:
+    return render_template("bills/confirm.html", form=form, plan=plan), status
+
+
+def _own_phone(form: BillForm) -> BillForm:
+    """The "my number" shortcut as a plain link (?phone=mine), so it works without JS."""
+    if request.args.get("phone") == "mine":
+        form.phone.data = service.local_number(current_user.phone)
+    return form
+
+
 @bp.route("/airtime", methods=["GET", "POST"])
 @login_required
 def airtime() -> Page:
     form = AirtimeForm()
     if request.method == "GET":
-        return render_template("bills/airtime.html", form=_fresh(form))
+        return _render("bills/airtime.html", _own_phone(_fresh(form)))
     amount = form.amount_minor() if form.validate_on_submit() else None
     if amount is None:
-        return render_template("bills/airtime.html", form=form), 422
-    return _pay(
-        form,
-        "bills/airtime.html",
-        lambda: service.plan_airtime(form.network.data, form.phone.data, amount),
-    )
+        return _render("bills/airtime.html", form, 422)
+    return _step_one(form, "bills/airtime.html", _airtime_plan(form, amount))
+
+
+def _airtime_plan(form: AirtimeForm, amount: int) -> Callable[[], service.BillPlan]:
+    return lambda: service.plan_airtime(form.network.data, form.phone.data, amount)
+
+
+@bp.route("/airtime/confirm", methods=["POST"])
+@login_required
+def airtime_confirm() -> Page:
+    form = AirtimeForm()
+    amount = form.amount_minor() if form.validate_on_submit() else None
+    if amount is None:
+        return _render("bills/airtime.html", form, 422)
+    return _pay(form, "bills/airtime.html", _airtime_plan(form, amount))
+
+
+def _data_form() -> DataForm:
+    form = DataForm()
+    form.plan.choices = plan_choices(service.data_plans_by_network())
+    return form
 
 
 @bp.route("/data", methods=["GET", "POST"])
 @login_required
 def data() -> Page:
-    form = DataForm()
-    form.plan.choices = plan_choices(service.data_plans_by_network())
+    form = _data_form()
     if request.method == "GET":
-        return render_template("bills/data.html", form=_fresh(form))
+        return _render("bills/data.html", _own_phone(_fresh(form)))
     if not form.validate_on_submit():
-        return render_template("bills/data.html", form=form), 422
-    return _pay(form, "bills/data.html", lambda: service.plan_data(form.plan.data, form.phone.data))
+        return _render("bills/data.html", form, 422)
+    return _step_one(form, "bills/data.html", _data_plan(form))
+
+
+def _data_plan(form: DataForm) -> Callable[[], service.BillPlan]:
+    return lambda: service.plan_data(form.plan.data, form.phone.data)
+
+
+@bp.route("/data/confirm", methods=["POST"])
+@login_required
+def data_confirm() -> Page:
+    form = _data_form()
+    if not form.validate_on_submit():
+        return _render("bills/data.html", form, 422)
+    return _pay(form, "bills/data.html", _data_plan(form))
 
 
 def _electricity_plan(form: ElectricityForm, amount: int) -> service.BillPlan:
@@ -107,16 +171,11 @@ def electricity() -> Page:
     """Step one: the meter is verified and its customer's name shown before anything is paid."""
     form = ElectricityForm()
     if request.method == "GET":
-        return render_template("bills/electricity.html", form=_fresh(form))
+        return _render("bills/electricity.html", _own_phone(_fresh(form)))
     amount = form.amount_minor() if form.validate_on_submit() else None
     if amount is None:
-        return render_template("bills/electricity.html", form=form), 422
-    try:
-        plan = _electricity_plan(form, amount)
-    except service.BillError as exc:
-        show_refusal(form, exc, fallback="phone")
-        return render_template("bills/electricity.html", form=form), 422
-    return render_template("bills/electricity_confirm.html", form=form, plan=plan)
+        return _render("bills/electricity.html", form, 422)
+    return _step_one(form, "bills/electricity.html", lambda: _electricity_plan(form, amount))
 
 
 @bp.route("/electricity/confirm", methods=["POST"])
@@ -125,13 +184,8 @@ def electricity_confirm() -> Page:
     form = ElectricityForm()
     amount = form.amount_minor() if form.validate_on_submit() else None
     if amount is None:
-        return render_template("bills/electricity.html", form=form), 422
-    return _pay(
-        form,
-        "bills/electricity.html",
-        lambda: _electricity_plan(form, amount),
-        confirm="bills/electricity_confirm.html",
-    )
+        return _render("bills/electricity.html", form, 422)
+    return _pay(form, "bills/electricity.html", lambda: _electricity_plan(form, amount))
 
 
 def _own_bill(reference: str) -> BillPayment:

@@ -53,7 +53,7 @@ class LimitsForm(FlaskForm):
         return None if per_purchase is None or monthly is None else (per_purchase, monthly)
 
 
-class NewCardForm(LimitsForm):
+class NewCardForm(DebitProof, LimitsForm):
     wallet_id = SelectField("Wallet the card spends from", coerce=int, validate_choice=False)
     label = StringField(
         "Card name", validators=[DataRequired("Give the card a name."), Length(max=40)]

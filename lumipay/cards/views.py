@@ -86,6 +86,11 @@ def new() -> Page:
     if amounts is None:
         return render_template("cards/new.html", form=form), 422
     try:
+        # A new card can spend the wallet: the PIN authorises it (nothing moves yet).
+        guard.authorise_debit(form, Debit("card_issue", currency, 0), form.idempotency_key.data)
+    except DebitRefused:
+        return render_template("cards/new.html", form=form), 422
+    try:
         reference, replayed = service.create_card(
             current_user.id,
             form.wallet_id.data,

@@ -14,6 +14,7 @@ from lumipay.database import as_utc
 from lumipay.forms import field_error, show_refusal
 from lumipay.fx import charts, service
 from lumipay.fx.forms import ConfirmQuoteForm, ConvertForm
+from lumipay.kyc import limits
 from lumipay.kyc.limits import LimitExceeded
 from lumipay.money import format_amount, to_major_str
 from lumipay.web import request_origin
@@ -45,7 +46,8 @@ def _with_wallets(form: ConvertForm) -> ConvertForm:
 
 
 def _render_convert(form: ConvertForm, status: int = 200) -> tuple[str, int]:
-    return render_template("fx/convert.html", form=form), status
+    page = render_template("fx/convert.html", form=form, headroom=limits.headroom(current_user.id))
+    return page, status
 
 
 def _quote(form: ConvertForm) -> service.FxQuote | None:
@@ -82,6 +84,14 @@ def convert() -> str | tuple[str, int]:
             form.to_wallet_id.data = wallets[1].id
         return _render_convert(form)
     quote = _quote(form)
+    if quote is not None:
+        try:  # the tier's limits, said before the confirm step (the posting still decides)
+            limits.preview_outgoing(
+                current_user.id, quote.from_currency, quote.debit_amount, kind=service.KIND
+            )
+        except limits.LimitExceeded as exc:
+            form.amount.errors = [*form.amount.errors, exc.message]
+            quote = None
     if quote is None:
         return _render_convert(form, 422)
     confirm_form = ConfirmQuoteForm(formdata=None, quote=quote.reference)

@@ -199,6 +199,20 @@ def check_outgoing(
     holds count it already, so the daily limit weighs only what is new; the per-transaction
     limit weighs the whole `amount`."""
     tier, frozen = _locked_rows([user_id])[user_id]
+    _weigh_outgoing(user_id, tier, frozen, currency, amount, kind, day, reserved)
+
+
+def _weigh_outgoing(
+    user_id: int,
+    tier: int,
+    frozen: bool,
+    currency: str,
+    amount: int,
+    kind: str,
+    day: date | None,
+    reserved: int,
+) -> None:
+    """The rule itself, for the gate (under the customer's lock) and the preview (without)."""
     if frozen:
         raise AccountFrozen()
     limits = tier_limits(tier)
@@ -220,6 +234,44 @@ def check_outgoing(
         )
 
 
+@dataclass(frozen=True)
+class Headroom:
+    """What a customer may still move today (kobo), as step one of a debit shows it."""
+
+    tier: int
+    per_transaction: int
+    daily: int
+    left_today: int
+
+
+def headroom(user_id: int) -> Headroom:
+    """Read-only: the tier's limits and what remains of today's (the Lagos day's) allowance."""
+    tier = db.session.scalar(select(User.kyc_tier).where(User.id == user_id)) or 1
+    limits = tier_limits(tier)
+    left = max(limits.daily - spent_today(user_id), 0)
+    return Headroom(tier, limits.per_transaction, limits.daily, left)
+
+
+def preview_outgoing(
+    user_id: int, currency: str, amount: int, *, kind: str, credit_account_id: int | None = None
+) -> None:
+    """Step one of a debit: the same rules as `check_outgoing` (and `check_incoming` on the
+    account credited, when given), read without locking anything, so a customer hears of a
+    limit before the confirm step. The posting still decides, under its locks."""
+    row = db.session.execute(
+        select(User.kyc_tier, User.frozen_at).where(User.id == user_id)
+    ).first()
+    if row is None:
+        return
+    tier, frozen_at = row
+    _weigh_outgoing(user_id, tier, frozen_at is not None, currency, amount, kind, None, 0)
+    if credit_account_id is not None:
+        wallet = db.session.get(Account, credit_account_id)
+        if wallet is not None and wallet.user_id is not None:
+            owner_tier = db.session.scalar(select(User.kyc_tier).where(User.id == wallet.user_id))
+            _weigh_incoming(wallet, owner_tier or 1, amount, own=wallet.user_id == user_id)
+
+
 def check_incoming(account_id: int, amount: int, *, own: bool = False) -> None:
     """Refuse a credit that would take the wallet's owner past their tier's maximum balance.
 
@@ -230,6 +282,10 @@ def check_incoming(account_id: int, amount: int, *, own: bool = False) -> None:
     if wallet is None or wallet.user_id is None:
         return
     tier = lock_customers([wallet.user_id])[wallet.user_id]
+    _weigh_incoming(wallet, tier, amount, own=own)
+
+
+def _weigh_incoming(wallet: Account, tier: int, amount: int, *, own: bool) -> None:
     limits = tier_limits(tier)
     if limits.max_balance is None:
         return

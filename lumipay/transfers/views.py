@@ -1,23 +1,46 @@
-"""URLs: /transfers/new, /transfers/confirm, /transfers/name-enquiry, /transfers/<reference>."""
+"""URLs: /transfers/new, /transfers/confirm, /transfers/name-enquiry, /transfers/<reference>.
+
+"Send money" is one form for any bank: Lumipay (a transfer, at once) or another bank from the
+payout provider's list (a payout on the bank rail: lumipay.bank, held by lumipay.inflight).
+Both legs ask for the holder's name, weigh the amount against the tier's limits at step one
+(lumipay.kyc.limits, read without locks; the posting decides) and authorise the debit with
+the one check (lumipay.auth.debits) on the confirm step."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from lumipay import settings
 from lumipay.accounts.service import wallet_by_public_id, wallets_for
 from lumipay.auth import guard
 from lumipay.auth.debits import Debit, DebitRefused
+from lumipay.bank import service as bank
+from lumipay.bank.views import payout_debit, submit_payout
 from lumipay.beneficiaries import service as beneficiaries
 from lumipay.beneficiaries.forms import RemoveBeneficiaryForm, SaveBeneficiaryForm
-from lumipay.forms import show_refusal
+from lumipay.forms import field_error, show_refusal
 from lumipay.idempotency.service import IdempotencyError
+from lumipay.kyc import limits
 from lumipay.kyc.limits import LimitExceeded
 from lumipay.money import format_amount, to_major_str
 from lumipay.ratelimit import by_user, configured, limiter
 from lumipay.transfers import service
-from lumipay.transfers.forms import ConfirmTransferForm, TransferForm, new_idempotency_key
+from lumipay.transfers.forms import (
+    LUMIPAY,
+    ConfirmTransferForm,
+    TransferForm,
+    new_idempotency_key,
+)
 from lumipay.web import request_origin
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
@@ -28,6 +51,7 @@ def _with_wallets(form: TransferForm) -> TransferForm:
         (w.id, f"{w.currency} wallet · {format_amount(w.available, w.currency)} available")
         for w in wallets_for(current_user.id)
     ]
+    form.bank_code.choices = [(LUMIPAY, "Lumipay")] + [(b.code, b.name) for b in bank.banks()]
     return form
 
 
@@ -43,7 +67,16 @@ def _render_new(form: TransferForm, recipient: service.Recipient | None) -> str:
         recipient=recipient,
         saved=beneficiaries.beneficiaries_for(current_user.id),
         remove_form=RemoveBeneficiaryForm(),
+        headroom=limits.headroom(current_user.id),
+        payout_refusal=bank.payout_refusal(current_user.id),
+        payout_fee=settings.bank().payout_fee,
     )
+
+
+def _field_error(form: TransferForm, field: str | None, message: str) -> None:
+    # The payout rail names its fields as its own form does; here they are this form's.
+    name = {"account_number": "to_account_number"}.get(field or "amount", field or "amount")
+    field_error(form, name, message, fallback="amount")
 
 
 def _plan(form: TransferForm) -> service.TransferPlan | None:
@@ -53,7 +86,110 @@ def _plan(form: TransferForm) -> service.TransferPlan | None:
     amount = form.amount_minor(_currency_of(form))
     if amount is None:
         return None
-    return _planned(form, amount)
+    plan = _planned(form, amount)
+    if plan is None:
+        return None
+    try:
+        limits.preview_outgoing(
+            current_user.id,
+            plan.currency,
+            plan.amount,
+            kind="transfer",
+            credit_account_id=plan.to_wallet_id,
+        )
+    except LimitExceeded as exc:
+        _field_error(form, exc.field, exc.message)
+        return None
+    return plan
+
+
+def _payout_details(form: TransferForm) -> bank.PayoutDetails | None:
+    """The other-bank leg's checks, as step one and the confirm step make them: the customer's
+    tier, an NGN wallet, the holder's name from the bank, the fee. Errors land on the fields."""
+    if not form.validate_on_submit():
+        return None
+    refusal = bank.payout_refusal(current_user.id)
+    if refusal is not None:
+        _field_error(form, "bank_code", refusal)
+        return None
+    if _currency_of(form) != "NGN":
+        _field_error(
+            form, "from_wallet_id", "Other banks receive naira: send from your NGN wallet."
+        )
+        return None
+    amount = form.amount_minor("NGN")
+    if amount is None:
+        return None
+    try:
+        return bank.check_payout(
+            form.bank_code.data or "",
+            form.to_account_number.data or "",
+            amount,
+            form.narration.data or "",
+        )
+    except (bank.BankError, LimitExceeded) as exc:
+        _field_error(form, exc.field, exc.message)
+        return None
+
+
+def _new_payout(form: TransferForm) -> str | tuple[str, int]:
+    details = _payout_details(form)
+    plan = None
+    if details is not None:
+        try:
+            plan = bank.preview_payout(current_user.id, details)
+        except (bank.BankError, LimitExceeded) as exc:
+            _field_error(form, exc.field, exc.message)
+    if plan is None:
+        if not form.idempotency_key.data:
+            form.idempotency_key.data = new_idempotency_key()
+        return _render_new(form, None), 422
+    confirm = _with_wallets(ConfirmTransferForm(formdata=None))
+    confirm.from_wallet_id.data = form.from_wallet_id.data
+    confirm.bank_code.data = plan.details.bank_code
+    confirm.to_account_number.data = plan.details.account_number
+    confirm.amount.data = to_major_str(plan.details.amount)
+    confirm.narration.data = plan.details.narration
+    confirm.idempotency_key.data = form.idempotency_key.data or new_idempotency_key()
+    return _render_confirm_payout(confirm, plan)
+
+
+def _render_confirm_payout(form: ConfirmTransferForm, plan: bank.PayoutPlan) -> str:
+    return render_template(
+        "bank/payout_confirm.html",
+        form=form,
+        details=plan.details,
+        reviewed=plan.needs_approval,
+        needs=guard.debit_needs(payout_debit(plan.details)),
+        action=url_for("transfers.confirm"),
+        form_id="confirm-form",
+        back=url_for("transfers.new"),
+    )
+
+
+def _confirm_payout(form: ConfirmTransferForm) -> str | Response | tuple[str, int]:
+    details = _payout_details(form)
+    if details is None:
+        return _render_new(form, None), 422
+    try:
+        requested = submit_payout(form, details)
+    except DebitRefused:
+        try:
+            plan = bank.preview_payout(current_user.id, details)
+        except (bank.BankError, LimitExceeded) as exc:
+            _field_error(form, exc.field, exc.message)
+            return _render_new(form, None), 422
+        return _render_confirm_payout(form, plan), 422
+    except (bank.BankError, LimitExceeded) as exc:
+        _field_error(form, exc.field, exc.message)
+        return _render_new(form, None), 422
+    except IdempotencyError as exc:
+        flash(exc.message, "error")
+        form.idempotency_key.data = new_idempotency_key()
+        return _render_new(form, None), exc.status
+    if not requested.replayed:
+        flash("Payout requested. The money is held on your wallet until it is paid.", "success")
+    return redirect(url_for("bank.payout_detail", reference=requested.reference), code=303)
 
 
 def _planned(form: TransferForm, amount: int) -> service.TransferPlan | None:
@@ -98,6 +234,8 @@ def new() -> str | Response | tuple[str, int]:
         if recipient is not None:
             form.to_account_number.data = recipient.account_number
         return _render_new(form, recipient)
+    if form.other_bank:
+        return _new_payout(form)
     plan = _plan(form)
     if plan is None:
         if not form.idempotency_key.data:
@@ -141,6 +279,8 @@ def _refused(form: ConfirmTransferForm, amount: int) -> tuple[str, int]:
 @login_required
 def confirm() -> str | Response | tuple[str, int]:
     form = _with_wallets(ConfirmTransferForm())
+    if form.other_bank:
+        return _confirm_payout(form)
     # No pre-check of the balance here: a resubmit of a form that already went through must
     # reach the idempotency check and get its receipt, even though the money has left.
     amount = form.amount_minor(_currency_of(form)) if form.validate_on_submit() else None
@@ -182,8 +322,19 @@ def confirm() -> str | Response | tuple[str, int]:
 def name_enquiry() -> str:
     """HTMX partial: the masked name behind the account number being typed."""
     number = (request.args.get("to_account_number") or "").strip()
-    recipient = service.name_enquiry(number)
-    return render_template("transfers/_recipient.html", recipient=recipient, number=number)
+    bank_code = (request.args.get("bank_code") or LUMIPAY).strip()
+    if bank_code == LUMIPAY:
+        recipient = service.name_enquiry(number)
+        return render_template("transfers/_recipient.html", recipient=recipient, number=number)
+    holder, error = None, None
+    if len(number) == 10:
+        try:
+            holder = bank.name_enquiry(bank_code, number)
+        except (bank.BankError, LimitExceeded) as exc:
+            error = exc.message
+    return render_template(
+        "transfers/_recipient.html", holder=holder, error=error, number=number, other_bank=True
+    )
 
 
 @bp.route("/<reference>")

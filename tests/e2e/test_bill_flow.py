@@ -48,8 +48,11 @@ def pay_airtime(visit: Any, phone: str, amount: str) -> None:
     page.get_by_label("Network").select_option("mtn")
     page.get_by_label("Phone number").fill(phone)
     page.get_by_label("Amount").fill(amount)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Confirm airtime payment")).to_be_visible()
+    visit.check("airtime-confirm")
     page.get_by_label("Transaction PIN").fill(PIN)
-    page.get_by_role("button", name="Pay", exact=True).click()
+    page.get_by_role("button", name=re.compile(r"^Pay ₦")).click()
     page.wait_for_url(BILL_PAGE)
 
 

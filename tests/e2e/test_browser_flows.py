@@ -17,11 +17,15 @@ from tests.conftest import PASSWORD, PIN, unique_details
 from tests.e2e.conftest import SCREENSHOTS
 
 
-def register_in_browser(visit, name: str) -> str:  # type: ignore[no-untyped-def]
+def register_in_browser(visit, name: str, check=None) -> str:  # type: ignore[no-untyped-def]
     """Open an account through the form, then set the transaction PIN on the page that follows
-    (step two of opening an account); returns the new account number."""
+    (step two of opening an account); returns the new account number. `check` (visit.check
+    unless given) is called with "register" (given a `check`) and "pin" on those pages."""
     page = visit.page
     visit.goto("/auth/register")
+    if check is not None:
+        check("register")
+    check = check or visit.check
     details = unique_details(name)
     page.get_by_label("Full name").fill(details["full_name"])
     page.get_by_label("Email").fill(details["email"])
@@ -34,7 +38,7 @@ def register_in_browser(visit, name: str) -> str:  # type: ignore[no-untyped-def
     welcome = page.locator(".flash-success")
     expect(welcome).to_contain_text(f"Welcome to Lumipay, {name.split()[0]}!")
     welcome_text = welcome.inner_text()
-    visit.check("pin")
+    check("pin")
     page.get_by_label("New transaction PIN").fill(PIN)
     page.get_by_label("Type it again").fill(PIN)
     page.get_by_role("button", name="Set PIN").click()

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.test_bill_flow import balances_in_new_tab
-from tests.e2e.test_browser_flows import register_in_browser
+from tests.e2e.test_browser_flows import confirm_with_pin, register_in_browser
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +30,7 @@ def create_card(visit: Any, label: str, *, single_use: bool, limit: str | None =
     if limit:
         page.get_by_label("Limit per purchase").fill(limit)
     visit.check("new-card")
-    page.get_by_role("button", name="Create card").click()
+    confirm_with_pin(visit, "Create card")  # a new card can spend the wallet: the PIN asks
     expect(page.get_by_role("heading", name=label)).to_be_visible()
     expect(page.get_by_test_id("card-status")).to_have_text("Active")
 

@@ -15,7 +15,7 @@ from lumipay.extensions import db
 from lumipay.jobs.models import OutboxMessage
 from lumipay.ledger.models import Account, Entry, Hold
 from lumipay.notifications.models import Notification
-from tests.conftest import set_tier
+from tests.conftest import set_tier, through_confirm
 from tests.integration.helpers.bills import SECRET, run_worker, wait_for
 from tests.integration.helpers.ledger import assert_ledger_ok
 from tests.integration.test_transfers import balances_on_dashboard, wallet
@@ -41,7 +41,7 @@ def buy_airtime(customer, phone: str, amount: str, network: str = "mtn") -> Any:
     form["network"] = network
     form["phone"] = phone
     form["amount"] = amount
-    return form.submit(expect_errors=True)
+    return through_confirm(form.submit(expect_errors=True))
 
 
 def bill_of(response) -> BillPayment:  # type: ignore[no-untyped-def]
@@ -124,7 +124,7 @@ def test_data_plan_price_comes_from_the_provider(ctx, register):  # type: ignore
     )
     form["plan"] = "mtn-data:mtn-2gb-30d"
     form["phone"] = "08031234567"
-    response = form.submit()
+    response = through_confirm(form.submit())
     assert response.status_int == 303
     bill = bill_of(response)
     assert (bill.amount, bill.variation_code) == (150_000, "mtn-2gb-30d")
@@ -209,8 +209,8 @@ def test_a_resubmitted_form_pays_once(ctx, register):  # type: ignore[no-untyped
     form = ada.get("/bills/airtime").forms["airtime-form"]
     form["phone"] = "08031234567"
     form["amount"] = "1000"
-    first = form.submit()
-    second = form.submit()
+    first = through_confirm(form.submit())
+    second = through_confirm(form.submit())
     assert first.headers["Location"] == second.headers["Location"]
     assert db.session.scalar(select(func.count(BillPayment.id))) == 1
     assert wallet(ada).held == 100_000

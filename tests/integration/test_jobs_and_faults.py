@@ -186,7 +186,7 @@ def test_metrics_count_requests_jobs_webhooks_and_queue_depth(ctx, register, web
     assert 'lumipay_queue_depth{queue="bills"} 1.0' in before.text
     assert 'lumipay_webhooks_total{channel="bills",outcome="unsigned"}' in before.text
     assert re.search(
-        r'lumipay_http_requests_total\{endpoint="bills.airtime",method="POST",status="303"\}',
+        r'lumipay_http_requests_total\{endpoint="bills.airtime_confirm",method="POST",status="303"\}',
         before.text,
     )
     run_worker()

@@ -20,7 +20,7 @@ from lumipay.refusals import Refused
 from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.models import Transfer
 from lumipay.transfers.service import send_transfer
-from tests.conftest import set_tier, submit_debit
+from tests.conftest import set_tier, submit_debit, through_confirm
 from tests.integration.helpers.ledger import money_state
 from tests.integration.test_fx import open_usd, quote_page
 from tests.integration.test_transfers import step_one, wallet
@@ -31,8 +31,11 @@ TIER1_LIFT = (
 
 
 def confirm(customer: Any, to: str, amount: str) -> Any:
-    """Step one and confirm of a transfer; returns the confirm's response (303 or 422)."""
+    """Step one and confirm of a transfer; returns the response that answered: step one's 422
+    when it refused (a limit is said before the confirm step), else the confirm's (303 or 422)."""
     page = step_one(customer, to, amount)
+    if page.status_int == 422:
+        return page
     assert page.status_int == 200, page.text
     return submit_debit(customer.browser.app, page.forms["confirm-form"])
 
@@ -111,7 +114,7 @@ def airtime(customer: Any, amount: str) -> Any:
     form["network"] = "mtn"
     form["phone"] = "0803 123 4567"
     form["amount"] = amount
-    return form.submit(expect_errors=True)
+    return through_confirm(form.submit(expect_errors=True))
 
 
 def test_bills_count_against_the_daily_limit_while_held_and_refuse_over_it(register, ctx):
@@ -132,13 +135,51 @@ def test_a_conversion_counts_against_the_daily_limit(register, ctx, clock):
     ada = register("Ada Obi")
     open_usd(ada)
     fx.update_rates()
-    page = quote_page(ada, "50,000.01")
-    assert page.status_int == 200, page.text
     before = money_state()
-    refused = submit_debit(ada.browser.app, page.forms["quote-confirm-form"])
+    refused = quote_page(ada, "50,000.01")  # said at step one, before the confirm step
     assert_refused(refused, "Tier 1 limit of ₦50,000.00 per transaction", before)
+    assert "You can send <strong>₦50,000.00</strong> more today" in refused.text
     assert db.session.scalar(select(FxQuote.status)) != "converted"
     assert verify_ledger().ok
+
+
+def test_a_conversion_quoted_within_the_limit_is_still_weighed_when_it_posts(register, ctx, clock):
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    open_usd(ada)
+    fx.update_rates()
+    page = quote_page(ada, "30,000")
+    assert page.status_int == 200, page.text  # ₦50,000 left today at step one
+    assert confirm(ada, bayo.account_number, "30,000").status_int == 303
+    before = money_state()
+    refused = submit_debit(ada.browser.app, page.forms["quote-confirm-form"])
+    assert_refused(refused, "you can send ₦20,000.00 more today", before)
+    assert verify_ledger().ok
+
+
+def test_step_one_says_what_remains_today_and_refuses_past_it(register, ctx):
+    ada, bayo = register("Ada Obi"), register("Bayo Adeyemi")
+    page = ada.get("/transfers/new")
+    assert "You can send <strong>₦50,000.00</strong> more today" in page.text
+    assert confirm(ada, bayo.account_number, "30,000").status_int == 303
+    assert "You can send <strong>₦20,000.00</strong> more today" in ada.get("/transfers/new").text
+    before = money_state()
+    refused = step_one(ada, bayo.account_number, "20,000.01")
+    assert refused.status_int == 422 and 'id="confirm-form"' not in refused.text
+    assert_refused(refused, "you can send ₦20,000.00 more today", before)
+    for path in ("/bills/airtime", "/bills/data", "/bills/electricity", "/fx/convert"):
+        assert "₦20,000.00</strong> more today" in ada.get(path).text, path
+    assert verify_ledger().ok
+
+
+def test_a_transfer_past_step_one_is_still_refused_when_it_posts(register, ctx):
+    """Step one reads the limits without locks; the posting decides under them."""
+    ada, bayo, cy = register("Ada Obi"), register("Bayo Adeyemi"), register("Cy Okafor")
+    pending = step_one(ada, bayo.account_number, "30,000")
+    assert pending.status_int == 200
+    assert confirm(ada, cy.account_number, "30,000").status_int == 303
+    before = money_state()
+    refused = submit_debit(ada.browser.app, pending.forms["confirm-form"])
+    assert_refused(refused, "you can send ₦20,000.00 more today", before)
 
 
 def test_foreign_currency_counts_at_its_naira_value(register, ctx, clock):
@@ -154,11 +195,9 @@ def test_foreign_currency_counts_at_its_naira_value(register, ctx, clock):
     # ₦30,000 spent today; ₦20,000 is left, so the dollars (worth about ₦29,700) can't go.
     before = money_state()
     usd = wallet(ada, "USD").id
-    page = step_one(
+    refused = step_one(
         ada, bayo.account_number, f"{dollars // 100}.{dollars % 100:02d}", from_wallet_id=usd
-    )
-    assert page.status_int == 200, page.text
-    refused = page.forms["confirm-form"].submit(expect_errors=True)
+    )  # refused at step one: the limits are said before the confirm step
     assert_refused(refused, "you can send ₦20,000.00 more today", before)
     valued = limits.naira_value("USD", dollars)
     assert 2_000_000 < valued <= 3_000_000

@@ -232,11 +232,12 @@ def test_confirm_refused_when_balance_fell_after_step_one(register, ctx):
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
     cy = register("Cy Okafor")
+    set_tier(ada.email, 3)  # above Tier 1's ₦50,000 a transaction, which step one refuses
     pending = step_one(ada, bayo.account_number, "80,000").forms["confirm-form"]
     send(ada, cy.account_number, "30,000")
     before = money_state()
 
-    page = pending.submit(expect_errors=True)
+    page = submit_debit(ada.browser.app, pending)
     assert page.status_int == 422
     assert "Insufficient available balance: you have ₦70,000.00 available." in page.text
     assert money_state() == before

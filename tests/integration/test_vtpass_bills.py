@@ -15,6 +15,7 @@ from lumipay.bills.models import BILL_KINDS, BillPayment
 from lumipay.extensions import db
 from lumipay.ledger.models import Hold, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
+from tests.conftest import through_confirm
 from tests.integration.helpers.bills import (
     ROOT,
     FakeAggregator,
@@ -197,7 +198,7 @@ def test_data_plans_and_prices_from_service_variations(ctx, register, aggregator
     form = page.forms["data-form"]
     form["plan"] = "mtn-data:mtn-1gb-1000"
     form["phone"] = "08031234567"
-    response = form.submit()
+    response = through_confirm(form.submit())
     settle(aggregator)
     bill = bill_of(response)
     assert (bill.status, bill.amount) == ("succeeded", 100_000)

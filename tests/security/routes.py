@@ -5,9 +5,10 @@ new route is added without a row here, so no page escapes the attacks. Placehold
 and `form_page` are filled from the test world: {reference} (a transfer between Ada and Bayo),
 {beneficiary_id} (Ada's saved recipient), {token} (a password-reset token), {confirm} (the
 confirm step of a transfer, reached by posting step one), {bill} (Ada's airtime bill, failed
-by the sandbox so it also left her a notification), {electricity_confirm} (the confirm step of
-an electricity bill, reached by posting step one), {fx_quote} (a quote page for Ada's NGN to USD
-conversion, reached by posting the convert form), {kyc_submission} (Bayo's BVN and ID document,
+by the sandbox so it also left her a notification), {electricity_confirm}, {airtime_confirm},
+{data_confirm} (the confirm step of each bill kind, reached by posting step one), {fx_quote}
+(a quote page for Ada's NGN to USD conversion, reached by posting the convert form),
+{kyc_submission} (Bayo's BVN and ID document,
 waiting for review), {kyc_address} (the /kyc page of Ada moved to Tier 2, where the
 proof-of-address form is), {card} (Ada's active multi-use card),
 {card_clear} (the test merchant's answer to a purchase with Ada's card, which carries the form
@@ -145,15 +146,24 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/metrics", "/metrics", ("GET",), PUBLIC),
     Route("/bills", "/bills", ("GET",), SIGNED_IN),
+    Route("/bills/airtime", "/bills/airtime", ("GET", "POST"), SIGNED_IN, "/bills/airtime"),
     Route(
-        "/bills/airtime",
-        "/bills/airtime",
-        ("GET", "POST"),
+        "/bills/airtime/confirm",
+        "/bills/airtime/confirm",
+        ("POST",),
         SIGNED_IN,
-        "/bills/airtime",
+        "{airtime_confirm}",
         step_up=True,
     ),
-    Route("/bills/data", "/bills/data", ("GET", "POST"), SIGNED_IN, "/bills/data", step_up=True),
+    Route("/bills/data", "/bills/data", ("GET", "POST"), SIGNED_IN, "/bills/data"),
+    Route(
+        "/bills/data/confirm",
+        "/bills/data/confirm",
+        ("POST",),
+        SIGNED_IN,
+        "{data_confirm}",
+        step_up=True,
+    ),
     Route(
         "/bills/electricity",
         "/bills/electricity",
@@ -246,7 +256,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/notifications", "/notifications", ("GET",), SIGNED_IN),
     Route("/notifications/read", "/notifications/read", ("POST",), SIGNED_IN, "/notifications"),
     Route("/cards", "/cards", ("GET",), SIGNED_IN),
-    Route("/cards/new", "/cards/new", ("GET", "POST"), SIGNED_IN, "/cards/new"),
+    Route("/cards/new", "/cards/new", ("GET", "POST"), SIGNED_IN, "/cards/new", step_up=True),
     Route("/cards/<reference>", "/cards/{card}", ("GET",), SIGNED_IN, owned=True),
     Route(
         "/cards/<reference>/status",
@@ -358,9 +368,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("/api/lumipay/v1/fx/rates", "/api/lumipay/v1/fx/rates", ("GET",), TOKEN),
     Route("/api/lumipay/v1/fx/quotes", "/api/lumipay/v1/fx/quotes", ("POST",), TOKEN),
-    Route("/api/lumipay/v1/fx/convert", "/api/lumipay/v1/fx/convert", ("POST",), TOKEN),
+    Route(
+        "/api/lumipay/v1/fx/convert", "/api/lumipay/v1/fx/convert", ("POST",), TOKEN, step_up=True
+    ),
     Route("/api/lumipay/v1/bank/topup", "/api/lumipay/v1/bank/topup", ("POST",), TOKEN),
-    Route("/api/lumipay/v1/bank/payout", "/api/lumipay/v1/bank/payout", ("POST",), TOKEN),
+    Route(
+        "/api/lumipay/v1/bank/payout", "/api/lumipay/v1/bank/payout", ("POST",), TOKEN, step_up=True
+    ),
     Route(
         "/api/lumipay/v1/bank/topups/<string(maxlength=40):reference>",
         "/api/lumipay/v1/bank/topups/{topup}",
@@ -376,7 +390,7 @@ ROUTES: tuple[Route, ...] = (
         owned=True,
     ),
     Route("/api/lumipay/v1/bank/banks", "/api/lumipay/v1/bank/banks", ("GET",), TOKEN),
-    Route("/api/lumipay/v1/cards/", "/api/lumipay/v1/cards/", ("GET", "POST"), TOKEN),
+    Route("/api/lumipay/v1/cards/", "/api/lumipay/v1/cards/", ("GET", "POST"), TOKEN, step_up=True),
     Route(
         "/api/lumipay/v1/cards/<string(maxlength=40):card_id>",
         "/api/lumipay/v1/cards/{card}",

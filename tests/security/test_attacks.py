@@ -43,6 +43,7 @@ from tests.conftest import (
     register_via_form,
     set_tier,
     signed_in_admin,
+    through_confirm,
     truncate_tables,
     unique_details,
 )
@@ -148,7 +149,9 @@ def build_world(app: Flask, register: Any, names: tuple[str, str, str] | None = 
     world.card = issued_card(ada)
     world.topup = bank_topup(ada)
     set_tier(ada.email, 2)  # payouts need Tier 2; Ada is back on Tier 1 for the /kyc forms
-    world.payout = bank_payout(ada)
+    with pytest.MonkeyPatch.context() as patch:  # the world's payout waits for an admin
+        patch.setitem(app.config, "PAYOUT_APPROVAL_THRESHOLD", 0)
+        world.payout = bank_payout(ada)
     set_tier(ada.email, 1)
     world.sign_in = api_sign_in(app, ada)
     return world
@@ -249,7 +252,9 @@ def failed_bill(customer: Customer) -> str:
     so submitting it (what the worker would do) fails it and notifies the customer."""
     from lumipay.bills import service
 
-    response = bill_form(customer, "/bills/airtime", phone="0803 123 0000").submit()
+    response = through_confirm(
+        bill_form(customer, "/bills/airtime", phone="0803 123 0000").submit()
+    )
     assert response.status_int == 303, response.text
     reference = urlsplit(response.headers["Location"]).path.rsplit("/", 1)[-1]
     service.submit(reference)
@@ -388,9 +393,10 @@ def page_with_form(world: World, route: Route) -> tuple[Any, Any]:
         page = fx_quote_page(world.ada)
     elif source == "{card_clear}":
         page = card_clear_page(world)
-    elif source == "{electricity_confirm}":
-        page = bill_form(world.ada, "/bills/electricity").submit()
-        assert page.status_int == 200 and "electricity-confirm-form" in page.text, page.text
+    elif source in ("{electricity_confirm}", "{airtime_confirm}", "{data_confirm}"):
+        kind = source.strip("{}").removesuffix("_confirm")
+        page = bill_form(world.ada, f"/bills/{kind}").submit()
+        assert page.status_int == 200 and f"{kind}-confirm-form" in page.text, page.text
     else:
         page = browser.get(world.fill(source))
     return browser, form_posting_to(page, world.fill(route.path))
@@ -531,6 +537,8 @@ def test_every_debit_confirm_step_asks_for_the_pin_and_moves_nothing_without_it(
         form = bill_form(world.ada, route.rule)  # every other field valid
     if "password" in form.fields:
         form["password"] = world.ada.password  # card reveal asks for it as well
+    if "label" in form.fields:
+        form["label"] = "Streaming"  # a new card: every other field valid
     assert "pin" in form.fields, route
     before = state()
     browser.pin = None  # the customer leaves it empty

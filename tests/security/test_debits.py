@@ -55,7 +55,8 @@ def test_a_first_payment_to_a_new_account_needs_the_code_with_two_step_on(
 
 def test_the_route_table_marks_every_debit():
     marked = {r.rule for r in DEBITS}
-    for rule in ("/transfers/confirm", "/bills/airtime", "/bank/payout/confirm", "/fx/confirm",
-                 "/cards/<reference>/reveal", "/api/lumipay/v1/transfers/"):  # fmt: skip
+    for rule in ("/transfers/confirm", "/bills/airtime/confirm", "/bills/data/confirm",
+                 "/bank/payout/confirm", "/fx/confirm", "/cards/<reference>/reveal", "/cards/new",
+                 "/api/lumipay/v1/transfers/", "/api/lumipay/v1/cards/"):  # fmt: skip
         assert rule in marked, rule
     assert all(r.access in (SIGNED_IN, "token") for r in DEBITS)

@@ -168,7 +168,9 @@ def test_bill_forms_never_fail_with_a_500(app, register, ctx):
         }
         for path in (
             "/bills/airtime",
+            "/bills/airtime/confirm",
             "/bills/data",
+            "/bills/data/confirm",
             "/bills/electricity",
             "/bills/electricity/confirm",
         ):
