@@ -9,9 +9,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Uuid, text
+from sqlalchemy import BigInteger, DateTime, Uuid, event, text
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.pool import Pool
 
 from lumipay.extensions import db
 
@@ -38,6 +40,36 @@ def public_id_column() -> Any:
 
 # deadlock_detected, serialization_failure, lock_not_available
 RETRYABLE_PGCODES = {"40P01", "40001", "55P03"}
+
+
+# No pool_pre_ping (a round trip before every request's first statement): the pool recycles
+# connections (SQLALCHEMY_ENGINE_OPTIONS' pool_recycle), and a unit of work whose very first
+# statement finds its pooled connection dead (the server restarted, a proxy dropped it) is run
+# again on a new one: nothing of it reached the database. A connection that dies later in the
+# work is not retried here (what ran may be unknown): the customer is asked to try again.
+_FRESH = "lumipay_fresh_checkout"
+
+
+@event.listens_for(Pool, "checkout")
+def _checked_out(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    record.info[_FRESH] = True
+
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _used(conn: Any, *_args: Any) -> None:
+    conn.info.pop(_FRESH, None)
+
+
+@event.listens_for(Engine, "handle_error")
+def _mark_stale(context: ExceptionContext) -> None:
+    conn = context.connection
+    if context.is_disconnect and conn is not None and conn.info.get(_FRESH):
+        context.sqlalchemy_exception.stale_connection = True  # type: ignore[union-attr]
+
+
+def is_stale_connection(exc: BaseException) -> bool:
+    """True when a pooled connection was found dead by the first statement sent on it."""
+    return bool(getattr(exc, "stale_connection", False))
 
 
 def utcnow() -> datetime:
@@ -78,7 +110,7 @@ def run_in_transaction(work: Callable[[], T], *, attempts: int = 5) -> T:
         except BaseException as exc:
             db.session.rollback()
             outbox.forget_pending()
-            if attempt < attempts and is_retryable(exc):
+            if attempt < attempts and (is_retryable(exc) or is_stale_connection(exc)):
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
                 continue
             raise

@@ -82,9 +82,11 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-def _claim(owner_id: int, key: str, scope: str, print_: str, outcome: str | None) -> bool:
-    """Insert the key; False when a committed row already holds it."""
-    inserted = db.session.execute(
+def _claim_insert(
+    owner_id: int, key: str, scope: str, print_: str, outcome: str | None
+) -> postgresql.Insert:
+    """The claim: insert the key unless a committed row already holds it (returns its id)."""
+    return (
         postgresql.insert(IdempotencyRecord)
         .values(
             owner_id=owner_id,
@@ -96,8 +98,47 @@ def _claim(owner_id: int, key: str, scope: str, print_: str, outcome: str | None
         )
         .on_conflict_do_nothing(index_elements=["owner_id", "key"])
         .returning(IdempotencyRecord.id)
-    ).first()
-    return inserted is not None
+    )
+
+
+def _claim(owner_id: int, key: str, scope: str, print_: str, outcome: str | None) -> bool:
+    """Insert the key; False when a committed row already holds it."""
+    return (
+        db.session.execute(_claim_insert(owner_id, key, scope, print_, outcome)).first() is not None
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A page form's key claimed inside the caller's own statement, so the claim and the work
+    travel in one round trip (a transfer: claim, posting, transfer row and audit row). The
+    statement runs its work only when `insert` returned a row; otherwise `replay` gives the
+    first outcome (or refuses), exactly as `run_once` does."""
+
+    owner_id: int
+    key: str
+    scope: str
+    fingerprint: str
+    outcome: str
+
+    def insert(self) -> postgresql.Insert:
+        return _claim_insert(self.owner_id, self.key, self.scope, self.fingerprint, self.outcome)
+
+    def replay(self) -> str:
+        return _replay(self.owner_id, self.key, self.scope, {self.fingerprint})
+
+
+def claim_in_statement(
+    owner_id: int, key: str, scope: str, payload: dict[str, Any], outcome: str
+) -> Claim | None:
+    """A `Claim` for a page form's request, or None when it must go through `run_once` (a
+    repeat that may only replay). Raises IdempotencyError for a malformed key."""
+    if not KEY_PATTERN.match(key or ""):
+        raise IdempotencyError("This form has expired. Please start again.")
+    print_, _ = _prints(payload, None)
+    if not print_:
+        return None
+    return Claim(owner_id, key, scope, print_, outcome)
 
 
 def _record(owner_id: int, key: str) -> IdempotencyRecord | None:

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, exists, insert, literal, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import aliased
 
 from lumipay.audit import service as audit
+from lumipay.audit.models import AuditEvent
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
 from lumipay.auth.names import mask_name
 from lumipay.auth.nuban import is_valid_account_number
+from lumipay.database import run_in_transaction
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
-from lumipay.ledger.errors import InsufficientFunds
+from lumipay.ledger.errors import InsufficientFunds, LimitRefused
 from lumipay.ledger.models import WALLET, Account
 from lumipay.ledger.references import new_reference
 from lumipay.money import MAX_MINOR, format_amount
@@ -74,38 +77,45 @@ def name_enquiry(account_number: str) -> Recipient | None:
 def plan_transfer(
     user_id: int, from_wallet_id: int, to_account_number: str, amount: int, narration: str
 ) -> TransferPlan:
-    """Check a transfer without writing anything; raise TransferError naming the problem."""
-    wallet = db.session.scalar(
-        select(Account).where(
-            Account.id == from_wallet_id, Account.user_id == user_id, Account.kind == WALLET
-        )
+    """Check a transfer without writing anything; raise TransferError naming the problem.
+
+    One statement reads the sender's wallet, the recipient and their wallet in its currency;
+    the refusals come in the same order whatever it found."""
+    number = (to_account_number or "").strip()
+    lookup = re.fullmatch(r"\d{10}", number) is not None and is_valid_account_number(
+        current_app.config["NUBAN_BANK_CODE"], number
     )
-    if wallet is None:
+    recipient_wallet = aliased(Account)
+    found = db.session.execute(
+        select(
+            Account.currency,
+            Account.balance - Account.held,
+            User.id,
+            User.full_name,
+            recipient_wallet.id,
+        )
+        .select_from(Account)
+        .outerjoin(User, (User.account_number == number) & literal(lookup))
+        .outerjoin(
+            recipient_wallet,
+            (recipient_wallet.user_id == User.id)
+            & (recipient_wallet.currency == Account.currency)
+            & (recipient_wallet.kind == WALLET),
+        )
+        .where(Account.id == from_wallet_id, Account.user_id == user_id, Account.kind == WALLET)
+    ).first()
+    if found is None:
         raise TransferError("from_wallet_id", "Choose one of your wallets.")
+    currency, available, recipient_id, recipient_name, to_wallet_id = found
     if type(amount) is not int or amount <= 0 or amount > MAX_MINOR:
         raise TransferError("amount", "Enter an amount greater than zero.")
     clean_narration = re.sub(r"\s+", " ", narration or "").strip()
     if len(clean_narration) > NARRATION_MAX:
         raise TransferError("narration", f"Keep the narration to {NARRATION_MAX} characters.")
-    number = (to_account_number or "").strip()
     if not re.fullmatch(r"\d{10}", number):
         raise TransferError("to_account_number", "Enter the 10-digit account number.")
-    found = None
-    if is_valid_account_number(current_app.config["NUBAN_BANK_CODE"], number):
-        # The recipient and their wallet in this currency, in one round trip.
-        found = db.session.execute(
-            select(User.id, User.full_name, Account.id)
-            .outerjoin(
-                Account,
-                (Account.user_id == User.id)
-                & (Account.currency == wallet.currency)
-                & (Account.kind == WALLET),
-            )
-            .where(User.account_number == number)
-        ).first()
-    if found is None:
+    if recipient_id is None:
         raise TransferError("to_account_number", "No Lumipay account has that number.")
-    recipient_id, recipient_name, to_wallet_id = found
     recipient = Recipient(recipient_id, number, mask_name(recipient_name))
     if recipient_id == user_id:
         raise TransferError(
@@ -114,18 +124,16 @@ def plan_transfer(
     if to_wallet_id is None:
         raise TransferError(
             "to_account_number",
-            f"{recipient.masked_name} has no {wallet.currency} wallet to receive this.",
+            f"{recipient.masked_name} has no {currency} wallet to receive this.",
         )
-    if wallet.available < amount:
+    if available < amount:
         raise TransferError(
             "amount",
             "Insufficient available balance: you have "
-            f"{format_amount(wallet.available, wallet.currency)} available.",
+            f"{format_amount(available, currency)} available.",
             code=INSUFFICIENT_FUNDS,
         )
-    return TransferPlan(
-        wallet.id, wallet.currency, amount, recipient, to_wallet_id, clean_narration
-    )
+    return TransferPlan(from_wallet_id, currency, amount, recipient, to_wallet_id, clean_narration)
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,108 @@ class SentTransfer:
 
     reference: str
     replayed: bool
+
+
+class _NeedsRates(Exception):
+    """The limits were weighed without FX rates and need them: ask again with them."""
+
+
+def _posting_statement(
+    user_id: int,
+    plan: TransferPlan,
+    reference: str,
+    origin: Origin,
+    *,
+    rates: bool,
+    claim: idempotency.Claim | None,
+) -> Select:
+    """One statement for the whole transfer: the key's claim (when given), the posting (which
+    locks the wallets, then the customers, and weighs the KYC limits), the transfer row and its
+    audit row. With a claim that found the key taken, nothing else runs and no row comes back.
+    """
+    call = ledger.posting(
+        "transfer",
+        [
+            ledger.Leg(plan.from_wallet_id, -plan.amount),
+            ledger.Leg(plan.to_wallet_id, plan.amount),
+        ],
+        reference=reference,
+        narration=plan.narration,
+        limits=limits.movement_limits(
+            out=(user_id, plan.currency, plan.amount, 0),
+            incoming=[(plan.to_wallet_id, plan.amount)],
+            rates=rates,
+        ),
+        at=ledger.locked_time([plan.from_wallet_id, plan.to_wallet_id]),
+    )
+    posted = select(call.c.transaction_id, call.c.created_at)
+    if claim is not None:
+        claimed = claim.insert().cte("claim")
+        posted = posted.where(exists(select(claimed.c.id)))
+    posted_cte = posted.cte("posted")
+    transfer = (
+        insert(Transfer)
+        .from_select(
+            [
+                "reference",
+                "sender_id",
+                "recipient_id",
+                "from_account_id",
+                "to_account_id",
+                "currency",
+                "amount",
+                "narration",
+                "status",
+                "transaction_id",
+                "created_at",
+            ],
+            select(
+                literal(reference),
+                literal(user_id),
+                literal(plan.recipient.user_id),
+                literal(plan.from_wallet_id),
+                literal(plan.to_wallet_id),
+                literal(plan.currency),
+                literal(plan.amount),
+                literal(plan.narration),
+                literal("succeeded"),
+                posted_cte.c.transaction_id,
+                posted_cte.c.created_at,
+            ),
+            # public_id from the server default: the statement is the same every call.
+            include_defaults=False,
+        )
+        .returning(Transfer.id)
+        .cte("transfer")
+    )
+    event = audit.row(
+        "transfer",
+        origin,
+        actor_id=user_id,
+        subject=reference,
+        amount=plan.amount,
+        currency=plan.currency,
+        to_account_number=plan.recipient.account_number,
+    )
+    columns = AuditEvent.__table__.c
+    audited = (
+        insert(AuditEvent)
+        .from_select(
+            [*event, "created_at"],
+            select(
+                *(literal(value, columns[name].type) for name, value in event.items()),
+                posted_cte.c.created_at,
+            ),
+            include_defaults=False,
+        )
+        .returning(AuditEvent.id)
+        .cte("audited")
+    )
+    return select(
+        posted_cte.c.transaction_id,
+        select(transfer.c.id).scalar_subquery(),
+        select(audited.c.id).scalar_subquery(),
+    )
 
 
 def send_transfer(
@@ -150,10 +260,13 @@ def send_transfer(
 ) -> SentTransfer:
     """Move money to another customer at once; a repeat of the same key returns the first one.
 
-    The claim of the key, the transfer record, the audit row and the ledger posting commit in
-    one database transaction. The wallets are locked last, so the locks are held only for the
-    KYC limit checks (which need them: see lumipay.kyc.limits), the balance updates, the
-    entries and the commit.
+    The claim of the key, the transfer record, the audit row and the ledger posting commit
+    together. A page form's transfer is two statements: the plan (one read) and one statement
+    carrying the claim, the posting (lumipay.ledger's `ledger_post`), the transfer row and the
+    audit row; on a session with no transaction open each runs on its own (autocommit), so a
+    transfer is two round trips. The JSON API's (whose response is stored with the claim) and a
+    repeat that may only replay go through `idempotency.run_once`, with the same posting
+    statement inside its transaction.
     """
     payload = {
         "from_wallet_id": from_wallet_id,
@@ -164,59 +277,59 @@ def send_transfer(
         "step_up": step_up,
     }
     reference = new_reference()
+    claim = None
+    if replayable is None:
+        claim = idempotency.claim_in_statement(
+            user_id, idempotency_key, "transfer", payload, reference
+        )
 
-    def work() -> None:
+    def post(rates: bool, claim: idempotency.Claim | None) -> bool:
+        """Plan and post; False when the claim found the key already taken."""
         plan = plan_transfer(user_id, from_wallet_id, to_account_number, amount, narration)
-        txn = ledger.begin("transfer", narration=plan.narration, reference=reference)
-        transfer = Transfer(
-            reference=reference,
-            sender_id=user_id,
-            recipient_id=plan.recipient.user_id,
-            from_account_id=plan.from_wallet_id,
-            to_account_id=plan.to_wallet_id,
-            currency=plan.currency,
-            amount=plan.amount,
-            narration=plan.narration,
-            status="succeeded",
-            transaction_id=txn.id,
-            created_at=txn.created_at,
-        )
-        db.session.add(transfer)
-        audit.record(
-            "transfer",
-            origin,
-            actor_id=user_id,
-            subject=reference,
-            amount=plan.amount,
-            currency=plan.currency,
-            to_account_number=plan.recipient.account_number,
-        )
-        db.session.flush()
-
-        def check(day: date) -> None:
-            limits.lock_customers([user_id, plan.recipient.user_id])
-            limits.check_outgoing(user_id, plan.currency, plan.amount, kind="transfer", day=day)
-            limits.check_incoming(plan.to_wallet_id, plan.amount)
-
+        statement = _posting_statement(user_id, plan, reference, origin, rates=rates, claim=claim)
         try:
-            ledger.apply(
-                txn,
-                [
-                    ledger.Leg(plan.from_wallet_id, -plan.amount),
-                    ledger.Leg(plan.to_wallet_id, plan.amount),
-                ],
-                check=check,
-            )
-        except limits.LimitExceeded as exc:
-            raise TransferError(exc.field, exc.message, code=exc.code) from None
-        except InsufficientFunds as exc:
-            raise TransferError("amount", exc.message, code=INSUFFICIENT_FUNDS) from None
-        transfer.created_at = txn.created_at
+            row = db.session.execute(statement).first()
+        except DBAPIError as exc:
+            refused = ledger.posting_error(exc)
+            if isinstance(refused, LimitRefused):
+                if refused.refusal.get("code") == "rates" and not rates:
+                    raise _NeedsRates() from None
+                error = limits.refusal_error(refused.refusal, kind="transfer")
+                raise TransferError(error.field, error.message, code=error.code) from None
+            if isinstance(refused, InsufficientFunds):
+                raise TransferError("amount", refused.message, code=INSUFFICIENT_FUNDS) from None
+            raise
+        return row is not None
 
-    outcome, replayed = idempotency.run_once(
-        user_id, idempotency_key, "transfer", payload, reference, work, replayable=replayable
-    )
-    return SentTransfer(outcome, replayed)
+    def in_one_statement(rates: bool, claim: idempotency.Claim) -> tuple[str, bool]:
+        if not db.session().in_transaction() and current_app.config.get("CLOCK") is None:
+            # Nothing else in this unit of work: each statement is its own transaction (a
+            # test clock is read under wallet locks taken first, so it keeps one transaction).
+            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        if post(rates, claim):
+            return reference, False
+        return claim.replay(), True
+
+    def in_run_once(rates: bool) -> tuple[str, bool]:
+        def work() -> None:
+            post(rates, None)
+
+        return idempotency.run_once(
+            user_id, idempotency_key, "transfer", payload, reference, work, replayable=replayable
+        )
+
+    for rates in (False, True):
+        try:
+            if claim is None:
+                outcome, replayed = in_run_once(rates)
+            else:
+                outcome, replayed = run_in_transaction(
+                    lambda rates=rates, claim=claim: in_one_statement(rates, claim)
+                )
+        except _NeedsRates:
+            continue
+        return SentTransfer(outcome, replayed)
+    raise AssertionError("unreachable: with rates the limits never ask for them")
 
 
 def transfer_for(user_id: int, reference: str) -> Transfer | None:
