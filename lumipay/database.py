@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -65,6 +66,31 @@ def _mark_stale(context: ExceptionContext) -> None:
     conn = context.connection
     if context.is_disconnect and conn is not None and conn.info.get(_FRESH):
         context.sqlalchemy_exception.stale_connection = True  # type: ignore[union-attr]
+
+
+@event.listens_for(Pool, "checkin")
+def _no_autocommit_left(dbapi_connection: Any, _record: Any) -> None:
+    # A connection goes back to the pool transactional, whatever `autocommit` was interrupted.
+    if dbapi_connection is not None and getattr(dbapi_connection, "autocommit", False):
+        dbapi_connection.autocommit = False
+
+
+@contextmanager
+def autocommit() -> Iterator[None]:
+    """Inside, each statement of the session is its own transaction: no BEGIN and no COMMIT
+    round trips, for a unit of work that is one statement (after reads that need no
+    transaction). Only on a session with no transaction open (else it does nothing): it sets
+    psycopg2's own flag, not SQLAlchemy's isolation level, whose reset when the connection
+    goes back to the pool is one more round trip."""
+    if db.session().in_transaction():
+        yield
+        return
+    dbapi_connection = db.session.connection().connection.dbapi_connection
+    dbapi_connection.autocommit = True
+    try:
+        yield
+    finally:
+        dbapi_connection.autocommit = False
 
 
 def is_stale_connection(exc: BaseException) -> bool:

@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql
 
 from lumipay import clock
@@ -82,38 +82,47 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-def _claim_insert(
-    owner_id: int, key: str, scope: str, print_: str, outcome: str | None
-) -> postgresql.Insert:
-    """The claim: insert the key unless a committed row already holds it (returns its id)."""
-    return (
-        postgresql.insert(IdempotencyRecord)
-        .values(
-            owner_id=owner_id,
-            key=key,
-            scope=scope,
-            fingerprint=print_,
-            outcome=outcome,
-            created_at=clock.now(),
-        )
-        .on_conflict_do_nothing(index_elements=["owner_id", "key"])
-        .returning(IdempotencyRecord.id)
+# The claim, built once: insert the key unless a committed row already holds it (returns its id).
+CLAIM = (
+    postgresql.insert(IdempotencyRecord.__table__)
+    .values(
+        owner_id=bindparam("claim_owner_id"),
+        key=bindparam("claim_key"),
+        scope=bindparam("claim_scope"),
+        fingerprint=bindparam("claim_fingerprint"),
+        outcome=bindparam("claim_outcome"),
+        created_at=bindparam("claim_created_at"),
     )
+    .on_conflict_do_nothing(index_elements=["owner_id", "key"])
+    .returning(IdempotencyRecord.__table__.c.id)
+)
+
+
+def _claim_params(
+    owner_id: int, key: str, scope: str, print_: str, outcome: str | None
+) -> dict[str, Any]:
+    return {
+        "claim_owner_id": owner_id,
+        "claim_key": key,
+        "claim_scope": scope,
+        "claim_fingerprint": print_,
+        "claim_outcome": outcome,
+        "claim_created_at": clock.now(),
+    }
 
 
 def _claim(owner_id: int, key: str, scope: str, print_: str, outcome: str | None) -> bool:
     """Insert the key; False when a committed row already holds it."""
-    return (
-        db.session.execute(_claim_insert(owner_id, key, scope, print_, outcome)).first() is not None
-    )
+    params = _claim_params(owner_id, key, scope, print_, outcome)
+    return db.session.execute(CLAIM, params).first() is not None
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A page form's key claimed inside the caller's own statement, so the claim and the work
-    travel in one round trip (a transfer: claim, posting, transfer row and audit row). The
-    statement runs its work only when `insert` returned a row; otherwise `replay` gives the
-    first outcome (or refuses), exactly as `run_once` does."""
+    """A page form's key claimed inside the caller's own statement (`CLAIM` as a CTE, with
+    `params`), so the claim and the work travel in one round trip (a transfer: claim, posting,
+    transfer row and audit row). The statement runs its work only when the claim returned a
+    row; otherwise `replay` gives the first outcome (or refuses), exactly as `run_once` does."""
 
     owner_id: int
     key: str
@@ -121,8 +130,8 @@ class Claim:
     fingerprint: str
     outcome: str
 
-    def insert(self) -> postgresql.Insert:
-        return _claim_insert(self.owner_id, self.key, self.scope, self.fingerprint, self.outcome)
+    def params(self) -> dict[str, Any]:
+        return _claim_params(self.owner_id, self.key, self.scope, self.fingerprint, self.outcome)
 
     def replay(self) -> str:
         return _replay(self.owner_id, self.key, self.scope, {self.fingerprint})

@@ -22,7 +22,6 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.sql.selectable import TableValuedAlias
 
 from lumipay import clock
 from lumipay.database import UTCDateTime, as_utc, utcnow
@@ -183,7 +182,26 @@ def _checked_legs(legs: Sequence[Leg]) -> tuple[list[int], list[int]]:
     return [leg.account_id for leg in legs], [leg.amount for leg in legs]
 
 
-def posting(
+# The call of `ledger_post` with named parameters, built once: every posting runs the same
+# compiled statement (SQLAlchemy's cache), only the parameters change (`posting_params`).
+POSTING_CALL = func.ledger_post(
+    bindparam("post_kind", type_=String),
+    bindparam("post_reference", type_=String),
+    bindparam("post_narration", type_=String),
+    cast(bindparam("post_parent_id", type_=BigInteger), BigInteger),
+    cast(bindparam("post_accounts", type_=ARRAY(BigInteger)), ARRAY(BigInteger)),
+    cast(bindparam("post_amounts", type_=ARRAY(BigInteger)), ARRAY(BigInteger)),
+    cast(bindparam("post_limits", type_=JSONB(none_as_null=True)), JSONB),
+    cast(bindparam("post_at", type_=UTCDateTime), UTCDateTime),
+    cast(bindparam("post_transaction_id", type_=BigInteger), BigInteger),
+).table_valued(column("transaction_id", BigInteger), column("created_at", UTCDateTime))
+"""`ledger_post(...)` as a table (transaction_id, created_at), for a caller that puts the
+posting in a larger statement (a transfer writes its row and audit event in the same one)."""
+
+_POST = select(POSTING_CALL.c.transaction_id, POSTING_CALL.c.created_at)
+
+
+def posting_params(
     kind: str,
     legs: Sequence[Leg],
     *,
@@ -193,25 +211,24 @@ def posting(
     limits: Limits | None = None,
     at: datetime | None = None,
     transaction_id: int | None = None,
-) -> TableValuedAlias:
-    """The call of `ledger_post` for `legs`, as a table (transaction_id, created_at) a caller
-    may put in a larger statement (a transfer writes its row and audit event in the same one).
+) -> dict[str, Any]:
+    """The parameters of `POSTING_CALL` for `legs`.
 
     `at` None: the posting's time is taken by the function once its wallets are locked.
     Raises UnbalancedTransaction at once for a malformed leg; the function raises the rest
     (see `posting_error`)."""
     accounts, amounts = _checked_legs(legs)
-    return func.ledger_post(
-        bindparam(None, kind, String),
-        bindparam(None, reference, String),
-        bindparam(None, narration[:140], String),
-        cast(bindparam(None, parent_id, BigInteger), BigInteger),
-        cast(bindparam(None, accounts, ARRAY(BigInteger)), ARRAY(BigInteger)),
-        cast(bindparam(None, amounts, ARRAY(BigInteger)), ARRAY(BigInteger)),
-        cast(bindparam(None, limits, JSONB(none_as_null=True)), JSONB),
-        cast(bindparam(None, at, UTCDateTime), UTCDateTime),
-        cast(bindparam(None, transaction_id, BigInteger), BigInteger),
-    ).table_valued(column("transaction_id", BigInteger), column("created_at", UTCDateTime))
+    return {
+        "post_kind": kind,
+        "post_reference": reference,
+        "post_narration": narration[:140],
+        "post_parent_id": parent_id,
+        "post_accounts": accounts,
+        "post_amounts": amounts,
+        "post_limits": limits,
+        "post_at": at,
+        "post_transaction_id": transaction_id,
+    }
 
 
 def forget_balances(account_ids: Iterable[int]) -> None:
@@ -236,9 +253,9 @@ def locked_time(ids: Iterable[int], check: PostingCheck | None = None) -> dateti
     return at
 
 
-def _run_posting(call: TableValuedAlias) -> tuple[int, datetime]:
+def _run_posting(params: dict[str, Any]) -> tuple[int, datetime]:
     try:
-        row = db.session.execute(select(call.c.transaction_id, call.c.created_at)).one()
+        row = db.session.execute(_POST, params).one()
     except DBAPIError as exc:
         refused = posting_error(exc)
         if refused is None:
@@ -268,7 +285,7 @@ def apply(
     """
     at = locked_time([leg.account_id for leg in legs], check)
     _, created_at = _run_posting(
-        posting(
+        posting_params(
             txn.kind,
             legs,
             reference=txn.reference,
@@ -298,7 +315,7 @@ def post(
     narration = narration[:140]
     at = locked_time([leg.account_id for leg in legs], check)
     txn_id, created_at = _run_posting(
-        posting(
+        posting_params(
             kind,
             legs,
             reference=reference,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, exists, insert, literal, select
+from sqlalchemy import Boolean, Select, bindparam, exists, insert, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import aliased
 
 from lumipay.audit import service as audit
 from lumipay.audit.models import AuditEvent
@@ -16,7 +18,7 @@ from lumipay.audit.service import Origin
 from lumipay.auth.models import User
 from lumipay.auth.names import mask_name
 from lumipay.auth.nuban import is_valid_account_number
-from lumipay.database import run_in_transaction
+from lumipay.database import autocommit, run_in_transaction
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.kyc import limits
@@ -85,24 +87,8 @@ def plan_transfer(
     lookup = re.fullmatch(r"\d{10}", number) is not None and is_valid_account_number(
         current_app.config["NUBAN_BANK_CODE"], number
     )
-    recipient_wallet = aliased(Account)
     found = db.session.execute(
-        select(
-            Account.currency,
-            Account.balance - Account.held,
-            User.id,
-            User.full_name,
-            recipient_wallet.id,
-        )
-        .select_from(Account)
-        .outerjoin(User, (User.account_number == number) & literal(lookup))
-        .outerjoin(
-            recipient_wallet,
-            (recipient_wallet.user_id == User.id)
-            & (recipient_wallet.currency == Account.currency)
-            & (recipient_wallet.kind == WALLET),
-        )
-        .where(Account.id == from_wallet_id, Account.user_id == user_id, Account.kind == WALLET)
+        _PLAN, {"number": number, "lookup": lookup, "wallet_id": from_wallet_id, "user_id": user_id}
     ).first()
     if found is None:
         raise TransferError("from_wallet_id", "Choose one of your wallets.")
@@ -148,7 +134,103 @@ class _NeedsRates(Exception):
     """The limits were weighed without FX rates and need them: ask again with them."""
 
 
-def _posting_statement(
+_accounts, _users = Account.__table__, User.__table__
+_recipient_wallet = _accounts.alias("recipient_wallet")
+# The plan's one read, built once: the sender's wallet, the recipient and their wallet in its
+# currency (the recipient is looked up only when the number is a valid NUBAN: `lookup`).
+_PLAN = (
+    select(
+        _accounts.c.currency,
+        _accounts.c.balance - _accounts.c.held,
+        _users.c.id,
+        _users.c.full_name,
+        _recipient_wallet.c.id,
+    )
+    .select_from(
+        _accounts.outerjoin(
+            _users,
+            (_users.c.account_number == bindparam("number")) & bindparam("lookup", type_=Boolean),
+        ).outerjoin(
+            _recipient_wallet,
+            (_recipient_wallet.c.user_id == _users.c.id)
+            & (_recipient_wallet.c.currency == _accounts.c.currency)
+            & (_recipient_wallet.c.kind == WALLET),
+        )
+    )
+    .where(
+        _accounts.c.id == bindparam("wallet_id"),
+        _accounts.c.user_id == bindparam("user_id"),
+        _accounts.c.kind == WALLET,
+    )
+)
+
+_TRANSFER_COLUMNS = (
+    "reference",
+    "sender_id",
+    "recipient_id",
+    "from_account_id",
+    "to_account_id",
+    "currency",
+    "amount",
+    "narration",
+    "status",
+)
+_AUDIT_COLUMNS = ("actor_id", "action", "subject", "details", "ip", "user_agent")
+
+
+@functools.cache
+def _posting_statement(claimed: bool) -> Select:
+    """One statement for the whole transfer, built once: the key's claim (when `claimed`), the
+    posting (which locks the wallets, then the customers, and weighs the KYC limits), the
+    transfer row and its audit row. With a claim that found the key taken, nothing else runs
+    and no row comes back."""
+    call = ledger.POSTING_CALL
+    posted = select(call.c.transaction_id, call.c.created_at)
+    if claimed:
+        claim = idempotency.CLAIM.cte("claim")
+        posted = posted.where(exists(select(claim.c.id)))
+    posted_cte = posted.cte("posted")
+    transfers = Transfer.__table__
+    transfer = (
+        insert(transfers)
+        .from_select(
+            [*_TRANSFER_COLUMNS, "transaction_id", "created_at"],
+            select(
+                *(
+                    bindparam(f"t_{name}", type_=transfers.c[name].type)
+                    for name in _TRANSFER_COLUMNS
+                ),
+                posted_cte.c.transaction_id,
+                posted_cte.c.created_at,
+            ),
+            # public_id from the server default: the statement is the same every call.
+            include_defaults=False,
+        )
+        .returning(transfers.c.id)
+        .cte("transfer")
+    )
+    events = AuditEvent.__table__
+    audited = (
+        insert(events)
+        .from_select(
+            [*_AUDIT_COLUMNS, "created_at"],
+            select(
+                *(bindparam(f"a_{name}", type_=events.c[name].type) for name in _AUDIT_COLUMNS),
+                posted_cte.c.created_at,
+            ),
+            include_defaults=False,
+        )
+        .returning(events.c.id)
+        .cte("audited")
+    )
+    return select(
+        posted_cte.c.transaction_id,
+        select(transfer.c.id).scalar_subquery(),
+        select(audited.c.id).scalar_subquery(),
+    )
+
+
+def _posting_params(
     user_id: int,
     plan: TransferPlan,
     reference: str,
@@ -156,12 +238,8 @@ def _posting_statement(
     *,
     rates: bool,
     claim: idempotency.Claim | None,
-) -> Select:
-    """One statement for the whole transfer: the key's claim (when given), the posting (which
-    locks the wallets, then the customers, and weighs the KYC limits), the transfer row and its
-    audit row. With a claim that found the key taken, nothing else runs and no row comes back.
-    """
-    call = ledger.posting(
+) -> dict[str, Any]:
+    params = ledger.posting_params(
         "transfer",
         [
             ledger.Leg(plan.from_wallet_id, -plan.amount),
@@ -176,46 +254,18 @@ def _posting_statement(
         ),
         at=ledger.locked_time([plan.from_wallet_id, plan.to_wallet_id]),
     )
-    posted = select(call.c.transaction_id, call.c.created_at)
-    if claim is not None:
-        claimed = claim.insert().cte("claim")
-        posted = posted.where(exists(select(claimed.c.id)))
-    posted_cte = posted.cte("posted")
-    transfer = (
-        insert(Transfer)
-        .from_select(
-            [
-                "reference",
-                "sender_id",
-                "recipient_id",
-                "from_account_id",
-                "to_account_id",
-                "currency",
-                "amount",
-                "narration",
-                "status",
-                "transaction_id",
-                "created_at",
-            ],
-            select(
-                literal(reference),
-                literal(user_id),
-                literal(plan.recipient.user_id),
-                literal(plan.from_wallet_id),
-                literal(plan.to_wallet_id),
-                literal(plan.currency),
-                literal(plan.amount),
-                literal(plan.narration),
-                literal("succeeded"),
-                posted_cte.c.transaction_id,
-                posted_cte.c.created_at,
-            ),
-            # public_id from the server default: the statement is the same every call.
-            include_defaults=False,
-        )
-        .returning(Transfer.id)
-        .cte("transfer")
-    )
+    transfer = {
+        "reference": reference,
+        "sender_id": user_id,
+        "recipient_id": plan.recipient.user_id,
+        "from_account_id": plan.from_wallet_id,
+        "to_account_id": plan.to_wallet_id,
+        "currency": plan.currency,
+        "amount": plan.amount,
+        "narration": plan.narration,
+        "status": "succeeded",
+    }
+    params.update({f"t_{name}": value for name, value in transfer.items()})
     event = audit.row(
         "transfer",
         origin,
@@ -225,25 +275,10 @@ def _posting_statement(
         currency=plan.currency,
         to_account_number=plan.recipient.account_number,
     )
-    columns = AuditEvent.__table__.c
-    audited = (
-        insert(AuditEvent)
-        .from_select(
-            [*event, "created_at"],
-            select(
-                *(literal(value, columns[name].type) for name, value in event.items()),
-                posted_cte.c.created_at,
-            ),
-            include_defaults=False,
-        )
-        .returning(AuditEvent.id)
-        .cte("audited")
-    )
-    return select(
-        posted_cte.c.transaction_id,
-        select(transfer.c.id).scalar_subquery(),
-        select(audited.c.id).scalar_subquery(),
-    )
+    params.update({f"a_{name}": value for name, value in event.items()})
+    if claim is not None:
+        params.update(claim.params())
+    return params
 
 
 def send_transfer(
@@ -286,9 +321,9 @@ def send_transfer(
     def post(rates: bool, claim: idempotency.Claim | None) -> bool:
         """Plan and post; False when the claim found the key already taken."""
         plan = plan_transfer(user_id, from_wallet_id, to_account_number, amount, narration)
-        statement = _posting_statement(user_id, plan, reference, origin, rates=rates, claim=claim)
+        params = _posting_params(user_id, plan, reference, origin, rates=rates, claim=claim)
         try:
-            row = db.session.execute(statement).first()
+            row = db.session.execute(_posting_statement(claim is not None), params).first()
         except DBAPIError as exc:
             refused = ledger.posting_error(exc)
             if isinstance(refused, LimitRefused):
@@ -302,11 +337,10 @@ def send_transfer(
         return row is not None
 
     def in_one_statement(rates: bool, claim: idempotency.Claim) -> tuple[str, bool]:
-        if not db.session().in_transaction() and current_app.config.get("CLOCK") is None:
-            # Nothing else in this unit of work: each statement is its own transaction (a
-            # test clock is read under wallet locks taken first, so it keeps one transaction).
-            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        if post(rates, claim):
+        # A test clock is read under wallet locks taken first, so it keeps one transaction.
+        with autocommit() if current_app.config.get("CLOCK") is None else nullcontext():
+            claimed = post(rates, claim)
+        if claimed:
             return reference, False
         return claim.replay(), True
 
