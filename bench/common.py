@@ -29,6 +29,8 @@ SECRET_KEY = "bench-secret-key-that-is-long-enough-0123456789abcdef"  # noqa: S1
 # One password for every benchmark customer; passes the app's password rules.
 PASSWORD = "violet-otter-staple-42"  # noqa: S105 - local only
 USER_AGENT = "lumipay-bench"
+# The browser clients' transaction PIN (every page debit asks for it since issue 19).
+PIN = "2580"
 
 
 def database_url(name: str, *, driver: str = "postgresql+psycopg2") -> str:

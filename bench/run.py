@@ -504,11 +504,12 @@ def registration_phase(run: Run, app: Any) -> dict[str, Any]:
 
 
 def http_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
-    from bench.http_load import run_http_load, start_gunicorn, stop_gunicorn
+    from bench.http_load import run_http_load, set_pins, start_gunicorn, stop_gunicorn
 
     clients = customers[1 : 1 + run.sizes.http_clients]
     logins = [(c.email, c.account_number) for c in clients]
     recipients = [c.account_number for c in customers[1 + run.sizes.http_clients :]]
+    set_pins(app, [c.user_id for c in clients])
     log_path = os.path.join(tempfile.gettempdir(), "lumipay-bench-gunicorn.log")
     server = start_gunicorn(log_path)
     try:

@@ -31,6 +31,17 @@ RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 """
 
+VALUED = r"""
+CREATE OR REPLACE FUNCTION ledger_valued(p_currencies text[], p_amounts numeric[], p_rates jsonb)
+RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    -- The kobo value of amounts in several currencies; NULL when a needed rate is not given.
+    SELECT CASE WHEN bool_or(v IS NULL) THEN NULL ELSE coalesce(sum(v), 0)::bigint END
+    FROM (
+        SELECT ledger_naira_value(c, a, p_rates) AS v FROM unnest(p_currencies, p_amounts) x (c, a)
+    ) valued
+$$;
+"""
+
 LIMITS_REFUSAL = r"""
 CREATE OR REPLACE FUNCTION ledger_limits_refusal(p_limits jsonb, p_day date)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -45,11 +56,10 @@ DECLARE
     v_caps jsonb;
     v_value bigint;
     v_part bigint;
-    v_spent bigint := 0;
+    v_spent bigint;
     v_owner bigint;
     v_currency text;
     v_cap bigint;
-    r record;
 BEGIN
     -- Customers after the wallets, ascending ids: every movement of one customer queues here.
     PERFORM 1 FROM users
@@ -78,7 +88,8 @@ BEGIN
                 'code', 'per_transaction', 'tier', v_tier, 'limit', v_caps -> 'per_transaction');
         END IF;
         -- What left the customer's wallets on the posting's Lagos day, plus active holds.
-        FOR r IN
+        SELECT ledger_valued(array_agg(t.currency), array_agg(t.amount), v_rates) INTO v_spent
+        FROM (
             SELECT a.currency, sum(x.amount) AS amount
             FROM (
                 SELECT f.account_id, f.money_out AS amount FROM ledger_daily_flows f
@@ -91,13 +102,10 @@ BEGIN
             ) x
             JOIN ledger_accounts a ON a.id = x.account_id
             GROUP BY a.currency
-        LOOP
-            v_part := ledger_naira_value(r.currency, r.amount, v_rates);
-            IF v_part IS NULL THEN
-                RETURN jsonb_build_object('code', 'rates');
-            END IF;
-            v_spent := v_spent + v_part;
-        END LOOP;
+        ) t;
+        IF v_spent IS NULL THEN
+            RETURN jsonb_build_object('code', 'rates');
+        END IF;
         v_part := ledger_naira_value(
             v_out ->> 'currency',
             (v_out ->> 'amount')::bigint - coalesce((v_out ->> 'reserved')::bigint, 0),
@@ -127,16 +135,15 @@ BEGIN
         IF v_value IS NULL THEN
             RETURN jsonb_build_object('code', 'rates');
         END IF;
-        FOR r IN
+        SELECT v_value + ledger_valued(array_agg(t.currency), array_agg(t.amount), v_rates)
+        INTO v_value
+        FROM (
             SELECT currency, sum(balance) AS amount FROM ledger_accounts
             WHERE user_id = v_owner AND kind = 'wallet' GROUP BY currency
-        LOOP
-            v_part := ledger_naira_value(r.currency, r.amount, v_rates);
-            IF v_part IS NULL THEN
-                RETURN jsonb_build_object('code', 'rates');
-            END IF;
-            v_value := v_value + v_part;
-        END LOOP;
+        ) t;
+        IF v_value IS NULL THEN
+            RETURN jsonb_build_object('code', 'rates');
+        END IF;
         IF v_value > v_cap THEN
             RETURN jsonb_build_object(
                 'code', 'max_balance', 'tier', v_tier, 'limit', v_cap,
@@ -269,6 +276,7 @@ $$;
 
 def upgrade():
     op.execute(NAIRA_VALUE)
+    op.execute(VALUED)
     op.execute(LIMITS_REFUSAL)
     op.execute(POST)
 
@@ -279,4 +287,5 @@ def downgrade():
         "jsonb, timestamptz, bigint)"
     )
     op.execute("DROP FUNCTION IF EXISTS ledger_limits_refusal(jsonb, date)")
+    op.execute("DROP FUNCTION IF EXISTS ledger_valued(text[], numeric[], jsonb)")
     op.execute("DROP FUNCTION IF EXISTS ledger_naira_value(text, numeric, jsonb)")

@@ -27,9 +27,8 @@ from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import InsufficientFunds, LimitRefused
 from lumipay.ledger.models import Account, Entry, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
-from lumipay.transfers.forms import new_idempotency_key
-from lumipay.transfers.service import TransferError, send_transfer
 from tests.conftest import FakeClock, set_tier, unique_details
+from tests.integration.test_posting_clock import send
 
 WELCOME = 10_000_000
 
@@ -217,23 +216,10 @@ def test_concurrent_debits_of_one_wallet_never_overdraw_it(app: Flask, ctx):
 def test_concurrent_transfers_never_pass_the_daily_limit(app: Flask, ctx):
     (sender, *recipients) = customers(9)  # Tier 1: ₦50,000 a day
 
-    def send(i: int) -> str:
-        try:
-            send_transfer(
-                sender[0],
-                sender[1],
-                recipients[i][2],
-                1_000_000,
-                "split",
-                idempotency_key=new_idempotency_key(),
-                origin=SYSTEM,
-            )
-        except TransferError as exc:
-            assert "Tier 1 daily limit" in exc.message, exc.message
-            return "refused"
-        return "sent"
+    def send_one(i: int) -> str:
+        return send(app, sender[0], sender[1], recipients[i][2], 1_000_000)
 
-    outcomes = together(app, 8, send)
+    outcomes = together(app, 8, send_one)
     assert sorted(outcomes) == ["refused"] * 3 + ["sent"] * 5
     db.session.expire_all()
     assert db.session.get(Account, sender[1]).balance == WELCOME - 5_000_000
@@ -257,15 +243,7 @@ def test_opposite_transfers_never_deadlock(app: Flask, ctx, monkeypatch):
     def to_and_fro(i: int) -> str:
         (me, other) = (ada, bayo) if i % 2 else (bayo, ada)
         for _ in range(25):
-            send_transfer(
-                me[0],
-                me[1],
-                other[2],
-                1_000,
-                "back and forth",
-                idempotency_key=new_idempotency_key(),
-                origin=SYSTEM,
-            )
+            assert send(app, me[0], me[1], other[2], 1_000) == "sent"
         return "done"
 
     assert together(app, 8, to_and_fro) == ["done"] * 8
