@@ -90,7 +90,8 @@ def autocommit() -> Iterator[None]:
     try:
         yield
     finally:
-        dbapi_connection.autocommit = False
+        if not dbapi_connection.closed:
+            dbapi_connection.autocommit = False
 
 
 def is_stale_connection(exc: BaseException) -> bool:

@@ -252,3 +252,28 @@ def test_opposite_transfers_never_deadlock(app: Flask, ctx, monkeypatch):
     assert db.session.get(Account, ada[1]).balance == WELCOME
     assert db.session.get(Account, bayo[1]).balance == WELCOME
     assert verify_ledger().ok
+
+
+def test_a_pooled_connection_found_dead_is_replaced_and_the_transfer_goes_through(app: Flask, ctx):
+    """No pre-ping: a unit of work whose first statement finds its pooled connection dead (a
+    server restart, a proxy's timeout) runs again on a new one."""
+    ada, bayo = customers(2)
+    # Fill the pool with connections, then end every one of them on the server's side.
+    held = [db.engine.connect() for _ in range(3)]
+    for conn in held:
+        conn.execute(sa.text("SELECT 1"))
+        conn.close()
+    killer = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+    with killer.connect() as other:
+        ended = other.scalar(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"
+            )
+        )
+    killer.dispose()
+    assert ended >= 3
+    assert send(app, ada[0], ada[1], bayo[2], 1_000) == "sent"
+    db.session.expire_all()
+    assert db.session.get(Account, bayo[1]).balance == WELCOME + 1_000
