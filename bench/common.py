@@ -20,14 +20,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
 PG_PORT = os.environ.get("BENCH_PG_PORT", "5432")
 PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
-BENCH_DB = "lumipay_bench"
-PGBENCH_DB = "lumipay_pgbench"
-CARDS_DB = "lumipay_bench_cards"
+# Overridable so two checkouts (before / after) can bench side by side on one server.
+BENCH_DB = os.environ.get("BENCH_DB", "lumipay_bench")
+PGBENCH_DB = os.environ.get("BENCH_PGBENCH_DB", "lumipay_pgbench")
+CARDS_DB = os.environ.get("BENCH_CARDS_DB", "lumipay_bench_cards")
 
 SECRET_KEY = "bench-secret-key-that-is-long-enough-0123456789abcdef"  # noqa: S105 - local only
 # One password for every benchmark customer; passes the app's password rules.
 PASSWORD = "violet-otter-staple-42"  # noqa: S105 - local only
 USER_AGENT = "lumipay-bench"
+# The browser clients' transaction PIN (every page debit asks for it since issue 19).
+PIN = "2580"
 
 
 def database_url(name: str, *, driver: str = "postgresql+psycopg2") -> str:

@@ -32,7 +32,17 @@ from multiprocessing.synchronize import Barrier
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.common import BENCH_DB, PASSWORD, ROOT, SECRET_KEY, database_url, ms, percentile
+from bench.common import (
+    BENCH_DB,
+    PASSWORD,
+    PIN,
+    ROOT,
+    SECRET_KEY,
+    USER_AGENT,
+    database_url,
+    ms,
+    percentile,
+)
 
 BARRIER_TIMEOUT = 300.0
 RECEIPT = re.compile(r"^(?:https?://[^/]+)?/transfers/(?!new$|confirm$)([A-Za-z0-9]+)$")
@@ -123,6 +133,20 @@ def stop_gunicorn(server: Server) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(server.process.pid, signal.SIGKILL)
         server.process.wait(timeout=15)
+
+
+def set_pins(app: Any, user_ids: list[int]) -> None:
+    """The browser clients set their transaction PIN, as a customer does after registering."""
+    from lumipay.audit.service import Origin
+    from lumipay.auth import pin
+    from lumipay.auth.models import User
+    from lumipay.extensions import db
+
+    with app.app_context():
+        for user_id in user_ids:
+            if db.session.get(User, user_id).pin_hash is None:
+                pin.set_first_pin(user_id, PIN, origin=Origin(user_agent=USER_AGENT))
+        db.session.remove()
 
 
 # --------------------------------------------------------------------------- the browser
@@ -244,7 +268,7 @@ class Browser:
         )
         if status != 200:
             raise PageError(f"POST /transfers/new answered {status}")
-        confirm = parse_form(page, "confirm-form").fields
+        confirm = {**parse_form(page, "confirm-form").fields, "pin": PIN}
         t0 = time.perf_counter()
         status, headers, _ = self.request("POST", "/transfers/confirm", confirm)
         confirm_seconds = time.perf_counter() - t0

@@ -10,6 +10,10 @@ figure to bench/results/latest.json. bench/README.md explains each figure.
 5. http           gunicorn as in the Procfile, 8 browser-style clients sending money
 6. growth         dashboard, history and `ledger verify` as one customer grows to 1M entries
 7. cards          card authorisation latency over HTTP (bench/cards_auth.py)
+8. bare posting   the same two statements per transfer from plain psycopg2, 8 threads: the
+                  ceiling of phase 2 (bench/bare_posting.py)
+9. statements     statements, round trips and wallet lock hold per transfer, one process
+                  (bench/statements.py)
 """
 
 from __future__ import annotations
@@ -331,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         metavar="N,N",
-        help="run only these phases (1-7; setup always runs), e.g. --only 3,6 while developing",
+        help="run only these phases (1-9; setup always runs), e.g. --only 3,6 while developing",
     )
     args = parser.parse_args(argv)
     args.seconds_given = args.seconds is not None
@@ -341,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     t_start = time.perf_counter()
     run = Run(sizes, args.profile)
-    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 8))
+    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 10))
 
     pgbench, why = find_pgbench()
     facts = {"machine": machine_facts(pgbench), "git": git_facts()}
@@ -352,7 +356,11 @@ def main(argv: list[str] | None = None) -> int:
     context = setup_phase(run)
     if context is not None:
         app, customers, extra = context
+        if 8 in wanted:
+            run.phase("8_bare_posting", lambda: bare_posting_phase(run, app, customers))
         transfer_phases(run, customers, wanted)
+        if 9 in wanted:
+            run.phase("9_statements", lambda: statements_phase(app, customers))
         if 4 in wanted:
             run.phase("4_registration", lambda: registration_phase(run, app))
         if 5 in wanted:
@@ -459,6 +467,25 @@ def _with_profile(job: Any, path: str | None) -> Any:
     return replace(job, profile_path=path)
 
 
+def bare_posting_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
+    from bench.bare_posting import run as run_bare
+
+    result = run_bare(
+        database_url(BENCH_DB, driver="postgresql"),
+        customers,
+        threads=run.sizes.workers,
+        seconds=run.sizes.seconds,
+        seed=SEED,
+    )
+    return {**result, "verify": common.verify(app)}
+
+
+def statements_phase(app: Any, customers: list[Any]) -> dict[str, Any]:
+    from bench.statements import measure
+
+    return {**measure(app, customers, transfers=200, seed=SEED), "verify": common.verify(app)}
+
+
 def registration_phase(run: Run, app: Any) -> dict[str, Any]:
     from bench.workers import run_pool
 
@@ -477,11 +504,12 @@ def registration_phase(run: Run, app: Any) -> dict[str, Any]:
 
 
 def http_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
-    from bench.http_load import run_http_load, start_gunicorn, stop_gunicorn
+    from bench.http_load import run_http_load, set_pins, start_gunicorn, stop_gunicorn
 
     clients = customers[1 : 1 + run.sizes.http_clients]
     logins = [(c.email, c.account_number) for c in clients]
     recipients = [c.account_number for c in customers[1 + run.sizes.http_clients :]]
+    set_pins(app, [c.user_id for c in clients])
     log_path = os.path.join(tempfile.gettempdir(), "lumipay-bench-gunicorn.log")
     server = start_gunicorn(log_path)
     try:
@@ -586,11 +614,26 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         )
         add("0 setup", "ledger verify", _verify_cell(setup))
 
+    bare_rate = None
+    if "8_bare_posting" in phases and not failed("8_bare_posting"):
+        bare = phases["8_bare_posting"]
+        bare_rate = bare["per_second"]
+        add(
+            "8 bare posting",
+            "transfers/s (plain psycopg2)",
+            bare_rate,
+            ratio_cell(bare_rate, tps, "pgbench tps"),
+        )
+        add("8 bare posting", "p50 / p99 latency (ms)", f"{bare['p50_ms']} / {bare['p99_ms']}")
+        add("8 bare posting", "errors", bare["errors"])
+        add("8 bare posting", "ledger verify", _verify_cell(bare))
     uni_rate = None
     if not failed("2_transfers"):
         uni = phases["2_transfers"]
         uni_rate = uni["per_second"]
         add("2 transfers", "transfers/s", uni_rate, ratio_cell(uni_rate, tps, "pgbench tps"))
+        if bare_rate:
+            add("2 transfers", "vs the bare posting", "", ratio_cell(uni_rate, bare_rate, "(8)"))
         add("2 transfers", "p50 / p99 latency (ms)", f"{uni['p50_ms']} / {uni['p99_ms']}")
         add("2 transfers", "errors / refused", f"{uni['errors']} / {uni['refused']}")
         add("2 transfers", "ledger verify", _verify_cell(uni))
@@ -605,6 +648,15 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add("3 hot account", "p50 / p99 latency (ms)", f"{hot['p50_ms']} / {hot['p99_ms']}")
         add("3 hot account", "errors / refused", f"{hot['errors']} / {hot['refused']}")
         add("3 hot account", "ledger verify", _verify_cell(hot))
+    if "9_statements" in phases and not failed("9_statements"):
+        st = phases["9_statements"]
+        add("9 statements", "statements per transfer", st["statements_per_transfer"])
+        add("9 statements", "round trips per transfer", st["round_trips_per_transfer"])
+        add(
+            "9 statements",
+            "wallet lock hold p50 / p99 (ms, no contention)",
+            f"{st['lock_hold_p50_ms']} / {st['lock_hold_p99_ms']}",
+        )
     if not failed("4_registration"):
         reg = phases["4_registration"]
         hashing = reg["hashing"]

@@ -112,7 +112,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         **security_settings(),
         **observability_settings(env),
         "WTF_CSRF_TIME_LIMIT": None,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pre-ping round trip per request: see lumipay.database (stale connections).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 300},
         **_bills_settings(production),
         **fx_settings(),
         **mail_settings(),

@@ -5,13 +5,16 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Uuid, text
+from sqlalchemy import BigInteger, DateTime, Uuid, event, text
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.pool import Pool
 
 from lumipay.extensions import db
 
@@ -38,6 +41,63 @@ def public_id_column() -> Any:
 
 # deadlock_detected, serialization_failure, lock_not_available
 RETRYABLE_PGCODES = {"40P01", "40001", "55P03"}
+
+
+# No pool_pre_ping (a round trip before every request's first statement): the pool recycles
+# connections (SQLALCHEMY_ENGINE_OPTIONS' pool_recycle), and a unit of work whose very first
+# statement finds its pooled connection dead (the server restarted, a proxy dropped it) is run
+# again on a new one: nothing of it reached the database. A connection that dies later in the
+# work is not retried here (what ran may be unknown): the customer is asked to try again.
+_FRESH = "lumipay_fresh_checkout"
+
+
+@event.listens_for(Pool, "checkout")
+def _checked_out(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    record.info[_FRESH] = True
+
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _used(conn: Any, *_args: Any) -> None:
+    conn.info.pop(_FRESH, None)
+
+
+@event.listens_for(Engine, "handle_error")
+def _mark_stale(context: ExceptionContext) -> None:
+    conn = context.connection
+    if context.is_disconnect and conn is not None and conn.info.get(_FRESH):
+        context.sqlalchemy_exception.stale_connection = True  # type: ignore[union-attr]
+
+
+@event.listens_for(Pool, "checkin")
+def _no_autocommit_left(dbapi_connection: Any, _record: Any) -> None:
+    # A connection goes back to the pool transactional, whatever `autocommit` was interrupted.
+    if dbapi_connection is not None and getattr(dbapi_connection, "autocommit", False):
+        dbapi_connection.autocommit = False
+
+
+@contextmanager
+def autocommit() -> Iterator[None]:
+    """Inside, each statement of the session is its own transaction: no BEGIN and no COMMIT
+    round trips, for a unit of work that is one statement (after reads that need no
+    transaction). Only on a session with no transaction open (else it does nothing): it sets
+    psycopg2's own flag, not SQLAlchemy's isolation level, whose reset when the connection
+    goes back to the pool is one more round trip."""
+    if db.session().in_transaction():
+        yield
+        return
+    dbapi_connection = db.session.connection().connection.dbapi_connection
+    assert dbapi_connection is not None  # a checked-out connection always has its driver's
+    dbapi_connection.autocommit = True
+    try:
+        yield
+    finally:
+        if not dbapi_connection.closed:
+            dbapi_connection.autocommit = False
+
+
+def is_stale_connection(exc: BaseException) -> bool:
+    """True when a pooled connection was found dead by the first statement sent on it."""
+    return bool(getattr(exc, "stale_connection", False))
 
 
 def utcnow() -> datetime:
@@ -85,7 +145,7 @@ def run_in_transaction(work: Callable[[], T], *, attempts: int = 5) -> T:
             db.session.rollback()
             for forget in AFTER_ROLLBACK:
                 forget()
-            if attempt < attempts and is_retryable(exc):
+            if attempt < attempts and (is_retryable(exc) or is_stale_connection(exc)):
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
                 continue
             raise

@@ -29,13 +29,26 @@ def record(
     **details: Any,
 ) -> AuditEvent:
     """Add an audit row to the current transaction; it commits with the action it describes."""
-    event = AuditEvent(
-        actor_id=actor_id,
-        action=action,
-        subject=subject,
-        details=details,
-        ip=origin.ip,
-        user_agent=(origin.user_agent or "")[:255] or None,
-    )
+    event = AuditEvent(**row(action, origin, actor_id=actor_id, subject=subject, **details))
     db.session.add(event)
     return event
+
+
+def row(
+    action: str,
+    origin: Origin,
+    *,
+    actor_id: int | None = None,
+    subject: str | None = None,
+    **details: Any,
+) -> dict[str, Any]:
+    """An audit row's columns, for a caller that writes it inside a statement of its own (a
+    transfer writes it in the same statement as its posting)."""
+    return {
+        "actor_id": actor_id,
+        "action": action,
+        "subject": subject,
+        "details": details,
+        "ip": origin.ip,
+        "user_agent": (origin.user_agent or "")[:255] or None,
+    }

@@ -20,9 +20,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql
 
 from lumipay import clock, settings
@@ -81,22 +81,72 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
+# The claim, built once: insert the key unless a committed row already holds it (returns its id).
+CLAIM = (
+    postgresql.insert(cast(Table, IdempotencyRecord.__table__))
+    .values(
+        owner_id=bindparam("claim_owner_id"),
+        key=bindparam("claim_key"),
+        scope=bindparam("claim_scope"),
+        fingerprint=bindparam("claim_fingerprint"),
+        outcome=bindparam("claim_outcome"),
+        created_at=bindparam("claim_created_at"),
+    )
+    .on_conflict_do_nothing(index_elements=["owner_id", "key"])
+    .returning(IdempotencyRecord.__table__.c.id)
+)
+
+
+def _claim_params(
+    owner_id: int, key: str, scope: str, print_: str, outcome: str | None
+) -> dict[str, Any]:
+    return {
+        "claim_owner_id": owner_id,
+        "claim_key": key,
+        "claim_scope": scope,
+        "claim_fingerprint": print_,
+        "claim_outcome": outcome,
+        "claim_created_at": clock.now(),
+    }
+
+
 def _claim(owner_id: int, key: str, scope: str, print_: str, outcome: str | None) -> bool:
     """Insert the key; False when a committed row already holds it."""
-    inserted = db.session.execute(
-        postgresql.insert(IdempotencyRecord)
-        .values(
-            owner_id=owner_id,
-            key=key,
-            scope=scope,
-            fingerprint=print_,
-            outcome=outcome,
-            created_at=clock.now(),
-        )
-        .on_conflict_do_nothing(index_elements=["owner_id", "key"])
-        .returning(IdempotencyRecord.id)
-    ).first()
-    return inserted is not None
+    params = _claim_params(owner_id, key, scope, print_, outcome)
+    return db.session.execute(CLAIM, params).first() is not None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A page form's key claimed inside the caller's own statement (`CLAIM` as a CTE, with
+    `params`), so the claim and the work travel in one round trip (a transfer: claim, posting,
+    transfer row and audit row). The statement runs its work only when the claim returned a
+    row; otherwise `replay` gives the first outcome (or refuses), exactly as `run_once` does."""
+
+    owner_id: int
+    key: str
+    scope: str
+    fingerprint: str
+    outcome: str
+
+    def params(self) -> dict[str, Any]:
+        return _claim_params(self.owner_id, self.key, self.scope, self.fingerprint, self.outcome)
+
+    def replay(self) -> str:
+        return _replay(self.owner_id, self.key, self.scope, {self.fingerprint})
+
+
+def claim_in_statement(
+    owner_id: int, key: str, scope: str, payload: dict[str, Any], outcome: str
+) -> Claim | None:
+    """A `Claim` for a page form's request, or None when it must go through `run_once` (a
+    repeat that may only replay). Raises IdempotencyError for a malformed key."""
+    if not KEY_PATTERN.match(key or ""):
+        raise IdempotencyError("This form has expired. Please start again.")
+    print_, _ = _prints(payload, None)
+    if not print_:
+        return None
+    return Claim(owner_id, key, scope, print_, outcome)
 
 
 def _record(owner_id: int, key: str) -> IdempotencyRecord | None:

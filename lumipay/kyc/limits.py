@@ -1,38 +1,43 @@
-"""The one place the CBN KYC tier limits are enforced.
+"""The one place the CBN KYC tier limits are decided.
 
 Per tier (configured in `KYC_LIMITS`, defaults from the CBN circular, see lumipay.config):
 a per-transaction limit, a daily cumulative limit on money leaving the customer, and a maximum
 balance. The limits are naira amounts; a movement or balance in USD, EUR or GBP counts at its
 naira value at the FX mid-rate (rounded up), so opening a foreign wallet is no way around them.
 
+This module decides the numbers (`movement_limits`) and words the refusals (`refusal_error`);
+the ledger enforces them under its own locks, in SQL (`ledger_limits_refusal`, called by the
+posting function `ledger_post` and, for a hold, an approval or a card clearing, by
+`check_outgoing` / `check_incoming` here). The rule is written once, there.
+
 The day is the Lagos day (Africa/Lagos), the day `ledger_daily_flows` is kept by: what left the
 customer's wallets that day is read from there, plus what active holds (bills in flight) reserve.
-A posting asks about its own day: the ledger takes the posting's time under the wallet locks and
-hands its day to the check (`ledger.apply(..., check=...)`), so a posting can't be booked to one
-day and weighed against another.
+A posting is weighed on its own day: the ledger takes the posting's time under the wallet locks,
+so a posting can't be booked to one day and weighed against another.
 
-Callers check inside the transaction that moves the money, after the wallets are locked. The
-checks lock the customer's `users` row too, so every outgoing movement of one customer queues
-behind the others, whichever wallet it leaves from: two transfers can't both squeeze under the
-daily limit. A caller moving money between two customers locks both first with
-`lock_customers` (ascending ids, so two opposite transfers can't deadlock).
+The enforcement locks the customers' `users` rows after the wallets (ascending ids, so two
+opposite transfers can't deadlock), so every outgoing movement of one customer queues behind
+the others, whichever wallet it leaves from: two transfers can't both squeeze under the daily
+limit; a freeze (an UPDATE of the row) waits for a movement in flight, and one committed first
+is seen.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Decimal, localcontext
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from lumipay import clock, settings
 from lumipay.auth.models import User
 from lumipay.extensions import db
-from lumipay.ledger.models import WALLET, Account, DailyFlow, Hold, HoldStatus
-from lumipay.money import format_amount
+from lumipay.ledger import service as ledger
+from lumipay.ledger.models import Account
+from lumipay.money import CURRENCIES, format_amount
 from lumipay.refusals import Refused
 
 TOP_TIER = 3
@@ -45,6 +50,10 @@ NEXT_TIER_NEEDS = {
 FROZEN_MESSAGE = (
     "Your account is frozen: you can sign in and see it, but no money can leave it until our "
     "team lifts the freeze. Contact support to find out more."
+)
+RATES_UNAVAILABLE = (
+    "We can't weigh this against your limits while exchange rates are unavailable. "
+    "Try again in a few minutes."
 )
 MOVEMENT = {
     "transfer": "transfer",
@@ -98,85 +107,131 @@ def tier_limits(tier: int) -> TierLimits:
     )
 
 
-def _locked_rows(user_ids: Iterable[int]) -> dict[int, tuple[int, bool]]:
-    """Lock customers' rows in ascending id order; each one's (tier, frozen) under the lock."""
-    ids = sorted(set(user_ids))
-    rows = db.session.execute(
-        select(User.id, User.kyc_tier, User.frozen_at)
-        .where(User.id.in_(ids))
-        .order_by(User.id)
-        .with_for_update(key_share=True)
-    ).all()
-    return {user_id: (tier, frozen_at is not None) for user_id, tier, frozen_at in rows}
-
-
-def lock_customers(user_ids: Iterable[int]) -> dict[int, int]:
-    """Lock customers' rows in ascending id order; returns each one's tier, read under the lock.
-
-    Customers' rows are always locked after the wallets, so movements can't deadlock on them; a
-    freeze (an UPDATE of the row) waits for a movement in flight, and one committed first is seen.
-    """
-    return {user_id: tier for user_id, (tier, _) in _locked_rows(user_ids).items()}
-
-
 # The FX domain (a layer above) registers its mid-rate to NGN, or None while rates are unavailable.
-_naira_rates: list[Callable[[str], Decimal | None]] = []
+_naira_rates_source: list[Callable[[str], Decimal | None]] = []
 
 
 def use_rates(naira_rate: Callable[[str], Decimal | None]) -> None:
     """Register the function that gives one unit of a currency's value in naira."""
-    _naira_rates[:] = [naira_rate]
+    _naira_rates_source[:] = [naira_rate]
 
 
 def naira_value(currency: str, amount: int) -> int:
-    """`amount` minor units of `currency` in kobo at the mid-rate, rounded up."""
+    """`amount` minor units of `currency` in kobo at the mid-rate, rounded up (exactly, as the
+    ledger's `ledger_naira_value` does in SQL)."""
     if currency == "NGN" or amount == 0:
         return amount
-    rate = _naira_rates[0](currency) if _naira_rates else None
+    rate = _naira_rates().get(currency)
     if rate is None:
-        raise LimitExceeded(
-            "We can't weigh this against your limits while exchange rates are unavailable. "
-            "Try again in a few minutes."
-        )
-    # Every currency here has two decimal places, so minor units convert like major ones.
-    value = Decimal(amount) * rate
+        raise LimitExceeded(RATES_UNAVAILABLE)
+    with localcontext() as ctx:
+        ctx.prec = 80
+        value = Decimal(amount) * Decimal(rate)
     return int(value.to_integral_value(ROUND_CEILING))
 
 
-def _valued(per_currency: dict[str, int]) -> int:
-    return sum(naira_value(currency, amount) for currency, amount in per_currency.items())
+def _naira_rates() -> dict[str, str]:
+    """Kobo per minor unit of every other currency at the mid-rate (every currency here has two
+    decimal places, so minor units convert like major ones); empty without rates."""
+    if not _naira_rates_source:
+        return {}
+    rates = {currency: _naira_rates_source[0](currency) for currency in CURRENCIES}
+    return {
+        currency: str(rate)
+        for currency, rate in rates.items()
+        if currency != "NGN" and rate is not None
+    }
 
 
-def spent_today(user_id: int, day: date | None = None) -> int:
-    """Kobo value of what left the customer's wallets on the Lagos `day` (today by the clock),
-    plus active holds."""
+def movement_limits(
+    *,
+    out: tuple[int, str, int, int] | None = None,
+    incoming: Iterable[tuple[int, int]] = (),
+    rates: bool = False,
+    preview: bool = False,
+) -> ledger.Limits:
+    """What the ledger weighs a movement against, under its locks (see `ledger.Limits`).
+
+    `out` is (customer, currency, amount, reserved) for money leaving a customer, `incoming`
+    (wallet, amount) for credits weighed against their owner's maximum balance. Without
+    `rates` the FX rates are left out; a movement that needs them is refused with the code
+    "rates" and asked again with them (`weigh`, or the caller's own retry). A `preview` is
+    weighed without locking the customers (step one of a debit: nothing moves yet)."""
+    configured = settings.kyc().limits
+    return {
+        "preview": preview,
+        "tiers": {
+            str(tier): {
+                "per_transaction": numbers["TRANSACTION_LIMIT"],
+                "daily": numbers["DAILY_LIMIT"],
+                "max_balance": numbers["MAX_BALANCE"] or None,
+            }
+            for tier, numbers in configured.items()
+        },
+        "rates": _naira_rates() if rates else None,
+        "out": None
+        if out is None
+        else {"user_id": out[0], "currency": out[1], "amount": out[2], "reserved": out[3]},
+        "in": [{"account_id": account_id, "amount": amount} for account_id, amount in incoming],
+    }
+
+
+def needs_rates(refusal: dict[str, Any], limits: ledger.Limits) -> bool:
+    """True when the ledger refused only because the FX rates were left out of `limits`."""
+    return refusal.get("code") == "rates" and limits.get("rates") is None
+
+
+def refusal_error(refusal: dict[str, Any], *, kind: str, own: bool = False) -> LimitExceeded:
+    """The customer's words for a refusal of the ledger's limits enforcement."""
+    code = refusal.get("code")
+    if code == "frozen":
+        return AccountFrozen()
+    if code == "rates":
+        return LimitExceeded(RATES_UNAVAILABLE)
+    tier, limit = int(refusal["tier"]), int(refusal["limit"])
+    lift = NEXT_TIER_NEEDS[tier]
+    if code == "per_transaction":
+        return LimitExceeded(
+            f"This {MOVEMENT.get(kind, 'payment')} is more than your Tier {tier} limit of "
+            f"{format_amount(limit)} per transaction. {lift}"
+        )
+    if code == "daily":
+        left = max(limit - int(refusal["spent"]), 0)
+        return LimitExceeded(
+            f"This would take you past your Tier {tier} daily limit of "
+            f"{format_amount(limit)}: you can send {format_amount(left)} more today. {lift}"
+        )
+    if own:
+        return LimitExceeded(
+            f"This would take your balance past your Tier {tier} maximum of "
+            f"{format_amount(limit)}. {lift}"
+        )
+    return LimitExceeded(
+        "The recipient can't receive this amount: it would take them past the maximum "
+        "balance their verification level allows. They can lift it by verifying their "
+        "identity on the Verification page, or you can send less."
+    )
+
+
+def _weigh(
+    *,
+    kind: str,
+    day: date | None,
+    own: bool = False,
+    out: tuple[int, str, int, int] | None = None,
+    incoming: Iterable[tuple[int, int]] = (),
+    preview: bool = False,
+) -> None:
+    """Ask the ledger's limits enforcement about a movement that is not a posting (yet)."""
+    incoming = list(incoming)
     day = day or clock.today()
-    per_currency: dict[str, int] = defaultdict(int)
-    flows = db.session.execute(
-        select(Account.currency, func.sum(DailyFlow.money_out))
-        .join(DailyFlow, DailyFlow.account_id == Account.id)
-        .where(Account.user_id == user_id, Account.kind == WALLET, DailyFlow.day == day)
-        .group_by(Account.currency)
-    )
-    holds = db.session.execute(
-        select(Account.currency, func.sum(Hold.amount))
-        .join(Hold, Hold.account_id == Account.id)
-        .where(Account.user_id == user_id, Account.kind == WALLET, Hold.status == HoldStatus.ACTIVE)
-        .group_by(Account.currency)
-    )
-    for currency, amount in [*flows, *holds]:
-        per_currency[currency] += int(amount or 0)
-    return _valued(per_currency)
-
-
-def balance_value(user_id: int) -> int:
-    """Kobo value of the customer's posted balances across all their wallets."""
-    rows = db.session.execute(
-        select(Account.currency, func.sum(Account.balance))
-        .where(Account.user_id == user_id, Account.kind == WALLET)
-        .group_by(Account.currency)
-    )
-    return _valued({currency: int(amount or 0) for currency, amount in rows})
+    limits = movement_limits(out=out, incoming=incoming, preview=preview)
+    refusal = ledger.limits_refusal(limits, day)
+    if refusal is not None and needs_rates(refusal, limits):
+        limits = movement_limits(out=out, incoming=incoming, rates=True, preview=preview)
+        refusal = ledger.limits_refusal(limits, day)
+    if refusal is not None:
+        raise refusal_error(refusal, kind=kind, own=own)
 
 
 def check_outgoing(
@@ -188,8 +243,10 @@ def check_outgoing(
     day: date | None = None,
     reserved: int = 0,
 ) -> None:
-    """The one gate for money leaving a customer: refuse it when an admin froze them
-    (AccountFrozen) or when it would break their tier's limits (LimitExceeded).
+    """The one gate for money leaving a customer that is not posted at once (a hold, an
+    approval, a card authorisation or clearing): refuse it when an admin froze them
+    (AccountFrozen) or when it would break their tier's limits (LimitExceeded). A posting
+    weighs the same limits itself (`movement_limits`, passed to `ledger.post`).
 
     `day` is the Lagos day the movement counts in: a posting's own day (given by the ledger
     under its locks), or today by the clock for a hold.
@@ -197,41 +254,9 @@ def check_outgoing(
     `reserved` is the part of `amount` an active hold already reserves (a card clearing
     capturing its authorisation, an approval re-checking the operation it held for): today's
     holds count it already, so the daily limit weighs only what is new; the per-transaction
-    limit weighs the whole `amount`."""
-    tier, frozen = _locked_rows([user_id])[user_id]
-    _weigh_outgoing(user_id, tier, frozen, currency, amount, kind, day, reserved)
-
-
-def _weigh_outgoing(
-    user_id: int,
-    tier: int,
-    frozen: bool,
-    currency: str,
-    amount: int,
-    kind: str,
-    day: date | None,
-    reserved: int,
-) -> None:
-    """The rule itself, for the gate (under the customer's lock) and the preview (without)."""
-    if frozen:
-        raise AccountFrozen()
-    limits = tier_limits(tier)
-    value = naira_value(currency, amount)
-    what = MOVEMENT.get(kind, "payment")
-    lift = NEXT_TIER_NEEDS[tier]
-    if value > limits.per_transaction:
-        raise LimitExceeded(
-            f"This {what} is more than your Tier {tier} limit of "
-            f"{format_amount(limits.per_transaction)} per transaction. {lift}"
-        )
-    spent = spent_today(user_id, day)
-    if spent + naira_value(currency, amount - reserved) > limits.daily:
-        left = max(limits.daily - spent, 0)
-        raise LimitExceeded(
-            f"This would take you past your Tier {tier} daily limit of "
-            f"{format_amount(limits.daily)}: you can send {format_amount(left)} more today. "
-            f"{lift}"
-        )
+    limit weighs the whole `amount`. The customer's row is locked (after the caller's wallet
+    locks) by the ledger's enforcement."""
+    _weigh(kind=kind, day=day, out=(user_id, currency, amount, reserved))
 
 
 @dataclass(frozen=True)
@@ -244,32 +269,37 @@ class Headroom:
     left_today: int
 
 
-def headroom(user_id: int) -> Headroom:
-    """Read-only: the tier's limits and what remains of today's (the Lagos day's) allowance."""
+def headroom(user_id: int) -> Headroom | None:
+    """Read-only: the tier's limits and what remains of today's (the Lagos day's) allowance,
+    counted by the ledger's own `ledger_spent`; None while rates to weigh foreign money by are
+    unavailable."""
     tier = db.session.scalar(select(User.kyc_tier).where(User.id == user_id)) or 1
     limits = tier_limits(tier)
-    left = max(limits.daily - spent_today(user_id), 0)
-    return Headroom(tier, limits.per_transaction, limits.daily, left)
+    spent = ledger.spent_today(user_id, clock.today(), _naira_rates())
+    if spent is None:
+        return None
+    return Headroom(tier, limits.per_transaction, limits.daily, max(limits.daily - spent, 0))
 
 
 def preview_outgoing(
     user_id: int, currency: str, amount: int, *, kind: str, credit_account_id: int | None = None
 ) -> None:
-    """Step one of a debit: the same rules as `check_outgoing` (and `check_incoming` on the
-    account credited, when given), read without locking anything, so a customer hears of a
-    limit before the confirm step. The posting still decides, under its locks."""
-    row = db.session.execute(
-        select(User.kyc_tier, User.frozen_at).where(User.id == user_id)
-    ).first()
-    if row is None:
-        return
-    tier, frozen_at = row
-    _weigh_outgoing(user_id, tier, frozen_at is not None, currency, amount, kind, None, 0)
-    if credit_account_id is not None:
-        wallet = db.session.get(Account, credit_account_id)
-        if wallet is not None and wallet.user_id is not None:
-            owner_tier = db.session.scalar(select(User.kyc_tier).where(User.id == wallet.user_id))
-            _weigh_incoming(wallet, owner_tier or 1, amount, own=wallet.user_id == user_id)
+    """Step one of a debit: the ledger's own limits enforcement (as `check_outgoing`, and
+    `check_incoming` on the account credited, when given), weighed without locking anything,
+    so a customer hears of a limit before the confirm step. The posting still decides, under
+    its locks."""
+    incoming = [] if credit_account_id is None else [(credit_account_id, amount)]
+    own = credit_account_id is not None and user_id == db.session.scalar(
+        select(Account.user_id).where(Account.id == credit_account_id)
+    )
+    _weigh(
+        kind=kind,
+        day=None,
+        own=own,
+        out=(user_id, currency, amount, 0),
+        incoming=incoming,
+        preview=True,
+    )
 
 
 def check_incoming(account_id: int, amount: int, *, own: bool = False) -> None:
@@ -278,29 +308,7 @@ def check_incoming(account_id: int, amount: int, *, own: bool = False) -> None:
     From someone else (a transfer) the message goes to the sender, so it tells nothing of the
     owner's balance or tier; for the owner's own money (`own`, a top-up) it names the limit.
     """
-    wallet = db.session.get(Account, account_id)
-    if wallet is None or wallet.user_id is None:
-        return
-    tier = lock_customers([wallet.user_id])[wallet.user_id]
-    _weigh_incoming(wallet, tier, amount, own=own)
-
-
-def _weigh_incoming(wallet: Account, tier: int, amount: int, *, own: bool) -> None:
-    limits = tier_limits(tier)
-    if limits.max_balance is None:
-        return
-    if balance_value(wallet.user_id) + naira_value(wallet.currency, amount) <= limits.max_balance:
-        return
-    if own:
-        raise LimitExceeded(
-            f"This would take your balance past your Tier {tier} maximum of "
-            f"{format_amount(limits.max_balance)}. {NEXT_TIER_NEEDS[tier]}"
-        )
-    raise LimitExceeded(
-        "The recipient can't receive this amount: it would take them past the maximum "
-        "balance their verification level allows. They can lift it by verifying their "
-        "identity on the Verification page, or you can send less."
-    )
+    _weigh(kind="credit", day=None, own=own, incoming=[(account_id, amount)])
 
 
 def payout_refusal(user_id: int) -> str | None:

@@ -25,3 +25,12 @@ class UnbalancedTransaction(LedgerError):
 
 class HoldNotActive(LedgerError):
     pass
+
+
+class LimitRefused(LedgerError):
+    """The limits a posting was given refuse it; `refusal` says which and by how much (the
+    caller that decided the limits, lumipay.kyc.limits, words it for the customer)."""
+
+    def __init__(self, refusal: dict[str, object]) -> None:
+        super().__init__("Refused by a limit.")
+        self.refusal = refusal

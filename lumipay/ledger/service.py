@@ -7,27 +7,31 @@ record they belong to, or rolls all of it back.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import IntegrityError
+from flask import current_app
+from sqlalchemy import BigInteger, Date, String, bindparam, cast, column, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from lumipay import clock
-from lumipay.database import utcnow
+from lumipay.database import UTCDateTime, as_utc, utcnow
 from lumipay.extensions import db
-from lumipay.ledger.errors import HoldNotActive, InsufficientFunds, LedgerError
+from lumipay.ledger.errors import HoldNotActive, InsufficientFunds, LedgerError, LimitRefused
 from lumipay.ledger.errors import UnbalancedTransaction as UnbalancedTransaction
 from lumipay.ledger.models import (
     SYSTEM,
     WALLET,
     Account,
-    DailyFlow,
     Entry,
     Hold,
     HoldStatus,
@@ -137,129 +141,165 @@ def begin(
     return txn
 
 
-def _system_currencies(ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(Account.id, Account.currency).where(Account.id.in_(ids), Account.kind == SYSTEM)
-    )
-    return {account_id: currency for account_id, currency in rows}
-
-
 PostingCheck = Callable[[date], None]
-"""A caller's check run under the posting's wallet locks with the posting's Lagos day (the KYC
-limits: the ledger sits below them, so it takes them as a callback). It refuses by raising."""
+"""A caller's check run under the posting's wallet locks with the posting's Lagos day, for a
+check the posting's limits can't express. It refuses by raising."""
+
+Limits = dict[str, Any]
+"""The numbers a posting weighs under its locks, decided by lumipay.kyc.limits (the ledger sits
+below it, so it takes them as an argument): `tiers` (per tier: per_transaction, daily,
+max_balance or None), `rates` (kobo per unit of each other currency at the mid-rate, or None),
+`out` (the customer money leaves: user_id, currency, amount, reserved) and `in` (credits
+weighed against their owner's maximum balance: account_id, amount). `ledger_limits_refusal` in
+the posting-function migration is the one enforcement."""
+
+# SQLSTATEs the posting functions raise (migration 5f3a9c21d7e4): class LP, detail in JSON.
+_INSUFFICIENT, _LIMIT, _UNBALANCED, _UNKNOWN = "LP001", "LP002", "LP003", "LP004"
 
 
-def apply(
-    txn: LedgerTransaction, legs: Sequence[Leg], *, check: PostingCheck | None = None
-) -> LedgerTransaction:
-    """Post `legs` under `txn`: lock the wallets, check, move the balances, write the entries.
+def posting_error(exc: BaseException) -> LedgerError | None:
+    """The ledger's error for a refusal raised by `ledger_post`, or None for any other error."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "pgcode", None)
+    if not isinstance(exc, DBAPIError) or code is None or not code.startswith("LP"):
+        return None
+    diag = getattr(orig, "diag", None)
+    detail = json.loads(getattr(diag, "message_detail", None) or "{}")
+    if code == _INSUFFICIENT:
+        return InsufficientFunds(detail["account_id"], detail["available"], detail["needed"])
+    if code == _LIMIT:
+        return LimitRefused(detail)
+    if code == _UNBALANCED and "differ" in detail:
+        return UnbalancedTransaction(f"Debits and credits differ: {detail['differ']}.")
+    if code == _UNBALANCED:
+        return UnbalancedTransaction("A transaction needs at least two entries.")
+    return LedgerError("Unknown ledger account.")
 
-    The posting's time is taken here, once the wallets are locked, and stamped on the header
-    and every entry: per wallet, time order is entry order, so a day once over never gains an
-    entry, and the day a posting counts in (its Lagos day) is the day `check` is asked about.
 
-    Raises UnbalancedTransaction when debits and credits differ in any currency, and
-    InsufficientFunds when a debit would take a wallet's available balance below zero; the
-    caller's transaction then rolls back, header row included.
-    """
+def _checked_legs(legs: Sequence[Leg]) -> tuple[list[int], list[int]]:
     if len(legs) < 2:
         raise UnbalancedTransaction("A transaction needs at least two entries.")
     for leg in legs:
         if type(leg.amount) is not int or leg.amount == 0:
             raise UnbalancedTransaction("Every entry needs a non-zero whole amount in minor units.")
+    return [leg.account_id for leg in legs], [leg.amount for leg in legs]
 
-    ids = {leg.account_id for leg in legs}
-    # Only wallets are locked; system accounts are hot and never serialise postings.
-    wallets = lock_wallets(ids)
-    currency_of = {aid: w.currency for aid, w in wallets.items()}
-    currency_of.update(_system_currencies(ids - wallets.keys()))
-    if len(currency_of) != len(ids):
-        raise LedgerError("Unknown ledger account.")
-    txn.created_at = clock.now()
+
+# The call of `ledger_post` with named parameters, built once: every posting runs the same
+# compiled statement (SQLAlchemy's cache), only the parameters change (`posting_params`).
+POSTING_CALL = func.ledger_post(
+    bindparam("post_kind", type_=String),
+    bindparam("post_reference", type_=String),
+    bindparam("post_narration", type_=String),
+    cast(bindparam("post_parent_id", type_=BigInteger), BigInteger),
+    cast(bindparam("post_accounts", type_=ARRAY(BigInteger)), ARRAY(BigInteger)),
+    cast(bindparam("post_amounts", type_=ARRAY(BigInteger)), ARRAY(BigInteger)),
+    cast(bindparam("post_limits", type_=JSONB(none_as_null=True)), JSONB),
+    cast(bindparam("post_at", type_=UTCDateTime), UTCDateTime),
+    cast(bindparam("post_transaction_id", type_=BigInteger), BigInteger),
+).table_valued(column("transaction_id", BigInteger), column("created_at", UTCDateTime))
+"""`ledger_post(...)` as a table (transaction_id, created_at), for a caller that puts the
+posting in a larger statement (a transfer writes its row and audit event in the same one)."""
+
+_POST = select(POSTING_CALL.c.transaction_id, POSTING_CALL.c.created_at)
+
+
+def posting_params(
+    kind: str,
+    legs: Sequence[Leg],
+    *,
+    reference: str,
+    narration: str = "",
+    parent_id: int | None = None,
+    limits: Limits | None = None,
+    at: datetime | None = None,
+    transaction_id: int | None = None,
+) -> dict[str, Any]:
+    """The parameters of `POSTING_CALL` for `legs`.
+
+    `at` None: the posting's time is taken by the function once its wallets are locked.
+    Raises UnbalancedTransaction at once for a malformed leg; the function raises the rest
+    (see `posting_error`)."""
+    accounts, amounts = _checked_legs(legs)
+    return {
+        "post_kind": kind,
+        "post_reference": reference,
+        "post_narration": narration[:140],
+        "post_parent_id": parent_id,
+        "post_accounts": accounts,
+        "post_amounts": amounts,
+        "post_limits": limits,
+        "post_at": at,
+        "post_transaction_id": transaction_id,
+    }
+
+
+def forget_balances(account_ids: Iterable[int]) -> None:
+    """Expire the balances the session holds for these accounts: the posting function moved
+    them in SQL, so the next read of `wallet.balance` asks the database."""
+    for account_id in set(account_ids):
+        wallet = db.session.identity_map.get(identity_key(Account, account_id))
+        if wallet is not None:
+            db.session.expire(wallet, ["balance", "held"])
+
+
+def locked_time(ids: Iterable[int], check: PostingCheck | None = None) -> datetime | None:
+    """The posting's time taken from the app's clock under the wallet locks, when a caller's
+    `check` must see its day first or a test clock (`CLOCK`) is set; None (the usual case)
+    lets `ledger_post` take it under its own locks, without this extra round trip."""
+    if check is None and current_app.config.get("CLOCK") is None:
+        return None
+    lock_wallets(ids)
+    at = clock.now()
     if check is not None:
-        check(clock.lagos_day(txn.created_at))
+        check(clock.lagos_day(at))
+    return at
 
-    per_currency: dict[str, int] = defaultdict(int)
-    per_account: dict[int, int] = defaultdict(int)
-    for leg in legs:
-        per_currency[currency_of[leg.account_id]] += leg.amount
-        per_account[leg.account_id] += leg.amount
-    unbalanced = {cur: total for cur, total in per_currency.items() if total != 0}
-    if unbalanced:
-        raise UnbalancedTransaction(f"Debits and credits differ: {unbalanced}.")
-    for account_id, delta in per_account.items():
-        wallet = wallets.get(account_id)
-        if wallet is not None and delta < 0 and wallet.balance + delta - wallet.held < 0:
-            raise InsufficientFunds(account_id, wallet.available, -delta)
 
-    moves = {aid: delta for aid, delta in per_account.items() if aid in wallets and delta}
-    if moves:
-        # One statement for every wallet of the posting: fewer round trips under the locks.
-        db.session.execute(
-            update(Account)
-            .where(Account.id.in_(moves))
-            .values(balance=Account.balance + case(moves, value=Account.id))
-            .execution_options(synchronize_session=False)
+def _run_posting(params: dict[str, Any]) -> tuple[int, datetime]:
+    try:
+        row = db.session.execute(_POST, params).one()
+    except DBAPIError as exc:
+        refused = posting_error(exc)
+        if refused is None:
+            raise
+        raise refused from None
+    return row.transaction_id, as_utc(row.created_at)
+
+
+def apply(
+    txn: LedgerTransaction,
+    legs: Sequence[Leg],
+    *,
+    check: PostingCheck | None = None,
+    limits: Limits | None = None,
+) -> LedgerTransaction:
+    """Post `legs` under the header `begin` wrote: one call of `ledger_post`, which locks the
+    wallets, weighs `limits`, checks available balances, moves the balances and writes the
+    entries and daily flows.
+
+    The posting's time is taken under the wallet locks and stamped on the header and every
+    entry: per wallet, time order is entry order, so a day once over never gains an entry, and
+    the day a posting counts in (its Lagos day) is the day `limits` and `check` are weighed on.
+
+    Raises UnbalancedTransaction when debits and credits differ in any currency,
+    InsufficientFunds when a debit would take a wallet's available balance below zero and
+    LimitRefused when `limits` refuse; the caller's transaction then rolls back.
+    """
+    at = locked_time([leg.account_id for leg in legs], check)
+    _, created_at = _run_posting(
+        posting_params(
+            txn.kind,
+            legs,
+            reference=txn.reference,
+            limits=limits,
+            at=at,
+            transaction_id=txn.id,
         )
-    running = {aid: w.balance for aid, w in wallets.items()}
-    rows = []
-    for leg in legs:
-        balance_after = None
-        if leg.account_id in running:
-            running[leg.account_id] += leg.amount
-            balance_after = running[leg.account_id]
-        rows.append(
-            {
-                "transaction_id": txn.id,
-                "account_id": leg.account_id,
-                "currency": currency_of[leg.account_id],
-                "amount": leg.amount,
-                "balance_after": balance_after,
-                "created_at": txn.created_at,
-            }
-        )
-    db.session.execute(insert(Entry), rows)
-    _add_daily_flows(txn, [leg for leg in legs if leg.account_id in wallets])
-    for aid, wallet in wallets.items():
-        set_committed_value(wallet, "balance", running[aid])
+    )
+    set_committed_value(txn, "created_at", created_at)
+    forget_balances(leg.account_id for leg in legs)
     return txn
-
-
-def _add_daily_flows(txn: LedgerTransaction, wallet_legs: Sequence[Leg]) -> None:
-    """Add the wallet legs to their Lagos day's totals (the wallets are locked by the caller)."""
-    if not wallet_legs:
-        return
-    day = clock.lagos_day(txn.created_at)
-    totals: dict[int, list[int]] = {}
-    for leg in wallet_legs:
-        flow = totals.setdefault(leg.account_id, [0, 0, 0])
-        flow[0 if leg.amount > 0 else 1] += abs(leg.amount)
-        flow[2] += 1
-    statement = postgresql.insert(DailyFlow).values(
-        [
-            {
-                "account_id": account_id,
-                "day": day,
-                "kind": txn.kind,
-                "money_in": money_in,
-                "money_out": money_out,
-                "entries": entries,
-            }
-            for account_id, (money_in, money_out, entries) in sorted(totals.items())
-        ]
-    )
-    db.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["account_id", "day", "kind"],
-            set_={
-                "money_in": DailyFlow.money_in + statement.excluded.money_in,
-                "money_out": DailyFlow.money_out + statement.excluded.money_out,
-                "entries": DailyFlow.entries + statement.excluded.entries,
-            },
-        )
-    )
 
 
 def post(
@@ -270,10 +310,65 @@ def post(
     reference: str | None = None,
     parent_id: int | None = None,
     check: PostingCheck | None = None,
+    limits: Limits | None = None,
 ) -> LedgerTransaction:
-    """Write one balanced transaction and apply it to wallet balances (`begin` + `apply`)."""
-    txn = begin(kind, narration=narration, reference=reference, parent_id=parent_id)
-    return apply(txn, legs, check=check)
+    """Write one balanced transaction and apply it to wallet balances, header included, in one
+    call of `ledger_post`."""
+    reference = reference or new_reference()
+    narration = narration[:140]
+    at = locked_time([leg.account_id for leg in legs], check)
+    txn_id, created_at = _run_posting(
+        posting_params(
+            kind,
+            legs,
+            reference=reference,
+            narration=narration,
+            parent_id=parent_id,
+            limits=limits,
+            at=at,
+        )
+    )
+    forget_balances(leg.account_id for leg in legs)
+    txn = LedgerTransaction(
+        id=txn_id,
+        reference=reference,
+        kind=kind,
+        status="posted",
+        narration=narration,
+        parent_id=parent_id,
+        created_at=created_at,
+    )
+    # Known from the call: the session takes it as loaded, without reading it back.
+    make_transient_to_detached(txn)
+    db.session.add(txn)
+    return txn
+
+
+def limits_refusal(limits: Limits, day: date) -> dict[str, Any] | None:
+    """Ask the posting's own enforcement (`ledger_limits_refusal`) about a movement that is not
+    a posting yet (a hold, an approval, a card clearing), under the caller's wallet locks; it
+    locks the customers. The refusal, or None."""
+    return db.session.scalar(
+        select(
+            func.ledger_limits_refusal(
+                cast(bindparam(None, limits, JSONB), JSONB), bindparam(None, day, Date)
+            )
+        )
+    )
+
+
+def spent_today(user_id: int, day: date, rates: dict[str, str]) -> int | None:
+    """The kobo value of what left the customer's wallets on the Lagos `day`, plus their active
+    holds, as the limits enforcement counts it (`ledger_spent`); None when a rate is missing."""
+    return db.session.scalar(
+        select(
+            func.ledger_spent(
+                bindparam(None, user_id, BigInteger),
+                bindparam(None, day, Date),
+                cast(bindparam(None, rates, JSONB), JSONB),
+            )
+        )
+    )
 
 
 def transfer(

@@ -711,7 +711,7 @@ def test_connection_dropped_mid_transfer_is_a_503_problem_and_the_retry_moves_mo
     killer = sa.create_engine(_database_url(), poolclass=sa.pool.NullPool)
 
     def drop_connection(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if armed.is_set() and statement.lstrip().upper().startswith("INSERT INTO LEDGER_ENTRIES"):
+        if armed.is_set() and "ledger_post(" in statement:
             armed.clear()
             pid = conn.connection.dbapi_connection.get_backend_pid()
             with killer.connect() as other:

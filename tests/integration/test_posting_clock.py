@@ -157,7 +157,6 @@ def test_statements_around_lagos_midnight_add_up_and_a_closed_day_never_changes(
     ada, bayo, cy = register("Ada Obi"), register("Bayo Adeyemi"), register("Cy Okafor")
     sender = wallet(ada)
     sender_id, from_wallet = sender.user_id, sender.id
-    to_bayo = wallet(bayo).id
     db.session.rollback()
     day = lagos_day(clock()) + timedelta(days=1)
     next_day = day + timedelta(days=1)
@@ -166,18 +165,18 @@ def test_statements_around_lagos_midnight_add_up_and_a_closed_day_never_changes(
 
     clock.moment = day_after(day) - timedelta(milliseconds=120)
     with ThreadPoolExecutor(1) as pool:
-        # Bayo's wallet row locked outright: the transfer to him starts before midnight and
-        # waits (its transfer row names his wallet) before it gets to Ada's wallet lock.
-        with row_locked(to_bayo, "UPDATE"):
+        # Ada's wallet row locked from outside: the transfer to Bayo starts before midnight and
+        # waits for it; midnight passes while it waits.
+        with row_locked(from_wallet, "NO KEY UPDATE"):
             late = pool.submit(send, app, sender_id, from_wallet, bayo.account_number, 100_000)
             wait_for(lambda: lock_waiters() >= 1, what="the transfer to Bayo waiting")
             clock.moment = day_after(day) + timedelta(milliseconds=100)
-            # After midnight, a transfer to Cy posts first.
-            assert send(app, sender_id, from_wallet, cy.account_number, 200_000) == "sent"
             db.session.expire_all()
             closed_before = summary(sender_id, from_wallet, day)
             next_before = summary(sender_id, from_wallet, next_day)
         assert late.result() == "sent"
+    # After midnight, a transfer to Cy posts after it.
+    assert send(app, sender_id, from_wallet, cy.account_number, 200_000) == "sent"
 
     db.session.expire_all()
     closed_after = summary(sender_id, from_wallet, day)
@@ -185,7 +184,8 @@ def test_statements_around_lagos_midnight_add_up_and_a_closed_day_never_changes(
     assert closed_after == closed_before
     assert closed_after["closing"] == 10_000_000 - 500_000
     assert next_after["opening"] == closed_after["closing"] == next_before["opening"]
-    assert [amount for _, amount, _ in next_after["lines"]] == [-200_000, -100_000]
+    assert next_before["lines"] == []
+    assert [amount for _, amount, _ in next_after["lines"]] == [-100_000, -200_000]
     assert next_after["closing"] == db.session.get(Account, from_wallet).balance == 9_200_000
     # Per wallet, time order is entry order.
     times = db.session.execute(

@@ -261,7 +261,7 @@ def test_a_top_up_credit_racing_a_transfer_into_the_wallet_takes_its_locks_in_on
     maximum balance waits for it instead of deadlocking with it."""
     from lumipay import database
     from lumipay.audit.service import SYSTEM
-    from lumipay.kyc import limits
+    from lumipay.ledger import service as ledger
     from lumipay.transfers import service as transfers
     from tests.integration.helpers.interleave import run_other_at
 
@@ -285,7 +285,7 @@ def test_a_top_up_credit_racing_a_transfer_into_the_wallet_takes_its_locks_in_on
         )  # fmt: skip
 
     # The transfer starts while the credit weighs the maximum balance, under its locks.
-    other = run_other_at(monkeypatch, limits, "balance_value", bayo_pays_ada)
+    other = run_other_at(monkeypatch, ledger, "limits_refusal", bayo_pays_ada)
     post(web, *payment_event(reference=reference, amount=2_000_000, ref=PROVIDER_REF))
     other.join()
 

@@ -1,9 +1,10 @@
 """A child process for the SIGKILL tests: it sends transfers through the real service.
 
 Usage: python -m tests.integration.helpers.killable_transfer MODE USER_ID WALLET_ID TO KEY
-MODE `pause` stops inside the database transaction, right after the ledger has written the
-entries and balances and before the transfer row and the commit, prints PAUSED and waits to be
-killed. MODE `loop` sends 1 kobo transfers forever, printing DONE after each commit.
+MODE `pause` stops inside the database transaction, after the posting statement has written
+the entries, balances, transfer row and audit row and before the commit, prints PAUSED and waits
+to be killed (a transaction is opened first, so the statement doesn't commit on its own).
+MODE `loop` sends 1 kobo transfers forever, printing DONE after each commit.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import sys
 import uuid
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from lumipay import create_app
 from lumipay.audit.service import SYSTEM
@@ -26,11 +27,12 @@ def main() -> None:
     with app.app_context():
         if mode == "pause":
 
-            @event.listens_for(db.engine, "before_cursor_execute")
-            def pause(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-                if statement.lstrip().upper().startswith("INSERT INTO TRANSFERS"):
-                    print("PAUSED", flush=True)
-                    sys.stdin.read()  # blocks until the parent kills us
+            @event.listens_for(db.engine, "commit")
+            def pause(_conn) -> None:  # type: ignore[no-untyped-def]
+                print("PAUSED", flush=True)
+                sys.stdin.read()  # blocks until the parent kills us
+
+            db.session.execute(text("SELECT 1"))
 
             send_transfer(
                 int(user_id),
