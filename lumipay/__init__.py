@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from lumipay import config as settings
-from lumipay.extensions import csrf, db, login_manager, migrate
+from lumipay.extensions import compress, csrf, db, login_manager, migrate
 from lumipay.web import allow_uploads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -76,6 +76,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
+    compress.init_app(app)
     Htmx(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -152,11 +153,13 @@ def _register_cli(app: Flask) -> None:
 def _register_handlers(app: Flask) -> None:
     from lumipay.admin.nav import admin_sections
     from lumipay.api.problems import Problem, for_http_error, is_api_request
+    from lumipay.clock import lagos_label
     from lumipay.money import format_amount
 
     app.jinja_env.globals["admin_sections"] = admin_sections
     app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["signed_money"] = lambda v, c: format_amount(v, c, sign=True)
+    app.jinja_env.filters["wat"] = lagos_label
 
     # Under /api/ every error is a problem document (RFC 9457), never an HTML page.
     @app.errorhandler(404)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from fpdf import FPDF
 
 from lumipay.accounts.service import HistoryRow
-from lumipay.clock import in_lagos
+from lumipay.clock import in_lagos, lagos_label
 from lumipay.money import format_amount, get_currency, to_major_str
 from lumipay.statements.service import Statement
 
@@ -70,7 +70,7 @@ def csv_chunks(statement: Statement, batches: Iterable[list[HistoryRow]]) -> Ite
         for row in batch:
             writer.writerow(
                 [
-                    in_lagos(row.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    in_lagos(row.created_at).isoformat(timespec="seconds"),
                     row.reference,
                     row.kind,
                     csv_cell(row.description),
@@ -147,7 +147,7 @@ class StatementPDF(FPDF):
             0,
             5,
             f"{s.start:%d %b %Y} to {s.end:%d %b %Y} · "
-            f"generated {in_lagos(s.generated_at):%d %b %Y %H:%M} Lagos time",
+            f"generated {lagos_label(s.generated_at)} · times in Lagos time (WAT)",
             new_x="LMARGIN",
             new_y="NEXT",
         )
