@@ -102,6 +102,13 @@ def dashboard() -> str:
     )
 
 
+@bp.route("/more")
+@login_required
+def more() -> str:
+    """The phone's "More" tab: every place the five tabs leave out, as plain links."""
+    return render_template("accounts/more.html")
+
+
 @bp.route("/dashboard/history")
 @login_required
 def history() -> str | Response:

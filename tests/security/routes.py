@@ -122,6 +122,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/auth/password", "/auth/password", ("GET", "POST"), SIGNED_IN, "/auth/password"),
     Route("/dashboard", "/dashboard", ("GET",), SIGNED_IN),
     Route("/dashboard/history", "/dashboard/history", ("GET",), SIGNED_IN),
+    Route("/more", "/more", ("GET",), SIGNED_IN),
     Route("/wallets", "/wallets", ("POST",), SIGNED_IN, "/dashboard"),
     Route(
         "/transactions/<reference>", "/transactions/{reference}", ("GET",), SIGNED_IN, owned=True
