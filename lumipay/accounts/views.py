@@ -1,4 +1,4 @@
-"""URLs: /, /dashboard, /dashboard/history, /wallets, /transactions/<reference>."""
+"""URLs: /, /dashboard, /more, /dashboard/history, /wallets, /transactions/<reference> (+ .pdf)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from lumipay import clock
 from lumipay.accounts import charts, insights, service
 from lumipay.accounts.forms import HistoryFilterForm, OpenWalletForm
 from lumipay.auth.forms import LogoutForm
+from lumipay.beneficiaries import service as beneficiaries
 from lumipay.money import CURRENCIES
+from lumipay.receipts import pdf as receipt_document
+from lumipay.receipts import service as receipts
 from lumipay.web import request_origin
 
 bp = Blueprint("accounts", __name__)
@@ -99,6 +102,7 @@ def dashboard() -> str:
         flow=charts.flow_chart(picture),
         categories=charts.category_chart(picture),
         chart_currencies=held,
+        recent=beneficiaries.recent_recipients(current_user.id),
     )
 
 
@@ -156,7 +160,24 @@ def open_wallet() -> Response:
 @bp.route("/transactions/<reference>")
 @login_required
 def transaction(reference: str) -> str:
-    detail = service.transaction_for(current_user.id, reference)
-    if detail is None:
+    """The receipt page: complete on its own (brand, amount in words, both parties), so a
+    screenshot of it is a receipt; with the PDF, Share (where the browser can) and Copy link."""
+    receipt = receipts.receipt_for(current_user.id, reference)
+    if receipt is None:
         abort(404)
-    return render_template("accounts/transaction.html", detail=detail)
+    return render_template("accounts/transaction.html", detail=receipt, receipt=receipt)
+
+
+@bp.route("/transactions/<reference>/receipt.pdf")
+@login_required
+def receipt_pdf(reference: str) -> Response:
+    receipt = receipts.receipt_for(current_user.id, reference)
+    if receipt is None:
+        abort(404)
+    body = receipt_document.receipt_pdf(receipt, generated_at=clock.now())
+    name = receipt_document.filename(receipt)
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +14,7 @@ from lumipay.audit.service import Origin
 from lumipay.auth.models import User
 from lumipay.auth.names import mask_name
 from lumipay.beneficiaries.models import Beneficiary
-from lumipay.database import run_in_transaction
+from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.transfers.models import Transfer
 
@@ -47,6 +48,51 @@ def beneficiaries_for(owner_id: int) -> list[SavedRecipient]:
         for b, name in rows
     ]
     return sorted(saved, key=lambda s: (s.nickname or s.masked_name).casefold())
+
+
+@dataclass(frozen=True)
+class RecentRecipient:
+    account_number: str
+    masked_name: str
+    nickname: str
+    last_paid_at: datetime
+
+
+def recent_recipients(owner_id: int, limit: int = 5) -> list[RecentRecipient]:
+    """The customers `owner_id` sent money to most recently, newest first, one row each: the
+    home page's "pay again" list, derived from past transfers (nothing to save by hand). A
+    saved recipient's nickname comes along."""
+    last_paid = func.max(Transfer.created_at).label("last_paid_at")
+    rows = db.session.execute(
+        select(User.account_number, User.full_name, Beneficiary.nickname, last_paid)
+        .join(Transfer, Transfer.recipient_id == User.id)
+        .outerjoin(
+            Beneficiary,
+            (Beneficiary.owner_id == owner_id)
+            & (Beneficiary.account_number == User.account_number),
+        )
+        .where(Transfer.sender_id == owner_id, Transfer.recipient_id != owner_id)
+        .group_by(User.id, Beneficiary.nickname)
+        .order_by(last_paid.desc())
+        .limit(limit)
+    ).all()
+    return [
+        RecentRecipient(number, mask_name(name or ""), nickname or "", as_utc(when))
+        for number, name, nickname, when in rows
+    ]
+
+
+def has_paid(owner_id: int, account_number: str) -> bool:
+    """Whether the customer has sent money to `account_number` before."""
+    return (
+        db.session.scalar(
+            select(Transfer.id)
+            .join(User, User.id == Transfer.recipient_id)
+            .where(Transfer.sender_id == owner_id, User.account_number == account_number)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def is_saved(owner_id: int, account_number: str) -> bool:

@@ -127,6 +127,13 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "/transactions/<reference>", "/transactions/{reference}", ("GET",), SIGNED_IN, owned=True
     ),
+    Route(
+        "/transactions/<reference>/receipt.pdf",
+        "/transactions/{reference}/receipt.pdf",
+        ("GET",),
+        SIGNED_IN,
+        owned=True,
+    ),
     Route("/transfers/new", "/transfers/new", ("GET", "POST"), SIGNED_IN, "/transfers/new"),
     Route(
         "/transfers/confirm", "/transfers/confirm", ("POST",), SIGNED_IN, "{confirm}", step_up=True
