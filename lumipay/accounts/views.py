@@ -1,4 +1,4 @@
-"""URLs: /, /dashboard, /more, /dashboard/history, /wallets, /transactions/<reference> (+ .pdf)."""
+"""URLs: /, /dashboard, /more, /dashboard/history, /wallets, /transactions/<ref>[/receipt.pdf]."""
 
 from __future__ import annotations
 

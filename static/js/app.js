@@ -7,7 +7,10 @@
       if (!source || !navigator.clipboard) return;
       button.hidden = false;
       button.addEventListener("click", function () {
-        navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+        var text = source.textContent.trim();
+        // A card number is copied as digits only, the way payment forms take it.
+        if (button.hasAttribute("data-copy-compact")) text = text.replace(/\s+/g, "");
+        navigator.clipboard.writeText(text).then(function () {
           button.textContent = "Copied";
           setTimeout(function () { button.textContent = "Copy"; }, 2000);
         });

@@ -265,6 +265,14 @@ ROUTES: tuple[Route, ...] = (
         owned=True,
     ),
     Route(
+        "/cards/<reference>/terminate",
+        "/cards/{card}/terminate",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/cards/{card}/terminate",
+        owned=True,
+    ),
+    Route(
         "/cards/<reference>/limits",
         "/cards/{card}/limits",
         ("GET", "POST"),
