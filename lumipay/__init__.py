@@ -151,6 +151,7 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_handlers(app: Flask) -> None:
+    from lumipay.accounts.categories import kind_label
     from lumipay.admin.nav import admin_sections
     from lumipay.api.problems import Problem, for_http_error, is_api_request
     from lumipay.cards.mcc import name_of as mcc_name
@@ -162,6 +163,7 @@ def _register_handlers(app: Flask) -> None:
     app.jinja_env.filters["signed_money"] = lambda v, c: format_amount(v, c, sign=True)
     app.jinja_env.filters["wat"] = lagos_label
     app.jinja_env.filters["mcc_name"] = mcc_name
+    app.jinja_env.filters["kind_label"] = kind_label
 
     # Under /api/ every error is a problem document (RFC 9457), never an HTML page.
     @app.errorhandler(404)

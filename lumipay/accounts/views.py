@@ -18,7 +18,7 @@ from lumipay.beneficiaries import service as beneficiaries
 from lumipay.money import CURRENCIES
 from lumipay.receipts import pdf as receipt_document
 from lumipay.receipts import service as receipts
-from lumipay.web import request_origin
+from lumipay.web import home_for, request_origin
 
 bp = Blueprint("accounts", __name__)
 
@@ -76,7 +76,7 @@ def _filter_form() -> tuple[HistoryFilterForm, service.HistoryFilter, dict[str, 
 @bp.route("/")
 def index() -> Response:
     if current_user.is_authenticated:
-        return redirect(url_for("accounts.dashboard"))
+        return redirect(home_for(current_user))
     return redirect(url_for("auth.login"))
 
 

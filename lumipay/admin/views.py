@@ -11,6 +11,7 @@ from wtforms import SelectChoice
 
 from lumipay import clock
 from lumipay.accounts import freeze as freezing
+from lumipay.accounts.categories import kind_label
 from lumipay.admin import queries
 from lumipay.admin.access import admin_required
 from lumipay.admin.attention import attention_counts
@@ -122,7 +123,7 @@ def transactions() -> tuple[str, int] | str:
     form = TransactionSearchForm(request.args)
     form.kind.choices = [
         SelectChoice("", "All types"),
-        *(SelectChoice(k, k) for k in queries.transaction_kinds()),
+        *(SelectChoice(k, kind_label(k)) for k in queries.transaction_kinds()),
     ]
     if request.args and not form.validate():
         return render_template("admin/transactions.html", form=form, page=None, cursor_args={}), 422

@@ -78,6 +78,8 @@ def lines(receipt: Receipt, money) -> list[tuple[str, str]]:  # type: ignore[no-
         rows.append(("Rate", receipt.rate))
     if receipt.fee is not None:
         rows.append(("Fee", money(receipt.fee, receipt.fee_currency or receipt.currency)))
+    if receipt.total is not None:
+        rows.append(("Total", money(receipt.total, receipt.currency)))
     if receipt.narration:
         rows.append(("Narration", receipt.narration))
     rows.extend(receipt.extra)

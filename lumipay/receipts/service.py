@@ -58,6 +58,8 @@ class Receipt:
     fee: int | None = None
     fee_currency: str = ""
     rate: str = ""
+    total: int | None = None
+    """What left the wallet when a fee came on top of `amount`."""
     received: tuple[int, str] | None = None
     """A conversion's other leg: what arrived, in which currency."""
     extra: list[tuple[str, str]] = field(default_factory=list)
@@ -161,8 +163,10 @@ def _parties(
                 mask_name(payout.account_name),
                 f"{masked_account(payout.account_number)} · {payout.bank_name}",
             ),
+            "amount": payout.amount,
             "fee": payout.fee,
             "fee_currency": payout.currency,
+            "total": payout.amount + payout.fee,
             "narration": payout.narration or detail.narration,
         }
     topup = db.session.scalar(select(TopUp).where(TopUp.transaction_id == txn.id))
@@ -178,8 +182,10 @@ def _parties(
         return {
             "sender": you,
             "recipient": Party(bill.description, bill.recipient),
+            "amount": bill.amount,
             "fee": bill.fee,
             "fee_currency": bill.currency,
+            "total": bill.amount + bill.fee,
             "extra": extra,
         }
     card_row = db.session.scalar(

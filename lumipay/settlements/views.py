@@ -12,7 +12,7 @@ from lumipay.admin.access import admin_required
 from lumipay.admin.blueprint import bp
 from lumipay.auth.models import User
 from lumipay.extensions import db
-from lumipay.ledger.models import Account, LedgerTransaction
+from lumipay.ledger.models import LedgerTransaction
 from lumipay.reconciliation.models import OUTCOME_LABELS, ReconciliationItem
 from lumipay.settlements import service
 from lumipay.settlements.forms import DecisionForm, ProposalForm
@@ -28,9 +28,11 @@ def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
     account_ids = {p.debit_account_id for p in proposals if p.debit_account_id} | {
         p.credit_account_id for p in proposals if p.credit_account_id
     }
-    accounts = {
-        a.id: a for a in db.session.scalars(select(Account).where(Account.id.in_(account_ids)))
-    }
+    # Every account by its owner's name and account number: the checker must see whose wallet
+    # is credited, not just "NGN wallet".
+    accounts = queries.accounts_by_id(account_ids)
+    owner_ids = {s.user_id for s in subjects.values() if s is not None}
+    owners = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(owner_ids)))}
     txn_ids = {p.transaction_id for p in proposals if p.transaction_id}
     references = {
         txn_id: reference
@@ -53,6 +55,8 @@ def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
         stuck_payouts=queries.stuck_payouts(20),
         uncredited_topups=queries.uncredited_topups(20),
         accounts=accounts,
+        owners=owners,
+        default_narration=service.ADJUSTMENT_NARRATION,
         references=references,
         item=item,
         labels=OUTCOME_LABELS,
