@@ -157,23 +157,27 @@ def open_wallet() -> Response:
     return redirect(url_for("accounts.dashboard"), code=303)
 
 
+def _own_receipt(reference: str) -> receipts.Receipt:
+    """The signed-in customer's receipt, or 404 (another customer's reference too)."""
+    receipt = receipts.receipt_for(current_user.id, reference)
+    if receipt is None:
+        abort(404)
+    return receipt
+
+
 @bp.route("/transactions/<reference>")
 @login_required
 def transaction(reference: str) -> str:
     """The receipt page: complete on its own (brand, amount in words, both parties), so a
     screenshot of it is a receipt; with the PDF, Share (where the browser can) and Copy link."""
-    receipt = receipts.receipt_for(current_user.id, reference)
-    if receipt is None:
-        abort(404)
-    return render_template("accounts/transaction.html", detail=receipt, receipt=receipt)
+    receipt = _own_receipt(reference)
+    return render_template("accounts/transaction.html", receipt=receipt)
 
 
 @bp.route("/transactions/<reference>/receipt.pdf")
 @login_required
 def receipt_pdf(reference: str) -> Response:
-    receipt = receipts.receipt_for(current_user.id, reference)
-    if receipt is None:
-        abort(404)
+    receipt = _own_receipt(reference)
     body = receipt_document.receipt_pdf(receipt, generated_at=clock.now())
     name = receipt_document.filename(receipt)
     return Response(

@@ -10,14 +10,12 @@ import io
 import re
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import select
 
 from lumipay.accounts.insights import money_picture
 from lumipay.auth.models import User
 from lumipay.auth.names import mask_name
 from lumipay.beneficiaries.service import recent_recipients
-from lumipay.cards import mcc
 from lumipay.clock import lagos_label, today
 from lumipay.extensions import db
 from lumipay.fx import service as fx
@@ -257,18 +255,6 @@ def test_new_card_defaults_stay_within_the_tier(register, ctx):  # type: ignore[
     form = ada.get("/cards/new").forms["new-card-form"]
     assert form["per_transaction_limit"].value == "100000.00"
     assert form["monthly_limit"].value == "500000.00"
-
-
-@pytest.mark.parametrize(
-    ("code", "name"),
-    [
-        ("5411", "Supermarkets and groceries"),
-        ("5812", "Restaurants"),
-        ("5300", "Shops and online retail"),
-    ],
-)
-def test_merchant_categories_by_name(code, name):  # type: ignore[no-untyped-def]
-    assert mcc.name_of(code) == name
 
 
 def test_pages_are_compressed(app, db_clean):  # type: ignore[no-untyped-def]
