@@ -85,7 +85,9 @@ def masked_account(number: str) -> str:
 
 
 def rate_text(rate: Decimal, base: str, quote: str) -> str:
-    return f"1 {base} = {rate:,.6f} {quote}".rstrip("0").rstrip(".")
+    """ "1 NGN = 0.000648 USD (1 USD = 1,543.21 NGN)": both ways, as a bank's board shows."""
+    inverse = 1 / rate if rate else Decimal(0)
+    return f"1 {base} = {rate:,.6f} {quote} (1 {quote} = {inverse:,.2f} {base})"
 
 
 def receipt_for(user_id: int, reference: str) -> Receipt | None:

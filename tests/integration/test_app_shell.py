@@ -115,7 +115,7 @@ def test_fx_receipt_shows_rate_and_fee_and_is_not_spending(register, clock, ctx)
     assert page.html.find(attrs={"data-testid": "receipt-from"}).text == "Your NGN wallet · Lumipay"
     assert page.html.find(attrs={"data-testid": "receipt-to"}).text == "Your USD wallet · Lumipay"
     rate = page.html.find(attrs={"data-testid": "receipt-rate"}).text
-    assert rate.startswith("1 NGN = 0.000") and rate.endswith(" USD")
+    assert re.fullmatch(r"1 NGN = 0\.000\d{3} USD \(1 USD = [\d,]+\.\d\d NGN\)", rate), rate
     fee = page.html.find(attrs={"data-testid": "receipt-fee"}).text
     assert fee == "₦" + f"{quote.fee_amount / 100:,.2f}" and quote.fee_amount > 0
     assert "Conversion" in page.html.find(attrs={"data-testid": "receipt-direction"}).text
