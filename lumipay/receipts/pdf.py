@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from lumipay.clock import lagos_label
@@ -64,7 +65,7 @@ def receipt_pdf(receipt: Receipt, *, generated_at: datetime) -> bytes:
     return bytes(pdf.output())
 
 
-def lines(receipt: Receipt, money) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def lines(receipt: Receipt, money: Callable[[int, str], str]) -> list[tuple[str, str]]:
     """The receipt's labelled lines, in reading order (`money(minor, currency)` formats)."""
     rows = [
         ("Reference", receipt.reference),

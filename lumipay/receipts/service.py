@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
@@ -129,7 +130,7 @@ def _parties(
     user: User,
     direction: str,
     lead: HistoryRow,
-) -> dict:  # type: ignore[type-arg]
+) -> dict[str, Any]:
     """Sender, recipient and the kind's own lines (fee, rate, token…)."""
     you = _you(user)
     if detail.transfer is not None:

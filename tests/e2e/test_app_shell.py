@@ -75,6 +75,10 @@ def test_phone_shell_has_a_tab_bar_and_a_one_line_header(visit):  # type: ignore
         links = page.get_by_role("navigation", name="Main").get_by_role("link")
         tops = {round(box(links.nth(i))["y"]) for i in range(links.count())}
         assert len(tops) == 1, f"the header's links wrap at {width}px: {tops}"
+        fits = "() => document.querySelector('.topbar').scrollWidth <= window.innerWidth"
+        assert page.evaluate(fits), f"the header is wider than {width}px"
+        logout = box(page.locator(".topbar").get_by_role("button", name="Sign out"))
+        assert logout["x"] + logout["width"] <= width
 
 
 def test_balance_hide_toggle_is_remembered(visit):  # type: ignore[no-untyped-def]
