@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from lumipay import config as environment
 from lumipay import settings
-from lumipay.extensions import csrf, db, login_manager, migrate
+from lumipay.extensions import compress, csrf, db, login_manager, migrate
 from lumipay.web import allow_uploads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -104,6 +104,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
+    compress.init_app(app)
     Htmx(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -121,7 +122,6 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from lumipay import api, health, observability
-    from lumipay.accounts.views import bp as accounts_bp
     from lumipay.admin import views as admin_views
     from lumipay.auth.views import bp as auth_bp
     from lumipay.bank.admin_views import bp as bank_admin_bp
@@ -130,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
     from lumipay.bills.views import bp as bills_bp
     from lumipay.cards.views import bp as cards_bp
     from lumipay.fx.views import bp as fx_bp
+    from lumipay.home.views import bp as accounts_bp
     from lumipay.kyc.admin_views import bp as kyc_admin_bp
     from lumipay.kyc.views import bp as kyc_bp
     from lumipay.notifications.views import bp as notifications_bp
@@ -177,13 +178,19 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_handlers(app: Flask) -> None:
+    from lumipay.accounts.categories import kind_label
     from lumipay.api.problems import Problem, for_http_error, is_api_request
     from lumipay.backoffice.nav import admin_sections
+    from lumipay.cards.mcc import name_of as mcc_name
+    from lumipay.clock import lagos_label
     from lumipay.money import format_amount
 
     app.jinja_env.globals["admin_sections"] = admin_sections
     app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["signed_money"] = lambda v, c: format_amount(v, c, sign=True)
+    app.jinja_env.filters["wat"] = lagos_label
+    app.jinja_env.filters["mcc_name"] = mcc_name
+    app.jinja_env.filters["kind_label"] = kind_label
 
     # Under /api/ every error is a problem document (RFC 9457), never an HTML page.
     @app.errorhandler(404)

@@ -58,3 +58,23 @@ def day_start(day: date) -> datetime:
 def day_after(day: date) -> datetime:
     """The instant the Lagos day after `day` begins: the exclusive end of `day`."""
     return day_start(day + timedelta(days=1))
+
+
+TIME_FORMATS = {
+    "datetime": "%d %b %Y, %H:%M",
+    "seconds": "%d %b %Y, %H:%M:%S",
+    "short": "%d %b, %H:%M",
+    "time": "%H:%M:%S",
+    "date": "%d %b %Y",
+}
+"""How a moment is shown to people (`lagos_label`); a date alone carries no zone label."""
+
+
+def lagos_label(moment: datetime | None, style: str = "datetime") -> str:
+    """`moment` (stored UTC) as Lagos wall-clock time for pages, receipts and emails, labelled
+    WAT ("01 Dec 2026, 13:05 WAT"). Machine-readable places (CSV, the API) keep ISO 8601 with
+    the offset instead. The `wat` template filter."""
+    if moment is None:
+        return ""
+    text = in_lagos(moment).strftime(TIME_FORMATS[style])
+    return text if style == "date" else f"{text} WAT"

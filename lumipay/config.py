@@ -112,6 +112,16 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         **security_settings(),
         **observability_settings(env),
         "WTF_CSRF_TIME_LIMIT": None,
+        # Compressed: our static files and the JSON API (bearer tokens, no cookies). Not HTML:
+        # every page carries the session's CSRF token beside text the visitor can choose, so a
+        # compressed page's size would leak the token to a watcher of its length (BREACH).
+        "COMPRESS_MIMETYPES": [
+            "text/css",
+            "text/javascript",
+            "application/javascript",
+            "application/json",
+            "image/svg+xml",
+        ],
         # No pre-ping round trip per request: see lumipay.database (stale connections).
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 300},
         **_bills_settings(production),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask import current_app
+from flask_compress import Compress
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -56,3 +57,7 @@ def redis_connection() -> Redis:
         current_app.extensions["lumipay_redis"] = client
         current_app.extensions["lumipay_redis_url"] = url
     return client
+
+
+compress = Compress()
+"""gzip, brotli or zstd for HTML, CSS, JS and JSON; PDF and CSV downloads pass as they are."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, request
+from flask import Flask, abort, request, url_for
 
 from lumipay import settings
 from lumipay.audit.service import Origin
@@ -51,6 +52,12 @@ def refuse_control_characters() -> None:
         values.extend(request.form.values())
     if any(_CONTROL.intersection(value) for value in values):
         abort(400)
+
+
+def home_for(user: Any) -> str:
+    """Where a signed-in person lands without a `next=`: the back office for admins, else the
+    customer's home."""
+    return url_for("admin.overview") if user.is_admin else url_for("accounts.dashboard")
 
 
 def safe_next(target: str | None, default: str) -> str:

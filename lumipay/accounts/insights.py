@@ -17,6 +17,9 @@ from lumipay.accounts.categories import CATEGORIES, Category, category_of
 from lumipay.extensions import db
 from lumipay.ledger.models import WALLET, Account, DailyFlow
 
+NOT_SPENDING = frozenset({"fx"})
+"""Money moved between the customer's own wallets: out of one wallet, but not spent."""
+
 
 @dataclass(frozen=True)
 class DayFlow:
@@ -72,7 +75,9 @@ def money_picture(user_id: int, currency: str, *, today: date, days: int = 30) -
     ).all()
     per_category: dict[str, int] = defaultdict(int)
     for kind, amount in by_kind:
-        per_category[category_of(kind).key] += int(amount)
+        key = category_of(kind).key
+        if key not in NOT_SPENDING:
+            per_category[key] += int(amount)
     order = list(CATEGORIES)
     spending = sorted(
         (Spending(CATEGORIES[key], amount) for key, amount in per_category.items() if amount),

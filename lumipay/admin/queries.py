@@ -312,15 +312,6 @@ def transaction(reference: str) -> LedgerTransaction | None:
     )
 
 
-def accounts_by_id(ids: set[int]) -> dict[int, tuple[Account, User | None]]:
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(Account, User).outerjoin(User, User.id == Account.user_id).where(Account.id.in_(ids))
-    )
-    return {account.id: (account, user) for account, user in rows}
-
-
 def related_transactions(txn: LedgerTransaction) -> list[LedgerTransaction]:
     """The transaction it corrects or follows (parent) and those that follow it (children)."""
     ids = [txn.parent_id] if txn.parent_id else []

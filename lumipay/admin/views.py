@@ -11,11 +11,13 @@ from wtforms import SelectChoice
 
 from lumipay import clock
 from lumipay.accounts import freeze as freezing
+from lumipay.accounts.categories import kind_label
 from lumipay.admin import queries
 from lumipay.admin.attention import attention_counts
 from lumipay.admin.customer_money import customer_money
 from lumipay.audit import service as audit_service
 from lumipay.auth.models import User
+from lumipay.backoffice import lookups
 from lumipay.backoffice.access import admin_required
 from lumipay.backoffice.blueprint import bp
 from lumipay.backoffice.forms import (
@@ -130,7 +132,7 @@ def transactions() -> tuple[str, int] | str:
     form = TransactionSearchForm(request.args)
     form.kind.choices = [
         SelectChoice("", "All types"),
-        *(SelectChoice(k, k) for k in queries.transaction_kinds()),
+        *(SelectChoice(k, kind_label(k)) for k in queries.transaction_kinds()),
     ]
     if request.args and not form.validate():
         return render_template("admin/transactions.html", form=form, page=None, cursor_args={}), 422
@@ -157,7 +159,7 @@ def transaction(reference: str) -> str:
     return render_template(
         "admin/transaction.html",
         txn=txn,
-        accounts=queries.accounts_by_id({e.account_id for e in txn.entries}),
+        accounts=lookups.accounts_by_id({e.account_id for e in txn.entries}),
         related=queries.related_transactions(txn),
         settlement=settlements.for_transaction(txn.id),
     )

@@ -156,7 +156,7 @@ def _tell_owner_someone_tried(reg: Registration, field: str, origin: Origin) -> 
         owner.email,
         "Someone tried to open a Lumipay account with your details",
         f"Hello {owner.first_name},\n\nSomeone tried to open a new Lumipay account with your "
-        f"{what} at {clock.now():%d %b %Y, %H:%M} UTC from "
+        f"{what} at {clock.lagos_label(clock.now())} from "
         f"{origin.ip or 'an unknown address'}. We refused: it is already yours.\n\n"
         "If it was you, sign in instead (or reset your password). If not, nothing changed; "
         "you may want to turn on two-step verification.\n",
@@ -306,7 +306,7 @@ def complete_login(user_id: int, *, origin: Origin) -> None:
         user.email,
         "New sign-in to your Lumipay account",
         f"Hello {user.first_name},\n\n"
-        f"Someone signed in to your account at {clock.now():%d %b %Y, %H:%M} UTC\n"
+        f"Someone signed in to your account at {clock.lagos_label(clock.now())}\n"
         f"from {origin.ip or 'an unknown address'} using "
         f"{origin.user_agent or 'an unknown browser'}.\n\n"
         "If this wasn't you, change your password now and sign out everywhere from the "
@@ -368,7 +368,7 @@ def change_password(
         changed.email,
         "Your Lumipay password was changed",
         f"Hello {changed.first_name},\n\nYour password was changed at "
-        f"{clock.now():%d %b %Y, %H:%M} UTC from {origin.ip or 'an unknown address'}. "
+        f"{clock.lagos_label(clock.now())} from {origin.ip or 'an unknown address'}. "
         "Other browsers were signed out.\n\nIf this wasn't you, reset your password now.\n",
     )
 

@@ -45,7 +45,7 @@ from lumipay.ratelimit import (
     register_limit,
     register_phone_limit,
 )
-from lumipay.web import request_origin, safe_next
+from lumipay.web import home_for, request_origin, safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -91,9 +91,9 @@ def register() -> str | Response | tuple[str, int]:
 @login_limit
 def login() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
-        return redirect(url_for("accounts.dashboard"))
+        return redirect(home_for(current_user))
     form = LoginForm()
-    target = safe_next(request.args.get("next"), url_for("accounts.dashboard"))
+    asked = safe_next(request.args.get("next"), "")
     if form.validate_on_submit():
         user = service.authenticate(form.email.data, form.password.data, origin=request_origin())
         if user is not None and user.has_totp:
@@ -101,14 +101,14 @@ def login() -> str | Response | tuple[str, int]:
             session[PENDING] = {
                 "user_id": user.id,
                 "at": clock.now().timestamp(),
-                "next": target,
+                "next": asked,
                 "tries": 0,
             }
             return redirect(url_for("auth.two_factor"), code=303)
         if user is not None:
             guard.sign_in(user)
             service.complete_login(user.id, origin=request_origin())
-            return redirect(target, code=303)
+            return redirect(asked or home_for(user), code=303)
         form.password.errors.append(service.FAILED_LOGIN_MESSAGE)
     status = 422 if form.is_submitted() else 200
     return render_template("auth/login.html", form=form), status
@@ -140,7 +140,7 @@ def two_factor() -> str | Response | tuple[str, int]:
             target = session[PENDING]["next"]
             guard.sign_in(user)
             service.complete_login(user.id, origin=origin)
-            return redirect(safe_next(target, url_for("accounts.dashboard")), code=303)
+            return redirect(safe_next(target, home_for(user)), code=303)
         service.record_failed_second_factor(user.id, origin=origin)
         pending = session[PENDING]
         pending["tries"] = pending.get("tries", 0) + 1

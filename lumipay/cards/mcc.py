@@ -60,3 +60,47 @@ def clean_groups(keys: list[str] | tuple[str, ...]) -> list[str]:
 def describe(keys: list[str]) -> str:
     """The groups' labels for a customer, e.g. "Shops and online retail, Everything else"."""
     return ", ".join(BY_KEY[key].label for key in keys if key in BY_KEY)
+
+
+# The merchant categories customers meet most, by name; any other code is named by its group.
+NAMES: dict[str, str] = {
+    "4111": "Commuter transport",
+    "4121": "Taxis and ride hailing",
+    "4511": "Airlines",
+    "4722": "Travel agencies",
+    "4812": "Phones and accessories",
+    "4814": "Telecom services",
+    "4829": "Money transfer",
+    "4899": "Cable and streaming TV",
+    "4900": "Utilities",
+    "5311": "Department stores",
+    "5411": "Supermarkets and groceries",
+    "5499": "Food stores",
+    "5541": "Fuel stations",
+    "5651": "Clothing",
+    "5732": "Electronics",
+    "5734": "Software",
+    "5735": "Music stores",
+    "5812": "Restaurants",
+    "5814": "Fast food",
+    "5815": "Digital books, films and music",
+    "5816": "Digital games",
+    "5817": "Apps and software",
+    "5818": "Digital goods",
+    "5912": "Pharmacies",
+    "5999": "Shops",
+    "6011": "Cash withdrawal",
+    "6051": "Quasi-cash and crypto",
+    "7011": "Hotels",
+    "7372": "Computer services",
+    "7832": "Cinemas",
+    "7995": "Betting and gambling",
+    "8062": "Hospitals",
+    "8220": "Schools and universities",
+}
+
+
+def name_of(code: str) -> str:
+    """A merchant category code as a customer reads it ("5411" -> "Supermarkets and
+    groceries"); a code not listed is named by its group ("Shops and online retail")."""
+    return NAMES.get(code) or BY_KEY[group_of(code)].label

@@ -88,6 +88,21 @@ class Limits:
     groups: tuple[str, ...]
 
 
+def default_limits(user_id: int, currency: str) -> tuple[int, int]:
+    """The limits a new card form starts with (per purchase, per month): the configured
+    defaults, lowered to what the customer's KYC tier lets them spend in naira (a purchase no
+    larger than one transaction, a month no more than thirty days of the daily limit or the
+    most they may hold). Foreign wallets keep the configured defaults."""
+    per_transaction, monthly = settings.cards().default_limits[currency]
+    if currency != "NGN":
+        return per_transaction, monthly
+    user = db.session.get(User, user_id)
+    tier = limits.tier_limits(user.kyc_tier if user is not None else 1)
+    per_transaction = min(per_transaction, tier.per_transaction)
+    caps = [monthly, tier.daily * 30] + ([tier.max_balance] if tier.max_balance else [])
+    return per_transaction, max(min(caps), per_transaction)
+
+
 def check_limits(currency: str, limits: Limits) -> list[str]:
     """The limits' MCC groups in order; raises CardError when the limits don't make sense."""
     if limits.per_transaction <= 0:

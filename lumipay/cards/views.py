@@ -74,7 +74,7 @@ def _new_form(form: NewCardForm) -> NewCardForm:
 def new() -> Page:
     form = _new_form(NewCardForm())
     if request.method == "GET":
-        per_txn, monthly = settings.cards().default_limits["NGN"]
+        per_txn, monthly = service.default_limits(current_user.id, "NGN")
         form.per_transaction_limit.data = to_major_str(per_txn, "NGN")
         form.monthly_limit.data = to_major_str(monthly, "NGN")
         form.groups.data = list(DEFAULT_GROUPS)
@@ -143,6 +143,26 @@ def status(reference: str) -> Page:
     action = request.form.get("action", "")
     if not ActionForm().validate_on_submit() or action not in service.ACTIONS:
         abort(400)
+    if action == "terminate":
+        # Final: only from its own confirmation page, never from a button beside "Freeze".
+        return redirect(url_for("cards.terminate", reference=reference), code=303)
+    return _change_status(reference, action)
+
+
+@bp.route("/<reference>/terminate", methods=["GET", "POST"])
+@login_required
+def terminate(reference: str) -> Page:
+    """The confirmation a termination needs: it says the card can't come back."""
+    card = _own(reference)
+    form = ActionForm()
+    if request.method == "POST" and form.validate_on_submit():
+        return _change_status(reference, "terminate")
+    if card.status not in ("active", "frozen", "issuing"):
+        return redirect(url_for("cards.detail", reference=reference), code=303)
+    return render_template("cards/terminate.html", card=card, form=form)
+
+
+def _change_status(reference: str, action: str) -> Response:
     try:
         message = service.change_status(current_user.id, reference, action, origin=request_origin())
     except service.CardError as exc:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from lumipay.auth.models import User
+from lumipay.backoffice import lookups
 from lumipay.backoffice.access import admin_required
 from lumipay.backoffice.blueprint import bp
 from lumipay.backoffice.nav import register_section
@@ -15,7 +16,7 @@ from lumipay.bank.models import TOPUP_UNCREDITED
 from lumipay.bills.models import PROCESSING
 from lumipay.extensions import db
 from lumipay.forms import show_refusal
-from lumipay.ledger.models import Account, LedgerTransaction
+from lumipay.ledger.models import LedgerTransaction
 from lumipay.reconciliation.models import OUTCOME_LABELS, ReconciliationItem
 from lumipay.settlements import service, stuck
 from lumipay.settlements.forms import DecisionForm, ProposalForm
@@ -33,9 +34,11 @@ def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
     account_ids = {p.debit_account_id for p in proposals if p.debit_account_id} | {
         p.credit_account_id for p in proposals if p.credit_account_id
     }
-    accounts = {
-        a.id: a for a in db.session.scalars(select(Account).where(Account.id.in_(account_ids)))
-    }
+    # Every account by its owner's name and account number: the checker must see whose wallet
+    # is credited, not just "NGN wallet".
+    accounts = lookups.accounts_by_id(account_ids)
+    owner_ids = {s.user_id for s in subjects.values() if s is not None}
+    owners = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(owner_ids)))}
     txn_ids = {p.transaction_id for p in proposals if p.transaction_id}
     references = {
         txn_id: reference
@@ -58,6 +61,8 @@ def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
         stuck_payouts=stuck.stuck_payouts(20),
         uncredited_topups=stuck.uncredited_topups(20),
         accounts=accounts,
+        owners=owners,
+        default_narration=service.ADJUSTMENT_NARRATION,
         references=references,
         item=item,
         labels=OUTCOME_LABELS,

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterable, Iterator
 from typing import cast
 
-from fpdf import FPDF
-
 from lumipay.accounts.service import HistoryRow
-from lumipay.clock import in_lagos
+from lumipay.clock import in_lagos, lagos_label
 from lumipay.csvsafe import csv_cell, csv_line
-from lumipay.money import format_amount, get_currency, to_major_str
+from lumipay.money import to_major_str
+from lumipay.pdf import LumipayPDF
 from lumipay.statements.service import Statement
 
-# Debian's fonts-dejavu-core (on every machine we run on): it has ₦ and €, which the PDF core
-# fonts lack. Without it the PDF falls back to Helvetica and currency codes.
-FONT_DIR = "/usr/share/fonts/truetype/dejavu"
-FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 PDF_CHUNK = 64 * 1024
 LINE = 4.5
 """Height in mm of one line of text in the table."""
@@ -58,7 +52,7 @@ def csv_chunks(statement: Statement, batches: Iterable[list[HistoryRow]]) -> Ite
         for row in batch:
             writer.writerow(
                 [
-                    in_lagos(row.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    in_lagos(row.created_at).isoformat(timespec="seconds"),
                     row.reference,
                     row.kind,
                     csv_cell(row.description),
@@ -85,35 +79,17 @@ WRAPPED = 1
 """The details column: its text wraps onto more lines instead of being cut."""
 
 
-class StatementPDF(FPDF):
+class StatementPDF(LumipayPDF):
     """A4 pages, each headed with the statement's owner and the column titles."""
 
     def __init__(self, statement: Statement) -> None:
-        super().__init__(format="A4")
+        super().__init__(f"Lumipay statement {statement.start} to {statement.end}")
         self.statement = statement
-        self.unicode = all(os.path.exists(os.path.join(FONT_DIR, f)) for f in FONT_FILES.values())
-        if self.unicode:
-            for style, name in FONT_FILES.items():
-                self.add_font("Body", style, os.path.join(FONT_DIR, name))
-            self.family = "Body"
-        else:
-            self.family = "Helvetica"
         self.set_margins(10, 10, 10)
         self.set_auto_page_break(True, margin=16)
-        self.set_title(f"Lumipay statement {statement.start} to {statement.end}")
-        self.set_author("Lumipay")
-        self.set_creator("Lumipay")
-
-    def text_(self, value: str) -> str:
-        """Text the current font can draw (the core fonts know Latin-1 only)."""
-        return value if self.unicode else value.encode("latin-1", "replace").decode("latin-1")
 
     def money(self, minor: int) -> str:
-        text = format_amount(minor, self.statement.currency)
-        if self.unicode:
-            return text
-        symbol = get_currency(self.statement.currency).symbol
-        return self.text_(text.replace(symbol, f"{self.statement.currency} "))
+        return self.amount(minor, self.statement.currency)
 
     def header(self) -> None:
         s = self.statement
@@ -135,7 +111,7 @@ class StatementPDF(FPDF):
             0,
             5,
             f"{s.start:%d %b %Y} to {s.end:%d %b %Y} · "
-            f"generated {in_lagos(s.generated_at):%d %b %Y %H:%M} Lagos time",
+            f"generated {lagos_label(s.generated_at)} · times in Lagos time (WAT)",
             new_x="LMARGIN",
             new_y="NEXT",
         )

@@ -34,7 +34,7 @@ from lumipay.kyc import limits
 from lumipay.kyc.limits import LimitExceeded
 from lumipay.money import format_amount, to_major_str
 from lumipay.ratelimit import by_user, configured, limiter
-from lumipay.transfers import service
+from lumipay.transfers import counterparties, service
 from lumipay.transfers.forms import (
     LUMIPAY,
     ConfirmTransferForm,
@@ -225,11 +225,15 @@ def new() -> str | Response | tuple[str, int]:
         wallet = wallet_by_public_id(current_user.id, request.args.get("from"))
         if wallet is not None:
             form.from_wallet_id.data = wallet.id
-        # A saved recipient picked from the list (a plain link, so it works without JS). Only
-        # saved numbers are looked up: anything else would bypass the name enquiry's rate limit.
+        # A saved or recently paid recipient picked from a list (a plain link, so it works
+        # without JS). Only those numbers are looked up: anything else would bypass the name
+        # enquiry's rate limit.
         number = (request.args.get("to") or "").strip()
         recipient = None
-        if number and beneficiaries.is_saved(current_user.id, number):
+        known = beneficiaries.is_saved(current_user.id, number) or counterparties.has_paid(
+            current_user.id, number
+        )
+        if number and known:
             recipient = service.name_enquiry(number)
         if recipient is not None:
             form.to_account_number.data = recipient.account_number

@@ -5,6 +5,11 @@ on a free loopback port. Playwright never downloads a browser: it launches /usr/
 (`make test` and `.ci/run` install Debian's package). axe-core, fetched from the npm registry by
 `make install` into tests/e2e/vendor/, is evaluated in each page checked.
 
+Every page a tab shows must fit a 360 px phone: `Visit.check` measures the live page at 360 px,
+and every HTML document the tab loaded (through links, forms, redirects) is laid out again at
+360 px when the test ends, without JavaScript and from the bytes the server sent (nothing is
+requested twice), so no page the e2e tests reach scrolls sideways (`too_wide`).
+
 When Chromium, Playwright or axe-core is missing the browser tests say so in a banner and skip;
 with CI=true that fails the run instead, as an unreachable PostgreSQL does.
 """
@@ -113,6 +118,8 @@ class Visit:
     javascript: bool = True
     csp_violations: list[str] = field(default_factory=list)
     checked: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    documents: dict[str, str] = field(default_factory=dict)
+    """Every HTML page the tab was served, by URL (the last version of each)."""
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -134,6 +141,9 @@ class Visit:
             page.screenshot(
                 path=str(SCREENSHOTS / f"{self.test_name}--{name}--{label}.png"), full_page=True
             )
+            if size is PHONE:
+                why = too_wide(page)
+                assert why is None, f"{name}: at 360 px the page is {why}"
         page.set_viewport_size(DESKTOP)
         assert not self.csp_violations, f"{name}: CSP violations {self.csp_violations}"
         if not self.javascript:
@@ -155,6 +165,70 @@ class Visit:
 
 AXE_REPORT: dict[str, dict[str, list[dict[str, Any]]]] = {}
 
+# What sticks out past the right edge of the viewport, ignoring what a scrolling (or clipping)
+# container of its own holds: [the document's width, up to five offenders] or [] if it fits.
+TOO_WIDE_JS = """() => {
+  const width = document.documentElement.clientWidth;
+  const total = document.documentElement.scrollWidth;
+  if (total <= width) return [];
+  const inside = (el) => {
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(p).overflowX)) return true;
+    }
+    return false;
+  };
+  const names = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width && box.right > width + 0.5 && !inside(el)) {
+      const cls = typeof el.className === 'string' && el.className
+        ? '.' + el.className.trim().split(/\\s+/).join('.') : '';
+      const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + cls;
+      names.push(name + ' (right edge ' + Math.round(box.right) + ')');
+      if (names.length === 5) break;
+    }
+  }
+  return [total, names];
+}"""
+
+
+def too_wide(page: Any) -> str | None:
+    """Why `page` (laid out at its current viewport) scrolls sideways, or None if it fits."""
+    found = page.evaluate(TOO_WIDE_JS)
+    if not found:
+        return None
+    total, names = found
+    return f"{total}px wide: {', '.join(names) or 'no single element'}"
+
+
+def check_documents_fit_a_phone(browser: Any, documents: dict[str, str]) -> list[str]:
+    """Lay each served HTML document out again at 360 px (JavaScript off, the stylesheet from
+    the live server) and say which scroll sideways."""
+    problems: list[str] = []
+    if not documents:
+        return problems
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        for url, html in documents.items():
+            page.unroute("**/*")
+            page.route(
+                "**/*",
+                lambda route, url=url, html=html: (
+                    route.fulfill(status=200, body=html, content_type="text/html; charset=utf-8")
+                    if route.request.url == url and route.request.resource_type == "document"
+                    else route.continue_()
+                ),
+            )
+            page.goto(url)
+            why = too_wide(page)
+            if why:
+                problems.append(f"{url} at 360 px is {why}")
+    finally:
+        context.close()
+    return problems
+
 
 def _open(
     request: pytest.FixtureRequest, chromium: Any, live_server: str, *, js: bool
@@ -172,12 +246,20 @@ def _open(
         if "Content Security Policy" in message.text:
             tab.csp_violations.append(message.text)
 
+    def on_response(response: Any) -> None:
+        html = response.headers.get("content-type", "").startswith("text/html")
+        if html and response.request.resource_type == "document" and response.status == 200:
+            tab.documents[response.url] = response.text()
+
     page.on("console", on_console)
+    page.on("response", on_response)
     try:
         yield tab
     finally:
         AXE_REPORT[request.node.name] = tab.checked
         context.close()
+    problems = check_documents_fit_a_phone(chromium, tab.documents)
+    assert not problems, "pages wider than a 360 px phone:\n" + "\n".join(problems)
 
 
 @pytest.fixture()

@@ -106,7 +106,9 @@ def test_register_see_bonus_open_usd_wallet_and_send_with_name_enquiry(visit, re
 
     page.wait_for_url(re.compile(r"/transfers/LP\w+$"))
     expect(page.get_by_role("heading", name="Transfer sent")).to_be_visible()
-    expect(page.locator(".amount.big")).to_have_text("₦2,500.00")
+    # A debit that went through: a minus sign and "Money out" in words, not an error's red.
+    expect(page.locator(".amount.big")).to_have_text("−₦2,500.00")
+    expect(page.locator(".direction")).to_have_text("Money out")
     expect(page.locator(".details")).to_contain_text("Lunch")
     visit.check("receipt")
     page.emulate_media(media="print")

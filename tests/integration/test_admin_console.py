@@ -64,7 +64,7 @@ def test_overview_shows_totals_volumes_attention_and_health(register, admin, ctx
     assert "₦200,000.00" in totals  # two welcome bonuses, wherever they went
     assert "Bonus funding (NGN)" in totals and "-₦200,000.00" in totals
     volumes = page.html.find("section", attrs={"aria-labelledby": "volumes-h"}).text
-    assert "transfer" in volumes and "₦2,500.00" in volumes
+    assert "Transfer" in volumes and "Welcome bonus" in volumes and "₦2,500.00" in volumes
     assert "Stuck bills" in page.text
     assert "never run" in page.text  # no verify yet
     tola.get("/admin/ledger").forms["ledger-check-form"].submit().follow()
@@ -237,9 +237,13 @@ def test_transactions_search_and_detail_with_every_entry(register, admin, ctx):
     tola = admin()
     by_amount = tola.get("/admin/transactions", params={"amount": "1,234.56"})
     assert results(by_amount).count("\n") and reference in results(by_amount)
-    assert "welcome_bonus" not in results(by_amount)
+    # Types by their readable names (no raw `welcome_bonus`).
+    assert "Welcome bonus" not in results(by_amount) and "Transfer" in results(by_amount)
     by_kind = tola.get("/admin/transactions", params={"kind": "welcome_bonus"})
-    assert reference not in results(by_kind) and results(by_kind).count("welcome_bonus") == 2
+    # Two rows (one per welcome bonus), each naming its type and carrying its Lagos time.
+    assert reference not in results(by_kind) and results(by_kind).count(" WAT") == 2
+    assert results(by_kind).count("Welcome bonus") >= 2
+    assert "welcome_bonus" not in results(by_kind)
     by_reference = tola.get("/admin/transactions", params={"reference": reference[:12]})
     assert reference in by_reference.text
     future = tola.get("/admin/transactions", params={"start": "2099-01-01"})

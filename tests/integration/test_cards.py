@@ -231,9 +231,7 @@ def test_every_decline_reason(ctx, register, issuer):  # type: ignore[no-untyped
     assert "Tier 1 daily limit" in codes["over_kyc_limit"]["reason"]
     ada.get(f"/cards/{card.reference}").forms["card-status-form"].submit("action", value="freeze")
     codes["card_frozen"] = authorise(issuer, card, 1_000)
-    ada.get(f"/cards/{card.reference}").forms["card-status-form"].submit(
-        "action", value="terminate"
-    )
+    ada.get(f"/cards/{card.reference}/terminate").forms["terminate-form"].submit()
     codes["card_terminated"] = authorise(issuer, card, 1_000)
     issuing = run_in_transaction(lambda: _issuing_card(rich))
     codes["card_not_active"] = authorise(issuer, issuing, 1_000)
@@ -340,12 +338,19 @@ def test_freeze_unfreeze_terminate_and_limits_through_the_page(ctx, register, is
     assert form.submit().status_int == 303
     assert authorise(issuer, card, 100_001)["code"] == "over_transaction_limit"
     assert authorise(issuer, card, 100_000)["approved"]
-    page = (
-        ada.get(f"/cards/{card.reference}")
-        .forms["card-status-form"]
-        .submit("action", value="terminate")
-        .follow()
+    # Terminating is final, so the card's page only links to a confirmation that says so;
+    # a "terminate" posted beside "Freeze" is sent there and changes nothing.
+    page = ada.get(f"/cards/{card.reference}")
+    assert 'value="terminate"' not in page.text
+    token = page.forms["card-status-form"]["csrf_token"].value
+    sent = ada.browser.post(
+        f"/cards/{card.reference}/status", {"csrf_token": token, "action": "terminate"}
     )
+    assert sent.status_int == 303 and sent.location.endswith(f"/cards/{card.reference}/terminate")
+    assert card_of(ada.email).status == "active"
+    confirm = page.click("Terminate card…")
+    assert "This is final." in confirm.text
+    page = confirm.forms["terminate-form"].submit().follow()
     assert "Terminated" in page.text
     assert (
         ada.get(f"/cards/{card.reference}/limits")

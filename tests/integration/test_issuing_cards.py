@@ -133,8 +133,10 @@ def test_freeze_unfreeze_and_terminate_reach_the_issuer(ctx, register, fake_issu
     card = card_of(ada.email)
     page = ada.get(f"/cards/{card.reference}")
     seen = []
-    for action in ("freeze", "unfreeze", "terminate"):
+    for action in ("freeze", "unfreeze"):
         page = page.forms["card-status-form"].submit("action", value=action).follow()
         seen.append(fake_issuer.cards[card.provider_token]["status"])
+    ada.get(f"/cards/{card.reference}/terminate").forms["terminate-form"].submit()
+    seen.append(fake_issuer.cards[card.provider_token]["status"])
     assert seen == ["inactive", "active", "canceled"]
     assert ada.get("/cards/sandbox/merchant", expect_errors=True).status_int == 404

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import brotli
 import pytest
 import sentry_sdk
 import yaml
@@ -65,8 +66,12 @@ class FakeSentry:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                # The SDK compresses with brotli when it is installed (flask-compress brings
+                # it), else gzip; Sentry takes both.
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
+                elif self.headers.get("Content-Encoding") == "br":
+                    body = brotli.decompress(body)
                 fake.receive(body)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -123,9 +123,17 @@ ROUTES: tuple[Route, ...] = (
     Route("/auth/password", "/auth/password", ("GET", "POST"), SIGNED_IN, "/auth/password"),
     Route("/dashboard", "/dashboard", ("GET",), SIGNED_IN),
     Route("/dashboard/history", "/dashboard/history", ("GET",), SIGNED_IN),
+    Route("/more", "/more", ("GET",), SIGNED_IN),
     Route("/wallets", "/wallets", ("POST",), SIGNED_IN, "/dashboard"),
     Route(
         "/transactions/<reference>", "/transactions/{reference}", ("GET",), SIGNED_IN, owned=True
+    ),
+    Route(
+        "/transactions/<reference>/receipt.pdf",
+        "/transactions/{reference}/receipt.pdf",
+        ("GET",),
+        SIGNED_IN,
+        owned=True,
     ),
     Route("/transfers/new", "/transfers/new", ("GET", "POST"), SIGNED_IN, "/transfers/new"),
     Route(
@@ -264,6 +272,14 @@ ROUTES: tuple[Route, ...] = (
         ("POST",),
         SIGNED_IN,
         "/cards/{card}",
+        owned=True,
+    ),
+    Route(
+        "/cards/<reference>/terminate",
+        "/cards/{card}/terminate",
+        ("GET", "POST"),
+        SIGNED_IN,
+        "/cards/{card}/terminate",
         owned=True,
     ),
     Route(

@@ -33,3 +33,17 @@ def test_gambling_and_quasi_cash_are_off_by_default():
     assert "gambling" not in mcc.DEFAULT_GROUPS and "quasi_cash" not in mcc.DEFAULT_GROUPS
     assert {"retail", "food", "other"} <= set(mcc.DEFAULT_GROUPS)
     assert mcc.clean_groups(["other", "nope", "retail", "retail"]) == ["retail", "other"]
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ("5411", "Supermarkets and groceries"),
+        ("5812", "Restaurants"),
+        ("5300", "Shops and online retail"),
+        ("abcd", "Everything else"),
+    ],
+)
+def test_merchant_categories_by_name(code, name):  # type: ignore[no-untyped-def]
+    """A listed code by its own name, any other by its group's."""
+    assert mcc.name_of(code) == name

@@ -1,4 +1,4 @@
-"""URLs: /, /dashboard, /dashboard/history, /wallets, /transactions/<reference>."""
+"""URLs: /, /dashboard, /more, /dashboard/history, /wallets, /transactions/<ref>[/receipt.pdf]."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from lumipay.accounts import charts, insights, service
 from lumipay.accounts.forms import HistoryFilterForm, OpenWalletForm
 from lumipay.auth.forms import LogoutForm
 from lumipay.money import CURRENCIES
-from lumipay.web import request_origin
+from lumipay.receipts import pdf as receipt_document
+from lumipay.receipts import service as receipts
+from lumipay.transfers import counterparties
+from lumipay.web import home_for, request_origin
 
 bp = Blueprint("accounts", __name__)
 
@@ -73,7 +76,7 @@ def _filter_form() -> tuple[HistoryFilterForm, service.HistoryFilter, dict[str, 
 @bp.route("/")
 def index() -> Response:
     if current_user.is_authenticated:
-        return redirect(url_for("accounts.dashboard"))
+        return redirect(home_for(current_user))
     return redirect(url_for("auth.login"))
 
 
@@ -99,7 +102,15 @@ def dashboard() -> str:
         flow=charts.flow_chart(picture),
         categories=charts.category_chart(picture),
         chart_currencies=held,
+        recent=counterparties.recent_recipients(current_user.id),
     )
+
+
+@bp.route("/more")
+@login_required
+def more() -> str:
+    """The phone's "More" tab: every place the five tabs leave out, as plain links."""
+    return render_template("accounts/more.html")
 
 
 @bp.route("/dashboard/history")
@@ -146,10 +157,31 @@ def open_wallet() -> Response:
     return redirect(url_for("accounts.dashboard"), code=303)
 
 
+def _own_receipt(reference: str) -> receipts.Receipt:
+    """The signed-in customer's receipt, or 404 (another customer's reference too)."""
+    receipt = receipts.receipt_for(current_user.id, reference)
+    if receipt is None:
+        abort(404)
+    return receipt
+
+
 @bp.route("/transactions/<reference>")
 @login_required
 def transaction(reference: str) -> str:
-    detail = service.transaction_for(current_user.id, reference)
-    if detail is None:
-        abort(404)
-    return render_template("accounts/transaction.html", detail=detail)
+    """The receipt page: complete on its own (brand, amount in words, both parties), so a
+    screenshot of it is a receipt; with the PDF, Share (where the browser can) and Copy link."""
+    receipt = _own_receipt(reference)
+    return render_template("accounts/transaction.html", receipt=receipt)
+
+
+@bp.route("/transactions/<reference>/receipt.pdf")
+@login_required
+def receipt_pdf(reference: str) -> Response:
+    receipt = _own_receipt(reference)
+    body = receipt_document.receipt_pdf(receipt, generated_at=clock.now())
+    name = receipt_document.filename(receipt)
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
