@@ -58,8 +58,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def procfile_web_command(port: int, env: dict[str, str]) -> list[str]:
-    """The Procfile's `web:` command with ${VAR:-default} expanded and --bind on 127.0.0.1."""
+def procfile_web_command(port: int, env: dict[str, str], app: str | None = None) -> list[str]:
+    """The Procfile's `web:` command with ${VAR:-default} expanded and --bind on 127.0.0.1.
+
+    `app` replaces the WSGI app (`wsgi:app`) and nothing else: the bare-Flask ceiling.
+    """
     with open(os.path.join(ROOT, "Procfile"), encoding="utf-8") as fh:
         line = next(ln for ln in fh if ln.startswith("web:"))
     text = re.sub(
@@ -70,6 +73,8 @@ def procfile_web_command(port: int, env: dict[str, str]) -> list[str]:
         args[args.index("--bind") + 1] = f"127.0.0.1:{port}"
     else:
         args += ["--bind", f"127.0.0.1:{port}"]
+    if app is not None:
+        args[next(i for i, a in enumerate(args) if a.endswith(":app"))] = app
     if args[0] == "gunicorn":
         # The venv's gunicorn, whichever python runs the harness.
         args[0] = os.path.join(os.path.dirname(sys.executable), "gunicorn")
@@ -84,7 +89,7 @@ class Server:
     log_path: str
 
 
-def start_gunicorn(log_path: str, *, database: str = BENCH_DB) -> Server:
+def start_gunicorn(log_path: str, *, database: str = BENCH_DB, app: str | None = None) -> Server:
     """Start gunicorn on a free port against `database`; wait until it serves the login page."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
@@ -99,7 +104,7 @@ def start_gunicorn(log_path: str, *, database: str = BENCH_DB) -> Server:
             "LIMIT_NAME_ENQUIRY": "1000000 per minute",
         }
     )
-    command = procfile_web_command(port, env)
+    command = procfile_web_command(port, env, app)
     log = open(log_path, "wb")  # noqa: SIM115 - handed to the child, closed with it
     process = subprocess.Popen(  # noqa: S603 - our own command line, from the Procfile
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -245,6 +250,22 @@ class Browser:
         if status != 303:
             raise PageError(f"login for {email} answered {status}")
 
+    def bare_sequence(self) -> float:
+        """bench.bare_flask's three requests; returns the seconds of the third."""
+        status, _, page = self.request("GET", "/one")
+        if status != 200:
+            raise PageError(f"GET /one answered {status}")
+        step = parse_form(page, "next").fields["step"]
+        status, _, page = self.request("POST", "/two", {"step": step})
+        if status != 200:
+            raise PageError(f"POST /two answered {status}")
+        step = parse_form(page, "next").fields["step"]
+        t0 = time.perf_counter()
+        status, _, _ = self.request("POST", "/three", {"step": step})
+        if status != 200:
+            raise PageError(f"POST /three answered {status}")
+        return time.perf_counter() - t0
+
     def send_money(self, to_account: str, amount: str, narration: str) -> tuple[str, float]:
         """The three requests of one transfer; returns (reference, seconds of the confirm)."""
         status, _, page = self.request("GET", "/transfers/new")
@@ -291,6 +312,9 @@ class ClientJob:
     email: str
     own_account: str
     recipients: tuple[str, ...]
+    # "transfer": the browser transfer (phase 5); "bare": bench.bare_flask's three requests.
+    kind: str = "transfer"
+    user_id: int = 0
 
 
 @dataclass
@@ -309,7 +333,12 @@ def _client_main(job: ClientJob, barrier: Barrier, results: Any) -> None:
     result = ClientResult(client=job.client)
     try:
         browser = Browser(job.port)
-        browser.login(job.email, PASSWORD)
+        if job.kind == "bare":
+            status, _, _ = browser.request("POST", f"/sign-in/{job.user_id}", {})
+            if status != 303:
+                raise PageError(f"bare sign-in answered {status}")
+        else:
+            browser.login(job.email, PASSWORD)
         rng = random.Random(job.seed * 1000 + job.client)
         recipients = [r for r in job.recipients if r != job.own_account]
         barrier.wait(BARRIER_TIMEOUT)
@@ -318,9 +347,12 @@ def _client_main(job: ClientJob, barrier: Barrier, results: Any) -> None:
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
             try:
-                _, confirm_seconds = browser.send_money(
-                    rng.choice(recipients), "10", "Benchmark over HTTP"
-                )
+                if job.kind == "bare":
+                    confirm_seconds = browser.bare_sequence()
+                else:
+                    _, confirm_seconds = browser.send_money(
+                        rng.choice(recipients), "10", "Benchmark over HTTP"
+                    )
             except Exception as exc:
                 result.errors[f"{type(exc).__name__}: {str(exc)[:160]}"] += 1
                 if result.first_error is None:
@@ -343,13 +375,25 @@ def run_http_load(
     logins: list[tuple[str, str]],
     recipients: list[str],
     seed: int,
+    kind: str = "transfer",
+    user_ids: list[int] | None = None,
 ) -> dict[str, Any]:
     """One client process per (email, account number) in `logins`, all starting together."""
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(len(logins) + 1)
     queue = ctx.Queue()
     jobs = [
-        ClientJob(port, seconds, i, seed, email, account, tuple(recipients))
+        ClientJob(
+            port,
+            seconds,
+            i,
+            seed,
+            email,
+            account,
+            tuple(recipients),
+            kind,
+            user_ids[i] if user_ids else 0,
+        )
         for i, (email, account) in enumerate(logins)
     ]
     procs = [ctx.Process(target=_client_main, args=(job, barrier, queue)) for job in jobs]

@@ -14,6 +14,9 @@ figure to bench/results/latest.json. bench/README.md explains each figure.
                   ceiling of phase 2 (bench/bare_posting.py)
 9. statements     statements, round trips and wallet lock hold per transfer, one process
                   (bench/statements.py)
+10. bare flask    a tiny Flask app under the same gunicorn command and 8 clients: three
+                  requests with a session cookie, one template and one primary-key SELECT
+                  each; the ceiling of phase 5 (bench/bare_flask.py)
 """
 
 from __future__ import annotations
@@ -335,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         metavar="N,N",
-        help="run only these phases (1-9; setup always runs), e.g. --only 3,6 while developing",
+        help="run only these phases (1-10; setup always runs), e.g. --only 3,6 while developing",
     )
     args = parser.parse_args(argv)
     args.seconds_given = args.seconds is not None
@@ -345,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     t_start = time.perf_counter()
     run = Run(sizes, args.profile)
-    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 10))
+    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 11))
 
     pgbench, why = find_pgbench()
     facts = {"machine": machine_facts(pgbench), "git": git_facts()}
@@ -363,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             run.phase("9_statements", lambda: statements_phase(app, customers))
         if 4 in wanted:
             run.phase("4_registration", lambda: registration_phase(run, app))
+        if 10 in wanted:
+            run.phase("10_bare_flask", lambda: bare_flask_phase(run, app, customers))
         if 5 in wanted:
             run.phase("5_http", lambda: http_phase(run, app, customers))
         if 6 in wanted:
@@ -528,6 +533,29 @@ def http_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
     return result
 
 
+def bare_flask_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
+    from bench.http_load import run_http_load, start_gunicorn, stop_gunicorn
+
+    clients = customers[1 : 1 + run.sizes.http_clients]
+    log_path = os.path.join(tempfile.gettempdir(), "lumipay-bench-bare-flask.log")
+    server = start_gunicorn(log_path, app="bench.bare_flask:app")
+    try:
+        result = run_http_load(
+            server.port,
+            seconds=run.sizes.seconds,
+            logins=[(c.email, c.account_number) for c in clients],
+            recipients=[],
+            seed=SEED,
+            kind="bare",
+            user_ids=[c.user_id for c in clients],
+        )
+    finally:
+        stop_gunicorn(server)
+    result["gunicorn_command"] = " ".join(server.command)
+    result["gunicorn_log"] = log_path
+    return result
+
+
 def growth_phase(run: Run, app: Any, extra: list[Any]) -> dict[str, Any]:
     from bench.growth import run_growth
 
@@ -645,6 +673,7 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             hot["per_second"],
             ratio_cell(hot["per_second"], uni_rate, "(2)"),
         )
+        add("3 hot account", "vs pgbench", "", ratio_cell(hot["per_second"], tps, "pgbench tps"))
         add("3 hot account", "p50 / p99 latency (ms)", f"{hot['p50_ms']} / {hot['p99_ms']}")
         add("3 hot account", "errors / refused", f"{hot['errors']} / {hot['refused']}")
         add("3 hot account", "ledger verify", _verify_cell(hot))
@@ -677,6 +706,22 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         )
         add("4 registration", "share of CPU spent hashing", f"{reg['hashing_cpu_share']:.0%}")
         add("4 registration", "ledger verify", _verify_cell(reg))
+    flask_rate = None
+    if "10_bare_flask" in phases and not failed("10_bare_flask"):
+        flask = phases["10_bare_flask"]
+        flask_rate = flask["per_second"]
+        add(
+            "10 bare flask",
+            "3-request sequences/s (Procfile gunicorn)",
+            flask_rate,
+            ratio_cell(flask_rate, tps, "pgbench tps"),
+        )
+        add(
+            "10 bare flask",
+            "sequence p50 / p99 (ms)",
+            f"{flask['sequence_p50_ms']} / {flask['sequence_p99_ms']}",
+        )
+        add("10 bare flask", "errors", flask["errors"])
     if not failed("5_http"):
         web = phases["5_http"]
         add(
@@ -685,6 +730,13 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             web["per_second"],
             ratio_cell(web["per_second"], tps, "pgbench tps"),
         )
+        if flask_rate:
+            add(
+                "5 http",
+                "vs the bare-Flask ceiling",
+                "",
+                ratio_cell(web["per_second"], flask_rate, "(10)"),
+            )
         add(
             "5 http",
             "3-request sequence p50 / p99 (ms)",
