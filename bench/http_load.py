@@ -81,22 +81,77 @@ def procfile_web_command(port: int, env: dict[str, str], app: str | None = None)
     return args
 
 
+# Phase 5 runs as production does (LUMIPAY_ENV=production): these are the settings it refuses
+# to start without, made up for the bench. No provider is called by a transfer; the one email a
+# sign-in sends goes to an SMTP port nothing listens on (logged, not retried).
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
+PRODUCTION_PIN_KEY = "bench-pin-hmac-key-0123456789abcdefghijklmnop"
+
+
+def production_env(smtp_port: int) -> dict[str, str]:
+    """The environment of a production web (and worker) process, with Redis for jobs and limits."""
+    secret = "bench-own-secret-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - local only
+    provider = "bench-provider-credential-7f3a"
+    return {
+        "LUMIPAY_ENV": "production",
+        "REDIS_URL": BENCH_REDIS_URL,
+        "METRICS_TOKEN": secret + "-metrics",
+        "BILLS_WEBHOOK_SECRET": secret + "-bills",
+        "PIN_HMAC_KEY": PRODUCTION_PIN_KEY,
+        "TOTP_ENCRYPTION_KEYS": secret + "-totp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "SMTP_STARTTLS": "false",
+        "PUBLIC_URL": "https://bank.bench.invalid",
+        **{f"BILLS_PROVIDER_{c}": "vtpass" for c in ("AIRTIME", "DATA", "ELECTRICITY")},
+        "VTPASS_BASE_URL": "https://vtpass.bench.invalid",
+        "VTPASS_API_KEY": provider,
+        "VTPASS_SECRET_KEY": provider,
+        "VTPASS_PUBLIC_KEY": provider,
+        "CARDS_PROVIDER": "issuing",
+        "CARDS_API_URL": "https://cards.bench.invalid",
+        "CARDS_API_KEY": provider,
+        "FX_RATES_PROVIDER": "openexchangerates",
+        "FX_RATES_URL": "https://fx.bench.invalid",
+        "FX_RATES_APP_ID": provider,
+        "BANK_PROVIDER_MODE": "http",
+        "MONIEPOINT_BASE_URL": "https://moniepoint.bench.invalid",
+        "MONIEPOINT_CLIENT_ID": provider,
+        "MONIEPOINT_CLIENT_SECRET": provider,
+        "MONIEPOINT_CONTRACT_CODE": provider,
+        "UBA_BASE_URL": "https://uba.bench.invalid",
+        "UBA_CLIENT_ID": provider,
+        "UBA_CLIENT_SECRET": provider,
+    }
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
     port: int
     command: list[str]
     log_path: str
+    worker: subprocess.Popen[bytes] | None = None
 
 
-def start_gunicorn(log_path: str, *, database: str = BENCH_DB, app: str | None = None) -> Server:
-    """Start gunicorn on a free port against `database`; wait until it serves the login page."""
+def start_gunicorn(
+    log_path: str,
+    *,
+    database: str = BENCH_DB,
+    app: str | None = None,
+    settings: dict[str, str] | None = None,
+) -> Server:
+    """Start gunicorn on a free port against `database`; wait until it serves the login page.
+
+    `settings` (production_env) replace the development defaults; so does a worker process,
+    `python -m lumipay.worker`, started beside it with the same environment."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(
         {
             "DATABASE_URL": database_url(database, driver="postgresql"),
             "LUMIPAY_ENV": "development",
+            **(settings or {}),
             "SECRET_KEY": SECRET_KEY,
             # Eight clients sending as fast as they can are not an attack: measure the bank,
             # not the per-customer limits on sign-ins and name enquiries (transfer step one).
@@ -109,8 +164,18 @@ def start_gunicorn(log_path: str, *, database: str = BENCH_DB, app: str | None =
     process = subprocess.Popen(  # noqa: S603 - our own command line, from the Procfile
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
+    worker = None
+    if settings and settings.get("REDIS_URL"):
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "lumipay.worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     log.close()
-    server = Server(process, port, command, log_path)
+    server = Server(process, port, command, log_path, worker)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -129,25 +194,29 @@ def start_gunicorn(log_path: str, *, database: str = BENCH_DB, app: str | None =
 
 
 def stop_gunicorn(server: Server) -> None:
-    """Stop the gunicorn arbiter (and so its workers): TERM, then KILL after 15 s."""
-    if server.process.poll() is not None:
-        return
-    os.killpg(server.process.pid, signal.SIGTERM)
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=15)
+    """Stop the gunicorn arbiter (and so its workers) and the RQ worker: TERM, then KILL."""
+    for process in (server.process, server.worker):
+        if process is None or process.poll() is not None:
+            continue
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
 
 
-def set_pins(app: Any, user_ids: list[int]) -> None:
-    """The browser clients set their transaction PIN, as a customer does after registering."""
+def set_pins(app: Any, user_ids: list[int], *, pin_key: str | None = None) -> None:
+    """The browser clients set their transaction PIN, as a customer does after registering
+    (under `pin_key`, the server's PIN_HMAC_KEY, when it is not the harness app's)."""
     from lumipay.audit.service import Origin
     from lumipay.auth import pin
     from lumipay.auth.models import User
     from lumipay.extensions import db
 
     with app.app_context():
+        if pin_key is not None:
+            app.config["PIN_HMAC_KEY"] = pin_key
         for user_id in user_ids:
             if db.session.get(User, user_id).pin_hash is None:
                 pin.set_first_pin(user_id, PIN, origin=Origin(user_agent=USER_AGENT))

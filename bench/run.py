@@ -509,14 +509,27 @@ def registration_phase(run: Run, app: Any) -> dict[str, Any]:
 
 
 def http_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
-    from bench.http_load import run_http_load, set_pins, start_gunicorn, stop_gunicorn
+    import redis
+
+    from bench.http_load import (
+        BENCH_REDIS_URL,
+        PRODUCTION_PIN_KEY,
+        free_port,
+        production_env,
+        run_http_load,
+        set_pins,
+        start_gunicorn,
+        stop_gunicorn,
+    )
 
     clients = customers[1 : 1 + run.sizes.http_clients]
     logins = [(c.email, c.account_number) for c in clients]
     recipients = [c.account_number for c in customers[1 + run.sizes.http_clients :]]
-    set_pins(app, [c.user_id for c in clients])
+    set_pins(app, [c.user_id for c in clients], pin_key=PRODUCTION_PIN_KEY)
+    # The bench's own Redis db: jobs and limiter counters of an earlier run are not this one's.
+    redis.Redis.from_url(BENCH_REDIS_URL).flushdb()
     log_path = os.path.join(tempfile.gettempdir(), "lumipay-bench-gunicorn.log")
-    server = start_gunicorn(log_path)
+    server = start_gunicorn(log_path, settings=production_env(free_port()))
     try:
         result = run_http_load(
             server.port,
