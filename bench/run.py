@@ -14,6 +14,8 @@ figure to bench/results/latest.json. bench/README.md explains each figure.
                   ceiling of phase 2 (bench/bare_posting.py)
 9. statements     statements, round trips and wallet lock hold per transfer, one process
                   (bench/statements.py)
+11. mix           8 processes, 70% transfers, 20% airtime bills, 10% card authorisations
+                  (through the webhook inbox, each worker with its own card), service level
 10. bare flask    a tiny Flask app under the same gunicorn command and 8 clients: three
                   requests with a session cookie, one template and one primary-key SELECT
                   each; the ceiling of phase 5 (bench/bare_flask.py)
@@ -338,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         metavar="N,N",
-        help="run only these phases (1-10; setup always runs), e.g. --only 3,6 while developing",
+        help="run only these phases (1-11; setup always runs), e.g. --only 3,6 while developing",
     )
     args = parser.parse_args(argv)
     args.seconds_given = args.seconds is not None
@@ -348,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     t_start = time.perf_counter()
     run = Run(sizes, args.profile)
-    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 11))
+    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 12))
 
     pgbench, why = find_pgbench()
     facts = {"machine": machine_facts(pgbench), "git": git_facts()}
@@ -362,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         if 8 in wanted:
             run.phase("8_bare_posting", lambda: bare_posting_phase(run, app, customers))
         transfer_phases(run, customers, wanted)
+        if 11 in wanted:
+            run.phase("11_mix", lambda: mix_phase(run, app, customers))
         if 9 in wanted:
             run.phase("9_statements", lambda: statements_phase(app, customers))
         if 4 in wanted:
@@ -483,6 +487,21 @@ def bare_posting_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, An
         seed=SEED,
     )
     return {**result, "verify": common.verify(app)}
+
+
+def mix_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
+    """70% transfers, 20% bills, 10% card authorisations; one sandbox-issued card per worker."""
+    from bench.cards_auth import issue_card
+    from bench.workers import MIX, run_pool
+    from lumipay.extensions import db
+
+    holders = customers[-run.sizes.workers :]
+    with app.app_context():
+        tokens = [issue_card(h.user_id, h.wallet_id, month_limit=5_000_000_000) for h in holders]
+        db.session.remove()
+    triples = tuple((c.user_id, c.wallet_id, c.account_number) for c in customers)
+    jobs = service_jobs("mix", run.sizes, "mix", customers=triples, card_tokens=tuple(tokens))
+    return {**run_pool(jobs), "mix": dict(MIX), "verify": common.verify(app)}
 
 
 def statements_phase(app: Any, customers: list[Any]) -> dict[str, Any]:
@@ -690,6 +709,19 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add("3 hot account", "p50 / p99 latency (ms)", f"{hot['p50_ms']} / {hot['p99_ms']}")
         add("3 hot account", "errors / refused", f"{hot['errors']} / {hot['refused']}")
         add("3 hot account", "ledger verify", _verify_cell(hot))
+    if "11_mix" in phases and not failed("11_mix"):
+        mix = phases["11_mix"]
+        add(
+            "11 mix",
+            "operations/s (70% transfers, 20% bills, 10% card auths)",
+            mix["per_second"],
+            ratio_cell(mix["per_second"], tps, "pgbench tps"),
+        )
+        if uni_rate:
+            add("11 mix", "vs transfers alone", "", ratio_cell(mix["per_second"], uni_rate, "(2)"))
+        add("11 mix", "p50 / p99 latency (ms)", f"{mix['p50_ms']} / {mix['p99_ms']}")
+        add("11 mix", "errors / refused", f"{mix['errors']} / {mix['refused']}")
+        add("11 mix", "ledger verify", _verify_cell(mix))
     if "9_statements" in phases and not failed("9_statements"):
         st = phases["9_statements"]
         add("9 statements", "statements per transfer", st["statements_per_transfer"])
