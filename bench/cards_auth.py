@@ -42,20 +42,28 @@ def setup(app: Any) -> str:
         user = auth.register_customer(
             "Bench Cardholder", "cards@example.com", "08030000001", PASSWORD, origin=SYSTEM
         )
-        reference, _ = cards.create_card(
-            user.id,
-            cards.card_wallets(user.id)[0].id,
-            "Bench card",
-            False,
-            cards.Limits(10_000_000, 50_000_000, ("retail", "food", "other")),
-            idempotency_key=uuid.uuid4().hex,
-            origin=SYSTEM,
-        )
-        if cards.issue(reference) != "active":
-            raise RuntimeError("the bench card was not issued")
-        card = cards.card_for(user.id, reference)
-        assert card is not None and card.provider_token
-        return card.provider_token
+        return issue_card(user.id, cards.card_wallets(user.id)[0].id, month_limit=50_000_000)
+
+
+def issue_card(user_id: int, wallet_id: int, *, month_limit: int) -> str:
+    """An active multi-use card from the sandbox issuer (in an app context); its issuer token."""
+    from lumipay.audit.service import SYSTEM
+    from lumipay.cards import service as cards
+
+    reference, _ = cards.create_card(
+        user_id,
+        wallet_id,
+        "Bench card",
+        False,
+        cards.Limits(10_000_000, month_limit, ("retail", "food", "other")),
+        idempotency_key=uuid.uuid4().hex,
+        origin=SYSTEM,
+    )
+    if cards.issue(reference) != "active":
+        raise RuntimeError("the bench card was not issued")
+    card = cards.card_for(user_id, reference)
+    assert card is not None and card.provider_token
+    return card.provider_token
 
 
 def signed_request(token: str, n: int) -> tuple[bytes, dict[str, str]]:

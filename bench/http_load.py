@@ -58,8 +58,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def procfile_web_command(port: int, env: dict[str, str]) -> list[str]:
-    """The Procfile's `web:` command with ${VAR:-default} expanded and --bind on 127.0.0.1."""
+def procfile_web_command(port: int, env: dict[str, str], app: str | None = None) -> list[str]:
+    """The Procfile's `web:` command with ${VAR:-default} expanded and --bind on 127.0.0.1.
+
+    `app` replaces the WSGI app (`wsgi:app`) and nothing else: the bare-Flask ceiling.
+    """
     with open(os.path.join(ROOT, "Procfile"), encoding="utf-8") as fh:
         line = next(ln for ln in fh if ln.startswith("web:"))
     text = re.sub(
@@ -70,10 +73,56 @@ def procfile_web_command(port: int, env: dict[str, str]) -> list[str]:
         args[args.index("--bind") + 1] = f"127.0.0.1:{port}"
     else:
         args += ["--bind", f"127.0.0.1:{port}"]
+    if app is not None:
+        args[next(i for i, a in enumerate(args) if a.endswith(":app"))] = app
     if args[0] == "gunicorn":
         # The venv's gunicorn, whichever python runs the harness.
         args[0] = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     return args
+
+
+# Phase 5 runs as production does (LUMIPAY_ENV=production): these are the settings it refuses
+# to start without, made up for the bench. No provider is called by a transfer; the one email a
+# sign-in sends goes to an SMTP port nothing listens on (logged, not retried).
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
+PRODUCTION_PIN_KEY = "bench-pin-hmac-key-0123456789abcdefghijklmnop"
+
+
+def production_env(smtp_port: int) -> dict[str, str]:
+    """The environment of a production web (and worker) process, with Redis for jobs and limits."""
+    secret = "bench-own-secret-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - local only
+    provider = "bench-provider-credential-7f3a"
+    return {
+        "LUMIPAY_ENV": "production",
+        "REDIS_URL": BENCH_REDIS_URL,
+        "METRICS_TOKEN": secret + "-metrics",
+        "BILLS_WEBHOOK_SECRET": secret + "-bills",
+        "PIN_HMAC_KEY": PRODUCTION_PIN_KEY,
+        "TOTP_ENCRYPTION_KEYS": secret + "-totp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "SMTP_STARTTLS": "false",
+        "PUBLIC_URL": "https://bank.bench.invalid",
+        **{f"BILLS_PROVIDER_{c}": "vtpass" for c in ("AIRTIME", "DATA", "ELECTRICITY")},
+        "VTPASS_BASE_URL": "https://vtpass.bench.invalid",
+        "VTPASS_API_KEY": provider,
+        "VTPASS_SECRET_KEY": provider,
+        "VTPASS_PUBLIC_KEY": provider,
+        "CARDS_PROVIDER": "issuing",
+        "CARDS_API_URL": "https://cards.bench.invalid",
+        "CARDS_API_KEY": provider,
+        "FX_RATES_PROVIDER": "openexchangerates",
+        "FX_RATES_URL": "https://fx.bench.invalid",
+        "FX_RATES_APP_ID": provider,
+        "BANK_PROVIDER_MODE": "http",
+        "MONIEPOINT_BASE_URL": "https://moniepoint.bench.invalid",
+        "MONIEPOINT_CLIENT_ID": provider,
+        "MONIEPOINT_CLIENT_SECRET": provider,
+        "MONIEPOINT_CONTRACT_CODE": provider,
+        "UBA_BASE_URL": "https://uba.bench.invalid",
+        "UBA_CLIENT_ID": provider,
+        "UBA_CLIENT_SECRET": provider,
+    }
 
 
 @dataclass
@@ -82,16 +131,27 @@ class Server:
     port: int
     command: list[str]
     log_path: str
+    worker: subprocess.Popen[bytes] | None = None
 
 
-def start_gunicorn(log_path: str, *, database: str = BENCH_DB) -> Server:
-    """Start gunicorn on a free port against `database`; wait until it serves the login page."""
+def start_gunicorn(
+    log_path: str,
+    *,
+    database: str = BENCH_DB,
+    app: str | None = None,
+    settings: dict[str, str] | None = None,
+) -> Server:
+    """Start gunicorn on a free port against `database`; wait until it serves the login page.
+
+    `settings` (production_env) replace the development defaults; so does a worker process,
+    `python -m lumipay.worker`, started beside it with the same environment."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(
         {
             "DATABASE_URL": database_url(database, driver="postgresql"),
             "LUMIPAY_ENV": "development",
+            **(settings or {}),
             "SECRET_KEY": SECRET_KEY,
             # Eight clients sending as fast as they can are not an attack: measure the bank,
             # not the per-customer limits on sign-ins and name enquiries (transfer step one).
@@ -99,13 +159,23 @@ def start_gunicorn(log_path: str, *, database: str = BENCH_DB) -> Server:
             "LIMIT_NAME_ENQUIRY": "1000000 per minute",
         }
     )
-    command = procfile_web_command(port, env)
+    command = procfile_web_command(port, env, app)
     log = open(log_path, "wb")  # noqa: SIM115 - handed to the child, closed with it
     process = subprocess.Popen(  # noqa: S603 - our own command line, from the Procfile
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
+    worker = None
+    if settings and settings.get("REDIS_URL"):
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "lumipay.worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     log.close()
-    server = Server(process, port, command, log_path)
+    server = Server(process, port, command, log_path, worker)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -124,25 +194,29 @@ def start_gunicorn(log_path: str, *, database: str = BENCH_DB) -> Server:
 
 
 def stop_gunicorn(server: Server) -> None:
-    """Stop the gunicorn arbiter (and so its workers): TERM, then KILL after 15 s."""
-    if server.process.poll() is not None:
-        return
-    os.killpg(server.process.pid, signal.SIGTERM)
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=15)
+    """Stop the gunicorn arbiter (and so its workers) and the RQ worker: TERM, then KILL."""
+    for process in (server.process, server.worker):
+        if process is None or process.poll() is not None:
+            continue
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
 
 
-def set_pins(app: Any, user_ids: list[int]) -> None:
-    """The browser clients set their transaction PIN, as a customer does after registering."""
+def set_pins(app: Any, user_ids: list[int], *, pin_key: str | None = None) -> None:
+    """The browser clients set their transaction PIN, as a customer does after registering
+    (under `pin_key`, the server's PIN_HMAC_KEY, when it is not the harness app's)."""
     from lumipay.audit.service import Origin
     from lumipay.auth import pin
     from lumipay.auth.models import User
     from lumipay.extensions import db
 
     with app.app_context():
+        if pin_key is not None:
+            app.config["PIN_HMAC_KEY"] = pin_key
         for user_id in user_ids:
             if db.session.get(User, user_id).pin_hash is None:
                 pin.set_first_pin(user_id, PIN, origin=Origin(user_agent=USER_AGENT))
@@ -245,6 +319,22 @@ class Browser:
         if status != 303:
             raise PageError(f"login for {email} answered {status}")
 
+    def bare_sequence(self) -> float:
+        """bench.bare_flask's three requests; returns the seconds of the third."""
+        status, _, page = self.request("GET", "/one")
+        if status != 200:
+            raise PageError(f"GET /one answered {status}")
+        step = parse_form(page, "next").fields["step"]
+        status, _, page = self.request("POST", "/two", {"step": step})
+        if status != 200:
+            raise PageError(f"POST /two answered {status}")
+        step = parse_form(page, "next").fields["step"]
+        t0 = time.perf_counter()
+        status, _, _ = self.request("POST", "/three", {"step": step})
+        if status != 200:
+            raise PageError(f"POST /three answered {status}")
+        return time.perf_counter() - t0
+
     def send_money(self, to_account: str, amount: str, narration: str) -> tuple[str, float]:
         """The three requests of one transfer; returns (reference, seconds of the confirm)."""
         status, _, page = self.request("GET", "/transfers/new")
@@ -291,6 +381,9 @@ class ClientJob:
     email: str
     own_account: str
     recipients: tuple[str, ...]
+    # "transfer": the browser transfer (phase 5); "bare": bench.bare_flask's three requests.
+    kind: str = "transfer"
+    user_id: int = 0
 
 
 @dataclass
@@ -309,7 +402,12 @@ def _client_main(job: ClientJob, barrier: Barrier, results: Any) -> None:
     result = ClientResult(client=job.client)
     try:
         browser = Browser(job.port)
-        browser.login(job.email, PASSWORD)
+        if job.kind == "bare":
+            status, _, _ = browser.request("POST", f"/sign-in/{job.user_id}", {})
+            if status != 303:
+                raise PageError(f"bare sign-in answered {status}")
+        else:
+            browser.login(job.email, PASSWORD)
         rng = random.Random(job.seed * 1000 + job.client)
         recipients = [r for r in job.recipients if r != job.own_account]
         barrier.wait(BARRIER_TIMEOUT)
@@ -318,9 +416,12 @@ def _client_main(job: ClientJob, barrier: Barrier, results: Any) -> None:
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
             try:
-                _, confirm_seconds = browser.send_money(
-                    rng.choice(recipients), "10", "Benchmark over HTTP"
-                )
+                if job.kind == "bare":
+                    confirm_seconds = browser.bare_sequence()
+                else:
+                    _, confirm_seconds = browser.send_money(
+                        rng.choice(recipients), "10", "Benchmark over HTTP"
+                    )
             except Exception as exc:
                 result.errors[f"{type(exc).__name__}: {str(exc)[:160]}"] += 1
                 if result.first_error is None:
@@ -343,13 +444,25 @@ def run_http_load(
     logins: list[tuple[str, str]],
     recipients: list[str],
     seed: int,
+    kind: str = "transfer",
+    user_ids: list[int] | None = None,
 ) -> dict[str, Any]:
     """One client process per (email, account number) in `logins`, all starting together."""
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(len(logins) + 1)
     queue = ctx.Queue()
     jobs = [
-        ClientJob(port, seconds, i, seed, email, account, tuple(recipients))
+        ClientJob(
+            port,
+            seconds,
+            i,
+            seed,
+            email,
+            account,
+            tuple(recipients),
+            kind,
+            user_ids[i] if user_ids else 0,
+        )
         for i, (email, account) in enumerate(logins)
     ]
     procs = [ctx.Process(target=_client_main, args=(job, barrier, queue)) for job in jobs]

@@ -14,6 +14,11 @@ figure to bench/results/latest.json. bench/README.md explains each figure.
                   ceiling of phase 2 (bench/bare_posting.py)
 9. statements     statements, round trips and wallet lock hold per transfer, one process
                   (bench/statements.py)
+11. mix           8 processes, 70% transfers, 20% airtime bills, 10% card authorisations
+                  (through the webhook inbox, each worker with its own card), service level
+10. bare flask    a tiny Flask app under the same gunicorn command and 8 clients: three
+                  requests with a session cookie, one template and one primary-key SELECT
+                  each; the ceiling of phase 5 (bench/bare_flask.py)
 """
 
 from __future__ import annotations
@@ -335,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         metavar="N,N",
-        help="run only these phases (1-9; setup always runs), e.g. --only 3,6 while developing",
+        help="run only these phases (1-11; setup always runs), e.g. --only 3,6 while developing",
     )
     args = parser.parse_args(argv)
     args.seconds_given = args.seconds is not None
@@ -345,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     t_start = time.perf_counter()
     run = Run(sizes, args.profile)
-    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 10))
+    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 12))
 
     pgbench, why = find_pgbench()
     facts = {"machine": machine_facts(pgbench), "git": git_facts()}
@@ -359,10 +364,14 @@ def main(argv: list[str] | None = None) -> int:
         if 8 in wanted:
             run.phase("8_bare_posting", lambda: bare_posting_phase(run, app, customers))
         transfer_phases(run, customers, wanted)
+        if 11 in wanted:
+            run.phase("11_mix", lambda: mix_phase(run, app, customers))
         if 9 in wanted:
             run.phase("9_statements", lambda: statements_phase(app, customers))
         if 4 in wanted:
             run.phase("4_registration", lambda: registration_phase(run, app))
+        if 10 in wanted:
+            run.phase("10_bare_flask", lambda: bare_flask_phase(run, app, customers))
         if 5 in wanted:
             run.phase("5_http", lambda: http_phase(run, app, customers))
         if 6 in wanted:
@@ -480,6 +489,21 @@ def bare_posting_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, An
     return {**result, "verify": common.verify(app)}
 
 
+def mix_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
+    """70% transfers, 20% bills, 10% card authorisations; one sandbox-issued card per worker."""
+    from bench.cards_auth import issue_card
+    from bench.workers import MIX, run_pool
+    from lumipay.extensions import db
+
+    holders = customers[-run.sizes.workers :]
+    with app.app_context():
+        tokens = [issue_card(h.user_id, h.wallet_id, month_limit=5_000_000_000) for h in holders]
+        db.session.remove()
+    triples = tuple((c.user_id, c.wallet_id, c.account_number) for c in customers)
+    jobs = service_jobs("mix", run.sizes, "mix", customers=triples, card_tokens=tuple(tokens))
+    return {**run_pool(jobs), "mix": dict(MIX), "verify": common.verify(app)}
+
+
 def statements_phase(app: Any, customers: list[Any]) -> dict[str, Any]:
     from bench.statements import measure
 
@@ -504,14 +528,27 @@ def registration_phase(run: Run, app: Any) -> dict[str, Any]:
 
 
 def http_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
-    from bench.http_load import run_http_load, set_pins, start_gunicorn, stop_gunicorn
+    import redis
+
+    from bench.http_load import (
+        BENCH_REDIS_URL,
+        PRODUCTION_PIN_KEY,
+        free_port,
+        production_env,
+        run_http_load,
+        set_pins,
+        start_gunicorn,
+        stop_gunicorn,
+    )
 
     clients = customers[1 : 1 + run.sizes.http_clients]
     logins = [(c.email, c.account_number) for c in clients]
     recipients = [c.account_number for c in customers[1 + run.sizes.http_clients :]]
-    set_pins(app, [c.user_id for c in clients])
+    set_pins(app, [c.user_id for c in clients], pin_key=PRODUCTION_PIN_KEY)
+    # The bench's own Redis db: jobs and limiter counters of an earlier run are not this one's.
+    redis.Redis.from_url(BENCH_REDIS_URL).flushdb()
     log_path = os.path.join(tempfile.gettempdir(), "lumipay-bench-gunicorn.log")
-    server = start_gunicorn(log_path)
+    server = start_gunicorn(log_path, settings=production_env(free_port()))
     try:
         result = run_http_load(
             server.port,
@@ -525,6 +562,29 @@ def http_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
     result["gunicorn_command"] = " ".join(server.command)
     result["gunicorn_log"] = log_path
     result["verify"] = common.verify(app)
+    return result
+
+
+def bare_flask_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
+    from bench.http_load import run_http_load, start_gunicorn, stop_gunicorn
+
+    clients = customers[1 : 1 + run.sizes.http_clients]
+    log_path = os.path.join(tempfile.gettempdir(), "lumipay-bench-bare-flask.log")
+    server = start_gunicorn(log_path, app="bench.bare_flask:app")
+    try:
+        result = run_http_load(
+            server.port,
+            seconds=run.sizes.seconds,
+            logins=[(c.email, c.account_number) for c in clients],
+            recipients=[],
+            seed=SEED,
+            kind="bare",
+            user_ids=[c.user_id for c in clients],
+        )
+    finally:
+        stop_gunicorn(server)
+    result["gunicorn_command"] = " ".join(server.command)
+    result["gunicorn_log"] = log_path
     return result
 
 
@@ -645,9 +705,23 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             hot["per_second"],
             ratio_cell(hot["per_second"], uni_rate, "(2)"),
         )
+        add("3 hot account", "vs pgbench", "", ratio_cell(hot["per_second"], tps, "pgbench tps"))
         add("3 hot account", "p50 / p99 latency (ms)", f"{hot['p50_ms']} / {hot['p99_ms']}")
         add("3 hot account", "errors / refused", f"{hot['errors']} / {hot['refused']}")
         add("3 hot account", "ledger verify", _verify_cell(hot))
+    if "11_mix" in phases and not failed("11_mix"):
+        mix = phases["11_mix"]
+        add(
+            "11 mix",
+            "operations/s (70% transfers, 20% bills, 10% card auths)",
+            mix["per_second"],
+            ratio_cell(mix["per_second"], tps, "pgbench tps"),
+        )
+        if uni_rate:
+            add("11 mix", "vs transfers alone", "", ratio_cell(mix["per_second"], uni_rate, "(2)"))
+        add("11 mix", "p50 / p99 latency (ms)", f"{mix['p50_ms']} / {mix['p99_ms']}")
+        add("11 mix", "errors / refused", f"{mix['errors']} / {mix['refused']}")
+        add("11 mix", "ledger verify", _verify_cell(mix))
     if "9_statements" in phases and not failed("9_statements"):
         st = phases["9_statements"]
         add("9 statements", "statements per transfer", st["statements_per_transfer"])
@@ -677,6 +751,22 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         )
         add("4 registration", "share of CPU spent hashing", f"{reg['hashing_cpu_share']:.0%}")
         add("4 registration", "ledger verify", _verify_cell(reg))
+    flask_rate = None
+    if "10_bare_flask" in phases and not failed("10_bare_flask"):
+        flask = phases["10_bare_flask"]
+        flask_rate = flask["per_second"]
+        add(
+            "10 bare flask",
+            "3-request sequences/s (Procfile gunicorn)",
+            flask_rate,
+            ratio_cell(flask_rate, tps, "pgbench tps"),
+        )
+        add(
+            "10 bare flask",
+            "sequence p50 / p99 (ms)",
+            f"{flask['sequence_p50_ms']} / {flask['sequence_p99_ms']}",
+        )
+        add("10 bare flask", "errors", flask["errors"])
     if not failed("5_http"):
         web = phases["5_http"]
         add(
@@ -685,6 +775,13 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             web["per_second"],
             ratio_cell(web["per_second"], tps, "pgbench tps"),
         )
+        if flask_rate:
+            add(
+                "5 http",
+                "vs the bare-Flask ceiling",
+                "",
+                ratio_cell(web["per_second"], flask_rate, "(10)"),
+            )
         add(
             "5 http",
             "3-request sequence p50 / p99 (ms)",

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from bench.common import PASSWORD, USER_AGENT, make_app, ms, percentile
 
-Kind = Literal["transfer", "register"]
+Kind = Literal["transfer", "register", "mix"]
 BARRIER_TIMEOUT = 300.0
 
 
@@ -47,6 +47,12 @@ class Job:
     customers: tuple[tuple[int, int, str], ...] = ()
     payee: int | None = None
     profile_path: str | None = None
+    # The mix (kind "mix"): each worker's card, by its issuer token.
+    card_tokens: tuple[str, ...] = ()
+
+
+# The mix a bank sees (phase 11): shares of transfers, bill payments and card authorisations.
+MIX = (("transfer", 70), ("bill", 20), ("card", 10))
 
 
 @dataclass
@@ -92,6 +98,62 @@ def _transfer_op(job: Job) -> Callable[[int], None]:
     return op
 
 
+class Declined(Exception):
+    """A card authorisation in the mix was declined (counted as an error: it should not be)."""
+
+
+def _mix_op(job: Job) -> Callable[[int], None]:
+    """70% transfers, 20% airtime bills, 10% card authorisations (MIX), drawn with the seed."""
+    import json
+    import uuid
+
+    from lumipay.audit.service import Origin
+    from lumipay.bills.service import pay_bill, plan_airtime
+    from lumipay.providers import signing
+    from lumipay.webhooks.service import receive, secret_for
+
+    rng = random.Random(job.seed * 1000 + job.worker)
+    transfer = _transfer_op(job)
+    origin = Origin(ip="127.0.0.1", user_agent=USER_AGENT)
+    token = job.card_tokens[job.worker % len(job.card_tokens)]
+    kinds = [kind for kind, share in MIX for _ in range(share)]
+
+    def op(n: int) -> None:
+        kind = rng.choice(kinds)
+        if kind == "transfer":
+            transfer(n)
+        elif kind == "bill":
+            user_id = job.customers[rng.randrange(len(job.customers))][0]
+            pay_bill(
+                user_id,
+                plan_airtime("mtn", f"0803{rng.randrange(10**7):07d}", rng.randint(10_000, 50_000)),
+                idempotency_key=f"{job.tag}-bill-{job.worker:02d}-{n:010d}",
+                origin=origin,
+            )
+        else:
+            body = {
+                "id": f"evt_{job.tag}_{job.worker}_{n}_{uuid.uuid4().hex[:8]}",
+                "type": "authorization.request",
+                "data": {
+                    "authorization_id": f"iauth_{job.tag}_{job.worker}_{n}",
+                    "card_token": token,
+                    "amount": 1_000,
+                    "currency": "NGN",
+                    "merchant": {"name": "Bench Merchant", "mcc": "5411"},
+                },
+            }
+            raw = json.dumps(body).encode()
+            secret = secret_for("cards") or ""
+            headers = signing.signed_headers(secret, int(time.time()), raw)
+            accepted = receive(
+                "cards", raw, headers[signing.TIMESTAMP_HEADER], headers[signing.SIGNATURE_HEADER]
+            )
+            if not (accepted.answer or {}).get("approved"):
+                raise Declined(str(accepted.answer))
+
+    return op
+
+
 def _register_op(job: Job) -> Callable[[int], None]:
     from lumipay.audit.service import Origin
     from lumipay.auth.service import register_customer
@@ -113,6 +175,7 @@ def _register_op(job: Job) -> Callable[[int], None]:
 def _loop(job: Job, op: Callable[[int], None], result: WorkerResult) -> None:
     """Run `op` until the job's time is up, sorting outcomes into ok, refused and errors."""
     from lumipay.auth.service import RegistrationError
+    from lumipay.bills.service import BillError
     from lumipay.extensions import db
     from lumipay.transfers.service import TransferError
 
@@ -123,7 +186,7 @@ def _loop(job: Job, op: Callable[[int], None], result: WorkerResult) -> None:
         t0 = time.perf_counter()
         try:
             op(n)
-        except (TransferError, RegistrationError) as exc:
+        except (TransferError, RegistrationError, BillError) as exc:
             result.refused[exc.message] += 1
         except Exception as exc:
             first_line = (str(exc).splitlines() or [""])[0][:200]
@@ -151,7 +214,7 @@ def _worker_main(job: Job, barrier: Barrier, results: Any) -> None:
         with app.app_context():
             db.session.execute(text("SELECT 1"))
             db.session.remove()
-            op = _transfer_op(job) if job.kind == "transfer" else _register_op(job)
+            op = {"transfer": _transfer_op, "register": _register_op, "mix": _mix_op}[job.kind](job)
             barrier.wait(BARRIER_TIMEOUT)
             if job.profile_path:
                 profiler = cProfile.Profile()

@@ -64,7 +64,7 @@ def enforce() -> Response | None:
     user_id = session.get("_user_id")
     if user_id is None:
         return None
-    reason = sessions.check(session.get(SID), int(user_id))
+    reason, user = sessions.check(session.get(SID), int(user_id))
     if reason is not None:
         logout_user()
         session.clear()
@@ -76,10 +76,13 @@ def enforce() -> Response | None:
         if request.method == "GET":
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return redirect(url_for("auth.login"), code=303)
+    # Flask-Login loads the user here, while `user` keeps it in the session's identity map:
+    # its primary-key get is answered without a second statement.
     if (
         current_user.is_authenticated
-        and current_user.is_admin
-        and not current_user.has_totp
+        and user is not None
+        and user.is_admin
+        and not user.has_totp
         and request.endpoint not in ENROLMENT_ENDPOINTS
     ):
         flash("Administrators must turn on two-step verification first.", "info")

@@ -18,7 +18,7 @@ from sqlalchemy import CursorResult, select, update
 
 from lumipay import clock, settings
 from lumipay.audit.service import Origin
-from lumipay.auth.models import UserSession
+from lumipay.auth.models import User, UserSession
 from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 
@@ -106,18 +106,33 @@ def _settle(reason: str | None, row: UserSession | None) -> str | None:
     return reason
 
 
-def check(token: str | None, user_id: int) -> str | None:
-    """None when the browser session is live (and marks it seen), else IDLE, EXPIRED, ENDED."""
+def check(token: str | None, user_id: int) -> tuple[str | None, User | None]:
+    """(None, the user) when the browser session is live (and marks it seen), else
+    (IDLE, EXPIRED or ENDED, None).
+
+    Every page request runs this, so it is one statement: the row and its user come together.
+    While the caller holds the user, it stays in the session's identity map (which keeps only
+    what is referenced), so Flask-Login's `load_user`, a primary-key get, is answered without
+    a statement. Nothing written (the usual case, between
+    touches) is not rolled back: the request's reads go on in the transaction this one began,
+    as they would have after `load_user`'s own read.
+    """
     if not token:
-        return ENDED
-    row = db.session.scalar(
-        select(UserSession).where(
+        return ENDED, None
+    found = db.session.execute(
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(
             UserSession.token_hash == _hash(token),
             UserSession.user_id == user_id,
             UserSession.kind == WEB,
         )
-    )
-    return _settle(_judge(row), row)
+    ).first()
+    row, user = found if found is not None else (None, None)
+    reason = _judge(row)
+    if row is not None and db.session.is_modified(row):
+        db.session.commit()
+    return reason, (user if reason is None else None)
 
 
 def api_row(family_id: str, user_id: int, *, lock: bool = False) -> UserSession | None:

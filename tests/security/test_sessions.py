@@ -129,3 +129,31 @@ def test_next_only_follows_our_own_paths(app, register, ctx, target, expected):
     assert parts.netloc in ("", "localhost", "localhost:80"), location
     assert "\r" not in location and "\n" not in location
     assert location.endswith(expected) or parts.path == "/dashboard", location
+
+
+def test_a_page_reads_the_session_and_its_user_in_one_statement(app, register, ctx):
+    """The guard's read is the only read of the user, and nothing is rolled back between it
+    and the view (Flask-Login's load is answered from what the guard read)."""
+    from sqlalchemy import event
+
+    ada = register("Ada Obi")
+    ada.get("/dashboard")
+    events: list[str] = []
+
+    def statement(_conn, _cursor, sql: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        events.append(" ".join(sql.split()))
+
+    def rollback(_conn) -> None:  # type: ignore[no-untyped-def]
+        events.append("ROLLBACK")
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "rollback", rollback)
+    try:
+        assert ada.get("/dashboard").status_int == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "rollback", rollback)
+    assert "FROM user_sessions JOIN users ON users.id = user_sessions.user_id" in events[0]
+    assert events[1] != "ROLLBACK", events[:3]
+    assert not [e for e in events if "FROM users WHERE users.id =" in e], events
