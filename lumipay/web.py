@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, request, url_for
@@ -14,6 +14,15 @@ from lumipay.audit.service import Origin
 # multipart framing and the form's other fields. Every other URL keeps the small limit.
 UPLOAD_PATHS = frozenset({"/kyc/identity", "/kyc/address"})
 UPLOAD_FORM_OVERHEAD = 64 * 1024
+
+T = TypeVar("T")
+
+
+def found_or_404(found: T | None) -> T:
+    """What a lookup found, or a 404 when it found nothing (another customer's reference too)."""
+    if found is None:
+        abort(404)
+    return found
 
 
 def allow_uploads(app: Flask) -> None:
