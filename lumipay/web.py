@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, request, url_for
+from flask import Flask, abort, render_template, request, url_for
+from flask_wtf import FlaskForm
 
 from lumipay import settings
 from lumipay.audit.service import Origin
@@ -39,6 +40,12 @@ def allow_uploads(app: Flask) -> None:
             return limit
 
     app.request_class = UploadAwareRequest
+
+
+def form_page(template: str, form: FlaskForm, **context: Any) -> tuple[str, int]:
+    """A form's page: 200 when it is first shown, 422 when it comes back refused."""
+    status = 422 if form.is_submitted() else 200
+    return render_template(template, form=form, **context), status
 
 
 def request_origin() -> Origin:
