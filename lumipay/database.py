@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Uuid, event, text
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Uuid, event, select, text
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import mapped_column
@@ -20,9 +20,22 @@ from lumipay.extensions import db
 
 T = TypeVar("T")
 
+
+class _Keyed(Protocol):
+    id: Any
+
+
+K = TypeVar("K", bound=_Keyed)
+
 # Every surrogate key is a BIGINT identity; every time a timestamptz.
 BigIntPK = BigInteger()
 UTCDateTime = DateTime(timezone=True)
+
+
+def newest(model: type[K], *criteria: ColumnElement[bool], limit: int) -> list[K]:
+    """The rows of `model` that match `criteria`, newest (highest id) first, at most `limit`."""
+    query = select(model).where(*criteria).order_by(model.id.desc()).limit(limit)
+    return list(db.session.scalars(query))
 
 
 def public_id_column() -> Any:

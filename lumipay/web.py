@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, request, url_for
+from flask import Flask, abort, render_template, request, url_for
+from flask_wtf import FlaskForm
 
 from lumipay import settings
 from lumipay.audit.service import Origin
@@ -14,6 +15,15 @@ from lumipay.audit.service import Origin
 # multipart framing and the form's other fields. Every other URL keeps the small limit.
 UPLOAD_PATHS = frozenset({"/kyc/identity", "/kyc/address"})
 UPLOAD_FORM_OVERHEAD = 64 * 1024
+
+T = TypeVar("T")
+
+
+def found_or_404(found: T | None) -> T:
+    """What a lookup found, or a 404 when it found nothing (another customer's reference too)."""
+    if found is None:
+        abort(404)
+    return found
 
 
 def allow_uploads(app: Flask) -> None:
@@ -30,6 +40,12 @@ def allow_uploads(app: Flask) -> None:
             return limit
 
     app.request_class = UploadAwareRequest
+
+
+def form_page(template: str, form: FlaskForm, **context: Any) -> tuple[str, int]:
+    """A form's page: 200 when it is first shown, 422 when it comes back refused."""
+    status = 422 if form.is_submitted() else 200
+    return render_template(template, form=form, **context), status
 
 
 def request_origin() -> Origin:

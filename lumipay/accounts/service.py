@@ -108,6 +108,22 @@ class HistoryRow:
     status: str
     created_at: datetime
 
+    @classmethod
+    def of(cls, entry: Entry, txn: LedgerTransaction, description: str) -> HistoryRow:
+        """One wallet entry of a ledger transaction, as the customer's history shows it."""
+        return cls(
+            entry_id=entry.id,
+            reference=txn.reference,
+            kind=txn.kind,
+            description=description,
+            narration=txn.narration,
+            currency=entry.currency,
+            amount=entry.amount,
+            balance_after=entry.balance_after,
+            status=txn.status,
+            created_at=as_utc(txn.created_at),
+        )
+
 
 @dataclass(frozen=True)
 class Counterparties:
@@ -261,20 +277,7 @@ def history_rows(rows: Sequence[Row[Entry, LedgerTransaction]]) -> list[HistoryR
                 description = f"Transfer to {names.get(recipient_id, 'customer')}"
             else:
                 description = f"Transfer from {names.get(sender_id, 'customer')}"
-        result.append(
-            HistoryRow(
-                entry_id=entry.id,
-                reference=txn.reference,
-                kind=txn.kind,
-                description=description,
-                narration=txn.narration,
-                currency=entry.currency,
-                amount=entry.amount,
-                balance_after=entry.balance_after,
-                status=txn.status,
-                created_at=as_utc(txn.created_at),
-            )
-        )
+        result.append(HistoryRow.of(entry, txn, description))
     return result
 
 
@@ -312,21 +315,7 @@ def transaction_for(user_id: int, reference: str) -> TransactionDetail | None:
         credits = [e for e in txn.entries if e.amount > 0]
         from_party = ", ".join(_party(e, user_id) for e in debits)
         to_party = ", ".join(_party(e, user_id) for e in credits)
-    rows = [
-        HistoryRow(
-            entry_id=e.id,
-            reference=txn.reference,
-            kind=txn.kind,
-            description=e.account.name,
-            narration=txn.narration,
-            currency=e.currency,
-            amount=e.amount,
-            balance_after=e.balance_after,
-            status=txn.status,
-            created_at=as_utc(txn.created_at),
-        )
-        for e in own
-    ]
+    rows = [HistoryRow.of(e, txn, e.account.name) for e in own]
     return TransactionDetail(
         reference=txn.reference,
         kind=kind_label(txn.kind),

@@ -19,6 +19,7 @@ from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import User
 from lumipay.auth.phone import InvalidPhone, normalise_phone
 from lumipay.clock import day_after, day_start
+from lumipay.database import newest
 from lumipay.extensions import db
 from lumipay.ledger.models import (
     SYSTEM,
@@ -238,25 +239,15 @@ def transactions_of(account_ids: list[int], limit: int = 20) -> list[LedgerTrans
         .limit(limit * 2)
         .scalar_subquery()
     )
-    return list(
-        db.session.scalars(
-            select(LedgerTransaction)
-            .where(LedgerTransaction.id.in_(ids))
-            .order_by(LedgerTransaction.id.desc())
-            .limit(limit)
-        )
-    )
+    return newest(LedgerTransaction, LedgerTransaction.id.in_(ids), limit=limit)
 
 
 def audit_trail_of(user_id: int, limit: int = 50) -> list[AuditEvent]:
     """What the customer did, and what admins did to them."""
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(or_(AuditEvent.actor_id == user_id, AuditEvent.subject == f"user:{user_id}"))
-            .order_by(AuditEvent.id.desc())
-            .limit(limit)
-        )
+    return newest(
+        AuditEvent,
+        or_(AuditEvent.actor_id == user_id, AuditEvent.subject == f"user:{user_id}"),
+        limit=limit,
     )
 
 

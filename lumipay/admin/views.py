@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
@@ -33,7 +33,7 @@ from lumipay.ledger.seal import seal
 from lumipay.ledger.verify import record_run, verify_ledger
 from lumipay.settlements import service as settlements
 from lumipay.settlements import stuck
-from lumipay.web import request_origin
+from lumipay.web import found_or_404, request_origin
 
 register_section("admin.overview", "Overview", 10)
 register_section("admin.customers", "Customers", 20)
@@ -75,9 +75,7 @@ def customers() -> str:
 @bp.route("/customers/<uuid:user_id>")
 @admin_required
 def customer(user_id: uuid.UUID) -> str:
-    user = queries.customer(user_id)
-    if user is None:
-        abort(404)
+    user = found_or_404(queries.customer(user_id))
     return _customer_page(user, ReasonForm(formdata=None))
 
 
@@ -96,9 +94,7 @@ def _customer_page(user: User, form: ReasonForm) -> str:
 
 
 def _freeze_action(user_id: uuid.UUID, action: str) -> Response | tuple[str, int]:
-    user = queries.customer(user_id)
-    if user is None:
-        abort(404)
+    user = found_or_404(queries.customer(user_id))
     form = ReasonForm()
     if form.validate_on_submit():
         change = freezing.freeze if action == "freeze" else freezing.unfreeze
@@ -153,9 +149,7 @@ def transactions() -> tuple[str, int] | str:
 @bp.route("/transactions/<reference>")
 @admin_required
 def transaction(reference: str) -> str:
-    txn = queries.transaction(reference)
-    if txn is None:
-        abort(404)
+    txn = found_or_404(queries.transaction(reference))
     return render_template(
         "admin/transaction.html",
         txn=txn,

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from lumipay.accounts import service
 from lumipay.api import idempotent, ids, schemas
-from lumipay.api.problems import Problem
+from lumipay.api.problems import Problem, found_or_not_found
 from lumipay.api.routing import dump, operation
 from lumipay.auth.models import User
 from lumipay.ledger.models import Account, TransactionStatus
@@ -79,10 +79,10 @@ def open_wallet(user: User, body: schemas.OpenWalletIn) -> Response:
 
 
 def _own_wallet(user: User, wallet_id: uuid.UUID) -> Account:
-    wallet = service.wallet_for(user.id, ids.wallet_pk(user.id, wallet_id))
-    if wallet is None:
-        raise Problem("not-found", "No wallet of yours has that id.")
-    return wallet
+    return found_or_not_found(
+        service.wallet_for(user.id, ids.wallet_pk(user.id, wallet_id)),
+        "No wallet of yours has that id.",
+    )
 
 
 @operation(

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from lumipay.api import idempotent, ids, schemas
 from lumipay.api.authorise import authorise
-from lumipay.api.problems import Problem, field_problem, refusal_problem
+from lumipay.api.problems import field_problem, found_or_not_found, refusal_problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
@@ -221,9 +221,10 @@ def create_payout(user: User, body: schemas.PayoutIn) -> Response:
 )  # fmt: skip
 def get_topup(user: User, reference: str) -> tuple[int, schemas.TopUpOut]:
     """`topup_id` or `reference`."""
-    topup = service.topup_for(user.id, ids.reference_of(TopUp, user.id, reference))
-    if topup is None:
-        raise Problem("not-found", "No top-up of yours has that reference.")
+    topup = found_or_not_found(
+        service.topup_for(user.id, ids.reference_of(TopUp, user.id, reference)),
+        "No top-up of yours has that reference.",
+    )
     return 200, topup_out(topup)
 
 
@@ -233,9 +234,10 @@ def get_topup(user: User, reference: str) -> tuple[int, schemas.TopUpOut]:
 )  # fmt: skip
 def get_payout(user: User, reference: str) -> tuple[int, schemas.PayoutOut]:
     """`payout_id` or `reference`."""
-    payout = service.payout_for(user.id, ids.reference_of(Payout, user.id, reference))
-    if payout is None:
-        raise Problem("not-found", "No payout of yours has that reference.")
+    payout = found_or_not_found(
+        service.payout_for(user.id, ids.reference_of(Payout, user.id, reference)),
+        "No payout of yours has that reference.",
+    )
     return 200, payout_out(payout)
 
 

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from lumipay import settings
 from lumipay.api import idempotent, ids, schemas
 from lumipay.api.authorise import authorise
-from lumipay.api.problems import Problem, field_problem, refusal_problem
+from lumipay.api.problems import field_problem, found_or_not_found, refusal_problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
@@ -181,9 +181,10 @@ def pay_bill(user: User, body: schemas.BillIn) -> Response:
 )  # fmt: skip
 def get_bill(user: User, bill_id: str) -> tuple[int, schemas.BillOut]:
     """`bill_id` from the 202 (a reference works too)."""
-    bill = service.bill_for(user.id, ids.reference_of(BillPayment, user.id, bill_id))
-    if bill is None:
-        raise Problem("not-found", "No bill of yours has that id.")
+    bill = found_or_not_found(
+        service.bill_for(user.id, ids.reference_of(BillPayment, user.id, bill_id)),
+        "No bill of yours has that id.",
+    )
     return 200, schemas.BillOut(
         **paid_out(bill),
         bill_type=schemas.one_of(schemas.BILL_TYPES, bill.category),

@@ -4,6 +4,8 @@ those are shown once, on the web, after the password (and code)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from lumipay.api import idempotent, ids, schemas
 from lumipay.api.authorise import authorise
-from lumipay.api.problems import Problem, field_problem, refusal_problem
+from lumipay.api.problems import Problem, field_problem, found_or_not_found, refusal_problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
@@ -50,10 +52,9 @@ def card_out(card: Card) -> schemas.CardOut:
 
 
 def _own(user: User, card_id: str) -> Card:
-    card = service.card_for(user.id, ids.reference_of(Card, user.id, card_id))
-    if card is None:
-        raise Problem("not-found", "No card of yours has that id.")
-    return card
+    return found_or_not_found(
+        service.card_for(user.id, ids.reference_of(Card, user.id, card_id)), NO_SUCH_CARD
+    )
 
 
 def _capped(user: User, currency: str, amount: int) -> int:
@@ -64,6 +65,21 @@ def _capped(user: User, currency: str, amount: int) -> int:
     except LimitExceeded:
         return amount  # no rates: the tier's limits still apply to every purchase
     return amount if value <= cap else max(1, amount * cap // value)
+
+
+NO_SUCH_CARD = "No card of yours has that id."
+
+
+@contextmanager
+def _card_refusals(field: str | None = None) -> Iterator[None]:
+    """A card change's refusals as problems: `card-refused` (on `field`, else the refusal's
+    own), or `not-found` when the card is not the caller's."""
+    try:
+        yield
+    except service.CardError as exc:
+        raise refusal_problem(exc, "card-refused", field=field) from None
+    except LookupError:
+        raise Problem("not-found", NO_SUCH_CARD) from None
 
 
 @operation(
@@ -160,15 +176,11 @@ def block_card(user: User, card_id: str, body: schemas.CardBlockIn) -> tuple[int
     card = _own(user, card_id)
     wanted = FROZEN if body.blocked else ACTIVE
     if card.status != wanted:
-        try:
+        with _card_refusals("blocked"):
             service.change_status(
                 user.id, card.reference, "freeze" if body.blocked else "unfreeze",
                 origin=request_origin(),
             )  # fmt: skip
-        except service.CardError as exc:
-            raise refusal_problem(exc, "card-refused", field="blocked") from None
-        except LookupError:
-            raise Problem("not-found", "No card of yours has that id.") from None
     return 200, card_out(_own(user, card_id))
 
 
@@ -183,12 +195,8 @@ def card_status(
     """As the card page's buttons: `freeze` (active cards), `unfreeze` (frozen ones) and
     `terminate` (final: any hold of a purchase in flight stays until it clears or expires)."""
     card = _own(user, card_id)
-    try:
+    with _card_refusals("action"):
         service.change_status(user.id, card.reference, body.action, origin=request_origin())
-    except service.CardError as exc:
-        raise refusal_problem(exc, "card-refused", field="action") from None
-    except LookupError:
-        raise Problem("not-found", "No card of yours has that id.") from None
     return 200, card_out(_own(user, card_id))
 
 
@@ -213,10 +221,6 @@ def card_limits(
         monthly,
         tuple(body.groups) if body.groups is not None else tuple(card.groups),
     )
-    try:
+    with _card_refusals():
         service.update_limits(user.id, card.reference, limits, origin=request_origin())
-    except service.CardError as exc:
-        raise refusal_problem(exc, "card-refused") from None
-    except LookupError:
-        raise Problem("not-found", "No card of yours has that id.") from None
     return 200, card_out(_own(user, card_id))

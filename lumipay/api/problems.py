@@ -7,7 +7,7 @@ handlers call before they would render an HTML page.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import json, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -150,3 +150,13 @@ def refusal_problem(refused: Refused, slug: str, *, field: str | None = None) ->
     insufficient-funds, …) or the endpoint's `slug`, on `field` (the request's name for it)
     or the refusal's own."""
     return field_problem(refused.code or slug, field or refused.field, refused.message)
+
+
+T = TypeVar("T")
+
+
+def found_or_not_found(found: T | None, detail: str) -> T:
+    """What a lookup found, or the `not-found` problem with `detail` when it found nothing."""
+    if found is None:
+        raise Problem("not-found", detail)
+    return found

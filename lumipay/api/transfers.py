@@ -12,7 +12,7 @@ from lumipay.accounts.service import wallet_for
 from lumipay.api import idempotent, ids, schemas
 from lumipay.api.authorise import authorise
 from lumipay.api.bearer import by_bearer
-from lumipay.api.problems import Problem, field_problem, refusal_problem
+from lumipay.api.problems import field_problem, found_or_not_found, refusal_problem
 from lumipay.api.routing import dump, operation
 from lumipay.auth.debits import Debit
 from lumipay.auth.models import User
@@ -144,9 +144,9 @@ def create_transfer(user: User, body: schemas.TransferIn) -> Response:
     tag="transfers", responses={200: schemas.TransferOut}, problems=(401, 404),
 )  # fmt: skip
 def get_transfer(user: User, tx_ref: str) -> tuple[int, schemas.TransferOut]:
-    transfer = service.transfer_for(user.id, tx_ref)
-    if transfer is None:
-        raise Problem("not-found", "No transfer of yours has that reference.")
+    transfer = found_or_not_found(
+        service.transfer_for(user.id, tx_ref), "No transfer of yours has that reference."
+    )
     parties = service.parties(transfer)
     sent = transfer.sender_id == user.id
     own_wallet = transfer.from_account_id if sent else transfer.to_account_id

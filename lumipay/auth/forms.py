@@ -38,10 +38,9 @@ class TwoFactorForm(FlaskForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password.")]
-    )
+class ResetPasswordForm(FlaskForm):
+    """A new password, twice: the reset link's form, and the second half of a change."""
+
     new_password = PasswordField(
         "New password", validators=[DataRequired("Choose a new password."), Length(max=128)]
     )
@@ -51,24 +50,17 @@ class ChangePasswordForm(FlaskForm):
             DataRequired("Type the new password again."),
             EqualTo("new_password", "The two new passwords don't match."),
         ],
+    )
+
+
+class ChangePasswordForm(ResetPasswordForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
     )
 
 
 class ResetRequestForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired("Enter your email address.")])
-
-
-class ResetPasswordForm(FlaskForm):
-    new_password = PasswordField(
-        "New password", validators=[DataRequired("Choose a new password."), Length(max=128)]
-    )
-    confirm_password = PasswordField(
-        "New password again",
-        validators=[
-            DataRequired("Type the new password again."),
-            EqualTo("new_password", "The two new passwords don't match."),
-        ],
-    )
 
 
 def _pin_field(label: str) -> PasswordField:

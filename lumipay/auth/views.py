@@ -45,7 +45,7 @@ from lumipay.ratelimit import (
     register_limit,
     register_phone_limit,
 )
-from lumipay.web import home_for, request_origin, safe_next
+from lumipay.web import form_page, home_for, request_origin, safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -83,8 +83,7 @@ def register() -> str | Response | tuple[str, int]:
             )
             # Step two of opening an account: the PIN every debit will ask for.
             return redirect(url_for("auth.transaction_pin"), code=303)
-    status = 422 if form.is_submitted() else 200
-    return render_template("auth/register.html", form=form), status
+    return form_page("auth/register.html", form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -110,8 +109,7 @@ def login() -> str | Response | tuple[str, int]:
             service.complete_login(user.id, origin=request_origin())
             return redirect(asked or home_for(user), code=303)
         form.password.errors.append(service.FAILED_LOGIN_MESSAGE)
-    status = 422 if form.is_submitted() else 200
-    return render_template("auth/login.html", form=form), status
+    return form_page("auth/login.html", form)
 
 
 def _pending_user() -> User | None:
@@ -150,8 +148,7 @@ def two_factor() -> str | Response | tuple[str, int]:
             flash(service.FAILED_LOGIN_MESSAGE, "error")
             return redirect(url_for("auth.login"), code=303)
         form.code.errors.append("That code doesn't match. Try the newest code in your app.")
-    status = 422 if form.is_submitted() else 200
-    return render_template("auth/two_factor.html", form=form), status
+    return form_page("auth/two_factor.html", form)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -235,13 +232,9 @@ def two_factor_setup() -> str | Response | tuple[str, int]:
             guard.rotate()
             return render_template("auth/recovery_codes.html", codes=codes, target=target)
     uri = twofactor.provisioning_uri(secret, current_user.email)
-    status = 422 if form.is_submitted() else 200
-    return render_template(
-        "auth/two_factor_setup.html",
-        form=form,
-        secret=secret,
-        qr=twofactor.qr_data_uri(uri),
-    ), status
+    return form_page(
+        "auth/two_factor_setup.html", form, secret=secret, qr=twofactor.qr_data_uri(uri)
+    )
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -269,8 +262,7 @@ def change_password() -> str | Response | tuple[str, int]:
             guard.rotate()
             flash("Your password was changed. Other devices were signed out.", "success")
             return redirect(url_for("auth.security"), code=303)
-    status = 422 if form.is_submitted() else 200
-    return render_template("auth/change_password.html", form=form), status
+    return form_page("auth/change_password.html", form)
 
 
 @bp.route("/reset", methods=["GET", "POST"])
@@ -287,8 +279,7 @@ def reset_request() -> str | Response | tuple[str, int]:
             "info",
         )
         return redirect(url_for("auth.login"), code=303)
-    status = 422 if form.is_submitted() else 200
-    return render_template("auth/reset_request.html", form=form), status
+    return form_page("auth/reset_request.html", form)
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
@@ -311,8 +302,7 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
                 guard.sign_out("password_reset")
             flash("Your password was changed. Sign in with the new one.", "success")
             return redirect(url_for("auth.login"), code=303)
-    status = 422 if form.is_submitted() else 200
-    return render_template("auth/reset_password.html", form=form), status
+    return form_page("auth/reset_password.html", form)
 
 
 @bp.route("/pin", methods=["GET", "POST"])
@@ -339,8 +329,7 @@ def transaction_pin() -> str | Response | tuple[str, int]:
             flash("Your transaction PIN is set." if first else "Your PIN was changed.", "success")
             target = url_for("accounts.dashboard") if first else url_for("auth.security")
             return redirect(target, code=303)
-    status = 422 if form.is_submitted() else 200
-    return render_template("auth/pin.html", form=form, first=first), status
+    return form_page("auth/pin.html", form, first=first)
 
 
 @bp.route("/pin/reset", methods=["GET", "POST"])
@@ -377,8 +366,7 @@ def pin_reset() -> str | Response | tuple[str, int]:
             else:
                 flash("We emailed you a link to choose a new PIN. It works once.", "info")
             return redirect(url_for("auth.security"), code=303)
-    status = 422 if form.is_submitted() else 200
-    return render_template("auth/pin_reset.html", form=form), status
+    return form_page("auth/pin_reset.html", form)
 
 
 @bp.route("/pin/reset/<token>", methods=["GET", "POST"])
@@ -394,5 +382,4 @@ def pin_reset_link(token: str) -> str | Response | tuple[str, int]:
         else:
             flash("Your transaction PIN was reset.", "success")
             return redirect(url_for("auth.security"), code=303)
-    status = 422 if form.is_submitted() else 200
-    return render_template("auth/pin.html", form=form, first=True, reset=True), status
+    return form_page("auth/pin.html", form, first=True, reset=True)

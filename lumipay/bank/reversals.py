@@ -31,7 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.bank.clearing import clearing_account
 from lumipay.bank.models import TOPUP_CREDITED, TOPUP_REVERSED, TopUp
-from lumipay.database import BigIntPK, UTCDateTime, utcnow
+from lumipay.database import BigIntPK, UTCDateTime, newest, utcnow
 from lumipay.extensions import Model, db
 from lumipay.ledger import receivables
 from lumipay.ledger.references import new_reference
@@ -208,14 +208,7 @@ def repay_owed(topup: TopUp) -> int:
 
 
 def reversals_for(user_id: int, limit: int = 20) -> list[TopUpReversal]:
-    return list(
-        db.session.scalars(
-            select(TopUpReversal)
-            .where(TopUpReversal.user_id == user_id)
-            .order_by(TopUpReversal.id.desc())
-            .limit(limit)
-        )
-    )
+    return newest(TopUpReversal, TopUpReversal.user_id == user_id, limit=limit)
 
 
 def attention_count() -> int:

@@ -44,7 +44,7 @@ from lumipay.bank.models import (
     ReservedAccount,
     TopUp,
 )
-from lumipay.database import run_in_transaction, utcnow
+from lumipay.database import newest, run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.inflight import engine
@@ -886,14 +886,7 @@ def payouts_to_review() -> list[Payout]:
 
 
 def recent_payouts(limit: int = 50) -> list[Payout]:
-    return list(
-        db.session.scalars(
-            select(Payout)
-            .where(Payout.status != AWAITING_APPROVAL)
-            .order_by(Payout.id.desc())
-            .limit(limit)
-        )
-    )
+    return newest(Payout, Payout.status != AWAITING_APPROVAL, limit=limit)
 
 
 def customer_names(user_ids: set[int]) -> dict[int, str]:

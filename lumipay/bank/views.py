@@ -22,7 +22,7 @@ from lumipay.idempotency.service import IdempotencyError
 from lumipay.kyc.limits import LimitExceeded
 from lumipay.money import to_major_str
 from lumipay.ratelimit import by_user, configured, limiter
-from lumipay.web import request_origin
+from lumipay.web import found_or_404, request_origin
 
 bp = Blueprint("bank", __name__, url_prefix="/bank")
 
@@ -80,10 +80,7 @@ def topup() -> Page:
 
 
 def _own_topup(reference: str) -> TopUp:
-    topup = service.topup_for(current_user.id, reference)
-    if topup is None:
-        abort(404)
-    return topup
+    return found_or_404(service.topup_for(current_user.id, reference))
 
 
 @bp.route("/topups/<reference>")
@@ -259,10 +256,7 @@ def payout_name_enquiry() -> str:
 
 
 def _own_payout(reference: str) -> Payout:
-    payout = service.payout_for(current_user.id, reference)
-    if payout is None:
-        abort(404)
-    return payout
+    return found_or_404(service.payout_for(current_user.id, reference))
 
 
 @bp.route("/payouts/<reference>")

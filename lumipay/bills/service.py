@@ -25,7 +25,7 @@ from lumipay.auth.phone import InvalidPhone, normalise_phone
 from lumipay.bills import catalogue
 from lumipay.bills.models import PROCESSING, BillPayment
 from lumipay.clock import in_lagos
-from lumipay.database import as_utc, utcnow
+from lumipay.database import as_utc, newest, utcnow
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.inflight import engine
@@ -369,14 +369,7 @@ def apply_webhook(event_type: str, data: dict[str, Any]) -> None:
 
 
 def bills_for(user_id: int, limit: int = 50) -> list[BillPayment]:
-    return list(
-        db.session.scalars(
-            select(BillPayment)
-            .where(BillPayment.user_id == user_id)
-            .order_by(BillPayment.id.desc())
-            .limit(limit)
-        )
-    )
+    return newest(BillPayment, BillPayment.user_id == user_id, limit=limit)
 
 
 def bill_for(user_id: int, reference: str) -> BillPayment | None:

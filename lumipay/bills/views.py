@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -22,7 +22,7 @@ from lumipay.forms import show_refusal
 from lumipay.idempotency.service import IdempotencyError
 from lumipay.kyc import limits
 from lumipay.kyc.limits import LimitExceeded
-from lumipay.web import request_origin
+from lumipay.web import found_or_404, request_origin
 
 bp = Blueprint("bills", __name__, url_prefix="/bills")
 
@@ -189,10 +189,7 @@ def electricity_confirm() -> Page:
 
 
 def _own_bill(reference: str) -> BillPayment:
-    bill = service.bill_for(current_user.id, reference)
-    if bill is None:
-        abort(404)
-    return bill
+    return found_or_404(service.bill_for(current_user.id, reference))
 
 
 @bp.route("/<reference>")

@@ -51,7 +51,7 @@ from lumipay.cards.models import (
     CardTransaction,
 )
 from lumipay.cards.models import CLEARING as CLEARING_KIND
-from lumipay.database import run_in_transaction, utcnow
+from lumipay.database import newest, run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.jobs import outbox
@@ -404,13 +404,11 @@ def card_for(user_id: int, reference: str) -> Card | None:
 
 
 def transactions_of(card_id: int, limit: int = 100) -> list[CardTransaction]:
-    return list(
-        db.session.scalars(
-            select(CardTransaction)
-            .where(CardTransaction.card_id == card_id, CardTransaction.kind != CLEARING_KIND)
-            .order_by(CardTransaction.id.desc())
-            .limit(limit)
-        )
+    return newest(
+        CardTransaction,
+        CardTransaction.card_id == card_id,
+        CardTransaction.kind != CLEARING_KIND,
+        limit=limit,
     )
 
 

@@ -39,7 +39,7 @@ from lumipay.forms import field_error, show_refusal
 from lumipay.idempotency.service import IdempotencyError
 from lumipay.money import InvalidAmount, format_amount, parse_amount, to_major_str
 from lumipay.ratelimit import by_user, configured, limiter
-from lumipay.web import request_origin
+from lumipay.web import found_or_404, request_origin
 
 bp = Blueprint("cards", __name__, url_prefix="/cards")
 
@@ -47,10 +47,7 @@ Page = str | Response | tuple[str, int]
 
 
 def _own(reference: str) -> Card:
-    card = service.card_for(current_user.id, reference)
-    if card is None:
-        abort(404)
-    return card
+    return found_or_404(service.card_for(current_user.id, reference))
 
 
 @bp.route("")
@@ -313,9 +310,7 @@ def merchant_clear() -> Page:
     form = ClearForm()
     if not form.validate_on_submit():
         abort(400)
-    row = service.own_authorisation(current_user.id, form.authorization_id.data)
-    if row is None:
-        abort(404)
+    row = found_or_404(service.own_authorisation(current_user.id, form.authorization_id.data))
     try:
         amount = parse_amount(form.amount.data or "", row.currency)
     except InvalidAmount as exc:

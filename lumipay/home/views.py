@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from htmx_flask import request as htmx_request
 from werkzeug.wrappers import Response
@@ -18,7 +18,7 @@ from lumipay.money import CURRENCIES
 from lumipay.receipts import pdf as receipt_document
 from lumipay.receipts import service as receipts
 from lumipay.transfers import counterparties
-from lumipay.web import home_for, request_origin
+from lumipay.web import found_or_404, home_for, request_origin
 
 bp = Blueprint("accounts", __name__)
 
@@ -159,10 +159,7 @@ def open_wallet() -> Response:
 
 def _own_receipt(reference: str) -> receipts.Receipt:
     """The signed-in customer's receipt, or 404 (another customer's reference too)."""
-    receipt = receipts.receipt_for(current_user.id, reference)
-    if receipt is None:
-        abort(404)
-    return receipt
+    return found_or_404(receipts.receipt_for(current_user.id, reference))
 
 
 @bp.route("/transactions/<reference>")

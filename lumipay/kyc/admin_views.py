@@ -12,7 +12,7 @@ from lumipay.backoffice.nav import register_section
 from lumipay.forms import field_error
 from lumipay.kyc import documents, service
 from lumipay.kyc.forms import ApproveForm, RejectForm
-from lumipay.web import request_origin
+from lumipay.web import found_or_404, request_origin
 
 register_section("kyc_admin.queue", "KYC reviews", 40)
 
@@ -28,9 +28,7 @@ def queue() -> str:
 def _render_one(
     submission_id: int, reject: RejectForm | None = None, status: int = 200
 ) -> tuple[str, int]:
-    found = service.submission_with_customer(submission_id)
-    if found is None:
-        abort(404)
+    found = found_or_404(service.submission_with_customer(submission_id))
     submission, customer = found
     return render_template(
         "kyc/admin_submission.html",
@@ -51,9 +49,7 @@ def submission(submission_id: int) -> tuple[str, int]:
 @bp.route("/<int:submission_id>/document")
 @admin_required
 def document(submission_id: int) -> Response:
-    found = service.submission_with_customer(submission_id)
-    if found is None:
-        abort(404)
+    found = found_or_404(service.submission_with_customer(submission_id))
     submission = found[0]
     try:
         data = service.document(submission)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select, update
 
-from lumipay.database import run_in_transaction, utcnow
+from lumipay.database import newest, run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
 from lumipay.jobs.queue import job
@@ -36,14 +36,7 @@ def notify(user_id: int, title: str, body: str = "", link: str | None = None) ->
 
 
 def recent(user_id: int, limit: int = 5) -> list[Notification]:
-    return list(
-        db.session.scalars(
-            select(Notification)
-            .where(Notification.user_id == user_id)
-            .order_by(Notification.id.desc())
-            .limit(limit)
-        )
-    )
+    return newest(Notification, Notification.user_id == user_id, limit=limit)
 
 
 def unread_count(user_id: int) -> int:

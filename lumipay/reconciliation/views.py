@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectChoice
@@ -21,7 +21,7 @@ from lumipay.money import to_major_str
 from lumipay.reconciliation import service, sources
 from lumipay.reconciliation.forms import ProviderReportForm, ReconcileForm
 from lumipay.reconciliation.models import OUTCOME_LABELS, ReconciliationRun
-from lumipay.web import request_origin
+from lumipay.web import found_or_404, request_origin
 
 register_section("admin.reconciliation", "Reconciliation", 60)
 
@@ -76,10 +76,7 @@ def reconcile() -> BaseResponse | tuple[str, int]:
 
 
 def _run_or_404(run_id: int) -> ReconciliationRun:
-    run = db.session.get(ReconciliationRun, run_id)
-    if run is None:
-        abort(404)
-    return run
+    return found_or_404(db.session.get(ReconciliationRun, run_id))
 
 
 @bp.route("/reconciliation/<int:run_id>")

@@ -11,7 +11,7 @@ from sqlalchemy import Select, or_, select
 
 from lumipay.bank.models import TOPUP_UNCREDITED, Payout, TopUp
 from lumipay.bills.models import PROCESSING, BillPayment
-from lumipay.database import utcnow
+from lumipay.database import newest, utcnow
 from lumipay.extensions import db
 
 
@@ -46,11 +46,4 @@ def stuck_payouts(limit: int = 50) -> list[Payout]:
 
 def uncredited_topups(limit: int = 50) -> list[TopUp]:
     """Money that arrived and could not be credited, waiting for a person."""
-    return list(
-        db.session.scalars(
-            select(TopUp)
-            .where(TopUp.status == TOPUP_UNCREDITED)
-            .order_by(TopUp.id.desc())
-            .limit(limit)
-        )
-    )
+    return newest(TopUp, TopUp.status == TOPUP_UNCREDITED, limit=limit)

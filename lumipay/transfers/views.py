@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    abort,
     flash,
     redirect,
     render_template,
@@ -41,7 +40,7 @@ from lumipay.transfers.forms import (
     TransferForm,
     new_idempotency_key,
 )
-from lumipay.web import request_origin
+from lumipay.web import found_or_404, request_origin
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 
@@ -344,9 +343,7 @@ def name_enquiry() -> str:
 @bp.route("/<reference>")
 @login_required
 def receipt(reference: str) -> str:
-    transfer = service.transfer_for(current_user.id, reference)
-    if transfer is None:
-        abort(404)
+    transfer = found_or_404(service.transfer_for(current_user.id, reference))
     sent = transfer.sender_id == current_user.id
     parties = service.parties(transfer)
     return render_template(
