@@ -82,3 +82,28 @@ def test_money_held_today_counts_towards_the_daily_step_up(app, ctx, register, m
     assert third.status_int == 422, "a third send past the day's threshold went with the PIN alone"
     assert 'id="email_code-error"' in third.text
     assert db.session.scalar(select(func.count(Hold.id)).where(Hold.status == "active")) == 2
+
+
+def test_the_confirm_step_counts_as_a_name_enquiry(app, ctx, register, monkeypatch):
+    """The confirm step of Send money looks the holder up again (and shows the name when the
+    PIN is refused): it counts against the name-enquiry limit like step one, or a blank PIN
+    turns it into an unlimited name lookup at any bank."""
+    from tests.integration.helpers.bank import use_sandbox_bank
+    from tests.integration.test_send_any_bank import send_step_one
+
+    use_sandbox_bank(app, monkeypatch, approval_threshold=app.config["PAYOUT_APPROVAL_THRESHOLD"])
+    monkeypatch.setitem(app.config, "LIMIT_NAME_ENQUIRY", "3 per minute")
+    ada = register("Ada Obi")
+    set_tier(ada.email, 2)
+    confirm = send_step_one(ada, "1,000")  # one name enquiry
+    assert confirm.status_int == 200, confirm.text
+    ada.browser.pin = None  # the PIN field stays blank: refused before the PIN is checked
+    statuses = []
+    for number in ("0123456781", "0123456782", "0123456783"):
+        form = confirm.forms["confirm-form"]
+        form["to_account_number"] = number
+        form["pin"] = ""
+        answer = form.submit(expect_errors=True)
+        statuses.append(answer.status_int)
+    assert statuses == [422, 422, 429], statuses
+    assert db.session.scalar(select(func.count(Hold.id)).where(Hold.status == "active")) == 0
