@@ -3,6 +3,9 @@ once or not at all (PostgreSQL, threads released together by a barrier, real ser
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -84,8 +87,23 @@ def test_money_held_today_counts_towards_the_daily_step_up(app, ctx, register, m
     assert db.session.scalar(select(func.count(Hold.id)).where(Hold.status == "active")) == 2
 
 
-def test_the_confirm_step_counts_as_a_name_enquiry(app, ctx, register, monkeypatch):
-    """The confirm step of Send money looks the holder up again (and shows the name when the
+def _bank_payout_step_one(customer: Any) -> Any:
+    form = customer.get("/bank/payout").forms["payout-form"]
+    form["bank_code"] = "058"
+    form["account_number"] = "0123456789"
+    form["amount"] = "1,000"
+    return form.submit(expect_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("page", "form_id", "number_field"),
+    [("send money", "confirm-form", "to_account_number"),
+     ("bank payout", "payout-confirm-form", "account_number")],
+)  # fmt: skip
+def test_the_confirm_step_counts_as_a_name_enquiry(
+    app, ctx, register, monkeypatch, page, form_id, number_field
+):
+    """The confirm step of a payout looks the holder up again (and shows the name when the
     PIN is refused): it counts against the name-enquiry limit like step one, or a blank PIN
     turns it into an unlimited name lookup at any bank."""
     from tests.integration.helpers.bank import use_sandbox_bank
@@ -95,15 +113,15 @@ def test_the_confirm_step_counts_as_a_name_enquiry(app, ctx, register, monkeypat
     monkeypatch.setitem(app.config, "LIMIT_NAME_ENQUIRY", "3 per minute")
     ada = register("Ada Obi")
     set_tier(ada.email, 2)
-    confirm = send_step_one(ada, "1,000")  # one name enquiry
+    # Step one: one name enquiry.
+    confirm = send_step_one(ada, "1,000") if page == "send money" else _bank_payout_step_one(ada)
     assert confirm.status_int == 200, confirm.text
     ada.browser.pin = None  # the PIN field stays blank: refused before the PIN is checked
     statuses = []
     for number in ("0123456781", "0123456782", "0123456783"):
-        form = confirm.forms["confirm-form"]
-        form["to_account_number"] = number
+        form = confirm.forms[form_id]
+        form[number_field] = number
         form["pin"] = ""
-        answer = form.submit(expect_errors=True)
-        statuses.append(answer.status_int)
+        statuses.append(form.submit(expect_errors=True).status_int)
     assert statuses == [422, 422, 429], statuses
     assert db.session.scalar(select(func.count(Hold.id)).where(Hold.status == "active")) == 0
