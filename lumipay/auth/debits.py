@@ -38,7 +38,7 @@ from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.idempotency.service import REPLAY_ONLY
-from lumipay.ledger.models import WALLET, Account, Entry
+from lumipay.ledger.models import WALLET, Account, Entry, Hold, HoldStatus
 from lumipay.notifications.email import send_email
 from lumipay.refusals import Refused
 
@@ -110,19 +110,27 @@ def _threshold(currency: str) -> int:
 
 
 def spent_today(user_id: int, currency: str) -> int:
-    """What left the customer's `currency` wallets since the Lagos day began (minor units)."""
-    total = db.session.scalar(
+    """What left the customer's `currency` wallets since the Lagos day began (minor units),
+    plus what their active holds reserve (payouts and bills in flight), as the KYC limits
+    count a day: money held at a provider has left the customer just the same."""
+    wallets = select(Account.id).where(
+        Account.user_id == user_id, Account.kind == WALLET, Account.currency == currency
+    )
+    posted = (
         select(func.coalesce(func.sum(-Entry.amount), 0))
-        .join(Account, Account.id == Entry.account_id)
         .where(
-            Account.user_id == user_id,
-            Account.kind == WALLET,
-            Account.currency == currency,
+            Entry.account_id.in_(wallets),
             Entry.amount < 0,
             Entry.created_at >= clock.day_start(clock.today()),
         )
+        .scalar_subquery()
     )
-    return int(total or 0)
+    held = (
+        select(func.coalesce(func.sum(Hold.amount), 0))
+        .where(Hold.account_id.in_(wallets), Hold.status == HoldStatus.ACTIVE)
+        .scalar_subquery()
+    )
+    return int(db.session.scalar(select(posted + held)) or 0)
 
 
 def _daily_threshold(currency: str) -> int:

@@ -216,7 +216,9 @@ def payout() -> Page:
     )
 
 
+# The confirm step asks the bank for the holder again: a name enquiry, counted with step one's.
 @bp.route("/payout/confirm", methods=["POST"])
+@name_enquiry_limit
 @login_required
 def payout_confirm() -> Page:
     form = _payout_form(ConfirmPayoutForm())

@@ -278,7 +278,10 @@ def _refused(form: ConfirmTransferForm, amount: int) -> tuple[str, int]:
     return _render_confirm(form, plan), 422
 
 
+# The confirm step looks the recipient up again (and shows the name when the PIN is refused):
+# a name enquiry too, counted with step one's.
 @bp.route("/confirm", methods=["POST"])
+@name_enquiry_limit
 @login_required
 def confirm() -> str | Response | tuple[str, int]:
     form = _with_wallets(ConfirmTransferForm())
