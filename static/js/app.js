@@ -1,10 +1,12 @@
 // Progressive enhancements only: every page works without this file.
 (function () {
   "use strict";
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-copy]").forEach(function (button) {
+  // Copy buttons, also in content HTMX swaps in later (an electricity token arriving).
+  function copyButtons(root) {
+    root.querySelectorAll("[data-copy]").forEach(function (button) {
       var source = document.querySelector(button.getAttribute("data-copy"));
-      if (!source || !navigator.clipboard) return;
+      if (!source || !navigator.clipboard || button.dataset.copyReady) return;
+      button.dataset.copyReady = "1";
       button.hidden = false;
       button.addEventListener("click", function () {
         var text = source.textContent.trim();
@@ -16,6 +18,10 @@
         });
       });
     });
+  }
+  document.addEventListener("htmx:load", function (event) { copyButtons(event.detail.elt); });
+  document.addEventListener("DOMContentLoaded", function () {
+    copyButtons(document);
     // The balance card's hide toggle, remembered on this device. Without JavaScript there is no
     // toggle and the balances show.
     document.querySelectorAll("[data-balance-toggle]").forEach(function (button) {

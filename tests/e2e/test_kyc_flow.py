@@ -6,8 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from lumipay.cli import demo_id_card
-from tests.conftest import emailed_code
-from tests.e2e.test_browser_flows import confirm_with_pin, register_in_browser, start_transfer
+from tests.e2e.test_browser_flows import register_in_browser, start_transfer
 
 
 def test_tier_one_limit_leads_to_the_verification_page(app, visit, register):
@@ -16,21 +15,15 @@ def test_tier_one_limit_leads_to_the_verification_page(app, visit, register):
     register_in_browser(visit, "Ada Obi")
 
     start_transfer(visit, bayo.account_number, "50,000.01")
+    # The tier's limit is said at step one, before the PIN and the emailed code are asked.
     page.get_by_role("button", name="Continue").click()
-    # Above the step-up threshold: the PIN, then the one-time code we email for this payment.
-    confirm_with_pin(visit, "Send ₦50,000.01")
-    expect(page.locator("#email_code-error")).to_have_text(
-        "We emailed you a one-time code for this payment: enter it to confirm."
-    )
-    visit.check("transfer-emailed-code")
-    page.get_by_label("Code we emailed you").fill(emailed_code(app))
-    confirm_with_pin(visit, "Send ₦50,000.01")
+    expect(page.get_by_role("button", name="Send ₦50,000.01")).to_have_count(0)
     error = page.locator("#amount-error")
     expect(error).to_contain_text("Tier 1 limit of ₦50,000.00 per transaction")
     expect(error).to_contain_text("Verification page to move up to Tier 2")
     visit.check("transfer-over-tier-limit")
 
-    page.get_by_role("link", name="Verification").click()
+    page.get_by_role("link", name="Go to Verification").click()
     expect(page.get_by_test_id("kyc-tier")).to_have_text("Tier 1")
     visit.check("kyc")
     page.get_by_label("NIN (National ID Number)").check()
