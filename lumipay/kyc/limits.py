@@ -275,7 +275,11 @@ def headroom(user_id: int) -> Headroom | None:
     unavailable."""
     tier = db.session.scalar(select(User.kyc_tier).where(User.id == user_id)) or 1
     limits = tier_limits(tier)
-    spent = ledger.spent_today(user_id, clock.today(), _naira_rates())
+    # Rates are fetched only when the customer moved foreign money today (NULL without them).
+    day = clock.today()
+    spent = ledger.spent_today(user_id, day, {})
+    if spent is None:
+        spent = ledger.spent_today(user_id, day, _naira_rates())
     if spent is None:
         return None
     return Headroom(tier, limits.per_transaction, limits.daily, max(limits.daily - spent, 0))
