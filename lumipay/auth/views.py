@@ -34,6 +34,7 @@ from lumipay.auth.forms import (
 )
 from lumipay.auth.models import User
 from lumipay.extensions import db
+from lumipay.forms import show_refusal
 from lumipay.ratelimit import (
     by_pending_user,
     by_submitted_email,
@@ -73,7 +74,7 @@ def register() -> str | Response | tuple[str, int]:
                 origin=request_origin(),
             )
         except service.RegistrationError as exc:
-            getattr(form, exc.field).errors.append(exc.message)
+            show_refusal(form, exc)
         else:
             guard.sign_in(user)
             flash(
@@ -256,7 +257,7 @@ def change_password() -> str | Response | tuple[str, int]:
                 guard.sign_out("locked")
                 flash(service.FAILED_LOGIN_MESSAGE, "error")
                 return redirect(url_for("auth.login"), code=303)
-            getattr(form, exc.field).errors.append(exc.message)
+            show_refusal(form, exc)
         else:
             sessions.end_all(current_user.id, "password_changed", keep=session.get(guard.SID))
             guard.rotate()
@@ -324,7 +325,7 @@ def transaction_pin() -> str | Response | tuple[str, int]:
                     origin=request_origin(),
                 )
         except pin.PinError as exc:
-            getattr(form, exc.field).errors.append(exc.message)
+            show_refusal(form, exc)
         else:
             flash("Your transaction PIN is set." if first else "Your PIN was changed.", "success")
             target = url_for("accounts.dashboard") if first else url_for("auth.security")
@@ -359,7 +360,7 @@ def pin_reset() -> str | Response | tuple[str, int]:
                 guard.sign_out("locked")
                 flash(service.FAILED_LOGIN_MESSAGE, "error")
                 return redirect(url_for("auth.login"), code=303)
-            getattr(form, exc.field).errors.append(exc.message)
+            show_refusal(form, exc)
         else:
             if current_user.has_totp:
                 flash("Your transaction PIN was reset.", "success")
@@ -378,7 +379,7 @@ def pin_reset_link(token: str) -> str | Response | tuple[str, int]:
         try:
             pin.reset_with_link(current_user.id, token, form.pin.data, origin=request_origin())
         except pin.PinError as exc:
-            getattr(form, exc.field).errors.append(exc.message)
+            show_refusal(form, exc)
         else:
             flash("Your transaction PIN was reset.", "success")
             return redirect(url_for("auth.security"), code=303)
