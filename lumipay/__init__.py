@@ -122,16 +122,17 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from lumipay import api, health, observability
-    from lumipay.admin import views as admin_views
+    from lumipay.admin import views as admin_views  # noqa: F401 (the console's pages)
     from lumipay.auth.views import bp as auth_bp
-    from lumipay.bank.admin_views import bp as bank_admin_bp
+    from lumipay.backoffice.blueprint import bp as backoffice_bp
+    from lumipay.bank import admin_views as bank_admin_views  # noqa: F401 (its pages)
     from lumipay.bank.views import bp as bank_bp
     from lumipay.beneficiaries.views import bp as beneficiaries_bp
     from lumipay.bills.views import bp as bills_bp
     from lumipay.cards.views import bp as cards_bp
     from lumipay.fx.views import bp as fx_bp
     from lumipay.home.views import bp as accounts_bp
-    from lumipay.kyc.admin_views import bp as kyc_admin_bp
+    from lumipay.kyc import admin_views as kyc_admin_views  # noqa: F401 (its pages)
     from lumipay.kyc.views import bp as kyc_bp
     from lumipay.notifications.views import bp as notifications_bp
     from lumipay.reconciliation import views as reconciliation_views  # noqa: F401 (its pages)
@@ -153,13 +154,11 @@ def _register_blueprints(app: Flask) -> None:
         bills_bp,
         cards_bp,
         bank_bp,
-        bank_admin_bp,
         fx_bp,
         kyc_bp,
-        kyc_admin_bp,
         notifications_bp,
         webhooks_bp,
-        admin_views.bp,
+        backoffice_bp,
         health.bp,
     ):
         app.register_blueprint(bp)

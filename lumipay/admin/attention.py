@@ -43,7 +43,7 @@ def attention_counts() -> list[Attention]:
         Attention(
             "Payouts awaiting approval",
             _count(Payout, Payout.status == AWAITING_APPROVAL),
-            url_for("bank_admin.payouts"),
+            url_for("admin.payouts"),
         ),
         Attention(
             "Payouts flagged (stuck with the provider, or told two answers)",
@@ -53,7 +53,7 @@ def attention_counts() -> list[Attention]:
         Attention(
             "KYC submissions waiting for review",
             _count(KycSubmission, KycSubmission.status == PENDING),
-            url_for("kyc_admin.queue"),
+            url_for("admin.kyc_queue"),
         ),
         Attention(
             "Top-ups received but not credited",

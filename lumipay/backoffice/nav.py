@@ -1,6 +1,6 @@
 """The back office's navigation: each domain registers its own section when its pages load.
 
-The admin package sits below the products (its blueprint, `admin_required`, this list), so a
+The admin package sits below the products (its blueprint and access check, this list), so a
 domain adds its pages and its menu entry from its own package and admin imports none of them.
 """
 

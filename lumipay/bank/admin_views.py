@@ -1,22 +1,20 @@
-"""Back office URLs: /admin/payouts (the approval queue and recent payouts),
-/admin/payouts/<reference>/approve and /reject (POST)."""
+"""Back office URLs, on the `admin` blueprint: /admin/payouts (the approval queue and recent
+payouts), /admin/payouts/<reference>/approve and /reject (POST)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from lumipay.backoffice.access import admin_required
+from lumipay.backoffice.blueprint import bp
 from lumipay.backoffice.nav import register_section
 from lumipay.bank import service
 from lumipay.bank.forms import ReviewForm
 from lumipay.forms import field_error
 from lumipay.web import request_origin
 
-register_section("bank_admin.payouts", "Payouts", 50)
-
-bp = Blueprint("bank_admin", __name__, url_prefix="/admin/payouts")
+register_section("admin.payouts", "Payouts", 50)
 
 
 def _page(form: ReviewForm | None = None, failed: str | None = None) -> str:
@@ -33,30 +31,31 @@ def _page(form: ReviewForm | None = None, failed: str | None = None) -> str:
     )
 
 
-@bp.route("")
-@admin_required
+def _back(message: str, category: str) -> Response:
+    """After a decision (or a refusal of one): the queue again, with what happened."""
+    flash(message, category)
+    return redirect(url_for("admin.payouts"), code=303)
+
+
+@bp.route("/payouts")
 def payouts() -> str:
     return _page()
 
 
-@bp.route("/<reference>/approve", methods=["POST"])
-@admin_required
-def approve(reference: str) -> Response | tuple[str, int]:
+@bp.route("/payouts/<reference>/approve", methods=["POST"])
+def payout_approve(reference: str) -> Response | tuple[str, int]:
     form = ReviewForm()
     if not form.validate_on_submit():
         return _page(form, reference), 422
     try:
         payout = service.approve_payout(current_user.id, reference, origin=request_origin())
     except service.BankError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("bank_admin.payouts"), code=303)
-    flash(f"Payout {payout.reference} {payout.status.replace('_', ' ')}.", "success")
-    return redirect(url_for("bank_admin.payouts"), code=303)
+        return _back(exc.message, "error")
+    return _back(f"Payout {payout.reference} {payout.status.replace('_', ' ')}.", "success")
 
 
-@bp.route("/<reference>/reject", methods=["POST"])
-@admin_required
-def reject(reference: str) -> Response | tuple[str, int]:
+@bp.route("/payouts/<reference>/reject", methods=["POST"])
+def payout_reject(reference: str) -> Response | tuple[str, int]:
     form = ReviewForm()
     if not form.validate_on_submit():
         return _page(form, reference), 422
@@ -68,7 +67,5 @@ def reject(reference: str) -> Response | tuple[str, int]:
         if exc.field == "reason":
             field_error(form, form.reason, exc.message)
             return _page(form, reference), 422
-        flash(exc.message, "error")
-        return redirect(url_for("bank_admin.payouts"), code=303)
-    flash(f"Payout {reference} rejected; the customer's money is released.", "success")
-    return redirect(url_for("bank_admin.payouts"), code=303)
+        return _back(exc.message, "error")
+    return _back(f"Payout {reference} rejected; the customer's money is released.", "success")

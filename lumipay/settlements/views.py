@@ -9,7 +9,6 @@ from werkzeug.wrappers import Response
 
 from lumipay.auth.models import User
 from lumipay.backoffice import lookups
-from lumipay.backoffice.access import admin_required
 from lumipay.backoffice.blueprint import bp
 from lumipay.backoffice.nav import register_section
 from lumipay.bank.models import TOPUP_UNCREDITED
@@ -70,7 +69,6 @@ def _render(form: ProposalForm, status: int = 200) -> tuple[str, int]:
 
 
 @bp.route("/settlements", methods=["GET", "POST"])
-@admin_required
 def settlements() -> Response | tuple[str, int]:
     """The proposals awaiting a decision, the decided ones, and the form to propose (POST)."""
     if request.method == "POST":
@@ -149,12 +147,10 @@ def _decide(proposal_id: int, approve: bool) -> Response:
 
 
 @bp.route("/settlements/<int:proposal_id>/approve", methods=["POST"])
-@admin_required
-def approve(proposal_id: int) -> Response:
+def settlement_approve(proposal_id: int) -> Response:
     return _decide(proposal_id, True)
 
 
 @bp.route("/settlements/<int:proposal_id>/reject", methods=["POST"])
-@admin_required
-def reject(proposal_id: int) -> Response:
+def settlement_reject(proposal_id: int) -> Response:
     return _decide(proposal_id, False)
