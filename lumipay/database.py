@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import BigInteger, ColumnElement, DateTime, Uuid, event, select, text
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Select, Uuid, event, select, text
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import mapped_column
@@ -36,6 +36,38 @@ def newest(model: type[K], *criteria: ColumnElement[bool], limit: int) -> list[K
     """The rows of `model` that match `criteria`, newest (highest id) first, at most `limit`."""
     query = select(model).where(*criteria).order_by(model.id.desc()).limit(limit)
     return list(db.session.scalars(query))
+
+
+def _for_update(
+    model: type[T], criteria: tuple[Any, ...], *, key_share: bool, skip_locked: bool
+) -> Select[T]:
+    return (
+        select(model)
+        .where(*criteria)
+        .with_for_update(key_share=key_share, skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
+    )
+
+
+def locked(
+    model: type[T], *criteria: Any, key_share: bool = False, skip_locked: bool = False
+) -> T | None:
+    """The first row of `model` that matches `criteria`, locked and re-read under the lock, or
+    None.
+
+    Every matching row is locked (FOR UPDATE; FOR NO KEY UPDATE with `key_share`, which lets a
+    row with a foreign key to it be inserted meanwhile). `populate_existing` makes the session
+    take the row as read under the lock, not the copy it may already hold from before it.
+    """
+    query = _for_update(model, criteria, key_share=key_share, skip_locked=skip_locked)
+    return db.session.scalars(query).first()
+
+
+def locked_one(model: type[T], *criteria: Any, key_share: bool = False) -> T:
+    """`locked` for a row that must be there: raises NoResultFound (or MultipleResultsFound)
+    otherwise."""
+    query = _for_update(model, criteria, key_share=key_share, skip_locked=False)
+    return db.session.scalars(query).one()
 
 
 def public_id_column() -> Any:

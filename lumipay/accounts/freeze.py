@@ -8,14 +8,11 @@ and a freeze arriving during a movement waits for it to finish.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth import sessions
 from lumipay.auth.models import User
-from lumipay.database import run_in_transaction, utcnow
-from lumipay.extensions import db
+from lumipay.database import locked, run_in_transaction, utcnow
 from lumipay.refusals import Refused
 
 
@@ -27,12 +24,7 @@ class FreezeError(Refused):
 
 
 def _locked_customer(user_id: int) -> User:
-    user = db.session.scalar(
-        select(User)
-        .where(User.id == user_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    user = locked(User, User.id == user_id)
     if not isinstance(user, User) or user.is_admin:
         raise FreezeError("No such customer.")
     return user

@@ -37,7 +37,7 @@ from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth import sessions
 from lumipay.auth.models import User
-from lumipay.database import as_utc, run_in_transaction
+from lumipay.database import as_utc, locked, run_in_transaction
 from lumipay.extensions import db
 
 ISSUER = "lumipay"
@@ -173,12 +173,7 @@ def rotate(refresh_token: str, *, origin: Origin) -> TokenPair:
     """
 
     def work() -> TokenPair | str:
-        row = db.session.scalars(
-            select(RefreshToken)
-            .where(RefreshToken.token_hash == _hash(refresh_token or ""))
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).first()
+        row = locked(RefreshToken, RefreshToken.token_hash == _hash(refresh_token or ""))
         if row is None or row.revoked_at is not None:
             return "invalid-refresh-token"
         if row.used_at is not None:

@@ -16,8 +16,6 @@ import itertools
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from lumipay import clock, settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
@@ -25,7 +23,7 @@ from lumipay.auth import service as auth
 from lumipay.auth import twofactor
 from lumipay.auth.models import User
 from lumipay.auth.passwords import verify_password
-from lumipay.database import as_utc, run_in_transaction
+from lumipay.database import as_utc, locked, run_in_transaction
 from lumipay.extensions import db
 from lumipay.notifications.email import send_email
 from lumipay.refusals import Refused
@@ -67,12 +65,7 @@ def _digest(user_id: int, pin: str) -> str:
 
 
 def _locked_user(user_id: int) -> User:
-    user = db.session.scalar(
-        select(User)
-        .where(User.id == user_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    user = locked(User, User.id == user_id)
     if not isinstance(user, User):
         raise LookupError(user_id)
     return user

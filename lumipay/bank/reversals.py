@@ -31,7 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.bank.clearing import clearing_account
 from lumipay.bank.models import TOPUP_CREDITED, TOPUP_REVERSED, TopUp
-from lumipay.database import BigIntPK, UTCDateTime, newest, utcnow
+from lumipay.database import BigIntPK, UTCDateTime, locked, newest, utcnow
 from lumipay.extensions import Model, db
 from lumipay.ledger import receivables
 from lumipay.ledger.references import new_reference
@@ -87,12 +87,9 @@ def unhandled(event_type: str, why: str) -> str:
 
 
 def _locked_topup(provider: str, provider_reference: str) -> TopUp | None:
-    return db.session.scalars(
-        select(TopUp)
-        .where(TopUp.provider == provider, TopUp.provider_reference == provider_reference[:64])
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    return locked(
+        TopUp, TopUp.provider == provider, TopUp.provider_reference == provider_reference[:64]
+    )
 
 
 def _seen(provider: str, reversal_reference: str) -> bool:

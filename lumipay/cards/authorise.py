@@ -31,6 +31,7 @@ from lumipay.cards.models import (
     CardTransaction,
 )
 from lumipay.clock import day_start, lagos_day
+from lumipay.database import locked
 from lumipay.extensions import db
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
@@ -203,12 +204,7 @@ def decide(
 
 
 def _locked_card(token: str) -> Card | None:
-    return db.session.scalars(
-        select(Card)
-        .where(Card.provider_token == token)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    return locked(Card, Card.provider_token == token)
 
 
 def _recorded(column: Any, value: str) -> CardTransaction | None:

@@ -51,7 +51,7 @@ from lumipay.cards.models import (
     CardTransaction,
 )
 from lumipay.cards.models import CLEARING as CLEARING_KIND
-from lumipay.database import newest, run_in_transaction, utcnow
+from lumipay.database import locked, locked_one, newest, run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.jobs import outbox
@@ -196,12 +196,7 @@ def create_card(
 
 
 def _locked(reference: str) -> Card | None:
-    return db.session.scalars(
-        select(Card)
-        .where(Card.reference == reference)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    return locked(Card, Card.reference == reference)
 
 
 def issue(reference: str) -> str:
@@ -441,18 +436,8 @@ def lock_authorisation(authorization_id: Any) -> tuple[Card, CardTransaction] | 
     )
     if card_id is None:
         return None
-    card = db.session.scalars(
-        select(Card)
-        .where(Card.id == card_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    row = db.session.scalars(
-        select(CardTransaction)
-        .where(CardTransaction.provider_reference == authorization_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    card = locked_one(Card, Card.id == card_id)
+    row = locked_one(CardTransaction, CardTransaction.provider_reference == authorization_id)
     return card, row
 
 

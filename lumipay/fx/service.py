@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from lumipay import clock, settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
-from lumipay.database import as_utc, run_in_transaction
+from lumipay.database import as_utc, locked, run_in_transaction
 from lumipay.extensions import db, redis_connection
 from lumipay.fx.models import FxQuote, FxRate, QuoteStatus
 from lumipay.kyc import limits
@@ -343,12 +343,7 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
     """
 
     def work() -> Conversion:
-        quote = db.session.scalar(
-            select(FxQuote)
-            .where(FxQuote.reference == quote_reference, FxQuote.user_id == user_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        quote = locked(FxQuote, FxQuote.reference == quote_reference, FxQuote.user_id == user_id)
         if quote is None:
             raise FxError(None, "That quote doesn't exist. Get a new quote.", code="not-found")
         if quote.status == QuoteStatus.CONVERTED:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 from flask import current_app
 from sqlalchemy import or_, select
 
-from lumipay import refusals
+from lumipay import database, refusals
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.database import run_in_transaction, utcnow
@@ -169,12 +169,7 @@ def request_for(request_type: type[R], op: Any) -> R:
 
 def locked(kind: Kind, *conditions: Any, skip_locked: bool = False) -> Any:
     """The business row FOR UPDATE (first in the lock order), re-read under the lock."""
-    return db.session.scalars(
-        select(kind.model)
-        .where(*conditions)
-        .with_for_update(skip_locked=skip_locked)
-        .execution_options(populate_existing=True)
-    ).first()
+    return database.locked(kind.model, *conditions, skip_locked=skip_locked)
 
 
 def by_reference(kind: Kind, reference: str) -> Any:

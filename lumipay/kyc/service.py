@@ -13,7 +13,7 @@ from lumipay import settings
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth.models import User
-from lumipay.database import run_in_transaction, utcnow
+from lumipay.database import locked, locked_one, run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.kyc import documents
 from lumipay.kyc.limits import NEXT_TIER_NEEDS, TOP_TIER, TierLimits, tier_limits
@@ -196,12 +196,7 @@ def document(submission: KycSubmission) -> bytes:
 
 
 def _locked_pending(submission_id: int) -> KycSubmission:
-    submission = db.session.scalar(
-        select(KycSubmission)
-        .where(KycSubmission.id == submission_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    submission = locked(KycSubmission, KycSubmission.id == submission_id)
     if submission is None:
         raise KycError(None, "No such submission.")
     if submission.status != PENDING:
@@ -220,12 +215,7 @@ def approve(submission_id: int, admin_id: int, *, origin: Origin) -> KycSubmissi
 
     def work() -> KycSubmission:
         submission = _locked_pending(submission_id)
-        user = db.session.scalars(
-            select(User)
-            .where(User.id == submission.user_id)
-            .with_for_update(key_share=True)
-            .execution_options(populate_existing=True)
-        ).one()
+        user = locked_one(User, User.id == submission.user_id, key_share=True)
         user.kyc_tier = max(user.kyc_tier, submission.target_tier)
         _decide(submission, APPROVED, admin_id)
         notify(

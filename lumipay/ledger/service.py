@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from lumipay import clock
-from lumipay.database import UTCDateTime, as_utc, utcnow
+from lumipay.database import UTCDateTime, as_utc, locked, utcnow
 from lumipay.extensions import db
 from lumipay.ledger.errors import HoldNotActive, InsufficientFunds, LedgerError, LimitRefused
 from lumipay.ledger.errors import UnbalancedTransaction as UnbalancedTransaction
@@ -430,12 +430,7 @@ def lock_hold(hold_id: int) -> Hold | None:
     FOR NO KEY UPDATE, like the wallets: it excludes every other change to the hold but not the
     key-share lock a row referencing it takes.
     """
-    return db.session.scalars(
-        select(Hold)
-        .where(Hold.id == hold_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    return locked(Hold, Hold.id == hold_id, key_share=True)
 
 
 def _locked_active_hold(hold_id: int) -> tuple[Hold, Account]:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from lumipay import clock
 from lumipay.audit import service as audit
 from lumipay.audit.service import SYSTEM, Origin
-from lumipay.database import run_in_transaction, utcnow
+from lumipay.database import locked_one, run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
 from lumipay.providers.settlement_report import SUCCEEDED
@@ -117,12 +117,7 @@ def carry_out(run_id: int) -> str:
 
 def _finish(run_id: int, found: list[matching.Match], *, error: str = "") -> str:
     def work() -> str:
-        run = db.session.scalars(
-            select(ReconciliationRun)
-            .where(ReconciliationRun.id == run_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
+        run = locked_one(ReconciliationRun, ReconciliationRun.id == run_id)
         if run.status != QUEUED:
             return run.status
         for m in found:

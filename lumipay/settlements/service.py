@@ -26,7 +26,7 @@ from lumipay.bank import service as bank
 from lumipay.bank.models import TOPUP_UNCREDITED, Payout, TopUp
 from lumipay.bills import service as bills
 from lumipay.bills.models import PROCESSING, SUCCEEDED, BillPayment
-from lumipay.database import run_in_transaction, utcnow
+from lumipay.database import locked, run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.inflight import engine
 from lumipay.ledger import service as ledger
@@ -260,12 +260,7 @@ def decide(
 
     def work() -> SettlementProposal:
         _admin(admin_id)
-        proposal = db.session.scalars(
-            select(SettlementProposal)
-            .where(SettlementProposal.id == proposal_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        proposal = locked(SettlementProposal, SettlementProposal.id == proposal_id)
         if proposal is None:
             raise SettlementError(None, "No such settlement.")
         if proposal.proposed_by == admin_id:

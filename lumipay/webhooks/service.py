@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql
 
 from lumipay import jsonsafe, metrics, settings
-from lumipay.database import run_in_transaction, utcnow
+from lumipay.database import locked_one, run_in_transaction, utcnow
 from lumipay.extensions import db
 from lumipay.jobs import outbox
 from lumipay.jobs.queue import job
@@ -263,12 +263,7 @@ def process_event(event_pk: int) -> str:
     """Apply one stored event through its channel's handler; returns the event's outcome."""
 
     def work() -> str:
-        event = db.session.scalars(
-            select(WebhookEvent)
-            .where(WebhookEvent.id == event_pk)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
+        event = locked_one(WebhookEvent, WebhookEvent.id == event_pk)
         if event.processed_at is not None:
             return event.outcome or "processed"
         handler = HANDLERS.get(event.channel)
