@@ -19,6 +19,8 @@ from lumipay.extensions import compress, csrf, db, login_manager, migrate
 from lumipay.web import allow_uploads
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The HTTP errors a page answers with a template of its own (templates/errors/<code>.html).
+ERROR_PAGES = (400, 404, 413, 429, 500)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -191,41 +193,21 @@ def _register_handlers(app: Flask) -> None:
     app.jinja_env.filters["mcc_name"] = mcc_name
     app.jinja_env.filters["kind_label"] = kind_label
 
-    # Under /api/ every error is a problem document (RFC 9457), never an HTML page.
-    @app.errorhandler(404)
-    def not_found(error: HTTPException) -> tuple[str, int] | Response:
+    # Under /api/ every error is a problem document (RFC 9457), never an HTML page; elsewhere
+    # each of these codes has a page of its own, templates/errors/<code>.html.
+    def page_or_problem(error: HTTPException) -> tuple[str, int] | Response:
         if is_api_request():
             return for_http_error(error)
-        return render_template("errors/404.html"), 404
+        code = error.code or 500
+        return render_template(f"errors/{code}.html"), code
 
-    @app.errorhandler(400)
-    def bad_request(error: HTTPException) -> tuple[str, int] | Response:
-        if is_api_request():
-            return for_http_error(error)
-        return render_template("errors/400.html"), 400
-
-    @app.errorhandler(429)
-    def too_many_requests(error: HTTPException) -> tuple[str, int] | Response:
-        if is_api_request():
-            return for_http_error(error)
-        return render_template("errors/429.html"), 429
-
-    @app.errorhandler(413)
-    def too_large(error: HTTPException) -> tuple[str, int] | Response:
-        if is_api_request():
-            return for_http_error(error)
-        return render_template("errors/413.html"), 413
+    for code in ERROR_PAGES:
+        app.register_error_handler(code, page_or_problem)
 
     @app.errorhandler(405)
     @app.errorhandler(415)
     def api_or_default(error: HTTPException) -> HTTPException | Response:
         return for_http_error(error) if is_api_request() else error
-
-    @app.errorhandler(500)
-    def internal_error(error: HTTPException) -> tuple[str, int] | Response:
-        if is_api_request():
-            return for_http_error(error)
-        return render_template("errors/500.html"), 500
 
     @app.errorhandler(sa_exc.OperationalError)
     @app.errorhandler(sa_exc.InterfaceError)
