@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -154,14 +155,7 @@ def _submit(user_id: int, kind: str, data: bytes, origin: Origin, **identity: st
         )
         db.session.add(submission)
         db.session.flush()
-        audit.record(
-            "kyc.submit",
-            origin,
-            actor_id=user_id,
-            subject=str(submission.id),
-            kind=kind,
-            document_type=media_type,
-        )
+        _audit("kyc.submit", submission, user_id, origin, kind=kind, document_type=media_type)
         return submission
 
     try:
@@ -204,6 +198,13 @@ def _locked_pending(submission_id: int) -> KycSubmission:
     return submission
 
 
+def _audit(
+    action: str, submission: KycSubmission, actor_id: int, origin: Origin, **details: Any
+) -> None:
+    """A submission's audit row: its subject is the submission's id, whoever acts on it."""
+    audit.record(action, origin, actor_id=actor_id, subject=str(submission.id), **details)
+
+
 def _decide(submission: KycSubmission, status: str, admin_id: int) -> None:
     submission.move_to(status)
     submission.reviewer_id = admin_id
@@ -224,11 +225,11 @@ def approve(submission_id: int, admin_id: int, *, origin: Origin) -> KycSubmissi
             "Your documents were approved and your limits are higher.",
             link="/kyc",
         )
-        audit.record(
+        _audit(
             "kyc.approve",
+            submission,
+            admin_id,
             origin,
-            actor_id=admin_id,
-            subject=str(submission.id),
             customer=user.account_number,
             tier=user.kyc_tier,
         )
@@ -251,13 +252,7 @@ def reject(submission_id: int, admin_id: int, reason: str, *, origin: Origin) ->
         _decide(submission, REJECTED, admin_id)
         submission.reason = clean
         notify(submission.user_id, "Your documents were not approved", clean, link="/kyc")
-        audit.record(
-            "kyc.reject",
-            origin,
-            actor_id=admin_id,
-            subject=str(submission.id),
-            reason=clean,
-        )
+        _audit("kyc.reject", submission, admin_id, origin, reason=clean)
         db.session.flush()
         return submission
 
