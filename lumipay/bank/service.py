@@ -215,18 +215,15 @@ def start_topup(
             raise BankError("amount", "You need an NGN wallet to top up.")
         limits.check_incoming(wallet.id, amount, own=True)
         db.session.add(
-            TopUp(
-                reference=reference,
-                user_id=user_id,
-                account_id=wallet.id,
-                provider=provider,
-                method=method,
-                currency="NGN",
+            _pending_topup(
+                reference,
+                user_id,
+                wallet,
+                provider,
+                method,
                 amount=amount,
-                status=TOPUP_PENDING,
                 reserved_account_id=reserved.id if reserved else None,
                 checkout_url=checkout_url,
-                created_at=utcnow(),
             )
         )
         audit.record(
@@ -288,21 +285,45 @@ def _unsolicited(
     )
     if wallet is None:
         raise LookupError(f"Customer {user_id} has no wallet to credit.")
-    topup = TopUp(
-        reference=new_reference("TU"),
+    topup = _pending_topup(
+        new_reference("TU"),
+        user_id,
+        wallet,
+        provider,
+        method,
+        amount=None,
+        reserved_account_id=reserved_account_id,
+    )
+    db.session.add(topup)
+    db.session.flush()
+    return topup
+
+
+def _pending_topup(
+    reference: str,
+    user_id: int,
+    wallet: Account,
+    provider: str,
+    method: str,
+    *,
+    amount: int | None,
+    reserved_account_id: int | None,
+    checkout_url: str | None = None,
+) -> TopUp:
+    """A new top-up into `wallet`, waiting for the money (`amount` None: nobody asked for it)."""
+    return TopUp(
+        reference=reference,
         user_id=user_id,
         account_id=wallet.id,
         provider=provider,
         method=method,
         currency="NGN",
-        amount=None,
+        amount=amount,
         status=TOPUP_PENDING,
         reserved_account_id=reserved_account_id,
+        checkout_url=checkout_url,
         created_at=utcnow(),
     )
-    db.session.add(topup)
-    db.session.flush()
-    return topup
 
 
 def _topup_by_provider_reference(provider: str, provider_reference: str) -> TopUp | None:
