@@ -97,6 +97,20 @@ def _refuse_duplicates(reg: Registration) -> None:
     raise RegistrationError("phone", "An account with this phone number already exists.")
 
 
+def _user(
+    reg: Registration, password_hash: str, role: str, account_number: str | None = None
+) -> User:
+    """The user row for a clean registration (an admin holds no account number)."""
+    return User(
+        full_name=reg.full_name,
+        email=reg.email,
+        phone=reg.phone,
+        password_hash=password_hash,
+        role=role,
+        account_number=account_number,
+    )
+
+
 def register_customer(
     full_name: str, email: str, phone: str, password: str, *, origin: Origin
 ) -> User:
@@ -107,14 +121,7 @@ def register_customer(
 
     def work() -> User:
         _refuse_duplicates(reg)
-        user = User(
-            full_name=reg.full_name,
-            email=reg.email,
-            phone=reg.phone,
-            password_hash=password_hash,
-            role="customer",
-            account_number=_new_account_number(),
-        )
+        user = _user(reg, password_hash, "customer", account_number=_new_account_number())
         db.session.add(user)
         db.session.flush()
         wallet = Account(
@@ -169,13 +176,7 @@ def create_admin(full_name: str, email: str, phone: str, password: str) -> User:
 
     def work() -> User:
         _refuse_duplicates(reg)
-        user = User(
-            full_name=reg.full_name,
-            email=reg.email,
-            phone=reg.phone,
-            password_hash=hash_password(reg.password),
-            role="admin",
-        )
+        user = _user(reg, hash_password(reg.password), "admin")
         db.session.add(user)
         audit.record("admin_created", audit.SYSTEM, subject=reg.email)
         return user
