@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -41,8 +43,22 @@ def _upload(form: FlaskForm) -> bytes:
     return upload.stream.read(settings.kyc().upload_max_bytes + 1)
 
 
-def _refused(form: FlaskForm, exc: service.KycError) -> None:
-    show_refusal(form, exc)
+def _submitted(
+    form: FlaskForm,
+    submit: Callable[[], object],
+    again: Callable[[], tuple[str, int]],
+    thanks: str,
+) -> Response | tuple[str, int]:
+    """An upload's POST: `again` (the page with what is wrong, 422) or thanks and back to /kyc."""
+    if not form.validate_on_submit():
+        return again()
+    try:
+        submit()
+    except service.KycError as exc:
+        show_refusal(form, exc)
+        return again()
+    flash(thanks, "success")
+    return redirect(url_for("kyc.index"), code=303)
 
 
 @bp.route("")
@@ -57,21 +73,18 @@ def index() -> tuple[str, int]:
 def identity() -> Response | tuple[str, int]:
     _customer_only()
     form = IdentityForm()
-    if not form.validate_on_submit():
-        return _render(identity=form, status=422)
-    try:
-        service.submit_identity(
+    return _submitted(
+        form,
+        lambda: service.submit_identity(
             current_user.id,
             form.id_type.data,
             form.id_number.data,
             _upload(form),
             origin=request_origin(),
-        )
-    except service.KycError as exc:
-        _refused(form, exc)
-        return _render(identity=form, status=422)
-    flash("Thank you. We'll review your documents and let you know.", "success")
-    return redirect(url_for("kyc.index"), code=303)
+        ),
+        lambda: _render(identity=form, status=422),
+        "Thank you. We'll review your documents and let you know.",
+    )
 
 
 @bp.route("/address", methods=["POST"])
@@ -79,12 +92,9 @@ def identity() -> Response | tuple[str, int]:
 def address() -> Response | tuple[str, int]:
     _customer_only()
     form = AddressForm()
-    if not form.validate_on_submit():
-        return _render(address=form, status=422)
-    try:
-        service.submit_address(current_user.id, _upload(form), origin=request_origin())
-    except service.KycError as exc:
-        _refused(form, exc)
-        return _render(address=form, status=422)
-    flash("Thank you. We'll review your proof of address and let you know.", "success")
-    return redirect(url_for("kyc.index"), code=303)
+    return _submitted(
+        form,
+        lambda: service.submit_address(current_user.id, _upload(form), origin=request_origin()),
+        lambda: _render(address=form, status=422),
+        "Thank you. We'll review your proof of address and let you know.",
+    )
