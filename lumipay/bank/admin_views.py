@@ -3,6 +3,8 @@ payouts), /admin/payouts/<reference>/approve and /reject (POST)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -31,9 +33,21 @@ def _page(form: ReviewForm | None = None, failed: str | None = None) -> str:
     )
 
 
-def _back(message: str, category: str) -> Response:
-    """After a decision (or a refusal of one): the queue again, with what happened."""
-    flash(message, category)
+def _review(reference: str, decide: Callable[[ReviewForm], str]) -> Response | tuple[str, int]:
+    """An admin's decision on a payout: `decide` returns what to tell them; a refusal of the
+    reason shows on the form (422), any other refusal goes back to the queue with nothing done."""
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        return _page(form, reference), 422
+    try:
+        done = decide(form)
+    except service.BankError as exc:
+        if exc.field == "reason":
+            field_error(form, form.reason, exc.message)
+            return _page(form, reference), 422
+        flash(exc.message, "error")
+        return redirect(url_for("admin.payouts"), code=303)
+    flash(done, "success")
     return redirect(url_for("admin.payouts"), code=303)
 
 
@@ -44,28 +58,19 @@ def payouts() -> str:
 
 @bp.route("/payouts/<reference>/approve", methods=["POST"])
 def payout_approve(reference: str) -> Response | tuple[str, int]:
-    form = ReviewForm()
-    if not form.validate_on_submit():
-        return _page(form, reference), 422
-    try:
+    def decide(_form: ReviewForm) -> str:
         payout = service.approve_payout(current_user.id, reference, origin=request_origin())
-    except service.BankError as exc:
-        return _back(exc.message, "error")
-    return _back(f"Payout {payout.reference} {payout.status.replace('_', ' ')}.", "success")
+        return f"Payout {payout.reference} {payout.status.replace('_', ' ')}."
+
+    return _review(reference, decide)
 
 
 @bp.route("/payouts/<reference>/reject", methods=["POST"])
 def payout_reject(reference: str) -> Response | tuple[str, int]:
-    form = ReviewForm()
-    if not form.validate_on_submit():
-        return _page(form, reference), 422
-    try:
+    def decide(form: ReviewForm) -> str:
         service.reject_payout(
             current_user.id, reference, form.reason.data or "", origin=request_origin()
         )
-    except service.BankError as exc:
-        if exc.field == "reason":
-            field_error(form, form.reason, exc.message)
-            return _page(form, reference), 422
-        return _back(exc.message, "error")
-    return _back(f"Payout {reference} rejected; the customer's money is released.", "success")
+        return f"Payout {reference} rejected; the customer's money is released."
+
+    return _review(reference, decide)
