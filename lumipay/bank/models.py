@@ -27,7 +27,7 @@ from lumipay.inflight.models import (
     HeldOperation,
     HeldStatus,
 )
-from lumipay.lifecycle import Lifecycle, status_check
+from lumipay.lifecycle import Lifecycle
 
 __all__ = [
     "AWAITING_APPROVAL",
@@ -86,20 +86,16 @@ TOPUP_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class TopUp(Lifecycle, Model):
+class TopUp(Lifecycle, Model, what="top-up", statuses=TopUpStatus, transitions=TOPUP_TRANSITIONS):
     """Money coming in. `pending` until the provider reports a payment, then `credited` with
     what was actually paid. A payment nobody asked for (into a reserved account) gets a row of
     its own, created credited. `uncredited`: money received that could not be credited (a
     currency the customer can't hold), left for a person, who credits or returns it."""
 
-    WHAT = "top-up"
-    TRANSITIONS = TOPUP_TRANSITIONS
-
     __tablename__ = "bank_topups"
     __table_args__ = (
         CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
         CheckConstraint("amount_paid IS NULL OR amount_paid > 0", name="amount_paid_positive"),
-        CheckConstraint(status_check(TopUpStatus), name="status_known"),
         CheckConstraint("method IN ('reserved_account', 'checkout')", name="method_known"),
         # Exactly once per provider transaction: the database refuses a second credit.
         UniqueConstraint(
@@ -155,19 +151,17 @@ PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class Payout(HeldOperation, Model):
+class Payout(
+    HeldOperation, Model, what="payout", statuses=PayoutStatus, transitions=PAYOUT_TRANSITIONS
+):
     """Money going out to a bank account. Held from the request; captured on `succeeded`,
     released on `failed` or `rejected` (by an admin, or by time while awaiting approval).
     `processing` means approved and with the provider: its hold never ends by time."""
-
-    WHAT = "payout"
-    TRANSITIONS = PAYOUT_TRANSITIONS
 
     __tablename__ = "bank_payouts"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("fee >= 0", name="fee_not_negative"),
-        CheckConstraint(status_check(PayoutStatus), name="status_known"),
         Index("ix_bank_payouts_user_id_id", "user_id", "id"),
         Index("ix_bank_payouts_status_next_requery_at", "status", "next_requery_at"),
     )

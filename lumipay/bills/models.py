@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from lumipay.database import public_id_column
 from lumipay.extensions import Model
 from lumipay.inflight.models import HeldOperation, HeldStatus
-from lumipay.lifecycle import one_step, status_check
+from lumipay.lifecycle import one_step
 
 __all__ = ["FAILED", "PROCESSING", "SUCCEEDED", "BillPayment", "BillStatus"]
 
@@ -34,17 +34,13 @@ TRANSITIONS = one_step(PROCESSING, SUCCEEDED, FAILED)
 BILL_KINDS = ("airtime", "data", "electricity")
 
 
-class BillPayment(HeldOperation, Model):
+class BillPayment(HeldOperation, Model, what="bill", statuses=BillStatus, transitions=TRANSITIONS):
     """The money is held while `processing`, captured on `succeeded`, released on `failed`."""
-
-    WHAT = "bill"
-    TRANSITIONS = TRANSITIONS
 
     __tablename__ = "bill_payments"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("fee >= 0", name="fee_not_negative"),
-        CheckConstraint(status_check(BillStatus), name="status_known"),
         CheckConstraint("category IN ('airtime', 'data', 'electricity')", name="category_known"),
         Index("ix_bill_payments_user_id_id", "user_id", "id"),
         Index("ix_bill_payments_status_next_requery_at", "status", "next_requery_at"),

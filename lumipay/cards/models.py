@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import Model
 from lumipay.ledger.models import Hold, HoldStatus
-from lumipay.lifecycle import Lifecycle, status_check
+from lumipay.lifecycle import Lifecycle
 
 
 class CardStatus(StrEnum):
@@ -77,13 +77,9 @@ TXN_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class Card(Lifecycle, Model):
-    WHAT = "card"
-    TRANSITIONS = CARD_TRANSITIONS
-
+class Card(Lifecycle, Model, what="card", statuses=CardStatus, transitions=CARD_TRANSITIONS):
     __tablename__ = "cards"
     __table_args__ = (
-        CheckConstraint(status_check(CardStatus), name="status_known"),
         CheckConstraint("currency IN ('NGN', 'USD')", name="currency_known"),
         CheckConstraint("per_transaction_limit > 0", name="per_transaction_limit_positive"),
         CheckConstraint("monthly_limit > 0", name="monthly_limit_positive"),
@@ -131,7 +127,13 @@ class Card(Lifecycle, Model):
             self.terminated_at = utcnow()
 
 
-class CardTransaction(Lifecycle, Model):
+class CardTransaction(
+    Lifecycle,
+    Model,
+    what="card transaction",
+    statuses=CardTransactionStatus,
+    transitions=TXN_TRANSITIONS,
+):
     """One authorisation (its decision, hold and settlement) or one refund on a card.
 
     An approved authorisation holds the money until it is captured (clearing), reversed, or
@@ -140,13 +142,9 @@ class CardTransaction(Lifecycle, Model):
     `captured_amount` is what its clearings captured in all.
     """
 
-    WHAT = "card transaction"
-    TRANSITIONS = TXN_TRANSITIONS
-
     __tablename__ = "card_transactions"
     __table_args__ = (
         CheckConstraint("kind IN ('authorisation', 'clearing', 'refund')", name="kind_known"),
-        CheckConstraint(status_check(CardTransactionStatus), name="status_known"),
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_card_transactions_card_id_created_at", "card_id", "created_at"),
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import Model
-from lumipay.lifecycle import Lifecycle, one_step, status_check
+from lumipay.lifecycle import Lifecycle, one_step
 
 
 class FxRate(Model):
@@ -44,14 +44,11 @@ class QuoteStatus(StrEnum):
 QUOTE_TRANSITIONS = one_step(QuoteStatus.OPEN, QuoteStatus.CONVERTED)
 
 
-class FxQuote(Lifecycle, Model):
+class FxQuote(Lifecycle, Model, what="quote", statuses=QuoteStatus, transitions=QUOTE_TRANSITIONS):
     """A price offered to a customer for converting between two of their wallets.
 
     The amounts are fixed when the quote is made; confirming posts exactly these amounts, once.
     """
-
-    WHAT = "quote"
-    TRANSITIONS = QUOTE_TRANSITIONS
 
     __tablename__ = "fx_quotes"
     __table_args__ = (
@@ -59,7 +56,6 @@ class FxQuote(Lifecycle, Model):
         CheckConstraint("credit_amount > 0", name="credit_positive"),
         CheckConstraint("fee_amount >= 0", name="fee_not_negative"),
         CheckConstraint("from_currency <> to_currency", name="currencies_differ"),
-        CheckConstraint(status_check(QuoteStatus), name="status_known"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

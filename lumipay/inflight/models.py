@@ -37,8 +37,8 @@ REJECTED = HeldStatus.REJECTED
 
 
 class HeldOperation(Lifecycle):
-    """Columns of a held operation; a model mixes this in and declares `WHAT`, `TRANSITIONS`
-    and its own `status` column (lengths differ by table)."""
+    """Columns of a held operation; a model mixes this in, declares its lifecycle in its class
+    line (`Lifecycle`) and its own `status` column (lengths differ by table)."""
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # Ours; unique, and the same on every retry and requery.

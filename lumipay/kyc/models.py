@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
 from lumipay.extensions import Model
-from lumipay.lifecycle import Lifecycle, one_step, status_check
+from lumipay.lifecycle import Lifecycle, one_step
 
 IDENTITY = "identity"  # BVN or NIN and an ID document: lifts Tier 1 to Tier 2
 ADDRESS = "address"  # proof of address: lifts Tier 2 to Tier 3
@@ -25,7 +25,9 @@ PENDING, APPROVED, REJECTED = KycStatus.PENDING, KycStatus.APPROVED, KycStatus.R
 TRANSITIONS = one_step(PENDING, APPROVED, REJECTED)
 
 
-class KycSubmission(Lifecycle, Model):
+class KycSubmission(
+    Lifecycle, Model, what="KYC submission", statuses=KycStatus, transitions=TRANSITIONS
+):
     """Documents a customer sent to move up a tier, and an admin's decision on them.
 
     The BVN or NIN is kept masked (for people to recognise) and as a keyed hash (to spot one
@@ -33,13 +35,9 @@ class KycSubmission(Lifecycle, Model):
     the storage backend under a random key; `document_type` is the type sniffed from its bytes.
     """
 
-    WHAT = "KYC submission"
-    TRANSITIONS = TRANSITIONS
-
     __tablename__ = "kyc_submissions"
     __table_args__ = (
         CheckConstraint("kind IN ('identity', 'address')", name="kind_known"),
-        CheckConstraint(status_check(KycStatus), name="status_known"),
         CheckConstraint("target_tier BETWEEN 2 AND 3", name="target_tier_known"),
         CheckConstraint("id_type IS NULL OR id_type IN ('bvn', 'nin')", name="id_type_known"),
         # One submission of each kind waits for review at a time.

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lumipay.database import BigIntPK, UTCDateTime, public_id_column, utcnow
 from lumipay.extensions import Model
-from lumipay.lifecycle import Lifecycle, one_step, status_check
+from lumipay.lifecycle import Lifecycle, one_step
 
 WALLET = "wallet"
 SYSTEM = "system"
@@ -132,20 +132,16 @@ HOLD_TRANSITIONS = one_step(
 )
 
 
-class Hold(Lifecycle, Model):
+class Hold(Lifecycle, Model, what="hold", statuses=HoldStatus, transitions=HOLD_TRANSITIONS):
     """Money reserved on a wallet: counts against `available` until captured or released.
 
     `owner` names the kind of operation the hold is for ("bill", "payout", "card"...): only
     that owner's engine moves it, and only that owner decides what its expiry means
     (lumipay.ledger.service.HOLD_OWNERS)."""
 
-    WHAT = "hold"
-    TRANSITIONS = HOLD_TRANSITIONS
-
     __tablename__ = "ledger_holds"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint(status_check(HoldStatus), name="status_known"),
         Index("ix_ledger_holds_status_expires_at", "status", "expires_at"),
     )
 

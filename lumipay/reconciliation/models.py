@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
 from lumipay.extensions import Model
-from lumipay.lifecycle import Lifecycle, one_step, status_check
+from lumipay.lifecycle import Lifecycle, one_step
 
 MATCHED = "matched"
 MISSING_AT_PROVIDER = "missing_at_provider"
@@ -40,17 +40,13 @@ QUEUED, COMPLETED, FAILED = RunStatus.QUEUED, RunStatus.COMPLETED, RunStatus.FAI
 TRANSITIONS = one_step(QUEUED, COMPLETED, FAILED)
 
 
-class ReconciliationRun(Lifecycle, Model):
+class ReconciliationRun(
+    Lifecycle, Model, what="reconciliation run", statuses=RunStatus, transitions=TRANSITIONS
+):
     """One reconciliation of a provider over a date range, queued then completed by a job."""
 
-    WHAT = "reconciliation run"
-    TRANSITIONS = TRANSITIONS
-
     __tablename__ = "reconciliation_runs"
-    __table_args__ = (
-        CheckConstraint(status_check(RunStatus), name="status_known"),
-        CheckConstraint("end_on >= start_on", name="range_ordered"),
-    )
+    __table_args__ = (CheckConstraint("end_on >= start_on", name="range_ordered"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     provider: Mapped[str] = mapped_column(String(32), index=True)

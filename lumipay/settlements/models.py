@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from lumipay.database import BigIntPK, UTCDateTime, utcnow
 from lumipay.extensions import Model
-from lumipay.lifecycle import Lifecycle, one_step, status_check
+from lumipay.lifecycle import Lifecycle, one_step
 
 MARK_SUCCEEDED, MARK_FAILED, ADJUSTMENT = "mark_succeeded", "mark_failed", "adjustment"
 ACTIONS = {
@@ -32,7 +32,9 @@ REJECTED = ProposalStatus.REJECTED
 TRANSITIONS = one_step(PENDING, APPROVED, REJECTED)
 
 
-class SettlementProposal(Lifecycle, Model):
+class SettlementProposal(
+    Lifecycle, Model, what="settlement", statuses=ProposalStatus, transitions=TRANSITIONS
+):
     """Maker-checker: nothing moves until a different admin approves.
 
     The database itself refuses a decision by the proposer (`checker_is_not_maker`). A proposal
@@ -41,15 +43,11 @@ class SettlementProposal(Lifecycle, Model):
     `narration` is what the customer's history says for an adjustment, never the reason.
     """
 
-    WHAT = "settlement"
-    TRANSITIONS = TRANSITIONS
-
     __tablename__ = "settlement_proposals"
     __table_args__ = (
         CheckConstraint(
             "action IN ('mark_succeeded', 'mark_failed', 'adjustment')", name="action_known"
         ),
-        CheckConstraint(status_check(ProposalStatus), name="status_known"),
         CheckConstraint(
             "decided_by IS NULL OR decided_by <> proposed_by", name="checker_is_not_maker"
         ),

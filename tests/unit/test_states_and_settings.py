@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from lumipay import config, settings
 from lumipay.fx.models import FxQuote, QuoteStatus
 from lumipay.kyc.models import KycStatus, KycSubmission
 from lumipay.ledger.models import Hold, HoldStatus
-from lumipay.lifecycle import IllegalTransition, status_check
+from lumipay.lifecycle import IllegalTransition, Lifecycle, status_check
 from lumipay.reconciliation.models import ReconciliationRun, RunStatus
 from lumipay.settlements.models import ProposalStatus, SettlementProposal
 
@@ -41,6 +42,31 @@ def test_a_decided_record_refuses_a_second_decision(record: Any, done: str, agai
 
 def test_a_check_constraint_lists_the_enum_in_its_order() -> None:
     assert status_check(KycStatus) == "status IN ('pending', 'approved', 'rejected')"
+
+
+@pytest.mark.parametrize(
+    ("model", "statuses"),
+    [(KycSubmission, KycStatus), (Hold, HoldStatus), (ReconciliationRun, RunStatus)],
+)
+def test_a_lifecycle_model_gets_its_status_constraint_from_its_class_line(
+    model: Any, statuses: type[StrEnum]
+) -> None:
+    constraints = [
+        c for c in model.__table__.constraints if c.name and c.name.endswith("status_known")
+    ]
+    assert [str(c.sqltext) for c in constraints] == [status_check(statuses)]
+
+
+def test_a_transition_table_naming_a_status_its_enum_lacks_is_refused() -> None:
+    with pytest.raises(TypeError, match="lost"):
+
+        class Lost(
+            Lifecycle,
+            what="lost thing",
+            statuses=KycStatus,
+            transitions={KycStatus.PENDING: frozenset({"lost"})},
+        ):
+            pass
 
 
 @pytest.mark.parametrize(("raw", "value"), [("true", True), ("ON", True), ("0", False), ("", True)])
