@@ -3,19 +3,8 @@
 from __future__ import annotations
 
 from lumipay.bank import service
-from lumipay.jobs.queue import job
+from lumipay.jobs.queue import job_for
 
-
-@job
-def submit_payout(reference: str) -> str:
-    return service.submit(reference)
-
-
-@job
-def requery_payout(reference: str) -> str:
-    return service.requery(reference)
-
-
-@job
-def sweep_payouts() -> dict[str, int]:
-    return service.sweep()
+submit_payout = job_for(service.submit, __name__, "submit_payout")
+requery_payout = job_for(service.requery, __name__, "requery_payout")
+sweep_payouts = job_for(service.sweep, __name__, "sweep_payouts")

@@ -3,19 +3,8 @@
 from __future__ import annotations
 
 from lumipay.bills import service
-from lumipay.jobs.queue import job
+from lumipay.jobs.queue import job_for
 
-
-@job
-def submit_bill(reference: str) -> str:
-    return service.submit(reference)
-
-
-@job
-def requery_bill(reference: str) -> str:
-    return service.requery(reference)
-
-
-@job
-def sweep_bills() -> dict[str, int]:
-    return service.sweep()
+submit_bill = job_for(service.submit, __name__, "submit_bill")
+requery_bill = job_for(service.requery, __name__, "requery_bill")
+sweep_bills = job_for(service.sweep, __name__, "sweep_bills")

@@ -6,17 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from lumipay.cards import expiry, service
-from lumipay.jobs.queue import job
+from lumipay.jobs.queue import job, job_for
 
-
-@job
-def issue_card(reference: str) -> str:
-    return service.issue(reference)
-
-
-@job
-def sync_card_status(reference: str) -> str:
-    return service.sync_status(reference)
+issue_card = job_for(service.issue, __name__, "issue_card")
+sync_card_status = job_for(service.sync_status, __name__, "sync_card_status")
 
 
 @job

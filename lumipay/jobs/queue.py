@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 from flask.globals import app_ctx
 from rq import Queue, Retry
@@ -28,6 +28,8 @@ JOB_TIMEOUT = 120
 DONE_TTL = 24 * 3600
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def queue(name: str = "default") -> Queue:
@@ -116,3 +118,17 @@ def job(func: F) -> F:
         return result
 
     return cast(F, wrapper)
+
+
+def job_for(use_case: Callable[P, R], module: str, name: str) -> Callable[P, R]:
+    """A domain's use case run as a job called `module.name`: the dotted name the outbox, the
+    worker and the cron schedule know it by, so bind it to `name` in `module`
+    (`submit_bill = job_for(service.submit, __name__, "submit_bill")`)."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return use_case(*args, **kwargs)
+
+    run.__module__ = module
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = use_case.__doc__
+    return job(run)
