@@ -314,15 +314,14 @@ def _post(proposal: SettlementProposal) -> LedgerTransaction | None:
     assert subject is not None and proposal.expected_status is not None
     succeeded = proposal.action == MARK_SUCCEEDED
     try:
-        if isinstance(subject, BillPayment):
-            return bills.settle_by_hand(
-                subject.reference,
-                expected=proposal.expected_status,
-                succeeded=succeeded,
-                ledger_reference=reference,
+        if isinstance(subject, BillPayment | Payout):
+            # A held operation: its kind's engine settles it (capture or release its hold).
+            held = (
+                bills.settle_by_hand
+                if isinstance(subject, BillPayment)
+                else bank.settle_payout_by_hand
             )
-        if isinstance(subject, Payout):
-            return bank.settle_payout_by_hand(
+            return held(
                 subject.reference,
                 expected=proposal.expected_status,
                 succeeded=succeeded,
