@@ -6,13 +6,20 @@ service's refusal with `show_refusal`, so each of those is written once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from flask import flash
-from wtforms import Field, StringField
+from wtforms import Field, SelectChoice, StringField
 
 from lumipay.money import InvalidAmount, parse_amount
 from lumipay.refusals import Refused
+
+
+def filter_choices(everything: str, choices: Iterable[tuple[str, str]]) -> list[SelectChoice]:
+    """A filter's choices: first `everything` (the empty value, which filters nothing), then
+    each (value, label)."""
+    return [SelectChoice("", everything), *(SelectChoice(value, label) for value, label in choices)]
 
 
 def field_error(

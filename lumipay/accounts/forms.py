@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SearchField, SelectChoice, SelectField
+from wtforms import DateField, SearchField, SelectField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from lumipay.accounts.categories import CATEGORIES, TRANSACTION_STATUSES
+from lumipay.forms import filter_choices
 
 
 class OpenWalletForm(FlaskForm):
@@ -21,18 +22,12 @@ class HistoryFilterForm(FlaskForm):
     wallet = SelectField("Wallet", coerce=str, validate_choice=False, default="")
     category = SelectField(
         "Type",
-        choices=[
-            SelectChoice("", "All types"),
-            *(SelectChoice(c.key, c.label) for c in CATEGORIES.values()),
-        ],
+        choices=filter_choices("All types", ((c.key, c.label) for c in CATEGORIES.values())),
         default="",
     )
     status = SelectField(
         "Status",
-        choices=[
-            SelectChoice("", "Any status"),
-            *(SelectChoice(s, s.capitalize()) for s in TRANSACTION_STATUSES),
-        ],
+        choices=filter_choices("Any status", ((s, s.capitalize()) for s in TRANSACTION_STATUSES)),
         default="",
     )
     start = DateField("From", validators=[Optional()])

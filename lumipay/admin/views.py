@@ -7,7 +7,6 @@ import uuid
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
-from wtforms import SelectChoice
 
 from lumipay import clock
 from lumipay.accounts import freeze as freezing
@@ -28,6 +27,7 @@ from lumipay.backoffice.forms import (
 from lumipay.backoffice.nav import register_section
 from lumipay.bills.service import bills_for
 from lumipay.database import run_in_transaction
+from lumipay.forms import filter_choices
 from lumipay.ledger.seal import seal
 from lumipay.ledger.verify import record_run, verify_ledger
 from lumipay.settlements import service as settlements
@@ -119,10 +119,9 @@ def unfreeze(user_id: uuid.UUID) -> Response | tuple[str, int]:
 @bp.route("/transactions")
 def transactions() -> tuple[str, int] | str:
     form = TransactionSearchForm(request.args)
-    form.kind.choices = [
-        SelectChoice("", "All types"),
-        *(SelectChoice(k, kind_label(k)) for k in queries.transaction_kinds()),
-    ]
+    form.kind.choices = filter_choices(
+        "All types", ((k, kind_label(k)) for k in queries.transaction_kinds())
+    )
     if request.args and not form.validate():
         return render_template("admin/transactions.html", form=form, page=None, cursor_args={}), 422
     page = queries.search_transactions(

@@ -6,7 +6,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     SearchField,
-    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -14,7 +13,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from lumipay.accounts.categories import TRANSACTION_STATUSES
-from lumipay.forms import AmountForm, MoneyField
+from lumipay.forms import AmountForm, MoneyField, filter_choices
 from lumipay.money import InvalidAmount, parse_amount
 
 
@@ -44,10 +43,7 @@ class TransactionSearchForm(AmountForm, DateRangeMixin, SearchForm):
     kind = SelectField("Type", coerce=str, validate_choice=False, default="")
     status = SelectField(
         "Status",
-        choices=[
-            SelectChoice("", "Any status"),
-            *(SelectChoice(s, s.capitalize()) for s in TRANSACTION_STATUSES),
-        ],
+        choices=filter_choices("Any status", ((s, s.capitalize()) for s in TRANSACTION_STATUSES)),
         default="",
     )
     # In minor units (every currency here has two decimals): `amount_minor()` reads it as NGN.

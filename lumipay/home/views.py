@@ -8,12 +8,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from htmx_flask import request as htmx_request
 from werkzeug.wrappers import Response
-from wtforms import SelectChoice
 
 from lumipay import clock, settings
 from lumipay.accounts import charts, insights, service
 from lumipay.accounts.forms import HistoryFilterForm, OpenWalletForm
 from lumipay.auth.forms import LogoutForm
+from lumipay.forms import filter_choices
 from lumipay.money import CURRENCIES
 from lumipay.receipts import pdf as receipt_document
 from lumipay.receipts import service as receipts
@@ -46,10 +46,9 @@ def _filter_form() -> tuple[HistoryFilterForm, service.HistoryFilter, dict[str, 
     arguments that carry it onto "load more" links."""
     wallets = service.wallets_for(current_user.id)
     form = HistoryFilterForm(formdata=request.args)
-    form.wallet.choices = [
-        SelectChoice("", "All wallets"),
-        *(SelectChoice(str(w.public_id), f"{w.currency} wallet") for w in wallets),
-    ]
+    form.wallet.choices = filter_choices(
+        "All wallets", ((str(w.public_id), f"{w.currency} wallet") for w in wallets)
+    )
     if not form.validate():
         return form, service.HistoryFilter(), {}
     # Wallets are named by public id in the query string, never by a sequential key.
