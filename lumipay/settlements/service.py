@@ -62,6 +62,13 @@ class SettlementError(Refused):
     """A settlement proposal or decision refused; `field` names the form field it belongs to."""
 
 
+def _audit(
+    action: str, proposal: SettlementProposal, admin_id: int, origin: Origin, **details: Any
+) -> None:
+    """A proposal's audit row: its subject is `settlement:<id>`, whichever admin acts on it."""
+    audit.record(action, origin, actor_id=admin_id, subject=f"settlement:{proposal.id}", **details)
+
+
 def _admin(admin_id: int) -> User:
     user = db.session.get(User, admin_id)
     if user is None or not user.is_admin:
@@ -188,11 +195,11 @@ def propose(
                 proposal.topup_id = subject.id
         db.session.add(proposal)
         db.session.flush()
-        audit.record(
+        _audit(
             "settlement.propose",
+            proposal,
+            admin_id,
             origin,
-            actor_id=admin_id,
-            subject=f"settlement:{proposal.id}",
             resolution=action,
             bill_id=proposal.bill_id,
             payout_id=proposal.payout_id,
@@ -276,11 +283,11 @@ def decide(
         txn = _post(proposal) if approve else None
         proposal.transaction_id = txn.id if txn else None
         db.session.flush()
-        audit.record(
+        _audit(
             "settlement.approve" if approve else "settlement.reject",
+            proposal,
+            admin_id,
             origin,
-            actor_id=admin_id,
-            subject=f"settlement:{proposal.id}",
             proposed_by=proposal.proposed_by,
             resolution=proposal.action,
             transaction=txn.reference if txn else None,
