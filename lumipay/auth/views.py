@@ -146,10 +146,24 @@ def two_factor() -> str | Response | tuple[str, int]:
         session[PENDING] = pending
         if pending["tries"] >= PENDING_TRIES or service.is_locked(user):
             session.pop(PENDING, None)
-            flash(service.FAILED_LOGIN_MESSAGE, "error")
-            return redirect(url_for("auth.login"), code=303)
+            return _to_sign_in(service.FAILED_LOGIN_MESSAGE, "error")
         form.code.errors.append("That code doesn't match. Try the newest code in your app.")
     return form_page("auth/two_factor.html", form)
+
+
+def _to_sign_in(message: str, category: str) -> Response:
+    """Say `message` on the sign-in page (after signing out, a lock, a new password)."""
+    flash(message, category)
+    return redirect(url_for("auth.login"), code=303)
+
+
+def _signed_out_if_locked() -> Response | None:
+    """After a refused password or PIN: if that locked the account, sign out and say so."""
+    db.session.expire_all()
+    if not service.is_locked(current_user):
+        return None
+    guard.sign_out("locked")
+    return _to_sign_in(service.FAILED_LOGIN_MESSAGE, "error")
 
 
 @bp.route("/logout", methods=["POST"])
@@ -160,8 +174,7 @@ def logout() -> Response:
         abort(400)
     service.record_logout(current_user.id, origin=request_origin())
     guard.sign_out()
-    flash("You have signed out.", "info")
-    return redirect(url_for("auth.login"), code=303)
+    return _to_sign_in("You have signed out.", "info")
 
 
 @bp.route("/logout-everywhere", methods=["POST"])
@@ -173,8 +186,7 @@ def logout_everywhere() -> Response:
     sessions.end_all(current_user.id, "logout_everywhere")
     service.record_logout(current_user.id, origin=request_origin(), everywhere=True)
     guard.sign_out()
-    flash("You have signed out on every device.", "info")
-    return redirect(url_for("auth.login"), code=303)
+    return _to_sign_in("You have signed out on every device.", "info")
 
 
 @bp.route("/keepalive", methods=["POST"])
@@ -252,11 +264,9 @@ def change_password() -> str | Response | tuple[str, int]:
                 origin=request_origin(),
             )
         except service.PasswordChangeError as exc:
-            db.session.expire_all()
-            if service.is_locked(current_user):
-                guard.sign_out("locked")
-                flash(service.FAILED_LOGIN_MESSAGE, "error")
-                return redirect(url_for("auth.login"), code=303)
+            locked = _signed_out_if_locked()
+            if locked is not None:
+                return locked
             show_refusal(form, exc)
         else:
             sessions.end_all(current_user.id, "password_changed", keep=session.get(guard.SID))
@@ -273,13 +283,12 @@ def reset_request() -> str | Response | tuple[str, int]:
     form = ResetRequestForm()
     if form.validate_on_submit():
         reset.request_reset(form.email.data, origin=request_origin())
-        flash(
+        return _to_sign_in(
             "If an account uses that email, we've sent it a link to choose a new password. "
             f"The link works once, within {settings.auth().password_reset_seconds // 60} "
             "minutes.",
             "info",
         )
-        return redirect(url_for("auth.login"), code=303)
     return form_page("auth/reset_request.html", form)
 
 
@@ -301,8 +310,7 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
         else:
             if current_user.is_authenticated:
                 guard.sign_out("password_reset")
-            flash("Your password was changed. Sign in with the new one.", "success")
-            return redirect(url_for("auth.login"), code=303)
+            return _to_sign_in("Your password was changed. Sign in with the new one.", "success")
     return form_page("auth/reset_password.html", form)
 
 
@@ -355,11 +363,9 @@ def pin_reset() -> str | Response | tuple[str, int]:
             else:
                 pin.send_reset_link(current_user.id, form.password.data, origin=origin)
         except pin.PinError as exc:
-            db.session.expire_all()
-            if service.is_locked(current_user):
-                guard.sign_out("locked")
-                flash(service.FAILED_LOGIN_MESSAGE, "error")
-                return redirect(url_for("auth.login"), code=303)
+            locked = _signed_out_if_locked()
+            if locked is not None:
+                return locked
             show_refusal(form, exc)
         else:
             if current_user.has_totp:
