@@ -357,6 +357,15 @@ def limits_refusal(limits: Limits, day: date) -> dict[str, Any] | None:
     )
 
 
+def lock_customers(user_ids: Iterable[int]) -> None:
+    """Hold off every movement of these customers until this transaction ends, and wait for the
+    ones in flight: the customers' own lock, which `ledger_limits_refusal` takes after the
+    wallets'. A freeze takes it, so no debit weighed before the freeze commits after it."""
+    db.session.execute(
+        select(func.ledger_lock_customers(bindparam(None, list(user_ids), ARRAY(BigInteger))))
+    )
+
+
 def spent_today(user_id: int, day: date, rates: dict[str, str]) -> int | None:
     """The kobo value of what left the customer's wallets on the Lagos `day`, plus their active
     holds, as the limits enforcement counts it (`ledger_spent`); None when a rate is missing."""

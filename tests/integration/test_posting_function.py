@@ -419,7 +419,7 @@ def test_a_freeze_arriving_during_a_movement_waits_for_it(app: Flask, ctx):
     thread = threading.Thread(target=freeze_ada)
     thread.start()
     try:
-        await_condition(lambda: waiting_on_a_lock("%users%") or bool(done))
+        await_condition(lambda: waiting_on_a_lock("%") or bool(done))
         assert done == [], "the freeze went ahead of a movement in flight"
     finally:
         in_flight.commit()
