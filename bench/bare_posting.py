@@ -4,14 +4,16 @@
 statements the service sends (see lumipay.transfers.service): the plan (the sender's wallet,
 the recipient and their wallet in one read) and one statement that claims the idempotency key,
 calls `ledger_post` with the same limits argument (Tier 3 caps, as the bench's customers have)
-and writes the transfer and audit rows. Random pairs, fixed seeds, as phase 2. What the app
-adds on top of this is Python: SQLAlchemy, Flask, the service.
+and writes the transfer and audit rows. Like the app (lumipay.database.PreparedStatement), each
+connection PREPAREs both once and EXECUTEs them by name. Random pairs, fixed seeds, as phase 2.
+What the app adds on top of this is Python: SQLAlchemy, Flask, the service.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -55,6 +57,21 @@ WITH claim AS (
 SELECT posted.transaction_id, (SELECT id FROM transfer), (SELECT id FROM audited) FROM posted
 """
 
+
+def prepared(cur: Any, name: str, sql: str) -> str:
+    """PREPARE `sql` (named %(x)s parameters) as `name` on the cursor's connection; the
+    EXECUTE statement that runs it with the same named parameters."""
+    names: list[str] = []
+
+    def positional(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    cur.execute(f"PREPARE {name} AS " + re.sub(r"%\((\w+)\)s", positional, sql))
+    return f"EXECUTE {name}(" + ", ".join(f"%({n})s" for n in names) + ")"
+
+
 TIER3 = {"per_transaction": 500_000_000, "daily": 500_000_000, "max_balance": None}
 
 
@@ -72,6 +89,7 @@ def run(
         conn = psycopg2.connect(dsn)
         conn.autocommit = True
         cur = conn.cursor()
+        plan, post = prepared(cur, "bare_plan", PLAN), prepared(cur, "bare_post", POST)
         latencies: list[float] = []
         errors = 0
         barrier.wait(60)
@@ -85,7 +103,7 @@ def run(
             t0 = time.perf_counter()
             try:
                 cur.execute(
-                    PLAN,
+                    plan,
                     {
                         "number": recipient.account_number,
                         "wallet": sender.wallet_id,
@@ -95,7 +113,7 @@ def run(
                 _, _, recipient_id, _, to_wallet = cur.fetchone()
                 out = {"user_id": sender.user_id, "currency": "NGN", "amount": amount}
                 cur.execute(
-                    POST,
+                    post,
                     {
                         "user": sender.user_id,
                         "key": f"bare-{seed}-{w:02d}-{n:010d}",

@@ -457,7 +457,7 @@ def test_a_movement_arriving_during_a_freeze_waits_and_is_refused(app: Flask, ct
     try:
         await_condition(lambda: waiting_on_a_lock("%user_sessions%"))
         sending.start()
-        await_condition(lambda: waiting_on_a_lock("%ledger_post%") or bool(outcomes))
+        await_condition(lambda: waiting_on_a_lock("%lumipay_post%") or bool(outcomes))
         assert outcomes == [], "the movement went ahead of a freeze in flight"
     finally:
         held.commit()
@@ -468,4 +468,25 @@ def test_a_movement_arriving_during_a_freeze_waits_and_is_refused(app: Flask, ct
     assert outcomes == ["frozen"]
     db.session.expire_all()
     assert db.session.get(Account, ada[1]).balance == WELCOME
+    assert verify_ledger().ok
+
+
+def test_a_transfer_s_statements_are_planned_once_per_connection(app: Flask, ctx):
+    """The plan and the posting statement are PREPAREd the first time they run on a pooled
+    connection and EXECUTEd by name after; a connection the pool replaces prepares them anew."""
+    ada, bayo = customers(2)
+    db.engine.dispose()  # start from new connections
+    for _ in range(3):
+        assert send(app, ada[0], ada[1], bayo[2], 1_000) == "sent"
+    with db.engine.connect() as conn:  # the pool hands back the connection the sends used
+        prepared = conn.execute(
+            sa.text("SELECT name, statement FROM pg_prepared_statements ORDER BY name")
+        ).all()
+    names = [name for name, _ in prepared]
+    assert names == ["lumipay_transfer_claimed", "lumipay_transfer_plan"]
+    assert all(statement.startswith("PREPARE ") for _, statement in prepared)
+    db.engine.dispose()
+    assert send(app, ada[0], ada[1], bayo[2], 1_000) == "sent"
+    db.session.expire_all()
+    assert db.session.get(Account, bayo[1]).balance == WELCOME + 4_000
     assert verify_ledger().ok
