@@ -7,8 +7,9 @@ contention), counted by SQLAlchemy's events:
 - round trips: statements plus the BEGIN psycopg2 sends before a transaction's first statement
   and its COMMIT / ROLLBACK (in autocommit neither is sent);
 - wallet lock hold: from the first statement that locks a wallet (the `FOR NO KEY UPDATE` of
-  `ledger_accounts`, or the call of `ledger_post`, which locks inside) to the end of the
-  session's commit: an upper bound of how long the wallet rows stay locked.
+  `ledger_accounts`, the call of `ledger_post`, which locks inside, or the EXECUTE of a
+  statement PREPAREd with that call) to the end of the session's commit: an upper bound of how
+  long the wallet rows stay locked.
 
 It only uses the service's public signature, so the same file measures an older checkout.
 """
@@ -33,6 +34,7 @@ def measure(app: Any, customers: Sequence[Any], *, transfers: int, seed: int) ->
 
     counts = {"statements": 0, "round_trips": 0}
     state: dict[str, Any] = {"in_txn": False, "locked_at": None}
+    posting_names: set[str] = set()  # prepared statements that call ledger_post
     holds: list[float] = []
 
     def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -42,8 +44,16 @@ def measure(app: Any, customers: Sequence[Any], *, transfers: int, seed: int) ->
         if not autocommit and not state["in_txn"]:
             state["in_txn"] = True
             counts["round_trips"] += 1  # psycopg2's BEGIN
-        locks = "ledger_post(" in statement or (
-            "FROM ledger_accounts" in statement and "FOR NO KEY UPDATE" in statement
+        words = statement.split(None, 2)
+        if words[0] == "PREPARE":
+            if "ledger_post(" in statement:
+                posting_names.add(words[1])
+            return  # planning a statement moves no money
+        executes = words[0] == "EXECUTE" and words[1].split("(")[0] in posting_names
+        locks = (
+            executes
+            or "ledger_post(" in statement
+            or ("FROM ledger_accounts" in statement and "FOR NO KEY UPDATE" in statement)
         )
         if locks and state["locked_at"] is None:
             state["locked_at"] = time.perf_counter()
