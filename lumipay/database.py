@@ -142,6 +142,7 @@ class PreparedStatement:
         )
         self.name = name
         self.body = f"({types}) AS {body}"
+        PREPARED_BODIES[name] = body
         self._call = f"EXECUTE {name}(" + ", ".join(f"%({key})s" for key in order) + ")"
         self._types = [(key, binds[key].type) for key in order]
         # The statement's own constants (a kind, a status) keep their values.
@@ -170,6 +171,18 @@ class PreparedStatement:
 
 
 _PREPARED = "lumipay_prepared"
+# What each prepared statement runs, by name: an `EXECUTE name(...)` seen on the wire says
+# nothing of its own (bench/statements.py and the fault tests read it here).
+PREPARED_BODIES: dict[str, str] = {}
+
+
+def runs(statement: str, sql: str) -> bool:
+    """Whether `statement`, as sent to the server, runs SQL containing `sql`: in itself, or in
+    the prepared statement it EXECUTEs."""
+    if statement.startswith("EXECUTE "):
+        name = statement.removeprefix("EXECUTE ").split("(", 1)[0]
+        return sql in PREPARED_BODIES.get(name, "")
+    return sql in statement
 
 
 def is_stale_connection(exc: BaseException) -> bool:
