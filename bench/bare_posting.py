@@ -73,6 +73,39 @@ def prepared(cur: Any, name: str, sql: str) -> str:
 
 
 TIER3 = {"per_transaction": 500_000_000, "daily": 500_000_000, "max_balance": None}
+TIERS = {"1": TIER3, "2": TIER3, "3": TIER3}
+
+
+def statement_params(
+    sender: Any, recipient: Any, recipient_id: int, to_wallet: int, amount: int, key: str
+) -> dict[str, Any]:
+    """POST's parameters for one transfer of `amount` kobo (`key` makes its idempotency key)."""
+    out = {"user_id": sender.user_id, "currency": "NGN", "amount": amount, "reserved": 0}
+    return {
+        "user": sender.user_id,
+        "key": f"bare-{key}",
+        "print": uuid.uuid4().hex * 2,
+        "reference": "BP" + uuid.uuid4().hex[:18].upper(),
+        "narration": "Benchmark transfer",
+        "accounts": [sender.wallet_id, to_wallet],
+        "amounts": [-amount, amount],
+        "limits": json.dumps(
+            {
+                "tiers": TIERS,
+                "rates": None,
+                "out": out,
+                "in": [{"account_id": to_wallet, "amount": amount}],
+            }
+        ),
+        "recipient": recipient_id,
+        "wallet": sender.wallet_id,
+        "to_wallet": to_wallet,
+        "amount": amount,
+        "details": json.dumps(
+            {"amount": amount, "currency": "NGN", "to_account_number": recipient.account_number}
+        ),
+        "agent": USER_AGENT,
+    }
 
 
 def run(
@@ -80,7 +113,6 @@ def run(
 ) -> dict[str, Any]:
     import psycopg2
 
-    tiers = {"1": TIER3, "2": TIER3, "3": TIER3}
     barrier = threading.Barrier(threads + 1)
     results: list[dict[str, Any]] = [{} for _ in range(threads)]
 
@@ -99,7 +131,6 @@ def run(
             i, j = rng.sample(range(len(customers)), 2)
             sender, recipient = customers[i], customers[j]
             amount = rng.randint(100, 10_000)
-            reference = "BP" + uuid.uuid4().hex[:18].upper()
             t0 = time.perf_counter()
             try:
                 cur.execute(
@@ -111,38 +142,16 @@ def run(
                     },
                 )
                 _, _, recipient_id, _, to_wallet = cur.fetchone()
-                out = {"user_id": sender.user_id, "currency": "NGN", "amount": amount}
                 cur.execute(
                     post,
-                    {
-                        "user": sender.user_id,
-                        "key": f"bare-{seed}-{w:02d}-{n:010d}",
-                        "print": uuid.uuid4().hex * 2,
-                        "reference": reference,
-                        "narration": "Benchmark transfer",
-                        "accounts": [sender.wallet_id, to_wallet],
-                        "amounts": [-amount, amount],
-                        "limits": json.dumps(
-                            {
-                                "tiers": tiers,
-                                "rates": None,
-                                "out": {**out, "reserved": 0},
-                                "in": [{"account_id": to_wallet, "amount": amount}],
-                            }
-                        ),
-                        "recipient": recipient_id,
-                        "wallet": sender.wallet_id,
-                        "to_wallet": to_wallet,
-                        "amount": amount,
-                        "details": json.dumps(
-                            {
-                                "amount": amount,
-                                "currency": "NGN",
-                                "to_account_number": recipient.account_number,
-                            }
-                        ),
-                        "agent": USER_AGENT,
-                    },
+                    statement_params(
+                        sender,
+                        recipient,
+                        recipient_id,
+                        to_wallet,
+                        amount,
+                        f"{seed}-{w:02d}-{n:010d}",
+                    ),
                 )
                 cur.fetchone()
             except psycopg2.Error:
