@@ -108,6 +108,19 @@ def statement_params(
     }
 
 
+def transfer(
+    cur: Any, plan: str, post: str, sender: Any, recipient: Any, amount: int, key: str
+) -> None:
+    """One transfer: the plan's read, then the posting statement (`prepared` ones)."""
+    cur.execute(
+        plan,
+        {"number": recipient.account_number, "wallet": sender.wallet_id, "user": sender.user_id},
+    )
+    _, _, recipient_id, _, to_wallet = cur.fetchone()
+    cur.execute(post, statement_params(sender, recipient, recipient_id, to_wallet, amount, key))
+    cur.fetchone()
+
+
 def run(
     dsn: str, customers: Sequence[Any], *, threads: int, seconds: float, seed: int
 ) -> dict[str, Any]:
@@ -133,27 +146,7 @@ def run(
             amount = rng.randint(100, 10_000)
             t0 = time.perf_counter()
             try:
-                cur.execute(
-                    plan,
-                    {
-                        "number": recipient.account_number,
-                        "wallet": sender.wallet_id,
-                        "user": sender.user_id,
-                    },
-                )
-                _, _, recipient_id, _, to_wallet = cur.fetchone()
-                cur.execute(
-                    post,
-                    statement_params(
-                        sender,
-                        recipient,
-                        recipient_id,
-                        to_wallet,
-                        amount,
-                        f"{seed}-{w:02d}-{n:010d}",
-                    ),
-                )
-                cur.fetchone()
+                transfer(cur, plan, post, sender, recipient, amount, f"{seed}-{w:02d}-{n:010d}")
             except psycopg2.Error:
                 errors += 1
             else:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.common import USER_AGENT
+from bench.common import USER_AGENT, send_random
 
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
@@ -91,7 +91,7 @@ def bare_posting(dsn: str, customers: Sequence[Any], *, calls: int, seed: int) -
     """The bare posting's two statements (bench.bare_posting), one transfer after another."""
     import psycopg2
 
-    from bench.bare_posting import PLAN, POST, prepared, statement_params
+    from bench.bare_posting import PLAN, POST, prepared, transfer
 
     conn = psycopg2.connect(dsn)
     conn.autocommit = True
@@ -103,21 +103,7 @@ def bare_posting(dsn: str, customers: Sequence[Any], *, calls: int, seed: int) -
 
     def one(n: int) -> None:
         sender, recipient = rng.sample(list(customers), 2)
-        cur.execute(
-            plan,
-            {
-                "number": recipient.account_number,
-                "wallet": sender.wallet_id,
-                "user": sender.user_id,
-            },
-        )
-        _, _, recipient_id, _, to_wallet = cur.fetchone()
-        amount = rng.randint(100, 10_000)
-        cur.execute(
-            post,
-            statement_params(sender, recipient, recipient_id, to_wallet, amount, f"cpu-{n}"),
-        )
-        cur.fetchone()
+        transfer(cur, plan, post, sender, recipient, rng.randint(100, 10_000), f"cpu-{n}")
 
     try:
         return _per_call(pid, calls, one)
@@ -131,24 +117,13 @@ def service(app: Any, customers: Sequence[Any], *, calls: int, seed: int) -> dic
 
     from lumipay.audit.service import Origin
     from lumipay.extensions import db
-    from lumipay.transfers.service import send_transfer
 
     rng = random.Random(seed)
     origin = Origin(ip="127.0.0.1", user_agent=USER_AGENT)
     with app.app_context():
 
         def one(n: int) -> None:
-            sender, recipient = rng.sample(list(customers), 2)
-            send_transfer(
-                sender.user_id,
-                sender.wallet_id,
-                recipient.account_number,
-                rng.randint(100, 10_000),
-                "Benchmark transfer",
-                idempotency_key=f"cpu-{seed}-{n + 100:012d}",
-                origin=origin,
-            )
-            db.session.remove()
+            send_random(rng, customers, f"cpu-{seed}-{n + 100:012d}", origin)
 
         one(-100)
         pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench.common import USER_AGENT, ms, percentile
+from bench.common import USER_AGENT, ms, percentile, send_random
 
 
 def measure(app: Any, customers: Sequence[Any], *, transfers: int, seed: int) -> dict[str, Any]:
@@ -30,7 +30,6 @@ def measure(app: Any, customers: Sequence[Any], *, transfers: int, seed: int) ->
 
     from lumipay.audit.service import Origin
     from lumipay.extensions import db
-    from lumipay.transfers.service import send_transfer
 
     counts = {"statements": 0, "round_trips": 0}
     state: dict[str, Any] = {"in_txn": False, "locked_at": None}
@@ -82,17 +81,7 @@ def measure(app: Any, customers: Sequence[Any], *, transfers: int, seed: int) ->
                 if n == 0:
                     counts.update(statements=0, round_trips=0)
                     holds.clear()
-                sender, recipient = rng.sample(list(customers), 2)
-                send_transfer(
-                    sender.user_id,
-                    sender.wallet_id,
-                    recipient.account_number,
-                    rng.randint(100, 10_000),
-                    "Benchmark transfer",
-                    idempotency_key=f"stmts-{seed}-{n + 5:08d}",
-                    origin=origin,
-                )
-                db.session.remove()
+                send_random(rng, customers, f"stmts-{seed}-{n + 5:08d}", origin)
         finally:
             event.remove(engine, "before_cursor_execute", before)
             event.remove(engine, "commit", ended)
