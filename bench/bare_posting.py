@@ -4,14 +4,16 @@
 statements the service sends (see lumipay.transfers.service): the plan (the sender's wallet,
 the recipient and their wallet in one read) and one statement that claims the idempotency key,
 calls `ledger_post` with the same limits argument (Tier 3 caps, as the bench's customers have)
-and writes the transfer and audit rows. Random pairs, fixed seeds, as phase 2. What the app
-adds on top of this is Python: SQLAlchemy, Flask, the service.
+and writes the transfer and audit rows. Like the app (lumipay.database.PreparedStatement), each
+connection PREPAREs both once and EXECUTEs them by name. Random pairs, fixed seeds, as phase 2.
+What the app adds on top of this is Python: SQLAlchemy, Flask, the service.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -55,7 +57,68 @@ WITH claim AS (
 SELECT posted.transaction_id, (SELECT id FROM transfer), (SELECT id FROM audited) FROM posted
 """
 
+
+def prepared(cur: Any, name: str, sql: str) -> str:
+    """PREPARE `sql` (named %(x)s parameters) as `name` on the cursor's connection; the
+    EXECUTE statement that runs it with the same named parameters."""
+    names: list[str] = []
+
+    def positional(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    cur.execute(f"PREPARE {name} AS " + re.sub(r"%\((\w+)\)s", positional, sql))
+    return f"EXECUTE {name}(" + ", ".join(f"%({n})s" for n in names) + ")"
+
+
 TIER3 = {"per_transaction": 500_000_000, "daily": 500_000_000, "max_balance": None}
+TIERS = {"1": TIER3, "2": TIER3, "3": TIER3}
+
+
+def statement_params(
+    sender: Any, recipient: Any, recipient_id: int, to_wallet: int, amount: int, key: str
+) -> dict[str, Any]:
+    """POST's parameters for one transfer of `amount` kobo (`key` makes its idempotency key)."""
+    out = {"user_id": sender.user_id, "currency": "NGN", "amount": amount, "reserved": 0}
+    return {
+        "user": sender.user_id,
+        "key": f"bare-{key}",
+        "print": uuid.uuid4().hex * 2,
+        "reference": "BP" + uuid.uuid4().hex[:18].upper(),
+        "narration": "Benchmark transfer",
+        "accounts": [sender.wallet_id, to_wallet],
+        "amounts": [-amount, amount],
+        "limits": json.dumps(
+            {
+                "tiers": TIERS,
+                "rates": None,
+                "out": out,
+                "in": [{"account_id": to_wallet, "amount": amount}],
+            }
+        ),
+        "recipient": recipient_id,
+        "wallet": sender.wallet_id,
+        "to_wallet": to_wallet,
+        "amount": amount,
+        "details": json.dumps(
+            {"amount": amount, "currency": "NGN", "to_account_number": recipient.account_number}
+        ),
+        "agent": USER_AGENT,
+    }
+
+
+def transfer(
+    cur: Any, plan: str, post: str, sender: Any, recipient: Any, amount: int, key: str
+) -> None:
+    """One transfer: the plan's read, then the posting statement (`prepared` ones)."""
+    cur.execute(
+        plan,
+        {"number": recipient.account_number, "wallet": sender.wallet_id, "user": sender.user_id},
+    )
+    _, _, recipient_id, _, to_wallet = cur.fetchone()
+    cur.execute(post, statement_params(sender, recipient, recipient_id, to_wallet, amount, key))
+    cur.fetchone()
 
 
 def run(
@@ -63,7 +126,6 @@ def run(
 ) -> dict[str, Any]:
     import psycopg2
 
-    tiers = {"1": TIER3, "2": TIER3, "3": TIER3}
     barrier = threading.Barrier(threads + 1)
     results: list[dict[str, Any]] = [{} for _ in range(threads)]
 
@@ -72,6 +134,7 @@ def run(
         conn = psycopg2.connect(dsn)
         conn.autocommit = True
         cur = conn.cursor()
+        plan, post = prepared(cur, "bare_plan", PLAN), prepared(cur, "bare_post", POST)
         latencies: list[float] = []
         errors = 0
         barrier.wait(60)
@@ -81,52 +144,9 @@ def run(
             i, j = rng.sample(range(len(customers)), 2)
             sender, recipient = customers[i], customers[j]
             amount = rng.randint(100, 10_000)
-            reference = "BP" + uuid.uuid4().hex[:18].upper()
             t0 = time.perf_counter()
             try:
-                cur.execute(
-                    PLAN,
-                    {
-                        "number": recipient.account_number,
-                        "wallet": sender.wallet_id,
-                        "user": sender.user_id,
-                    },
-                )
-                _, _, recipient_id, _, to_wallet = cur.fetchone()
-                out = {"user_id": sender.user_id, "currency": "NGN", "amount": amount}
-                cur.execute(
-                    POST,
-                    {
-                        "user": sender.user_id,
-                        "key": f"bare-{seed}-{w:02d}-{n:010d}",
-                        "print": uuid.uuid4().hex * 2,
-                        "reference": reference,
-                        "narration": "Benchmark transfer",
-                        "accounts": [sender.wallet_id, to_wallet],
-                        "amounts": [-amount, amount],
-                        "limits": json.dumps(
-                            {
-                                "tiers": tiers,
-                                "rates": None,
-                                "out": {**out, "reserved": 0},
-                                "in": [{"account_id": to_wallet, "amount": amount}],
-                            }
-                        ),
-                        "recipient": recipient_id,
-                        "wallet": sender.wallet_id,
-                        "to_wallet": to_wallet,
-                        "amount": amount,
-                        "details": json.dumps(
-                            {
-                                "amount": amount,
-                                "currency": "NGN",
-                                "to_account_number": recipient.account_number,
-                            }
-                        ),
-                        "agent": USER_AGENT,
-                    },
-                )
-                cur.fetchone()
+                transfer(cur, plan, post, sender, recipient, amount, f"{seed}-{w:02d}-{n:010d}")
             except psycopg2.Error:
                 errors += 1
             else:

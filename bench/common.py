@@ -132,3 +132,22 @@ def percentile(values: Sequence[float], pct: float) -> float | None:
 def ms(seconds: float | None) -> float | None:
     """Seconds to milliseconds, rounded for the report."""
     return None if seconds is None else round(seconds * 1000, 2)
+
+
+def send_random(rng: Any, customers: Sequence[Any], key: str, origin: Any) -> None:
+    """One transfer through the service between two customers `rng` picks, then the session
+    removed, as a request ends."""
+    from lumipay.extensions import db
+    from lumipay.transfers.service import send_transfer
+
+    sender, recipient = rng.sample(list(customers), 2)
+    send_transfer(
+        sender.user_id,
+        sender.wallet_id,
+        recipient.account_number,
+        rng.randint(100, 10_000),
+        "Benchmark transfer",
+        idempotency_key=key,
+        origin=origin,
+    )
+    db.session.remove()

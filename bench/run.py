@@ -44,7 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench import common  # noqa: E402
+from bench import common, posting_cpu  # noqa: E402
 from bench.common import BENCH_DB, PASSWORD, PGBENCH_DB, database_url, ms  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "bench", "results", "latest.json")
@@ -69,6 +69,7 @@ class Sizes:
     growth_legs_per_posting: int
     funding_batch: int
     card_requests: int
+    cpu_calls: int
 
     @classmethod
     def for_args(cls, args: argparse.Namespace) -> Sizes:
@@ -88,6 +89,7 @@ class Sizes:
                 growth_legs_per_posting=5_000,
                 funding_batch=1_000,
                 card_requests=200,
+                cpu_calls=300,
             )
         return cls(
             seconds=args.seconds,
@@ -104,6 +106,7 @@ class Sizes:
             growth_legs_per_posting=5_000,
             funding_batch=1_000,
             card_requests=1_000,
+            cpu_calls=2_000,
         )
 
 
@@ -228,6 +231,12 @@ def run_pgbench(pgbench: str | None, why: str, sizes: Sizes) -> dict[str, Any]:
             PGBENCH_DB,
         ]
         done = subprocess.run(run, capture_output=True, text=True, check=True)  # noqa: S603
+        cpu = posting_cpu.tpcb(
+            database_url(PGBENCH_DB, driver="postgresql"),
+            scale=sizes.pgbench_scale,
+            calls=sizes.cpu_calls,
+            seed=SEED,
+        )
     finally:
         common.drop_database(PGBENCH_DB)
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
@@ -247,6 +256,7 @@ def run_pgbench(pgbench: str | None, why: str, sizes: Sizes) -> dict[str, Any]:
         "tps": float(tps.group(1)),
         "latency_avg_ms": float(latency.group(1)) if latency else None,
         "failed_transactions": int(failed.group(1)) if failed else None,
+        "cpu": cpu,
     }
 
 
@@ -340,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         metavar="N,N",
-        help="run only these phases (1-11; setup always runs), e.g. --only 3,6 while developing",
+        help="run only these phases (1-12; setup always runs), e.g. --only 3,6 while developing",
     )
     args = parser.parse_args(argv)
     args.seconds_given = args.seconds is not None
@@ -350,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     t_start = time.perf_counter()
     run = Run(sizes, args.profile)
-    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 12))
+    wanted = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 13))
 
     pgbench, why = find_pgbench()
     facts = {"machine": machine_facts(pgbench), "git": git_facts()}
@@ -368,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
             run.phase("11_mix", lambda: mix_phase(run, app, customers))
         if 9 in wanted:
             run.phase("9_statements", lambda: statements_phase(app, customers))
+        if 12 in wanted:
+            run.phase("12_cpu", lambda: cpu_phase(run, app, customers))
         if 4 in wanted:
             run.phase("4_registration", lambda: registration_phase(run, app))
         if 10 in wanted:
@@ -502,6 +514,17 @@ def mix_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
     triples = tuple((c.user_id, c.wallet_id, c.account_number) for c in customers)
     jobs = service_jobs("mix", run.sizes, "mix", customers=triples, card_tokens=tuple(tokens))
     return {**run_pool(jobs), "mix": dict(MIX), "verify": common.verify(app)}
+
+
+def cpu_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
+    """CPU per transfer, the figure that hardly moves with the machine's other load: the bare
+    posting's backend, and the service's Python and backend (bench/posting_cpu.py)."""
+    calls = run.sizes.cpu_calls
+    bare = posting_cpu.bare_posting(
+        database_url(BENCH_DB, driver="postgresql"), customers, calls=calls, seed=SEED
+    )
+    service = posting_cpu.service(app, customers, calls=calls, seed=SEED)
+    return {"bare_posting": bare, "service": service, "verify": common.verify(app)}
 
 
 def statements_phase(app: Any, customers: list[Any]) -> dict[str, Any]:
@@ -731,6 +754,24 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "wallet lock hold p50 / p99 (ms, no contention)",
             f"{st['lock_hold_p50_ms']} / {st['lock_hold_p99_ms']}",
         )
+    if "12_cpu" in phases and not failed("12_cpu"):
+        cpu = phases["12_cpu"]
+        tpcb = (phases.get("1_baseline") or {}).get("cpu") or {}
+        tpcb_ms = tpcb.get("backend_ms") if tpcb.get("available") else None
+        if tpcb_ms:
+            add("12 cpu", "TPC-B transaction: backend CPU (ms)", tpcb_ms)
+        for key, label in (("bare_posting", "bare posting"), ("service", "service transfer")):
+            part = cpu[key]
+            if not part.get("available"):
+                add("12 cpu", f"{label}: CPU", "UNAVAILABLE: " + part.get("reason", ""))
+                continue
+            add(
+                "12 cpu",
+                f"{label}: backend CPU (ms)",
+                part["backend_ms"],
+                ratio_cell(part["backend_ms"], tpcb_ms, "TPC-B"),
+            )
+            add("12 cpu", f"{label}: client CPU (ms)", part["client_ms"])
     if not failed("4_registration"):
         reg = phases["4_registration"]
         hashing = reg["hashing"]

@@ -7,8 +7,9 @@ contention), counted by SQLAlchemy's events:
 - round trips: statements plus the BEGIN psycopg2 sends before a transaction's first statement
   and its COMMIT / ROLLBACK (in autocommit neither is sent);
 - wallet lock hold: from the first statement that locks a wallet (the `FOR NO KEY UPDATE` of
-  `ledger_accounts`, or the call of `ledger_post`, which locks inside) to the end of the
-  session's commit: an upper bound of how long the wallet rows stay locked.
+  `ledger_accounts`, the call of `ledger_post`, which locks inside, or the EXECUTE of a
+  statement PREPAREd with that call) to the end of the session's commit: an upper bound of how
+  long the wallet rows stay locked.
 
 It only uses the service's public signature, so the same file measures an older checkout.
 """
@@ -20,7 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench.common import USER_AGENT, ms, percentile
+from bench.common import USER_AGENT, ms, percentile, send_random
 
 
 def measure(app: Any, customers: Sequence[Any], *, transfers: int, seed: int) -> dict[str, Any]:
@@ -29,10 +30,10 @@ def measure(app: Any, customers: Sequence[Any], *, transfers: int, seed: int) ->
 
     from lumipay.audit.service import Origin
     from lumipay.extensions import db
-    from lumipay.transfers.service import send_transfer
 
     counts = {"statements": 0, "round_trips": 0}
     state: dict[str, Any] = {"in_txn": False, "locked_at": None}
+    posting_names: set[str] = set()  # prepared statements that call ledger_post
     holds: list[float] = []
 
     def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -42,8 +43,16 @@ def measure(app: Any, customers: Sequence[Any], *, transfers: int, seed: int) ->
         if not autocommit and not state["in_txn"]:
             state["in_txn"] = True
             counts["round_trips"] += 1  # psycopg2's BEGIN
-        locks = "ledger_post(" in statement or (
-            "FROM ledger_accounts" in statement and "FOR NO KEY UPDATE" in statement
+        words = statement.split(None, 2)
+        if words[0] == "PREPARE":
+            if "ledger_post(" in statement:
+                posting_names.add(words[1])
+            return  # planning a statement moves no money
+        executes = words[0] == "EXECUTE" and words[1].split("(")[0] in posting_names
+        locks = (
+            executes
+            or "ledger_post(" in statement
+            or ("FROM ledger_accounts" in statement and "FOR NO KEY UPDATE" in statement)
         )
         if locks and state["locked_at"] is None:
             state["locked_at"] = time.perf_counter()
@@ -72,17 +81,7 @@ def measure(app: Any, customers: Sequence[Any], *, transfers: int, seed: int) ->
                 if n == 0:
                     counts.update(statements=0, round_trips=0)
                     holds.clear()
-                sender, recipient = rng.sample(list(customers), 2)
-                send_transfer(
-                    sender.user_id,
-                    sender.wallet_id,
-                    recipient.account_number,
-                    rng.randint(100, 10_000),
-                    "Benchmark transfer",
-                    idempotency_key=f"stmts-{seed}-{n + 5:08d}",
-                    origin=origin,
-                )
-                db.session.remove()
+                send_random(rng, customers, f"stmts-{seed}-{n + 5:08d}", origin)
         finally:
             event.remove(engine, "before_cursor_execute", before)
             event.remove(engine, "commit", ended)

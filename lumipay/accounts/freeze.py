@@ -1,8 +1,9 @@
 """Freezing a customer: they can sign in and see everything, but no money leaves their wallets.
 
 Admins freeze and unfreeze here (with a reason, audited). The refusal itself lives in the one
-gate every outgoing movement passes, `lumipay.kyc.limits.check_outgoing`, which reads the
-customer's row under the same lock as the tier limits: a freeze committed first is always seen,
+gate every outgoing movement passes, the ledger's limits enforcement, which reads the customer's
+row under the customers' lock (`ledger.lock_customers`) that a freeze takes too: a freeze
+committed first is always seen, a movement arriving during a freeze waits for it and sees it,
 and a freeze arriving during a movement waits for it to finish.
 """
 
@@ -13,6 +14,7 @@ from lumipay.audit.service import Origin
 from lumipay.auth import sessions
 from lumipay.auth.models import User
 from lumipay.database import locked, run_in_transaction, utcnow
+from lumipay.ledger import service as ledger
 from lumipay.refusals import Refused
 
 
@@ -24,7 +26,9 @@ class FreezeError(Refused):
 
 
 def _locked_customer(user_id: int) -> User:
-    user = locked(User, User.id == user_id)
+    """The customer, read under their money's lock (before their row: the posting's order)."""
+    ledger.lock_customers([user_id])
+    user = locked(User, User.id == user_id, key_share=True)
     if not isinstance(user, User) or user.is_admin:
         raise FreezeError("No such customer.")
     return user

@@ -12,5 +12,6 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def new_reference(prefix: str = "LP") -> str:
     """E.g. LP20261126K3F9QX2M7B: prefix, UTC date, ten random characters (50 bits)."""
-    suffix = "".join(secrets.choice(ALPHABET) for _ in range(10))
+    bits = secrets.randbits(50)
+    suffix = "".join(ALPHABET[(bits >> shift) & 31] for shift in range(0, 50, 5))
     return f"{prefix}{utcnow():%Y%m%d}{suffix}"

@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from lumipay import clock
-from lumipay.database import UTCDateTime, as_utc, locked, utcnow
+from lumipay.database import PreparedStatement, UTCDateTime, as_utc, locked, utcnow
 from lumipay.extensions import db
 from lumipay.ledger.errors import HoldNotActive, InsufficientFunds, LedgerError, LimitRefused
 from lumipay.ledger.errors import UnbalancedTransaction as UnbalancedTransaction
@@ -201,7 +201,9 @@ POSTING_CALL = func.ledger_post(
 """`ledger_post(...)` as a table (transaction_id, created_at), for a caller that puts the
 posting in a larger statement (a transfer writes its row and audit event in the same one)."""
 
-_POST = select(POSTING_CALL.c.transaction_id, POSTING_CALL.c.created_at)
+_POST = PreparedStatement(
+    "lumipay_post", select(POSTING_CALL.c.transaction_id, POSTING_CALL.c.created_at)
+)
 
 
 def posting_params(
@@ -258,7 +260,7 @@ def locked_time(ids: Iterable[int], check: PostingCheck | None = None) -> dateti
 
 def _run_posting(params: dict[str, Any]) -> tuple[int, datetime]:
     try:
-        row = db.session.execute(_POST, params).one()
+        row = _POST.execute(params).one()
     except DBAPIError as exc:
         refused = posting_error(exc)
         if refused is None:
@@ -354,6 +356,15 @@ def limits_refusal(limits: Limits, day: date) -> dict[str, Any] | None:
                 cast(bindparam(None, limits, JSONB), JSONB), bindparam(None, day, Date)
             )
         )
+    )
+
+
+def lock_customers(user_ids: Iterable[int]) -> None:
+    """Hold off every movement of these customers until this transaction ends, and wait for the
+    ones in flight: the customers' own lock, which `ledger_limits_refusal` takes after the
+    wallets'. A freeze takes it, so no debit weighed before the freeze commits after it."""
+    db.session.execute(
+        select(func.ledger_lock_customers(bindparam(None, list(user_ids), ARRAY(BigInteger))))
     )
 
 

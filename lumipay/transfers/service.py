@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Boolean, Select, Table, bindparam, exists, insert, select
+from sqlalchemy import Boolean, Table, bindparam, exists, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from lumipay import settings
@@ -20,7 +20,7 @@ from lumipay.audit.service import Origin
 from lumipay.auth.models import User
 from lumipay.auth.names import mask_name
 from lumipay.auth.nuban import is_valid_account_number
-from lumipay.database import autocommit, run_in_transaction
+from lumipay.database import PreparedStatement, autocommit, run_in_transaction
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.kyc import limits
@@ -82,8 +82,8 @@ def plan_transfer(
     lookup = re.fullmatch(r"\d{10}", number) is not None and is_valid_account_number(
         settings.core().nuban_bank_code, number
     )
-    found = db.session.execute(
-        _PLAN, {"number": number, "lookup": lookup, "wallet_id": from_wallet_id, "user_id": user_id}
+    found = _PLAN.execute(
+        {"number": number, "lookup": lookup, "wallet_id": from_wallet_id, "user_id": user_id}
     ).first()
     if found is None:
         raise TransferError("from_wallet_id", "Choose one of your wallets.")
@@ -133,7 +133,8 @@ _accounts, _users = Account.__table__, User.__table__
 _recipient_wallet = _accounts.alias("recipient_wallet")
 # The plan's one read, built once: the sender's wallet, the recipient and their wallet in its
 # currency (the recipient is looked up only when the number is a valid NUBAN: `lookup`).
-_PLAN = (
+_PLAN = PreparedStatement(
+    "lumipay_transfer_plan",
     select(
         _accounts.c.currency,
         _accounts.c.balance - _accounts.c.held,
@@ -156,7 +157,7 @@ _PLAN = (
         _accounts.c.id == bindparam("wallet_id"),
         _accounts.c.user_id == bindparam("user_id"),
         _accounts.c.kind == WALLET,
-    )
+    ),
 )
 
 _TRANSFER_COLUMNS = (
@@ -174,7 +175,7 @@ _AUDIT_COLUMNS = ("actor_id", "action", "subject", "details", "ip", "user_agent"
 
 
 @functools.cache
-def _posting_statement(claimed: bool) -> Select:
+def _posting_statement(claimed: bool) -> PreparedStatement:
     """One statement for the whole transfer, built once: the key's claim (when `claimed`), the
     posting (which locks the wallets, then the customers, and weighs the KYC limits), the
     transfer row and its audit row. With a claim that found the key taken, nothing else runs
@@ -218,10 +219,13 @@ def _posting_statement(claimed: bool) -> Select:
         .returning(events.c.id)
         .cte("audited")
     )
-    return select(
-        posted_cte.c.transaction_id,
-        select(transfer.c.id).scalar_subquery(),
-        select(audited.c.id).scalar_subquery(),
+    return PreparedStatement(
+        f"lumipay_transfer_{'claimed' if claimed else 'posted'}",
+        select(
+            posted_cte.c.transaction_id,
+            select(transfer.c.id).scalar_subquery(),
+            select(audited.c.id).scalar_subquery(),
+        ),
     )
 
 
@@ -318,7 +322,7 @@ def send_transfer(
         plan = plan_transfer(user_id, from_wallet_id, to_account_number, amount, narration)
         params = _posting_params(user_id, plan, reference, origin, rates=rates, claim=claim)
         try:
-            row = db.session.execute(_posting_statement(claim is not None), params).first()
+            row = _posting_statement(claim is not None).execute(params).first()
         except DBAPIError as exc:
             refused = ledger.posting_error(exc)
             if isinstance(refused, LimitRefused):

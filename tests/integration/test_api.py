@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from lumipay.api.idempotent import service_key
 from lumipay.api.models import RefreshToken
 from lumipay.bills.models import BillPayment
+from lumipay.database import runs
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.transfers.models import Transfer
@@ -711,7 +712,7 @@ def test_connection_dropped_mid_transfer_is_a_503_problem_and_the_retry_moves_mo
     killer = sa.create_engine(_database_url(), poolclass=sa.pool.NullPool)
 
     def drop_connection(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if armed.is_set() and "ledger_post(" in statement:
+        if armed.is_set() and runs(statement, "ledger_post("):
             armed.clear()
             pid = conn.connection.dbapi_connection.get_backend_pid()
             with killer.connect() as other:

@@ -18,6 +18,7 @@ from sqlalchemy import event, func, select
 from lumipay.accounts.service import wallets_for
 from lumipay.audit.service import SYSTEM
 from lumipay.auth.service import register_customer
+from lumipay.database import runs
 from lumipay.extensions import db
 from lumipay.ledger.models import LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
@@ -110,7 +111,7 @@ def test_connection_dropped_mid_request_shows_try_again_and_retry_moves_money_on
     killer = sa.create_engine(_database_url(), poolclass=sa.pool.NullPool)
 
     def drop_connection(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if armed.is_set() and "ledger_post(" in statement:
+        if armed.is_set() and runs(statement, "ledger_post("):
             armed.clear()
             pid = conn.connection.dbapi_connection.get_backend_pid()
             with killer.connect() as other:
