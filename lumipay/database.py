@@ -132,7 +132,9 @@ class PreparedStatement:
                 order.append(match.group(1))
             return f"${order.index(match.group(1)) + 1}"
 
-        body = re.sub(r"%\((\w+)\)s", positional, compiled.string).replace("%%", "%")
+        # `%%` stays as compiled: the driver formats the PREPARE as it does every statement
+        # SQLAlchemy sends, parameters or not, and turns it back into `%`.
+        body = re.sub(r"%\((\w+)\)s", positional, compiled.string)
         binds = {key: bind for bind, key in compiled.bind_names.items()}
         # Each parameter's type said, as the statement binds it (a bare `SELECT $1` in an
         # INSERT's select list would be taken for text), without lengths: the columns check

@@ -490,3 +490,15 @@ def test_a_transfer_s_statements_are_planned_once_per_connection(app: Flask, ctx
     db.session.expire_all()
     assert db.session.get(Account, bayo[1]).balance == WELCOME + 4_000
     assert verify_ledger().ok
+
+
+def test_a_prepared_statement_keeps_an_operator_written_with_a_percent_sign(app: Flask, ctx):
+    """The driver formats every statement SQLAlchemy sends, the PREPARE too: a `%` in the
+    statement (the modulo operator) must reach PostgreSQL as `%`, not break the PREPARE."""
+    remainder = database.PreparedStatement(
+        "lumipay_test_modulo",
+        select(sa.bindparam("dividend", type_=sa.BigInteger) % sa.literal(7, sa.BigInteger)),
+    )
+    assert remainder.execute({"dividend": 23}).scalar_one() == 2
+    assert remainder.execute({"dividend": 30}).scalar_one() == 2
+    db.session.rollback()
