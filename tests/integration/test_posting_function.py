@@ -502,3 +502,38 @@ def test_a_prepared_statement_keeps_an_operator_written_with_a_percent_sign(app:
     assert remainder.execute({"dividend": 23}).scalar_one() == 2
     assert remainder.execute({"dividend": 30}).scalar_one() == 2
     db.session.rollback()
+
+
+def widen_full_names(length: int) -> None:
+    """What a migration run while the app serves does (the release phase of a deploy): the
+    customers' names column changed to `varchar(length)`, on a connection of its own."""
+    engine = sa.create_engine(db.engine.url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(f"ALTER TABLE users ALTER COLUMN full_name TYPE varchar({length})")
+            )
+    finally:
+        engine.dispose()
+
+
+def test_transfers_go_on_after_a_migration_changes_a_column_the_plan_reads(app: Flask, ctx):
+    """A column the prepared plan returns changing type makes PostgreSQL refuse the prepared
+    statement ("cached plan must not change result type") on every connection that prepared
+    it: the statement is prepared again, and the transfer goes through."""
+    ada, bayo = customers(2)
+    db.engine.dispose()  # start from new connections, several of them preparing the plan
+    assert together(app, 6, lambda _: send(app, ada[0], ada[1], bayo[2], 1_000)) == ["sent"] * 6
+    length = User.__table__.c.full_name.type.length
+    widen_full_names(length + 80)
+    try:
+        after = together(app, 6, lambda _: send(app, ada[0], ada[1], bayo[2], 1_000))
+        assert after == ["sent"] * 6
+        assert send(app, ada[0], ada[1], bayo[2], 1_000) == "sent"
+    finally:
+        db.session.remove()
+        db.engine.dispose()
+        widen_full_names(length)
+    db.session.expire_all()
+    assert db.session.get(Account, bayo[1]).balance == WELCOME + 13_000
+    assert verify_ledger().ok
