@@ -27,7 +27,7 @@ from tests.integration.helpers.api import (
     ngn_wallet_id,
     post_debit,
 )
-from tests.integration.helpers.ledger import assert_ledger_ok, money_state
+from tests.integration.helpers.ledger import assert_ledger_ok, money_state, runs_a_transfer_posting
 from tests.security.conftest import enrol_totp
 
 BONUS = 10_000_000
@@ -711,7 +711,7 @@ def test_connection_dropped_mid_transfer_is_a_503_problem_and_the_retry_moves_mo
     killer = sa.create_engine(_database_url(), poolclass=sa.pool.NullPool)
 
     def drop_connection(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if armed.is_set() and "ledger_post(" in statement:
+        if armed.is_set() and runs_a_transfer_posting(statement):
             armed.clear()
             pid = conn.connection.dbapi_connection.get_backend_pid()
             with killer.connect() as other:

@@ -25,7 +25,7 @@ from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.models import Transfer
 from lumipay.transfers.service import send_transfer
 from tests.conftest import _database_url, unique_details
-from tests.integration.helpers.ledger import money_state
+from tests.integration.helpers.ledger import money_state, runs_a_transfer_posting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,7 +110,7 @@ def test_connection_dropped_mid_request_shows_try_again_and_retry_moves_money_on
     killer = sa.create_engine(_database_url(), poolclass=sa.pool.NullPool)
 
     def drop_connection(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if armed.is_set() and "ledger_post(" in statement:
+        if armed.is_set() and runs_a_transfer_posting(statement):
             armed.clear()
             pid = conn.connection.dbapi_connection.get_backend_pid()
             with killer.connect() as other:

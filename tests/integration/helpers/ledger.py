@@ -38,3 +38,10 @@ def money_state() -> tuple[Any, ...]:
         _count(IdempotencyRecord),
         [tuple(row) for row in accounts],
     )
+
+
+def runs_a_transfer_posting(statement: str) -> bool:
+    """Whether a statement the app sends runs a transfer's posting: PREPAREd the first time on
+    a connection (its text calls ledger_post), EXECUTEd by name after that
+    (lumipay.database.PreparedStatement)."""
+    return "ledger_post(" in statement or statement.startswith("EXECUTE lumipay_transfer_")
