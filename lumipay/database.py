@@ -164,7 +164,9 @@ class PreparedStatement:
                 order.append(match.group(1))
             return f"${order.index(match.group(1)) + 1}"
 
-        body = re.sub(r"%\((\w+)\)s", positional, compiled.string).replace("%%", "%")
+        # `%%` stays as compiled: the driver formats the PREPARE as it does every statement
+        # SQLAlchemy sends, parameters or not, and turns it back into `%`.
+        body = re.sub(r"%\((\w+)\)s", positional, compiled.string)
         binds = {key: bind for bind, key in compiled.bind_names.items()}
         # Each parameter's type said, as the statement binds it (a bare `SELECT $1` in an
         # INSERT's select list would be taken for text), without lengths: the columns check
@@ -172,14 +174,16 @@ class PreparedStatement:
         types = ", ".join(
             re.sub(r"\(\d+\)", "", binds[key].type.compile(dialect=pg.dialect())) for key in order
         )
+        if PREPARED_BODIES.setdefault(name, body) != body:
+            raise ValueError(f"two statements would be prepared as {name}")
         self.name = name
         self.body = f"({types}) AS {body}"
-        PREPARED_BODIES[name] = body
         self._call = f"EXECUTE {name}(" + ", ".join(f"%({key})s" for key in order) + ")"
         self._types = [(key, binds[key].type) for key in order]
         # The statement's own constants (a kind, a status) keep their values.
         self._constants = {key: binds[key].value for key in order if binds[key].value is not None}
         self._processors: list[tuple[str, Any]] | None = None
+        self._generation = 0
 
     def execute(self, params: dict[str, Any]) -> Any:
         """Run it on the session's connection with `params` (the statement's bind names),
@@ -188,18 +192,36 @@ class PreparedStatement:
         if self._processors is None:
             dialect = connection.dialect
             self._processors = [(key, kind.bind_processor(dialect)) for key, kind in self._types]
-        prepared = connection.info.setdefault(_PREPARED, set())
-        if self.name not in prepared:
+        # Per name, the generation of the statement this connection prepared (see below).
+        prepared = connection.info.setdefault(_PREPARED, {})
+        generation = prepared.get(self.name)
+        if generation != self._generation:
+            if generation is not None:
+                connection.exec_driver_sql(f"DEALLOCATE {self.name}")
             connection.exec_driver_sql(f"PREPARE {self.name} {self.body}")
-            prepared.add(self.name)
+            prepared[self.name] = self._generation
         values = {**self._constants, **params}
-        return connection.exec_driver_sql(
-            self._call,
-            {
-                key: values[key] if convert is None else convert(values[key])
-                for key, convert in self._processors
-            },
-        )
+        try:
+            return connection.exec_driver_sql(
+                self._call,
+                {
+                    key: values[key] if convert is None else convert(values[key])
+                    for key, convert in self._processors
+                },
+            )
+        except DBAPIError as exc:
+            # A migration changed what the statement returns (a column's type, a table's
+            # columns): PostgreSQL refuses the prepared statement from then on, on every
+            # connection that prepared it, and never plans it again itself. A new generation:
+            # each connection prepares it again before its next use, and this transaction
+            # runs again.
+            if getattr(exc.orig, "pgcode", None) == _FEATURE_NOT_SUPPORTED and (
+                "cached plan must not change result type" in str(exc.orig)
+            ):
+                if prepared.get(self.name) == self._generation:
+                    self._generation += 1
+                exc.stale_connection = True  # type: ignore[attr-defined]
+            raise
 
 
 _PREPARED = "lumipay_prepared"
@@ -217,8 +239,12 @@ def runs(statement: str, sql: str) -> bool:
     return sql in statement
 
 
+_FEATURE_NOT_SUPPORTED = "0A000"
+
+
 def is_stale_connection(exc: BaseException) -> bool:
-    """True when a pooled connection was found dead by the first statement sent on it."""
+    """True when a pooled connection was found dead by the first statement sent on it, or a
+    statement prepared on it went stale under a migration: both go through when run again."""
     return bool(getattr(exc, "stale_connection", False))
 
 

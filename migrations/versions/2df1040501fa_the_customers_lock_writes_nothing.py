@@ -4,8 +4,9 @@ time per call (bench/posting_cpu.py):
 - The customers' lock writes nothing: `ledger_lock_customers` takes a transaction-scoped
   advisory lock per customer, where `ledger_limits_refusal` locked the users rows FOR NO KEY
   UPDATE (a heap write and a WAL record per customer per posting). A receiving customer is
-  locked only when their tier caps the balance: an uncapped merchant no longer queues every
-  payment it receives on its own row. A freeze takes the same lock (lumipay.accounts.freeze).
+  locked only when their tier or one above it caps the balance (tiers only rise): an uncapped
+  merchant no longer queues every payment it receives on its own row. A freeze takes the same
+  lock (lumipay.accounts.freeze).
 - The receiving customers are found by primary key (`= ANY` of the legs' ids): joined to the
   legs' jsonb, the planner chose a hash join over a full scan of ledger_accounts, per posting.
 - `ledger_spent` and `ledger_valued` are PL/pgSQL: as SQL functions that cannot be inlined their
@@ -135,16 +136,19 @@ DECLARE
     v_cap bigint;
 BEGIN
     -- Customers after the wallets, ascending: every movement of one customer queues here (the
-    -- sender, and each receiving customer whose tier caps their balance; tiers only rise and
-    -- the top tier has no cap, so a customer read uncapped here stays uncapped). A preview
-    -- (step one of a debit, nothing moves yet) reads without locking.
+    -- sender, and each receiving customer that their tier or one above it caps: tiers only
+    -- rise, so only a customer uncapped from their tier up stays uncapped in flight). A
+    -- preview (step one of a debit, nothing moves yet) reads without locking.
     IF NOT coalesce((p_limits ->> 'preview')::boolean, false) THEN
         PERFORM ledger_lock_customers(
             ARRAY(SELECT v_user WHERE v_user IS NOT NULL)
             || ARRAY(
                 SELECT a.user_id FROM ledger_accounts a JOIN users u ON u.id = a.user_id
                 WHERE a.id = ANY (v_credited)
-                    AND v_tiers -> u.kyc_tier::text ->> 'max_balance' IS NOT NULL
+                    AND EXISTS (
+                        SELECT 1 FROM jsonb_each(v_tiers) t
+                        WHERE t.key::int >= u.kyc_tier
+                            AND t.value ->> 'max_balance' IS NOT NULL)
             )
         );
     END IF;

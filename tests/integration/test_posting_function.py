@@ -26,6 +26,7 @@ from lumipay.clock import lagos_day
 from lumipay.database import run_in_transaction
 from lumipay.extensions import db
 from lumipay.kyc import limits
+from lumipay.kyc import service as kyc
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import InsufficientFunds, LimitRefused
 from lumipay.ledger.models import Account, Entry, LedgerTransaction
@@ -489,4 +490,129 @@ def test_a_transfer_s_statements_are_planned_once_per_connection(app: Flask, ctx
     assert send(app, ada[0], ada[1], bayo[2], 1_000) == "sent"
     db.session.expire_all()
     assert db.session.get(Account, bayo[1]).balance == WELCOME + 4_000
+    assert verify_ledger().ok
+
+
+def test_a_prepared_statement_keeps_an_operator_written_with_a_percent_sign(app: Flask, ctx):
+    """The driver formats every statement SQLAlchemy sends, the PREPARE too: a `%` in the
+    statement (the modulo operator) must reach PostgreSQL as `%`, not break the PREPARE."""
+    remainder = database.PreparedStatement(
+        "lumipay_test_modulo",
+        select(sa.bindparam("dividend", type_=sa.BigInteger) % sa.literal(7, sa.BigInteger)),
+    )
+    assert remainder.execute({"dividend": 23}).scalar_one() == 2
+    assert remainder.execute({"dividend": 30}).scalar_one() == 2
+    db.session.rollback()
+
+
+def widen_full_names(length: int) -> None:
+    """What a migration run while the app serves does (the release phase of a deploy): the
+    customers' names column changed to `varchar(length)`, on a connection of its own."""
+    engine = sa.create_engine(db.engine.url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(f"ALTER TABLE users ALTER COLUMN full_name TYPE varchar({length})")
+            )
+    finally:
+        engine.dispose()
+
+
+def test_transfers_go_on_after_a_migration_changes_a_column_the_plan_reads(app: Flask, ctx):
+    """A column the prepared plan returns changing type makes PostgreSQL refuse the prepared
+    statement ("cached plan must not change result type") on every connection that prepared
+    it: the statement is prepared again, and the transfer goes through."""
+    ada, bayo = customers(2)
+    db.engine.dispose()  # start from new connections, several of them preparing the plan
+    assert together(app, 6, lambda _: send(app, ada[0], ada[1], bayo[2], 1_000)) == ["sent"] * 6
+    length = User.__table__.c.full_name.type.length
+    widen_full_names(length + 80)
+    try:
+        after = together(app, 6, lambda _: send(app, ada[0], ada[1], bayo[2], 1_000))
+        assert after == ["sent"] * 6
+        assert send(app, ada[0], ada[1], bayo[2], 1_000) == "sent"
+    finally:
+        db.session.remove()
+        db.engine.dispose()
+        widen_full_names(length)
+    db.session.expire_all()
+    assert db.session.get(Account, bayo[1]).balance == WELCOME + 13_000
+    assert verify_ledger().ok
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
+
+
+def test_a_credit_in_flight_is_weighed_with_one_a_tier_change_made_capped(
+    app: Flask, ctx, monkeypatch
+):
+    """Limits are configuration: here Tier 2 has no maximum balance and Tier 3 has one. A credit
+    to a Tier 2 customer is in flight when their Tier 3 approval commits; a second credit, to
+    their dollar wallet, must wait for the first and weigh it against the Tier 3 cap."""
+    monkeypatch.setitem(app.config["KYC_LIMITS"][2], "MAX_BALANCE", 0)
+    monkeypatch.setitem(app.config["KYC_LIMITS"][3], "MAX_BALANCE", 30_000_000)
+    payer, other_payer, bayo = customers(3)  # two payers: neither waits for the other
+    admin = customers(1)[0][0]
+    set_tier(payer[3], 3)
+    set_tier(other_payer[3], 3)
+    set_tier(bayo[3], 2)
+    payer_ngn = funded(payer[0], "NGN", 50_000_000)
+    payer_usd = funded(other_payer[0], "USD", 100_000)
+    bayo_usd = funded(bayo[0], "USD", 0)
+    submission = kyc.submit_address(bayo[0], PNG, origin=SYSTEM).id
+    db.session.remove()
+
+    posting = db.engine.connect()
+    in_flight = posting.begin()
+    posting.execute(  # ₦150,000 to Bayo's naira wallet, not committed yet
+        sa.text(
+            "SELECT * FROM ledger_post('transfer', 'TIER-RACE-1', '', NULL, "
+            "ARRAY[:a, :b]::bigint[], ARRAY[-15000000, 15000000]::bigint[], "
+            "CAST(:limits AS jsonb), NULL, NULL)"
+        ),
+        {
+            "a": payer_ngn,
+            "b": bayo[1],
+            "limits": json.dumps(
+                {
+                    **limits.movement_limits(
+                        out=(payer[0], "NGN", 15_000_000, 0), incoming=[(bayo[1], 15_000_000)]
+                    ),
+                    "rates": RATES,
+                }
+            ),
+        },
+    )
+    approved: list[str] = []
+    outcomes: list[str] = []
+
+    def approve() -> None:
+        with app.app_context():
+            kyc.approve(submission, admin, origin=SYSTEM)
+            approved.append("tier 3")
+            db.session.remove()
+
+    def credit_dollars() -> None:  # ₦150,000 in dollars to Bayo's dollar wallet
+        with app.app_context():
+            outcomes.append(valued_post(other_payer[0], payer_usd, bayo_usd, "USD", 15_000))
+            db.session.remove()
+
+    approving = threading.Thread(target=approve)
+    crediting = threading.Thread(target=credit_dollars)
+    try:
+        approving.start()
+        await_condition(lambda: bool(approved) or waiting_on_a_lock("%"))
+        crediting.start()
+        await_condition(lambda: bool(outcomes) or waiting_on_a_lock("%_post%"))
+    finally:
+        in_flight.commit()
+        posting.close()
+        approving.join(30)
+        crediting.join(30)
+    assert approved == ["tier 3"]
+    assert outcomes == ["max_balance"]
+    db.session.expire_all()
+    worth = db.session.get(Account, bayo[1]).balance
+    worth += db.session.get(Account, bayo_usd).balance * 1000
+    assert worth == 25_000_000
     assert verify_ledger().ok
