@@ -17,11 +17,11 @@ from lumipay.auth.models import User
 from lumipay.bills.jobs import sweep_bills
 from lumipay.cards.jobs import expire_card_authorisations
 from lumipay.extensions import db
+from lumipay.forms import new_idempotency_key
 from lumipay.fx.jobs import fx_update
 from lumipay.jobs.outbox import relay
 from lumipay.kyc import service as kyc
 from lumipay.ledger.jobs import expire_holds
-from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.service import send_transfer
 
 users_cli = AppGroup("users", help="Manage users.")

@@ -6,6 +6,7 @@ service's refusal with `show_refusal`, so each of those is written once.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -14,6 +15,12 @@ from wtforms import Field, SelectChoice, StringField
 
 from lumipay.money import InvalidAmount, parse_amount
 from lumipay.refusals import Refused
+
+
+def new_idempotency_key() -> str:
+    """The key a money form carries in a hidden field: a fresh one with every form shown, so a
+    resubmission of the same form (a double click, a retry) is recognised as one request."""
+    return uuid.uuid4().hex
 
 
 def filter_choices(everything: str, choices: Iterable[tuple[str, str]]) -> list[SelectChoice]:

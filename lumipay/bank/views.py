@@ -4,7 +4,6 @@ until credited); /bank/sandbox/checkout/<reference> (sandbox mode only); /bank/p
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -17,7 +16,7 @@ from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.bank import service
 from lumipay.bank.forms import ConfirmPayoutForm, PayoutForm, SandboxPayForm, TopUpForm
 from lumipay.bank.models import Payout, TopUp
-from lumipay.forms import field_error, show_refusal
+from lumipay.forms import field_error, new_idempotency_key, show_refusal
 from lumipay.idempotency.service import IdempotencyError
 from lumipay.kyc.limits import LimitExceeded
 from lumipay.money import to_major_str
@@ -27,10 +26,6 @@ from lumipay.web import found_or_404, request_origin
 bp = Blueprint("bank", __name__, url_prefix="/bank")
 
 Page = str | Response | tuple[str, int]
-
-
-def _key() -> str:
-    return uuid.uuid4().hex
 
 
 @bp.route("")
@@ -56,7 +51,7 @@ def _topup_form() -> TopUpForm:
 def topup() -> Page:
     form = _topup_form()
     if request.method == "GET":
-        form.idempotency_key.data = _key()
+        form.idempotency_key.data = new_idempotency_key()
         return render_template("bank/topup.html", form=form)
     amount = form.amount_minor() if form.validate_on_submit() else None
     if amount is None:
@@ -74,7 +69,7 @@ def topup() -> Page:
         return render_template("bank/topup.html", form=form), 422
     except IdempotencyError as exc:
         flash(exc.message, "error")
-        form.idempotency_key.data = _key()
+        form.idempotency_key.data = new_idempotency_key()
         return render_template("bank/topup.html", form=form), exc.status
     return redirect(url_for("bank.topup_detail", reference=started.reference), code=303)
 
@@ -190,7 +185,7 @@ def payout() -> Page:
     form = _payout_form(PayoutForm())
     refusal = service.payout_refusal(current_user.id)
     if request.method == "GET":
-        form.idempotency_key.data = _key()
+        form.idempotency_key.data = new_idempotency_key()
         return render_template("bank/payout.html", form=form, holder=None, refusal=refusal)
     details = _checked(form)
     if details is not None and refusal is not None:
@@ -203,14 +198,14 @@ def payout() -> Page:
         except (service.BankError, LimitExceeded) as exc:
             show_refusal(form, exc, fallback="amount")
     if details is None or plan is None:
-        form.idempotency_key.data = form.idempotency_key.data or _key()
+        form.idempotency_key.data = form.idempotency_key.data or new_idempotency_key()
         return render_template("bank/payout.html", form=form, holder=None), 422
     confirm = _payout_form(ConfirmPayoutForm(formdata=None))
     confirm.bank_code.data = details.bank_code
     confirm.account_number.data = details.account_number
     confirm.amount.data = to_major_str(details.amount)
     confirm.narration.data = details.narration
-    confirm.idempotency_key.data = form.idempotency_key.data or _key()
+    confirm.idempotency_key.data = form.idempotency_key.data or new_idempotency_key()
     return render_template(
         "bank/payout_confirm.html", form=confirm, details=details, reviewed=plan.needs_approval
     )
@@ -234,7 +229,7 @@ def payout_confirm() -> Page:
         return render_template("bank/payout.html", form=form, holder=None), 422
     except IdempotencyError as exc:
         flash(exc.message, "error")
-        form.idempotency_key.data = _key()
+        form.idempotency_key.data = new_idempotency_key()
         return render_template("bank/payout.html", form=form, holder=None), exc.status
     if not requested.replayed:
         flash("Payout requested. The money is held on your wallet until it is paid.", "success")

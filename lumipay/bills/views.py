@@ -6,7 +6,6 @@ tier's limits; the confirm step shows the total and asks for the PIN (lumipay.au
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -18,7 +17,7 @@ from lumipay.auth.debits import Debit, DebitRefused
 from lumipay.bills import service
 from lumipay.bills.forms import AirtimeForm, BillForm, DataForm, ElectricityForm, plan_choices
 from lumipay.bills.models import BillPayment
-from lumipay.forms import show_refusal
+from lumipay.forms import new_idempotency_key, show_refusal
 from lumipay.idempotency.service import IdempotencyError
 from lumipay.kyc import limits
 from lumipay.kyc.limits import LimitExceeded
@@ -30,7 +29,7 @@ Page = str | Response | tuple[str, int]
 
 
 def _fresh(form: BillForm) -> BillForm:
-    form.idempotency_key.data = uuid.uuid4().hex
+    form.idempotency_key.data = new_idempotency_key()
     return form
 
 

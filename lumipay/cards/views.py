@@ -3,8 +3,6 @@ mode the test merchant /cards/sandbox/merchant (+ /clear)."""
 
 from __future__ import annotations
 
-import uuid
-
 from flask import (
     Blueprint,
     abort,
@@ -35,7 +33,7 @@ from lumipay.cards.forms import (
 )
 from lumipay.cards.mcc import DEFAULT_GROUPS, describe
 from lumipay.cards.models import Card
-from lumipay.forms import field_error, show_refusal
+from lumipay.forms import field_error, new_idempotency_key, show_refusal
 from lumipay.idempotency.service import IdempotencyError
 from lumipay.money import InvalidAmount, format_amount, parse_amount, to_major_str
 from lumipay.ratelimit import by_user, configured, limiter
@@ -75,7 +73,7 @@ def new() -> Page:
         form.per_transaction_limit.data = to_major_str(per_txn, "NGN")
         form.monthly_limit.data = to_major_str(monthly, "NGN")
         form.groups.data = list(DEFAULT_GROUPS)
-        form.idempotency_key.data = uuid.uuid4().hex
+        form.idempotency_key.data = new_idempotency_key()
         return render_template("cards/new.html", form=form)
     wallets = {w.id: w.currency for w in service.card_wallets(current_user.id)}
     currency = wallets.get(form.wallet_id.data or 0, "NGN")
@@ -102,7 +100,7 @@ def new() -> Page:
         return render_template("cards/new.html", form=form), 422
     except IdempotencyError as exc:
         flash(exc.message, "error")
-        form.idempotency_key.data = uuid.uuid4().hex
+        form.idempotency_key.data = new_idempotency_key()
         return render_template("cards/new.html", form=form), exc.status
     if not replayed:
         flash("Your card is being issued.", "success")

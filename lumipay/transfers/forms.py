@@ -1,18 +1,11 @@
 from __future__ import annotations
 
-import uuid
-
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from lumipay.auth.forms import DebitProof
 from lumipay.forms import AmountForm, MoneyField
-
-
-def new_idempotency_key() -> str:
-    return uuid.uuid4().hex
-
 
 LUMIPAY = "lumipay"  # the bank choice that means another Lumipay customer
 

@@ -27,7 +27,7 @@ from lumipay.bank import service as bank
 from lumipay.bank.views import payout_debit, submit_payout
 from lumipay.beneficiaries import service as beneficiaries
 from lumipay.beneficiaries.forms import RemoveBeneficiaryForm, SaveBeneficiaryForm
-from lumipay.forms import field_error, show_refusal
+from lumipay.forms import field_error, new_idempotency_key, show_refusal
 from lumipay.idempotency.service import IdempotencyError
 from lumipay.kyc import limits
 from lumipay.kyc.limits import LimitExceeded
@@ -38,7 +38,6 @@ from lumipay.transfers.forms import (
     LUMIPAY,
     ConfirmTransferForm,
     TransferForm,
-    new_idempotency_key,
 )
 from lumipay.web import found_or_404, request_origin
 

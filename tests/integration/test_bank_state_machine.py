@@ -22,11 +22,11 @@ from lumipay.audit.service import SYSTEM
 from lumipay.auth.service import register_customer
 from lumipay.database import run_in_transaction
 from lumipay.extensions import db
+from lumipay.forms import new_idempotency_key
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import WALLET, Account
 from lumipay.ledger.verify import verify_ledger
 from lumipay.refusals import Refused
-from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.service import TransferError, send_transfer
 from tests.conftest import TABLES, unique_details
 

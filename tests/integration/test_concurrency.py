@@ -15,12 +15,12 @@ from lumipay.audit.service import SYSTEM
 from lumipay.auth.service import register_customer
 from lumipay.database import run_in_transaction, utcnow
 from lumipay.extensions import db
+from lumipay.forms import new_idempotency_key
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import InsufficientFunds
 from lumipay.ledger.models import WALLET, Account, Hold
 from lumipay.ledger.verify import verify_ledger
 from lumipay.refusals import Refused
-from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.models import Transfer
 from lumipay.transfers.service import send_transfer
 from tests.conftest import Browser, set_tier, unique_details

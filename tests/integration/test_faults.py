@@ -20,9 +20,9 @@ from lumipay.audit.service import SYSTEM
 from lumipay.auth.service import register_customer
 from lumipay.database import runs
 from lumipay.extensions import db
+from lumipay.forms import new_idempotency_key
 from lumipay.ledger.models import LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
-from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.models import Transfer
 from lumipay.transfers.service import send_transfer
 from tests.conftest import _database_url, unique_details

@@ -11,13 +11,13 @@ from sqlalchemy import func, select
 
 from lumipay.audit.service import SYSTEM
 from lumipay.extensions import db
+from lumipay.forms import new_idempotency_key
 from lumipay.fx import service as fx
 from lumipay.fx.models import FxQuote
 from lumipay.kyc import limits
 from lumipay.ledger.models import Account, Hold
 from lumipay.ledger.verify import verify_ledger
 from lumipay.refusals import Refused
-from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.models import Transfer
 from lumipay.transfers.service import send_transfer
 from tests.conftest import set_tier, submit_debit, through_confirm

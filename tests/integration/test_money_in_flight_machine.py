@@ -41,6 +41,7 @@ from lumipay.bills import service as bills
 from lumipay.bills.models import BillPayment
 from lumipay.database import run_in_transaction
 from lumipay.extensions import db
+from lumipay.forms import new_idempotency_key
 from lumipay.jobs import outbox
 from lumipay.ledger import service as ledger
 from lumipay.ledger.models import Hold
@@ -49,7 +50,6 @@ from lumipay.providers.bank import PayoutResult
 from lumipay.providers.bills import BillResult, Outcome
 from lumipay.settlements import service as settlements
 from lumipay.settlements.models import MARK_FAILED, MARK_SUCCEEDED
-from lumipay.transfers.forms import new_idempotency_key
 from tests.conftest import PASSWORD, unique_details
 from tests.integration.helpers.bank import use_sandbox_bank
 from tests.integration.helpers.interleave import run_other_at

@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 from lumipay.audit.service import SYSTEM
 from lumipay.clock import day_after, day_start, lagos_day
 from lumipay.extensions import db
+from lumipay.forms import new_idempotency_key
 from lumipay.ledger.models import Account, DailyFlow, Entry, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
 from lumipay.refusals import Refused
 from lumipay.statements import service as statements
-from lumipay.transfers.forms import new_idempotency_key
 from lumipay.transfers.service import send_transfer
 from tests.conftest import FakeClock, set_tier
 from tests.integration.helpers.bills import wait_for
