@@ -9,9 +9,10 @@ another list), and a provider that could not answer is remembered as such for
 that has recovered is seen again soon after.
 
 With `REDIS_URL` the list lives in Redis, shared by every web process (the app's one client,
-`lumipay.extensions.redis_connection`); without it, or while Redis can't be reached, in this
-process. Ages are measured on the app's clock (`lumipay.clock`), so tests move time instead
-of sleeping; Redis also drops an entry by itself once it is that old.
+`lumipay.extensions.redis_connection`), and each process keeps what it read until that entry
+expires; without Redis, or while it can't be reached, in this process alone. Ages are
+measured on the app's clock (`lumipay.clock`), so tests move time instead of sleeping; Redis
+also drops an entry by itself once it is that old.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -45,59 +45,74 @@ def cache_key(name: str) -> str:
     return f"{PREFIX}{name}:{mode}:{address.rstrip('/')}"
 
 
-def _local() -> dict[str, str]:
-    found: dict[str, str] = current_app.extensions.setdefault(_LOCAL, {})
+Entry = tuple[datetime, list[Bank] | None]
+"""When the list was asked for, and what came (None: the provider could not answer)."""
+
+
+def _local() -> dict[str, Entry]:
+    found: dict[str, Entry] = current_app.extensions.setdefault(_LOCAL, {})
     return found
 
 
-def _read(key: str) -> str | None:
-    if settings.core().redis_url:
-        try:
-            raw = redis_connection().get(key)
-        except RedisError:
-            log.warning("bank list: redis unavailable, kept in this process")
-        else:
-            return raw.decode() if isinstance(raw, bytes) else raw
-    return _local().get(key)
-
-
-def _write(key: str, value: str, seconds: int) -> None:
-    if settings.core().redis_url:
-        try:
-            redis_connection().set(key, value, ex=max(1, seconds))
-        except RedisError:
-            log.warning("bank list: redis unavailable, kept in this process")
-        else:
-            return
-    _local()[key] = value
-
-
-def _fresh(entry: dict[str, Any], now: datetime) -> bool:
+def _fresh(entry: Entry | None, now: datetime) -> bool:
+    if entry is None:
+        return False
     kept = settings.bank()
-    seconds = kept.bank_list_ttl if entry["banks"] is not None else kept.bank_list_retry_seconds
-    at = datetime.fromisoformat(entry["at"])
+    at, found = entry
+    seconds = kept.bank_list_ttl if found is not None else kept.bank_list_retry_seconds
     return at <= now < at + timedelta(seconds=seconds)
+
+
+def _from_redis(key: str) -> Entry | None:
+    try:
+        raw = redis_connection().get(key)
+    except RedisError:
+        log.warning("bank list: redis unavailable, kept in this process")
+        return None
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    found = data["banks"]
+    return (
+        datetime.fromisoformat(data["at"]),
+        None if found is None else [Bank(code, label) for code, label in found],
+    )
+
+
+def _to_redis(key: str, entry: Entry, seconds: int) -> None:
+    at, found = entry
+    value = None if found is None else [[bank.code, bank.name] for bank in found]
+    try:
+        redis_connection().set(
+            key, json.dumps({"at": at.isoformat(), "banks": value}), ex=max(1, seconds)
+        )
+    except RedisError:
+        log.warning("bank list: redis unavailable, kept in this process")
 
 
 def banks(name: str, fetch: Callable[[], list[Bank]]) -> list[Bank] | None:
     """The list of provider `name` (from `fetch` when none is kept), or None while it can't
-    answer."""
+    answer.
+
+    This process keeps a copy of what it read or wrote in Redis, until the same moment the
+    entry itself expires, so a page usually costs no round trip at all."""
     kept = settings.bank()
     if kept.bank_list_ttl <= 0:
         return _fetched(fetch)
     key = cache_key(name)
     now = clock.now()
-    raw = _read(key)
-    if raw is not None:
-        entry = json.loads(raw)
-        if _fresh(entry, now):
-            found = entry["banks"]
-            return None if found is None else [Bank(code, label) for code, label in found]
-    listed = _fetched(fetch)
-    value = None if listed is None else [[bank.code, bank.name] for bank in listed]
-    seconds = kept.bank_list_ttl if listed is not None else kept.bank_list_retry_seconds
-    _write(key, json.dumps({"at": now.isoformat(), "banks": value}), seconds)
-    return listed
+    local = _local()
+    shared = bool(settings.core().redis_url)
+    entry = local.get(key)
+    if not _fresh(entry, now) and shared:
+        entry = _from_redis(key)
+    if entry is None or not _fresh(entry, now):
+        entry = (now, _fetched(fetch))
+        if shared:
+            seconds = kept.bank_list_ttl if entry[1] is not None else kept.bank_list_retry_seconds
+            _to_redis(key, entry, seconds)
+    local[key] = entry
+    return None if entry[1] is None else list(entry[1])
 
 
 def _fetched(fetch: Callable[[], list[Bank]]) -> list[Bank] | None:

@@ -130,7 +130,7 @@ def offered_banks(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_the_bank_list_is_asked_for_once_across_pages_and_kept_in_redis(
-    ctx, register, fakes, redis_clean
+    ctx, register, fakes, redis_clean, app
 ):  # type: ignore[no-untyped-def]
     ada = register("Ada Obi")
     for _ in range(3):
@@ -139,6 +139,10 @@ def test_the_bank_list_is_asked_for_once_across_pages_and_kept_in_redis(
     assert bank_list_asks(fakes.monie) == 1
     kept = [key.decode() for key in redis_clean.scan_iter(match=bank_list.PREFIX + "*")]
     assert kept == [f"{bank_list.PREFIX}moniepoint:http:{fakes.env['MONIEPOINT_BASE_URL']}"]
+    # Another web process (nothing kept in it yet) reads the same list from Redis.
+    app.extensions["lumipay_bank_lists"].clear()
+    assert offered_banks(ada.get("/transfers/new"))[1:] == ["Guaranty Trust Bank", "Zenith Bank"]
+    assert bank_list_asks(fakes.monie) == 1
 
 
 def test_without_redis_the_bank_list_is_kept_in_the_process(
