@@ -167,17 +167,14 @@ def _above_thresholds(user_id: int, debit: Debit) -> bool:
     return spent_today(user_id, debit.currency) + debit.amount > _daily_threshold(debit.currency)
 
 
-def step_up_needed(user: User, debit: Debit) -> bool:
-    if _above_thresholds(user.id, debit):
-        return True
-    return debit.payee is not None and not _paid_before(user.id, debit.payee)
-
-
 def needs(user: User, debit: Debit, *, api: bool = False) -> Needs:
-    step_up = step_up_needed(user, debit)
+    # Weighed once: the day's spending is a statement, and both step-up and the emailed code
+    # depend on it.
+    above = _above_thresholds(user.id, debit)
+    step_up = above or (debit.payee is not None and not _paid_before(user.id, debit.payee))
     pin_needed = user.has_pin or not api
     otp = step_up and user.has_totp
-    email_code = step_up and not user.has_totp and _above_thresholds(user.id, debit)
+    email_code = step_up and not user.has_totp and above
     return Needs(pin_needed, step_up, otp, email_code)
 
 
