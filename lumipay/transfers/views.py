@@ -107,6 +107,7 @@ def _plan(form: TransferForm) -> service.TransferPlan | None:
             plan.amount,
             kind="transfer",
             credit_account_id=plan.to_wallet_id,
+            credit_owner_id=plan.recipient.user_id,
         )
     except LimitExceeded as exc:
         _field_error(form, exc.field, exc.message)
