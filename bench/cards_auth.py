@@ -93,7 +93,7 @@ def run(requests: int) -> dict[str, Any]:
     common.reset_schema(app)
     token = setup(app)
     os.environ["CARDS_WEBHOOK_SECRET"] = SECRET
-    log_path = os.path.join(tempfile.gettempdir(), "lumipay-bench-cards-gunicorn.log")
+    log_path = os.path.join(tempfile.gettempdir(), f"{CARDS_DB}-gunicorn.log")
     server = start_gunicorn(log_path, database=CARDS_DB)
     times: list[float] = []
     outcomes: dict[str, int] = {}

@@ -134,18 +134,8 @@ class Server:
     worker: subprocess.Popen[bytes] | None = None
 
 
-def start_gunicorn(
-    log_path: str,
-    *,
-    database: str = BENCH_DB,
-    app: str | None = None,
-    settings: dict[str, str] | None = None,
-) -> Server:
-    """Start gunicorn on a free port against `database`; wait until it serves the login page.
-
-    `settings` (production_env) replace the development defaults; so does a worker process,
-    `python -m lumipay.worker`, started beside it with the same environment."""
-    port = free_port()
+def server_env(database: str, settings: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the app's processes: this one's, on `database`, with `settings`."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(
         {
@@ -159,6 +149,22 @@ def start_gunicorn(
             "LIMIT_NAME_ENQUIRY": "1000000 per minute",
         }
     )
+    return env
+
+
+def start_gunicorn(
+    log_path: str,
+    *,
+    database: str = BENCH_DB,
+    app: str | None = None,
+    settings: dict[str, str] | None = None,
+) -> Server:
+    """Start gunicorn on a free port against `database`; wait until it serves the login page.
+
+    `settings` (production_env) replace the development defaults; so does a worker process,
+    `python -m lumipay.worker`, started beside it with the same environment."""
+    port = free_port()
+    env = server_env(database, settings)
     command = procfile_web_command(port, env, app)
     log = open(log_path, "wb")  # noqa: SIM115 - handed to the child, closed with it
     process = subprocess.Popen(  # noqa: S603 - our own command line, from the Procfile

@@ -1,15 +1,23 @@
 """Where a browser transfer's time goes: the three requests of phase 5, in one process.
 
-`python bench/http_profile.py [N]` (after a bench run left `lumipay_bench` behind): signs one
+`python bench/http_profile.py [N] [--dump FILE] [--production]` (after a bench run left
+`lumipay_bench` behind): signs one
 bench customer in through the login form with Flask's test client, then sends N transfers
 (GET /transfers/new, POST /transfers/new, POST /transfers/confirm) and prints, per request,
 the statements and round trips sent (as bench/statements.py counts them) and a cProfile of the
 whole loop grouped by where the time went: the session guard, Flask-Login's user load, the
-limiter, CSRF, templates, metrics, the transfer service and the database driver.
+limiter, CSRF, templates, metrics, the transfer service and the database driver. `--dump`
+also writes the raw profile (`python -m pstats FILE` reads it function by function).
+
+The app runs as the harness's development app (no Redis, sandbox providers) unless
+`--production` gives it phase 5's environment (`http_load.production_env`: LUMIPAY_ENV=production,
+Redis at BENCH_REDIS_URL, flushed first, for jobs and the limiter, providers at unreachable
+hosts); no RQ worker runs, so the jobs the transfers enqueue wait in Redis.
 """
 
 from __future__ import annotations
 
+import argparse
 import cProfile
 import os
 import pstats
@@ -21,8 +29,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench.common import PASSWORD, PIN, make_app  # noqa: E402
-from bench.http_load import parse_form, set_pins  # noqa: E402
+from bench.common import BENCH_DB, PASSWORD, PIN, make_app  # noqa: E402
+from bench.http_load import (  # noqa: E402
+    BENCH_REDIS_URL,
+    free_port,
+    parse_form,
+    production_env,
+    server_env,
+    set_pins,
+)
 
 # Where the time goes: the cumulative time of the one function each part of the request runs
 # through (they nest: the transfer service runs inside the view, the driver inside everything).
@@ -32,6 +47,7 @@ PARTS = {
     "limiter": ("flask_limiter/_extension.py", "_check_request_limit"),
     "CSRF check": ("flask_wtf/csrf.py", "protect"),
     "templates (render_template)": ("flask/templating.py", "render_template"),
+    "bank list (payout provider)": ("lumipay/bank/service.py", "banks"),
     "debit check (PIN, step-up)": ("lumipay/auth/debits.py", "authorise_debit"),
     "transfer plan (step one)": ("lumipay/transfers/service.py", "plan_transfer"),
     "transfer send (confirm)": ("lumipay/transfers/service.py", "send_transfer"),
@@ -40,17 +56,34 @@ PARTS = {
 }
 
 
-def main(transfers: int = 50) -> None:
+def _app(production: bool) -> Any:
+    if not production:
+        # As phase 5: measure the bank, not the per-customer limit on name enquiries.
+        os.environ.setdefault("LIMIT_NAME_ENQUIRY", "1000000 per minute")
+        return make_app()
+    import redis
+
+    from lumipay import create_app
+
+    redis.Redis.from_url(BENCH_REDIS_URL).flushdb()
+    os.environ.update(server_env(BENCH_DB, production_env(free_port())))
+    return create_app()
+
+
+def main(transfers: int = 50, dump: str | None = None, *, production: bool = False) -> None:
     from sqlalchemy import event, select
 
     from lumipay.auth.models import User
     from lumipay.extensions import db
 
-    # As phase 5: measure the bank, not the per-customer limit on name enquiries (step one).
-    os.environ.setdefault("LIMIT_NAME_ENQUIRY", "1000000 per minute")
-    app = make_app()
+    app = _app(production)
     with app.app_context():
-        sender, recipient = db.session.scalars(select(User).order_by(User.id).limit(2)).all()
+        # Production's PIN key is not the development app's: its sender is phase 5's first
+        # client (customer 1), whose PIN phase 5 sets under that key.
+        first = 1 if production else 0
+        sender, recipient = db.session.scalars(
+            select(User).order_by(User.id).offset(first).limit(2)
+        ).all()
         email, to_account, sender_id = sender.email, recipient.account_number, sender.id
         db.session.remove()
     set_pins(app, [sender_id])
@@ -117,6 +150,8 @@ def main(transfers: int = 50) -> None:
     for name, value in sorted(counts.items()):
         print(f"  {name:45} {value / transfers:6.2f}")
     stats = pstats.Stats(profiler)
+    if dump:
+        stats.dump_stats(dump)
     rows = stats.stats  # type: ignore[attr-defined]
     total = max(row[3] for row in rows.values())
     print(f"cumulative time per transfer (of {total / transfers * 1000:.1f} ms in all):")
@@ -130,4 +165,9 @@ def main(transfers: int = 50) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 50)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("transfers", nargs="?", type=int, default=50)
+    parser.add_argument("--dump", metavar="FILE", help="also write the raw profile here")
+    parser.add_argument("--production", action="store_true", help="phase 5's environment")
+    args = parser.parse_args()
+    main(args.transfers, args.dump, production=args.production)

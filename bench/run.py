@@ -570,7 +570,7 @@ def http_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
     set_pins(app, [c.user_id for c in clients], pin_key=PRODUCTION_PIN_KEY)
     # The bench's own Redis db: jobs and limiter counters of an earlier run are not this one's.
     redis.Redis.from_url(BENCH_REDIS_URL).flushdb()
-    log_path = os.path.join(tempfile.gettempdir(), "lumipay-bench-gunicorn.log")
+    log_path = os.path.join(tempfile.gettempdir(), f"{BENCH_DB}-gunicorn.log")
     server = start_gunicorn(log_path, settings=production_env(free_port()))
     try:
         result = run_http_load(
@@ -592,7 +592,7 @@ def bare_flask_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]
     from bench.http_load import run_http_load, start_gunicorn, stop_gunicorn
 
     clients = customers[1 : 1 + run.sizes.http_clients]
-    log_path = os.path.join(tempfile.gettempdir(), "lumipay-bench-bare-flask.log")
+    log_path = os.path.join(tempfile.gettempdir(), f"{BENCH_DB}-bare-flask.log")
     server = start_gunicorn(log_path, app="bench.bare_flask:app")
     try:
         result = run_http_load(

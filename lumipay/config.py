@@ -360,6 +360,10 @@ def bank_settings(production: bool) -> dict[str, Any]:
         "UBA_CLIENT_SECRET": os.environ.get("UBA_CLIENT_SECRET", "").strip(),
         "UBA_SOURCE_ACCOUNT": os.environ.get("UBA_SOURCE_ACCOUNT", "").strip(),
         "BANK_PROVIDER_TIMEOUT": _int("BANK_PROVIDER_TIMEOUT", 30),
+        # Seconds the payout provider's bank list is kept between asks (0: asked every
+        # request), and how long a provider that could not answer is left alone.
+        "BANK_LIST_TTL": _int("BANK_LIST_TTL", 3600),
+        "BANK_LIST_RETRY_SECONDS": _int("BANK_LIST_RETRY_SECONDS", 30),
     }
 
 

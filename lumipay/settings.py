@@ -159,6 +159,10 @@ class BankSettings(Settings):
     provider_mode: str = key("BANK_PROVIDER_MODE")
     payout_provider: str = key("BANK_PAYOUT_PROVIDER")
     name_enquiry_provider: str = key("BANK_NAME_ENQUIRY_PROVIDER")
+    # Seconds the payout provider's bank list is kept (lumipay.providers.bank_list), and a
+    # failure to get it.
+    bank_list_ttl: int = key("BANK_LIST_TTL")
+    bank_list_retry_seconds: int = key("BANK_LIST_RETRY_SECONDS")
     payout_fee: int = key("PAYOUT_FEE")
     payout_approval_threshold: int = key("PAYOUT_APPROVAL_THRESHOLD")
     payout_min: int = key("PAYOUT_MIN")

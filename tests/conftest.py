@@ -304,12 +304,15 @@ def truncate_tables(app: Flask) -> None:
 
 
 def fresh_counters(app: Flask) -> None:
-    """Fresh rate-limit counters, no cached exchange rates and an empty mail outbox."""
+    """Fresh rate-limit counters, no cached exchange rates or bank lists and an empty mail
+    outbox."""
     from lumipay.notifications.email import outbox
+    from lumipay.providers import bank_list
     from lumipay.ratelimit import limiter
 
     with app.app_context():
         limiter.reset()
+        bank_list.forget()
         if app.config.get("REDIS_URL"):
             from lumipay.fx.service import forget_cached_rates
 

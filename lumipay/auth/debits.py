@@ -24,8 +24,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Exists, Label, func, select
 
 from lumipay import clock, settings
 from lumipay.audit.models import AuditEvent
@@ -109,7 +110,7 @@ def _threshold(currency: str) -> int:
     return twofactor.step_up_threshold(currency)
 
 
-def spent_today(user_id: int, currency: str) -> int:
+def _spent_today(user_id: int, currency: str) -> ColumnElement[int]:
     """What left the customer's `currency` wallets since the Lagos day began (minor units),
     plus what their active holds reserve (payouts and bills in flight), as the KYC limits
     count a day: money held at a provider has left the customer just the same."""
@@ -130,7 +131,7 @@ def spent_today(user_id: int, currency: str) -> int:
         .where(Hold.account_id.in_(wallets), Hold.status == HoldStatus.ACTIVE)
         .scalar_subquery()
     )
-    return int(db.session.scalar(select(posted + held)) or 0)
+    return posted + held
 
 
 def _daily_threshold(currency: str) -> int:
@@ -139,7 +140,7 @@ def _daily_threshold(currency: str) -> int:
     return int(settings.auth().step_up_daily_threshold_foreign)
 
 
-def _paid_before(user_id: int, payee: str) -> bool:
+def _paid_before(user_id: int, payee: str) -> Exists:
     """Whether money already went to this account: read from the audit rows the transfer and
     payout services write in the same transaction as the money, so the answer changes exactly
     when a payment commits (two confirm steps of one form can't decide differently)."""
@@ -156,28 +157,41 @@ def _paid_before(user_id: int, payee: str) -> bool:
             details["bank_code"].as_string() == bank,
             details["account_number"].as_string() == number,
         )
-    return db.session.scalar(query.limit(1)) is not None
+    return query.exists()
+
+
+def _weigh(user_id: int, debit: Debit, *, payee: bool = True) -> tuple[bool, bool]:
+    """(step-up needed, the amount or the day's total passes its threshold).
+
+    Step-up comes from the amount, the day's total with it, or (with `payee`) a first payment
+    to the payee; the day's spending and the payee's history are read together, in one
+    statement, and only when the amount alone does not decide."""
+    if debit.amount > _threshold(debit.currency):
+        return True, True
+    # Showing a card's details moves nothing (it has its own factors): no day's total.
+    columns: list[Label[Any]] = []
+    if debit.amount:
+        columns.append(_spent_today(user_id, debit.currency).label("spent"))
+    if payee and debit.payee is not None:
+        columns.append(_paid_before(user_id, debit.payee).label("paid"))
+    if not columns:
+        return False, False
+    row = db.session.execute(select(*columns)).one()._mapping
+    spent = int(row.get("spent") or 0)
+    above = bool(debit.amount) and spent + debit.amount > _daily_threshold(debit.currency)
+    first_payment = "paid" in row and not row["paid"]
+    return above or first_payment, above
 
 
 def _above_thresholds(user_id: int, debit: Debit) -> bool:
-    if debit.amount == 0:  # showing a card's details moves nothing (it has its own factors)
-        return False
-    if debit.amount > _threshold(debit.currency):
-        return True
-    return spent_today(user_id, debit.currency) + debit.amount > _daily_threshold(debit.currency)
-
-
-def step_up_needed(user: User, debit: Debit) -> bool:
-    if _above_thresholds(user.id, debit):
-        return True
-    return debit.payee is not None and not _paid_before(user.id, debit.payee)
+    return _weigh(user_id, debit, payee=False)[1]
 
 
 def needs(user: User, debit: Debit, *, api: bool = False) -> Needs:
-    step_up = step_up_needed(user, debit)
+    step_up, above = _weigh(user.id, debit)
     pin_needed = user.has_pin or not api
     otp = step_up and user.has_totp
-    email_code = step_up and not user.has_totp and _above_thresholds(user.id, debit)
+    email_code = step_up and not user.has_totp and above
     return Needs(pin_needed, step_up, otp, email_code)
 
 

@@ -58,6 +58,7 @@ from lumipay.money import format_amount
 from lumipay.notifications.service import notify
 from lumipay.providers import (
     BANK_PROVIDERS,
+    bank_list,
     bank_provider_for_event,
     bank_provider_named,
     bank_sandbox,
@@ -507,16 +508,14 @@ def payout_provider_name() -> str:
 def banks() -> list[Bank]:
     """The payout provider's banks, by name; empty (with a log line) when it can't answer.
 
-    Asked once per request (the form and its checks all need the list)."""
+    Kept between requests (lumipay.providers.bank_list) and read once per request (the form
+    and its checks all need the list)."""
     cached = has_request_context() and "bank_list" in g
     if cached:
         return list(g.bank_list)
-    try:
-        found = bank_provider_named(payout_provider_name()).banks()
-    except ProviderError:
-        log.warning("bank list unavailable")
-        return []
-    ordered = sorted(found, key=lambda bank: bank.name)
+    name = payout_provider_name()
+    found = bank_list.banks(name, lambda: bank_provider_named(name).banks())
+    ordered = sorted(found or [], key=lambda bank: bank.name)
     if has_request_context():
         g.bank_list = ordered
     return list(ordered)

@@ -286,16 +286,25 @@ def headroom(user_id: int) -> Headroom | None:
 
 
 def preview_outgoing(
-    user_id: int, currency: str, amount: int, *, kind: str, credit_account_id: int | None = None
+    user_id: int,
+    currency: str,
+    amount: int,
+    *,
+    kind: str,
+    credit_account_id: int | None = None,
+    credit_owner_id: int | None = None,
 ) -> None:
     """Step one of a debit: the ledger's own limits enforcement (as `check_outgoing`, and
     `check_incoming` on the account credited, when given), weighed without locking anything,
     so a customer hears of a limit before the confirm step. The posting still decides, under
-    its locks."""
+    its locks. `credit_owner_id`, when the caller has read it, spares reading who owns the
+    account credited."""
     incoming = [] if credit_account_id is None else [(credit_account_id, amount)]
-    own = credit_account_id is not None and user_id == db.session.scalar(
-        select(Account.user_id).where(Account.id == credit_account_id)
-    )
+    if credit_account_id is not None and credit_owner_id is None:
+        credit_owner_id = db.session.scalar(
+            select(Account.user_id).where(Account.id == credit_account_id)
+        )
+    own = credit_account_id is not None and user_id == credit_owner_id
     _weigh(
         kind=kind,
         day=None,

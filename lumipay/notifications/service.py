@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
@@ -39,15 +40,25 @@ def recent(user_id: int, limit: int = 5) -> list[Notification]:
     return newest(Notification, Notification.user_id == user_id, limit=limit)
 
 
-def unread_count(user_id: int) -> int:
-    return int(
-        db.session.scalar(
-            select(func.count(Notification.id)).where(
-                Notification.user_id == user_id, Notification.read_at.is_(None)
-            )
-        )
-        or 0
-    )
+@dataclass(frozen=True)
+class Header:
+    """What every page's header shows: the newest notes and how many of all are unread."""
+
+    notes: list[Notification]
+    unread: int
+
+
+def header(user_id: int, limit: int = 5) -> Header:
+    """The header's notes and unread count in one statement: the count is a window over all
+    the customer's notes, taken before the LIMIT keeps the newest."""
+    unread = func.count(Notification.id).filter(Notification.read_at.is_(None)).over()
+    rows = db.session.execute(
+        select(Notification, unread)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    ).all()
+    return Header([note for note, _ in rows], int(rows[0][1]) if rows else 0)
 
 
 def mark_all_read(user_id: int) -> None:

@@ -24,12 +24,14 @@ def mark_read() -> Response:
     return redirect(url_for("notifications.index"), code=303)
 
 
+def _header() -> service.Header:
+    if not current_user or not current_user.is_authenticated:
+        return service.Header([], 0)
+    return service.header(current_user.id)
+
+
 @bp.app_context_processor
 def header_notifications() -> dict[str, object]:
-    """The header's notification list, for a signed-in customer."""
-    if not current_user or not current_user.is_authenticated:
-        return {"header_notes": [], "unread_notes": 0}
-    return {
-        "header_notes": service.recent(current_user.id),
-        "unread_notes": service.unread_count(current_user.id),
-    }
+    """The header's notifications, for a signed-in customer: read when a page's header asks
+    (`header_notifications()` in base.html), so partials and bare pages read nothing."""
+    return {"header_notifications": _header}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -44,17 +45,28 @@ from lumipay.web import found_or_404, request_origin
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 
 
+def _wallets() -> list[tuple[int, str, int]]:
+    """(id, currency, available) of the customer's wallets, read once per request: the form's
+    choices and its currency both need them. Read at the start of the request, and a request
+    that moves money renders no form after it (it redirects); the posting decides on its own
+    locked read."""
+    if "transfer_wallets" not in g:
+        g.transfer_wallets = [(w.id, w.currency, w.available) for w in wallets_for(current_user.id)]
+    wallets: list[tuple[int, str, int]] = g.transfer_wallets
+    return wallets
+
+
 def _with_wallets(form: TransferForm) -> TransferForm:
     form.from_wallet_id.choices = [
-        (w.id, f"{w.currency} wallet · {format_amount(w.available, w.currency)} available")
-        for w in wallets_for(current_user.id)
+        (wallet_id, f"{currency} wallet · {format_amount(available, currency)} available")
+        for wallet_id, currency, available in _wallets()
     ]
     form.bank_code.choices = [(LUMIPAY, "Lumipay")] + [(b.code, b.name) for b in bank.banks()]
     return form
 
 
 def _currency_of(form: TransferForm) -> str:
-    wallets = {w.id: w.currency for w in wallets_for(current_user.id)}
+    wallets = {wallet_id: currency for wallet_id, currency, _ in _wallets()}
     return wallets.get(form.from_wallet_id.data, "NGN")
 
 
@@ -94,6 +106,7 @@ def _plan(form: TransferForm) -> service.TransferPlan | None:
             plan.amount,
             kind="transfer",
             credit_account_id=plan.to_wallet_id,
+            credit_owner_id=plan.recipient.user_id,
         )
     except LimitExceeded as exc:
         _field_error(form, exc.field, exc.message)
@@ -228,10 +241,11 @@ def new() -> str | Response | tuple[str, int]:
         # enquiry's rate limit.
         number = (request.args.get("to") or "").strip()
         recipient = None
-        known = beneficiaries.is_saved(current_user.id, number) or counterparties.has_paid(
-            current_user.id, number
+        known = number and (
+            beneficiaries.is_saved(current_user.id, number)
+            or counterparties.has_paid(current_user.id, number)
         )
-        if number and known:
+        if known:
             recipient = service.name_enquiry(number)
         if recipient is not None:
             form.to_account_number.data = recipient.account_number
@@ -283,6 +297,9 @@ def _refused(form: ConfirmTransferForm, amount: int) -> tuple[str, int]:
 @name_enquiry_limit
 @login_required
 def confirm() -> str | Response | tuple[str, int]:
+    # Read now: the PIN check commits, which expires the signed-in user, and reading its id
+    # after that would load the whole row again.
+    user_id = current_user.id
     form = _with_wallets(ConfirmTransferForm())
     if form.other_bank:
         return _confirm_payout(form)
@@ -301,7 +318,7 @@ def confirm() -> str | Response | tuple[str, int]:
         return _refused(form, amount)
     try:
         transfer = service.send_transfer(
-            current_user.id,
+            user_id,
             form.from_wallet_id.data,
             form.to_account_number.data,
             amount,

@@ -16,8 +16,8 @@ from lumipay.bank import service
 from lumipay.bank.models import TopUp
 from lumipay.extensions import db
 from lumipay.ledger.models import Hold, LedgerTransaction
-from lumipay.providers import bank_provider_named, moniepoint
-from lumipay.providers.bank import ProviderError
+from lumipay.providers import bank_list, bank_provider_named, moniepoint
+from lumipay.providers.bank import CBN_BANKS, ProviderError
 from lumipay.providers.oauth import forget_tokens
 from lumipay.providers.settlement_report import SettlementLine
 from tests.integration.helpers.bank import (
@@ -119,6 +119,94 @@ def test_a_refused_client_secret_is_a_provider_error(ctx, register, fakes, app, 
     page = start_topup(ada, "5,000", "moniepoint:checkout")
     assert page.status_int == 422 and "reach Moniepoint to start the payment" in page.text
     assert db.session.scalar(select(func.count(TopUp.id))) == 0
+
+
+def bank_list_asks(fake) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for path in fake.paths() if path.endswith("/banks"))
+
+
+def offered_banks(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return [text for _, _, text in page.forms["transfer-form"]["bank_code"].options]
+
+
+def test_the_bank_list_is_asked_for_once_across_pages_and_kept_in_redis(
+    ctx, register, fakes, redis_clean, app
+):  # type: ignore[no-untyped-def]
+    ada = register("Ada Obi")
+    for _ in range(3):
+        page = ada.get("/transfers/new")
+        assert offered_banks(page) == ["Lumipay", "Guaranty Trust Bank", "Zenith Bank"]
+    assert bank_list_asks(fakes.monie) == 1
+    kept = [key.decode() for key in redis_clean.scan_iter(match=bank_list.PREFIX + "*")]
+    assert kept == [f"{bank_list.PREFIX}moniepoint:http:{fakes.env['MONIEPOINT_BASE_URL']}"]
+    # Another web process (nothing kept in it yet) reads the same list from Redis.
+    app.extensions["lumipay_bank_lists"].clear()
+    assert offered_banks(ada.get("/transfers/new"))[1:] == ["Guaranty Trust Bank", "Zenith Bank"]
+    assert bank_list_asks(fakes.monie) == 1
+
+
+def test_without_redis_the_bank_list_is_kept_in_the_process(
+    ctx, fakes, redis_clean, app, monkeypatch
+):  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+    assert [b.name for b in service.banks()] == ["Guaranty Trust Bank", "Zenith Bank"]
+    assert [b.name for b in service.banks()] == ["Guaranty Trust Bank", "Zenith Bank"]
+    assert bank_list_asks(fakes.monie) == 1
+    assert list(redis_clean.scan_iter(match=bank_list.PREFIX + "*")) == []
+
+
+def test_another_provider_mode_or_address_is_another_bank_list(ctx, fakes, app, monkeypatch):  # type: ignore[no-untyped-def]
+    assert [b.code for b in service.banks()] == ["058", "057"]
+    monkeypatch.setitem(app.config, "BANK_PAYOUT_PROVIDER", "uba")
+    assert [b.code for b in service.banks()] == ["058"]
+    assert bank_list_asks(fakes.uba) == 1
+    monkeypatch.setitem(app.config, "BANK_PROVIDER_MODE", "sandbox")
+    assert len(service.banks()) == len(CBN_BANKS)
+    monkeypatch.setitem(app.config, "BANK_PROVIDER_MODE", "http")
+    monkeypatch.setitem(app.config, "BANK_PAYOUT_PROVIDER", "moniepoint")
+    assert [b.code for b in service.banks()] == ["058", "057"]
+    assert (bank_list_asks(fakes.monie), bank_list_asks(fakes.uba)) == (1, 1)
+    elsewhere = FakeMoniepoint()
+    with ServerThread(elsewhere) as server:
+        monkeypatch.setitem(app.config, "MONIEPOINT_BASE_URL", server.url)
+        assert [b.code for b in service.banks()] == ["058", "057"]
+    assert (bank_list_asks(elsewhere), bank_list_asks(fakes.monie)) == (1, 1)
+
+
+def test_a_provider_that_cannot_answer_is_asked_again_only_after_the_retry_time(
+    ctx, register, fakes, app, monkeypatch, clock
+):  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(app.config, "BANK_LIST_RETRY_SECONDS", 30)
+    fakes.monie.banks_down = True
+    ada = register("Ada Obi")
+    assert offered_banks(ada.get("/transfers/new")) == ["Lumipay"]
+    assert offered_banks(ada.get("/transfers/new")) == ["Lumipay"]
+    assert bank_list_asks(fakes.monie) == 1
+    fakes.monie.banks_down = False
+    clock.advance(29)
+    assert offered_banks(ada.get("/transfers/new")) == ["Lumipay"]
+    assert bank_list_asks(fakes.monie) == 1
+    clock.advance(2)
+    page = ada.get("/transfers/new")
+    assert offered_banks(page) == ["Lumipay", "Guaranty Trust Bank", "Zenith Bank"]
+    assert bank_list_asks(fakes.monie) == 2
+
+
+def test_a_kept_bank_list_is_asked_for_again_once_older_than_its_ttl(
+    ctx, fakes, app, monkeypatch, clock
+):  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(app.config, "BANK_LIST_TTL", 600)
+    service.banks()
+    clock.advance(599)
+    service.banks()
+    assert bank_list_asks(fakes.monie) == 1
+    clock.advance(2)
+    assert [b.code for b in service.banks()] == ["058", "057"]
+    assert bank_list_asks(fakes.monie) == 2
+    monkeypatch.setitem(app.config, "BANK_LIST_TTL", 0)  # kept no time: asked every time
+    service.banks()
+    service.banks()
+    assert bank_list_asks(fakes.monie) == 4
 
 
 def test_reserved_account_and_checkout_come_from_moniepoint(ctx, register, fakes):  # type: ignore[no-untyped-def]

@@ -40,6 +40,7 @@ class FakeProvider:
     pay_modes: list[str] = field(default_factory=list)  # used first, in order
     status_answer: str = "SUCCESS"  # what a requery says of a transfer that arrived
     status_script: list[str] = field(default_factory=list)
+    banks_down: bool = False  # the bank list answers 503
     logins: int = 0
     tokens: set[str] = field(default_factory=set)
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
@@ -108,6 +109,8 @@ class FakeMoniepoint(FakeProvider):
         if not self.bearer_ok(request):
             return self.refuse("Unauthorized", status=401)
         if request.path == "/api/v1/banks":
+            if self.banks_down:
+                return Response("down", 503)
             return _json(self.wrap([{"name": "Guaranty Trust Bank", "code": "058"},
                                     {"name": "Zenith Bank", "code": "057"}]))  # fmt: skip
         if request.path == "/api/v1/disbursements/account/validate":
@@ -190,6 +193,8 @@ class FakeUBA(FakeProvider):
                 return _json({"status": "25", "message": "No such account"})
             return _json({"status": "00", "data": {"accountName": "UBA HOLDER"}})
         if request.path == "/v1/banks":
+            if self.banks_down:
+                return Response("down", 503)
             return _json({"data": [{"code": "058", "name": "Guaranty Trust Bank"}]})
         if request.path == "/v1/transfers" and request.method == "POST":
             key = request.headers.get("Idempotency-Key", "")
