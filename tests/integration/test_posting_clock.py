@@ -29,6 +29,7 @@ from lumipay.statements import service as statements
 from lumipay.transfers.service import send_transfer
 from tests.conftest import FakeClock, set_tier
 from tests.integration.helpers.bills import wait_for
+from tests.integration.helpers.interleave import lock_waiters
 from tests.integration.test_transfers import wallet
 
 TIER1_DAILY = 5_000_000  # ₦50,000
@@ -43,19 +44,6 @@ def row_locked(wallet_id: int, mode: str) -> Iterator[None]:
         )
         yield
         conn.rollback()
-
-
-def lock_waiters() -> int:
-    """Backends of this database waiting for a row or transaction lock right now."""
-    with db.engine.connect() as conn:
-        return int(
-            conn.scalar(
-                sa.text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-        )
 
 
 def send(app: Flask, sender_id: int, from_wallet: int, to: str, amount: int) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from lumipay.ledger.errors import InsufficientFunds, LimitRefused
 from lumipay.ledger.models import Account, Entry, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
 from tests.conftest import FakeClock, set_tier, unique_details
+from tests.integration.helpers.bills import wait_for
+from tests.integration.helpers.interleave import lock_waiters
 from tests.integration.test_posting_clock import send
 
 WELCOME = 10_000_000
@@ -368,27 +369,6 @@ def test_concurrent_credits_to_two_wallets_of_one_customer_never_pass_the_maximu
     assert verify_ledger().ok
 
 
-def waiting_on_a_lock(query_like: str) -> bool:
-    """Whether a backend of this database whose query matches waits on a lock now."""
-    with db.engine.connect() as conn:
-        return bool(
-            conn.scalar(
-                sa.text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND query ILIKE :like"
-                ),
-                {"like": query_like},
-            )
-        )
-
-
-def await_condition(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never came"
-        time.sleep(0.01)
-
-
 def test_a_freeze_arriving_during_a_movement_waits_for_it(app: Flask, ctx):
     ada, bayo = customers(2)
     set_tier(ada[3], 3)
@@ -420,7 +400,7 @@ def test_a_freeze_arriving_during_a_movement_waits_for_it(app: Flask, ctx):
     thread = threading.Thread(target=freeze_ada)
     thread.start()
     try:
-        await_condition(lambda: waiting_on_a_lock("%") or bool(done))
+        wait_for(lambda: lock_waiters("%") or bool(done))
         assert done == [], "the freeze went ahead of a movement in flight"
     finally:
         in_flight.commit()
@@ -456,9 +436,9 @@ def test_a_movement_arriving_during_a_freeze_waits_and_is_refused(app: Flask, ct
     sending = threading.Thread(target=send_from_ada)
     freezing.start()
     try:
-        await_condition(lambda: waiting_on_a_lock("%user_sessions%"))
+        wait_for(lambda: lock_waiters("%user_sessions%"))
         sending.start()
-        await_condition(lambda: waiting_on_a_lock("%lumipay_post%") or bool(outcomes))
+        wait_for(lambda: lock_waiters("%lumipay_post%") or bool(outcomes))
         assert outcomes == [], "the movement went ahead of a freeze in flight"
     finally:
         held.commit()
@@ -601,9 +581,9 @@ def test_a_credit_in_flight_is_weighed_with_one_a_tier_change_made_capped(
     crediting = threading.Thread(target=credit_dollars)
     try:
         approving.start()
-        await_condition(lambda: bool(approved) or waiting_on_a_lock("%"))
+        wait_for(lambda: bool(approved) or lock_waiters("%"))
         crediting.start()
-        await_condition(lambda: bool(outcomes) or waiting_on_a_lock("%_post%"))
+        wait_for(lambda: bool(outcomes) or lock_waiters("%_post%"))
     finally:
         in_flight.commit()
         posting.close()

@@ -22,15 +22,18 @@ from lumipay.extensions import db
 from tests.integration.helpers.bills import wait_for
 
 
-def lock_waiters() -> int:
-    """Backends of this database waiting on a lock (the other thread blocked behind ours)."""
+def lock_waiters(query_like: str = "%") -> int:
+    """Backends of this database waiting on a lock now (the other thread blocked behind ours),
+    counting only those whose query is like `query_like`."""
     with db.engine.connect() as conn:
         return int(
             conn.scalar(
                 sa.text(
                     "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock' "
+                    "AND query ILIKE :like"
+                ),
+                {"like": query_like},
             )
             or 0
         )
