@@ -32,6 +32,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from lumipay import database, refusals
+from lumipay.accounts import freeze
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.database import run_in_transaction, utcnow
@@ -298,18 +299,35 @@ def submit(kind: Kind, reference: str) -> str:
     if op is None or op.status != PROCESSING:
         return op.status if op else "missing"
 
-    def mark() -> bool:
+    def mark() -> str | None:
+        """None to send now; else why not: `_ASK` (sent before: ask the provider first) or the
+        operation's status (a freeze since it was placed ends it here, its hold released)."""
         row = by_reference(kind, reference)
-        if row is None or row.submitted_at is not None or row.status != PROCESSING:
-            return False
+        if row is None or row.status != PROCESSING:
+            return str(row.status) if row else "missing"
+        if row.submitted_at is not None:
+            return _ASK
+        # The engine's lock order (row, hold, wallet, then the customer) before the last look.
+        lock_hold(row)
+        ledger.lock_wallets([row.account_id])
+        if freeze.frozen_now(row.user_id):
+            release(kind, row, kind.result(Outcome.FAILED, limits.FROZEN_MESSAGE))
+            return str(row.status)
         row.submitted_at = utcnow()
-        return True
+        return None
 
-    if op.submitted_at is None and run_in_transaction(mark):
-        result = ask(kind.send, kind, op)
-    else:
-        result = _requery_first(kind, op)
+    if op.submitted_at is None:
+        outcome = run_in_transaction(mark)
+        if outcome is None:
+            result = ask(kind.send, kind, op)
+            return apply_result(kind, reference, result, schedule_requery=True)
+        if outcome != _ASK:
+            return outcome
+    result = _requery_first(kind, op)
     return apply_result(kind, reference, result, schedule_requery=True)
+
+
+_ASK = "ask the provider"
 
 
 def requery(kind: Kind, reference: str) -> str:

@@ -12,11 +12,14 @@ import pytest
 from sqlalchemy import String, cast, func, select, update
 
 from lumipay.accounts import freeze
+from lumipay.accounts.service import wallets_for
 from lumipay.audit.service import SYSTEM
 from lumipay.auth import service as auth
 from lumipay.auth.models import User
+from lumipay.bank import jobs as bank_jobs
 from lumipay.bank import service as bank
 from lumipay.bank.models import Payout, TopUp
+from lumipay.bills import jobs as bills_jobs
 from lumipay.bills import service as bills
 from lumipay.bills.models import BillPayment
 from lumipay.database import run_in_transaction
@@ -194,6 +197,53 @@ def test_payout_awaiting_approval_is_refused_once_the_customer_is_frozen(ctx, re
     assert hold_of(payout.hold_id).status == "active"
     assert submits_of(payout.reference) == 0
     assert_ledger_ok()
+
+
+def test_a_payout_queued_before_a_freeze_is_not_sent_after_it(ctx, register):  # type: ignore[no-untyped-def]
+    """Under the approval threshold a payout goes to the bank by a job; a freeze between the
+    request and the job ends it at the job: nothing is sent and the hold comes back."""
+    ada = register("Ada Obi")
+    set_tier(ada.email, 2)
+    before = wallet_balance(ada)
+    reference = reference_in(request_payout(ada, "0123456789", "100"))
+    db.session.expire_all()
+    queued = db.session.scalar(select(Payout).where(Payout.reference == reference))
+    assert queued.status == "processing" and submits_of(reference) == 1
+    maker, _ = admins()
+    freeze.freeze(user_id(ada), "Suspicious activity", admin_id=maker, origin=SYSTEM)
+
+    assert bank_jobs.submit_payout(reference) == "failed"
+
+    db.session.expire_all()
+    after = db.session.get(Payout, queued.id)
+    assert after.status == "failed" and after.submitted_at is None
+    assert after.provider_reference is None
+    assert hold_of(after.hold_id).status == "released"
+    assert wallet_balance(ada) == before
+    assert_ledger_ok()
+
+
+def test_a_bill_queued_before_a_freeze_is_not_sent_after_it(ctx, register):  # type: ignore[no-untyped-def]
+    ada = register("Ada Obi")
+    before = wallet_balance(ada)
+    bill = bill_of(buy_airtime(ada, "08031234567", "1000"))
+    assert bill.status == "processing" and bill.submitted_at is None
+    maker, _ = admins()
+    freeze.freeze(user_id(ada), "Suspicious activity", admin_id=maker, origin=SYSTEM)
+
+    assert bills_jobs.submit_bill(bill.reference) == "failed"
+
+    db.session.expire_all()
+    after = db.session.get(BillPayment, bill.id)
+    assert after.status == "failed" and after.submitted_at is None
+    assert hold_of(after.hold_id).status == "released"
+    assert wallet_balance(ada) == before
+    assert_ledger_ok()
+
+
+def wallet_balance(customer) -> int:  # type: ignore[no-untyped-def]
+    db.session.expire_all()
+    return next(w.balance for w in wallets_for(user_id(customer)) if w.currency == "NGN")
 
 
 def test_payout_approval_racing_hold_expiry_never_sends_an_expired_hold(ctx, register, monkeypatch):  # type: ignore[no-untyped-def]
