@@ -184,9 +184,12 @@ def _register_handlers(app: Flask) -> None:
     from lumipay.backoffice.nav import admin_sections
     from lumipay.cards.mcc import name_of as mcc_name
     from lumipay.clock import lagos_label
+    from lumipay.ledger.service import transaction_reference
     from lumipay.money import format_amount
 
     app.jinja_env.globals["admin_sections"] = admin_sections
+    # A bill's, payout's or top-up's page links the receipt of the posting that settled it.
+    app.jinja_env.globals["ledger_reference"] = transaction_reference
     app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["signed_money"] = lambda v, c: format_amount(v, c, sign=True)
     app.jinja_env.filters["wat"] = lagos_label

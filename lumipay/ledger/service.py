@@ -359,6 +359,15 @@ def limits_refusal(limits: Limits, day: date) -> dict[str, Any] | None:
     )
 
 
+def transaction_reference(transaction_id: int | None) -> str | None:
+    """The reference of a posted transaction (its receipt's address), or None."""
+    if transaction_id is None:
+        return None
+    return db.session.scalar(
+        select(LedgerTransaction.reference).where(LedgerTransaction.id == transaction_id)
+    )
+
+
 def lock_customers(user_ids: Iterable[int]) -> None:
     """Hold off every movement of these customers until this transaction ends, and wait for the
     ones in flight: the customers' own lock, which `ledger_limits_refusal` takes after the

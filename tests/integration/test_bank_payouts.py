@@ -27,7 +27,7 @@ from tests.integration.helpers.bank import (
     tier_two_register,  # noqa: F401 (the `register` here)
     use_sandbox_bank,
 )
-from tests.integration.helpers.ledger import assert_ledger_ok
+from tests.integration.helpers.ledger import assert_ledger_ok, receipt_linked
 from tests.integration.test_transfers import balances_on_dashboard, wallet
 
 HX = {"HX-Request": "true"}
@@ -131,6 +131,7 @@ def test_below_the_threshold_a_payout_goes_out_without_approval(ctx, register, a
     assert payout(large).status == "awaiting_approval"
     settle(PAYOUT_APPROVAL_THRESHOLD="2000000")
     assert payout(small).status == "succeeded"
+    receipt_linked(ada.get(f"/bank/payouts/{small}"), "₦20,000.00")
     assert payout(large).status == "awaiting_approval"
     assert_ledger_ok()
 

@@ -23,7 +23,7 @@ from tests.integration.helpers.bank import (
     use_sandbox_bank,
 )
 from tests.integration.helpers.bills import wait_for
-from tests.integration.helpers.ledger import assert_ledger_ok
+from tests.integration.helpers.ledger import assert_ledger_ok, receipt_linked
 from tests.integration.test_transfers import balances_on_dashboard
 
 CHECKOUT, RESERVED = "moniepoint:checkout", "moniepoint:reserved_account"
@@ -66,6 +66,7 @@ def test_checkout_top_up_credits_the_wallet_once_paid(ctx, register):  # type: i
     assert system_balance("moniepoint_clearing:NGN") == -500_000
     page = ada.get(f"/bank/topups/{reference}/status")
     assert "Credited" in page.text and "hx-trigger" not in page.text
+    receipt_linked(ada.get(f"/bank/topups/{reference}"), "₦5,000.00")
     assert "Money in" in ada.get("/notifications").text
     assert "Top-up" in ada.get("/dashboard").text
     assert_ledger_ok()

@@ -17,7 +17,7 @@ from lumipay.ledger.models import Account, Entry, Hold
 from lumipay.notifications.models import Notification
 from tests.conftest import set_tier, through_confirm
 from tests.integration.helpers.bills import SECRET, run_worker, wait_for
-from tests.integration.helpers.ledger import assert_ledger_ok
+from tests.integration.helpers.ledger import assert_ledger_ok, receipt_linked
 from tests.integration.test_transfers import balances_on_dashboard, wallet
 
 BONUS = 10_000_000
@@ -67,6 +67,7 @@ def test_airtime_held_at_once_then_captured_by_the_worker(ctx, register):  # typ
     assert balances_on_dashboard(ada) == ("₦98,500.00", "₦98,500.00")
     status = ada.get(f"/bills/{bill.reference}/status")
     assert "Succeeded" in status.text and "hx-trigger" not in status.text
+    receipt_linked(ada.get(f"/bills/{bill.reference}"), "₦1,500.00")
     header = ada.get("/dashboard")
     assert "Bill paid" in header.text and 'data-testid="unread-count">1<' in header.text
     assert "Airtime" in header.text and "MTN airtime for 08031234567" in header.text

@@ -38,3 +38,12 @@ def money_state() -> tuple[Any, ...]:
         _count(IdempotencyRecord),
         [tuple(row) for row in accounts],
     )
+
+
+def receipt_linked(page: Any, amount: str) -> None:
+    """The page links a receipt; following the link shows the posting with `amount`."""
+    link = page.html.find("a", string="View receipt")
+    assert link is not None, "no receipt link"
+    receipt = page.click(description="View receipt")
+    assert receipt.status_int == 200
+    assert link["href"].startswith("/transactions/") and amount in receipt.text
