@@ -225,18 +225,9 @@ class PreparedStatement:
 
 
 _PREPARED = "lumipay_prepared"
-# What each prepared statement runs, by name: an `EXECUTE name(...)` seen on the wire says
-# nothing of its own (bench/statements.py and the fault tests read it here).
+# What each prepared statement runs, by name: one name is one statement, and an
+# `EXECUTE name(...)` seen on the wire says nothing of its own (the fault tests read it here).
 PREPARED_BODIES: dict[str, str] = {}
-
-
-def runs(statement: str, sql: str) -> bool:
-    """Whether `statement`, as sent to the server, runs SQL containing `sql`: in itself, or in
-    the prepared statement it EXECUTEs."""
-    if statement.startswith("EXECUTE "):
-        name = statement.removeprefix("EXECUTE ").split("(", 1)[0]
-        return sql in PREPARED_BODIES.get(name, "")
-    return sql in statement
 
 
 _FEATURE_NOT_SUPPORTED = "0A000"

@@ -9,14 +9,11 @@ and a freeze arriving during a movement waits for it to finish.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.auth import sessions
 from lumipay.auth.models import User
 from lumipay.database import locked, run_in_transaction, utcnow
-from lumipay.extensions import db
 from lumipay.ledger import service as ledger
 from lumipay.refusals import Refused
 
@@ -35,21 +32,6 @@ def _locked_customer(user_id: int) -> User:
     if not isinstance(user, User) or user.is_admin:
         raise FreezeError("No such customer.")
     return user
-
-
-def frozen_now(user_id: int) -> bool:
-    """Whether the customer is frozen, read under the customers' lock in the caller's
-    transaction: a freeze in flight is waited for, and none commits before this transaction
-    ends (money about to leave checks this last)."""
-    ledger.lock_customers([user_id])
-    return (
-        db.session.scalar(
-            select(User.frozen_at)
-            .where(User.id == user_id)
-            .execution_options(populate_existing=True)
-        )
-        is not None
-    )
 
 
 def _reason(reason: str) -> str:

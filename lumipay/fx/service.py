@@ -33,7 +33,7 @@ from lumipay.fx.models import FxQuote, FxRate, QuoteStatus
 from lumipay.kyc import limits
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import InsufficientFunds
-from lumipay.ledger.models import WALLET, Account, LedgerTransaction
+from lumipay.ledger.models import WALLET, Account
 from lumipay.ledger.references import new_reference
 from lumipay.money import CURRENCIES, MAX_MINOR, format_amount
 from lumipay.providers import fx_rates_provider
@@ -347,12 +347,7 @@ def convert(user_id: int, quote_reference: str, *, origin: Origin) -> Conversion
         if quote is None:
             raise FxError(None, "That quote doesn't exist. Get a new quote.", code="not-found")
         if quote.status == QuoteStatus.CONVERTED:
-            txn_ref = db.session.scalar(
-                select(LedgerTransaction.reference).where(
-                    LedgerTransaction.id == quote.transaction_id
-                )
-            )
-            return Conversion(txn_ref or "", True)
+            return Conversion(ledger.transaction_reference(quote.transaction_id) or "", True)
         if clock.now() >= as_utc(quote.expires_at):
             raise FxError(None, "This quote has expired. Get a new quote.", code="quote-expired")
         txn = ledger.begin(

@@ -32,7 +32,6 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from lumipay import database, refusals
-from lumipay.accounts import freeze
 from lumipay.audit import service as audit
 from lumipay.audit.service import Origin
 from lumipay.database import run_in_transaction, utcnow
@@ -185,8 +184,8 @@ def lock_hold(op: Any) -> Hold:
 
 
 def recheck_customer(kind: Kind, op: Any, hold: Hold) -> None:
-    """At approval time, under the locks (row, hold, wallet, customer): the hold is still
-    active and the one outgoing gate (not frozen, KYC limits) still lets the money go. The
+    """At approval and at submission, under the locks (row, hold, wallet, customer): the hold
+    is still active and the one outgoing gate (not frozen, KYC limits) still lets the money go. The
     operation's own hold already counts among today's holds, so it is not counted twice."""
     if hold.status != ACTIVE:
         raise Refused(f"The hold on this {kind.model.WHAT} is {hold.status}: nothing can be sent.")
@@ -301,17 +300,17 @@ def submit(kind: Kind, reference: str) -> str:
 
     def mark() -> str | None:
         """None to send now; else why not: `_ASK` (sent before: ask the provider first) or the
-        operation's status (a freeze since it was placed ends it here, its hold released)."""
+        operation's status (the outgoing gate refused it since it was placed, a freeze say:
+        it ends here, its hold released)."""
         row = by_reference(kind, reference)
         if row is None or row.status != PROCESSING:
             return str(row.status) if row else "missing"
         if row.submitted_at is not None:
             return _ASK
-        # The engine's lock order (row, hold, wallet, then the customer) before the last look.
-        lock_hold(row)
-        ledger.lock_wallets([row.account_id])
-        if freeze.frozen_now(row.user_id):
-            release(kind, row, kind.result(Outcome.FAILED, limits.FROZEN_MESSAGE))
+        try:  # the last look before money leaves: a freeze since the request ends it here
+            recheck_customer(kind, row, lock_hold(row))
+        except Refused as refused:
+            release(kind, row, kind.result(Outcome.FAILED, refused.message))
             return str(row.status)
         row.submitted_at = utcnow()
         return None

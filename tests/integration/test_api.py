@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from lumipay.api.idempotent import service_key
 from lumipay.api.models import RefreshToken
 from lumipay.bills.models import BillPayment
-from lumipay.database import runs
 from lumipay.extensions import db
 from lumipay.idempotency import service as idempotency
 from lumipay.transfers.models import Transfer
@@ -28,7 +27,7 @@ from tests.integration.helpers.api import (
     ngn_wallet_id,
     post_debit,
 )
-from tests.integration.helpers.ledger import assert_ledger_ok, money_state
+from tests.integration.helpers.ledger import assert_ledger_ok, money_state, runs
 from tests.security.conftest import enrol_totp
 
 BONUS = 10_000_000

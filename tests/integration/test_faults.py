@@ -18,7 +18,6 @@ from sqlalchemy import event, func, select
 from lumipay.accounts.service import wallets_for
 from lumipay.audit.service import SYSTEM
 from lumipay.auth.service import register_customer
-from lumipay.database import runs
 from lumipay.extensions import db
 from lumipay.forms import new_idempotency_key
 from lumipay.ledger.models import LedgerTransaction
@@ -26,7 +25,7 @@ from lumipay.ledger.verify import verify_ledger
 from lumipay.transfers.models import Transfer
 from lumipay.transfers.service import send_transfer
 from tests.conftest import _database_url, unique_details
-from tests.integration.helpers.ledger import money_state
+from tests.integration.helpers.ledger import money_state, runs
 
 ROOT = Path(__file__).resolve().parents[2]
 

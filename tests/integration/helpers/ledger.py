@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from lumipay.database import PREPARED_BODIES
 from lumipay.extensions import db
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.ledger.models import Account, Entry, LedgerTransaction
@@ -47,3 +48,12 @@ def receipt_linked(page: Any, amount: str) -> None:
     receipt = page.click(description="View receipt")
     assert receipt.status_int == 200
     assert link["href"].startswith("/transactions/") and amount in receipt.text
+
+
+def runs(statement: str, sql: str) -> bool:
+    """Whether `statement`, as sent to the server, runs SQL containing `sql`: in itself, or in
+    the prepared statement it EXECUTEs (lumipay.database.PreparedStatement)."""
+    if statement.startswith("EXECUTE "):
+        name = statement.removeprefix("EXECUTE ").split("(", 1)[0]
+        return sql in PREPARED_BODIES.get(name, "")
+    return sql in statement
