@@ -77,9 +77,17 @@ TIERS = {"1": TIER3, "2": TIER3, "3": TIER3}
 
 
 def statement_params(
-    sender: Any, recipient: Any, recipient_id: int, to_wallet: int, amount: int, key: str
+    sender: Any,
+    recipient: Any,
+    recipient_id: int,
+    to_wallet: int,
+    amount: int,
+    key: str,
+    *,
+    limits: bool = True,
 ) -> dict[str, Any]:
-    """POST's parameters for one transfer of `amount` kobo (`key` makes its idempotency key)."""
+    """POST's parameters for one transfer of `amount` kobo (`key` makes its idempotency key);
+    without `limits` the posting weighs none (phase 12's measure of what they cost)."""
     out = {"user_id": sender.user_id, "currency": "NGN", "amount": amount, "reserved": 0}
     return {
         "user": sender.user_id,
@@ -96,7 +104,9 @@ def statement_params(
                 "out": out,
                 "in": [{"account_id": to_wallet, "amount": amount}],
             }
-        ),
+        )
+        if limits
+        else None,
         "recipient": recipient_id,
         "wallet": sender.wallet_id,
         "to_wallet": to_wallet,
@@ -109,7 +119,15 @@ def statement_params(
 
 
 def transfer(
-    cur: Any, plan: str, post: str, sender: Any, recipient: Any, amount: int, key: str
+    cur: Any,
+    plan: str,
+    post: str,
+    sender: Any,
+    recipient: Any,
+    amount: int,
+    key: str,
+    *,
+    limits: bool = True,
 ) -> None:
     """One transfer: the plan's read, then the posting statement (`prepared` ones)."""
     cur.execute(
@@ -117,7 +135,10 @@ def transfer(
         {"number": recipient.account_number, "wallet": sender.wallet_id, "user": sender.user_id},
     )
     _, _, recipient_id, _, to_wallet = cur.fetchone()
-    cur.execute(post, statement_params(sender, recipient, recipient_id, to_wallet, amount, key))
+    params = statement_params(
+        sender, recipient, recipient_id, to_wallet, amount, key, limits=limits
+    )
+    cur.execute(post, params)
     cur.fetchone()
 
 

@@ -24,6 +24,8 @@ PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
 BENCH_DB = os.environ.get("BENCH_DB", "lumipay_bench")
 PGBENCH_DB = os.environ.get("BENCH_PGBENCH_DB", "lumipay_pgbench")
 CARDS_DB = os.environ.get("BENCH_CARDS_DB", "lumipay_bench_cards")
+# Phase 12's copy of BENCH_DB without the integrity a transfer pays for (made and dropped there).
+STRIPPED_DB = f"{BENCH_DB}_stripped"
 
 SECRET_KEY = "bench-secret-key-that-is-long-enough-0123456789abcdef"  # noqa: S105 - local only
 # One password for every benchmark customer; passes the app's password rules.
@@ -38,21 +40,23 @@ def database_url(name: str, *, driver: str = "postgresql+psycopg2") -> str:
     return f"{driver}://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
 
 
-def recreate_database(name: str) -> None:
-    """Drop database `name` if it exists (disconnecting its sessions) and create it empty."""
-    assert name in (BENCH_DB, PGBENCH_DB, CARDS_DB), f"refusing to touch database {name!r}"
+def recreate_database(name: str, *, template_of: str | None = None) -> None:
+    """Drop database `name` if it exists (disconnecting its sessions) and create it empty, or
+    as a copy of `template_of` (which nothing may be connected to)."""
+    assert name in (BENCH_DB, PGBENCH_DB, CARDS_DB, STRIPPED_DB), f"refusing to touch {name!r}"
     admin = sa.create_engine(database_url("postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            template = f' TEMPLATE "{template_of}"' if template_of else ""
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"{template}'))
     finally:
         admin.dispose()
 
 
 def drop_database(name: str) -> None:
     """Drop database `name` if it exists."""
-    assert name in (BENCH_DB, PGBENCH_DB, CARDS_DB), f"refusing to touch database {name!r}"
+    assert name in (BENCH_DB, PGBENCH_DB, CARDS_DB, STRIPPED_DB), f"refusing to touch {name!r}"
     admin = sa.create_engine(database_url("postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

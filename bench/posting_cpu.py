@@ -5,6 +5,9 @@ the machine, so it is the figure to lead a change by; it needs the server on thi
 
 - TPC-B: pgbench's five statements (prepared) and a commit, on pgbench's own tables;
 - the bare posting: bench.bare_posting's two statements, prepared, from plain psycopg2;
+  then the same without the KYC limits, and the same on a copy of the database without the
+  foreign keys and non-unique indexes of the tables a transfer writes (`strip`): what the
+  limits and that integrity cost, the floor of this schema's posting;
 - the service: `transfers.service.send_transfer`, one after another in this process.
 """
 
@@ -87,7 +90,44 @@ def tpcb(dsn: str, *, scale: int, calls: int, seed: int) -> dict[str, Any]:
         conn.close()
 
 
-def bare_posting(dsn: str, customers: Sequence[Any], *, calls: int, seed: int) -> dict[str, Any]:
+# What a transfer writes: the tables whose foreign keys and non-unique indexes `strip` drops.
+WRITTEN = (
+    "idempotency_keys",
+    "ledger_transactions",
+    "ledger_entries",
+    "ledger_daily_flows",
+    "ledger_accounts",
+    "transfers",
+    "audit_events",
+)
+
+
+def strip(dsn: str) -> list[str]:
+    """Drop the foreign keys and non-unique indexes of the tables a transfer writes, in the
+    database at `dsn` (a copy: never the app's); the statements run."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT format('ALTER TABLE %%I DROP CONSTRAINT %%I', conrelid::regclass, conname)"
+        " FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text = ANY (%s)"
+        " UNION ALL SELECT format('DROP INDEX %%I', indexrelid::regclass) FROM pg_index"
+        " WHERE NOT indisunique AND indrelid::regclass::text = ANY (%s)",
+        (list(WRITTEN), list(WRITTEN)),
+    )
+    statements = [row[0] for row in cur.fetchall()]
+    for statement in statements:
+        cur.execute(statement)
+    cur.execute("ANALYZE")
+    conn.close()
+    return statements
+
+
+def bare_posting(
+    dsn: str, customers: Sequence[Any], *, calls: int, seed: int, limits: bool = True
+) -> dict[str, Any]:
     """The bare posting's two statements (bench.bare_posting), one transfer after another."""
     import psycopg2
 
@@ -103,7 +143,8 @@ def bare_posting(dsn: str, customers: Sequence[Any], *, calls: int, seed: int) -
 
     def one(n: int) -> None:
         sender, recipient = rng.sample(list(customers), 2)
-        transfer(cur, plan, post, sender, recipient, rng.randint(100, 10_000), f"cpu-{n}")
+        amount, key = rng.randint(100, 10_000), f"cpu-{seed}-{n}"
+        transfer(cur, plan, post, sender, recipient, amount, key, limits=limits)
 
     try:
         return _per_call(pid, calls, one)

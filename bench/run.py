@@ -519,12 +519,29 @@ def mix_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
 def cpu_phase(run: Run, app: Any, customers: list[Any]) -> dict[str, Any]:
     """CPU per transfer, the figure that hardly moves with the machine's other load: the bare
     posting's backend, and the service's Python and backend (bench/posting_cpu.py)."""
-    calls = run.sizes.cpu_calls
-    bare = posting_cpu.bare_posting(
-        database_url(BENCH_DB, driver="postgresql"), customers, calls=calls, seed=SEED
-    )
+    from lumipay.extensions import db
+
+    calls, dsn = run.sizes.cpu_calls, database_url(BENCH_DB, driver="postgresql")
+    bare = posting_cpu.bare_posting(dsn, customers, calls=calls, seed=SEED)
+    unlimited = posting_cpu.bare_posting(dsn, customers, calls=calls, seed=SEED + 1, limits=False)
     service = posting_cpu.service(app, customers, calls=calls, seed=SEED)
-    return {"bare_posting": bare, "service": service, "verify": common.verify(app)}
+    verified = common.verify(app)
+    with app.app_context():
+        db.engine.dispose()  # a database is copied with nothing connected to it
+    common.recreate_database(common.STRIPPED_DB, template_of=BENCH_DB)
+    try:
+        stripped_dsn = database_url(common.STRIPPED_DB, driver="postgresql")
+        dropped = posting_cpu.strip(stripped_dsn)
+        stripped = posting_cpu.bare_posting(stripped_dsn, customers, calls=calls, seed=SEED + 2)
+    finally:
+        common.drop_database(common.STRIPPED_DB)
+    return {
+        "bare_posting": bare,
+        "bare_posting_without_limits": unlimited,
+        "bare_posting_stripped": {**stripped, "dropped": dropped},
+        "service": service,
+        "verify": verified,
+    }
 
 
 def statements_phase(app: Any, customers: list[Any]) -> dict[str, Any]:
@@ -760,8 +777,13 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         tpcb_ms = tpcb.get("backend_ms") if tpcb.get("available") else None
         if tpcb_ms:
             add("12 cpu", "TPC-B transaction: backend CPU (ms)", tpcb_ms)
-        for key, label in (("bare_posting", "bare posting"), ("service", "service transfer")):
-            part = cpu[key]
+        for key, label in (
+            ("bare_posting", "bare posting"),
+            ("bare_posting_without_limits", "bare posting, no KYC limits"),
+            ("bare_posting_stripped", "bare posting, no FKs/non-unique indexes"),
+            ("service", "service transfer"),
+        ):
+            part = cpu.get(key) or {"reason": "not measured"}
             if not part.get("available"):
                 add("12 cpu", f"{label}: CPU", "UNAVAILABLE: " + part.get("reason", ""))
                 continue
@@ -771,7 +793,8 @@ def table_rows(phases: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 part["backend_ms"],
                 ratio_cell(part["backend_ms"], tpcb_ms, "TPC-B"),
             )
-            add("12 cpu", f"{label}: client CPU (ms)", part["client_ms"])
+            if key in ("bare_posting", "service"):
+                add("12 cpu", f"{label}: client CPU (ms)", part["client_ms"])
     if not failed("4_registration"):
         reg = phases["4_registration"]
         hashing = reg["hashing"]
