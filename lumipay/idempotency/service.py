@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, true, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.elements import ColumnElement
 
 from lumipay import clock, settings
 from lumipay.database import as_utc, run_in_transaction
@@ -81,20 +83,27 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-# The claim, built once: insert the key unless a committed row already holds it (returns its id).
-CLAIM = (
-    postgresql.insert(cast(Table, IdempotencyRecord.__table__))
-    .values(
-        owner_id=bindparam("claim_owner_id"),
-        key=bindparam("claim_key"),
-        scope=bindparam("claim_scope"),
-        fingerprint=bindparam("claim_fingerprint"),
-        outcome=bindparam("claim_outcome"),
-        created_at=bindparam("claim_created_at"),
+def claim_if(condition: ColumnElement[bool]) -> ReturningInsert[Any]:
+    """The claim: insert the key unless a committed row already holds it (returns its id),
+    and only where `condition` holds: a statement that claims its key beside its work claims
+    it only once its own checks pass, so a refused request leaves the key free."""
+    table = cast(Table, IdempotencyRecord.__table__)
+    columns = ("owner_id", "key", "scope", "fingerprint", "outcome", "created_at")
+    return (
+        postgresql.insert(table)
+        .from_select(
+            list(columns),
+            select(
+                *(bindparam(f"claim_{name}", type_=table.c[name].type) for name in columns)
+            ).where(condition),
+        )
+        .on_conflict_do_nothing(index_elements=["owner_id", "key"])
+        .returning(table.c.id)
     )
-    .on_conflict_do_nothing(index_elements=["owner_id", "key"])
-    .returning(IdempotencyRecord.__table__.c.id)
-)
+
+
+# Built once, for a claim that stands alone or is the work's only condition.
+CLAIM = claim_if(true())
 
 
 def _claim_params(
@@ -118,10 +127,11 @@ def _claim(owner_id: int, key: str, scope: str, print_: str, outcome: str | None
 
 @dataclass(frozen=True)
 class Claim:
-    """A page form's key claimed inside the caller's own statement (`CLAIM` as a CTE, with
-    `params`), so the claim and the work travel in one round trip (a transfer: claim, posting,
-    transfer row and audit row). The statement runs its work only when the claim returned a
-    row; otherwise `replay` gives the first outcome (or refuses), exactly as `run_once` does."""
+    """A page form's key claimed inside the caller's own statement (`claim_if` as a CTE, with
+    `params`), so the claim and the work travel in one round trip (a transfer: its read, the
+    claim, the posting, the transfer row and the audit row). The statement runs its work only
+    when the claim returned a row; otherwise `replay` gives the first outcome (or refuses),
+    exactly as `run_once` does."""
 
     owner_id: int
     key: str

@@ -22,6 +22,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from lumipay import clock
 from lumipay.database import PreparedStatement, UTCDateTime, as_utc, locked, utcnow
@@ -185,21 +187,34 @@ def _checked_legs(legs: Sequence[Leg]) -> tuple[list[int], list[int]]:
     return [leg.account_id for leg in legs], [leg.amount for leg in legs]
 
 
-# The call of `ledger_post` with named parameters, built once: every posting runs the same
-# compiled statement (SQLAlchemy's cache), only the parameters change (`posting_params`).
-POSTING_CALL = func.ledger_post(
-    bindparam("post_kind", type_=String),
-    bindparam("post_reference", type_=String),
-    bindparam("post_narration", type_=String),
-    cast(bindparam("post_parent_id", type_=BigInteger), BigInteger),
-    cast(bindparam("post_accounts", type_=ARRAY(BigInteger)), ARRAY(BigInteger)),
-    cast(bindparam("post_amounts", type_=ARRAY(BigInteger)), ARRAY(BigInteger)),
-    cast(bindparam("post_limits", type_=JSONB(none_as_null=True)), JSONB),
-    cast(bindparam("post_at", type_=UTCDateTime), UTCDateTime),
-    cast(bindparam("post_transaction_id", type_=BigInteger), BigInteger),
-).table_valued(column("transaction_id", BigInteger), column("created_at", UTCDateTime))
-"""`ledger_post(...)` as a table (transaction_id, created_at), for a caller that puts the
-posting in a larger statement (a transfer writes its row and audit event in the same one)."""
+def posting_call(
+    *, accounts: ColumnElement[Any] | None = None, limits: ColumnElement[Any] | None = None
+) -> TableValuedAlias:
+    """`ledger_post(...)` as a table (transaction_id, created_at), with named parameters
+    (`posting_params`), for a caller that puts the posting in a larger statement (a transfer
+    writes its row and audit event in the same one). `accounts` and `limits` may instead be
+    SQL of that statement (a transfer's recipient wallet comes from the statement's own read);
+    the parameters they replace are then not bound."""
+    return func.ledger_post(
+        bindparam("post_kind", type_=String),
+        bindparam("post_reference", type_=String),
+        bindparam("post_narration", type_=String),
+        cast(bindparam("post_parent_id", type_=BigInteger), BigInteger),
+        accounts
+        if accounts is not None
+        else cast(bindparam("post_accounts", type_=ARRAY(BigInteger)), ARRAY(BigInteger)),
+        cast(bindparam("post_amounts", type_=ARRAY(BigInteger)), ARRAY(BigInteger)),
+        limits
+        if limits is not None
+        else cast(bindparam("post_limits", type_=JSONB(none_as_null=True)), JSONB),
+        cast(bindparam("post_at", type_=UTCDateTime), UTCDateTime),
+        cast(bindparam("post_transaction_id", type_=BigInteger), BigInteger),
+    ).table_valued(column("transaction_id", BigInteger), column("created_at", UTCDateTime))
+
+
+# Built once: every posting runs the same compiled statement (SQLAlchemy's cache), only the
+# parameters change.
+POSTING_CALL = posting_call()
 
 _POST = PreparedStatement(
     "lumipay_post", select(POSTING_CALL.c.transaction_id, POSTING_CALL.c.created_at)

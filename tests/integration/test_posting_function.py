@@ -24,12 +24,15 @@ from lumipay.auth.service import register_customer
 from lumipay.clock import lagos_day
 from lumipay.database import run_in_transaction
 from lumipay.extensions import db
+from lumipay.forms import new_idempotency_key
 from lumipay.kyc import limits
 from lumipay.kyc import service as kyc
 from lumipay.ledger import service as ledger
 from lumipay.ledger.errors import InsufficientFunds, LimitRefused
 from lumipay.ledger.models import Account, Entry, LedgerTransaction
 from lumipay.ledger.verify import verify_ledger
+from lumipay.transfers.models import Transfer
+from lumipay.transfers.service import send_transfer
 from tests.conftest import FakeClock, set_tier, unique_details
 from tests.integration.helpers.bills import wait_for
 from tests.integration.helpers.interleave import lock_waiters
@@ -453,8 +456,8 @@ def test_a_movement_arriving_during_a_freeze_waits_and_is_refused(app: Flask, ct
 
 
 def test_a_transfer_s_statements_are_planned_once_per_connection(app: Flask, ctx):
-    """The plan and the posting statement are PREPAREd the first time they run on a pooled
-    connection and EXECUTEd by name after; a connection the pool replaces prepares them anew."""
+    """The transfer's one statement is PREPAREd the first time it runs on a pooled connection
+    and EXECUTEd by name after; a connection the pool replaces prepares it anew."""
     ada, bayo = customers(2)
     db.engine.dispose()  # start from new connections
     for _ in range(3):
@@ -464,12 +467,53 @@ def test_a_transfer_s_statements_are_planned_once_per_connection(app: Flask, ctx
             sa.text("SELECT name, statement FROM pg_prepared_statements ORDER BY name")
         ).all()
     names = [name for name, _ in prepared]
-    assert names == ["lumipay_transfer_claimed", "lumipay_transfer_plan"]
+    assert names == ["lumipay_transfer_claimed"]
     assert all(statement.startswith("PREPARE ") for _, statement in prepared)
     db.engine.dispose()
     assert send(app, ada[0], ada[1], bayo[2], 1_000) == "sent"
     db.session.expire_all()
     assert db.session.get(Account, bayo[1]).balance == WELCOME + 4_000
+    assert verify_ledger().ok
+
+
+def test_a_transfer_from_a_clean_session_is_one_statement_in_autocommit(app: Flask, ctx):
+    """With no transaction open, a transfer sends one statement on a connection in autocommit:
+    no BEGIN, no COMMIT, one round trip (lumipay.database.run_alone)."""
+    ada, bayo = customers(2)
+    assert send(app, ada[0], ada[1], bayo[2], 1_000) == "sent"  # prepares its statement
+    sent: list[tuple[str, bool]] = []
+
+    def seen(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append((statement.split("(")[0], conn.connection.dbapi_connection.autocommit))
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert send(app, ada[0], ada[1], bayo[2], 1_000) == "sent"
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert sent == [("EXECUTE lumipay_transfer_claimed", True)]
+    db.session.expire_all()
+    assert db.session.get(Account, bayo[1]).balance == WELCOME + 2_000
+
+
+def test_one_key_sent_from_ten_threads_at_once_moves_money_once(app: Flask, ctx):
+    """Ten sends of one key at once, each on a connection of its own in autocommit: the claim
+    in the statement lets one post; the others wait on it and replay its reference."""
+    ada, bayo = customers(2)
+    key = new_idempotency_key()
+
+    def send_same(_: int) -> str:
+        sent = send_transfer(
+            ada[0], ada[1], bayo[2], 1_000, "once", idempotency_key=key, origin=SYSTEM
+        )
+        return sent.reference
+
+    references = together(app, 10, send_same)
+    assert len(set(references)) == 1
+    assert db.session.scalar(select(sa.func.count(Transfer.id))) == 1
+    db.session.expire_all()
+    assert db.session.get(Account, ada[1]).balance == WELCOME - 1_000
+    assert db.session.get(Account, bayo[1]).balance == WELCOME + 1_000
     assert verify_ledger().ok
 
 
