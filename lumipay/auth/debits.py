@@ -160,56 +160,70 @@ def _paid_before(user_id: int, payee: str) -> Exists:
     return query.exists()
 
 
-def _weigh(user_id: int, debit: Debit, *, payee: bool = True) -> tuple[bool, bool]:
-    """(step-up needed, the amount or the day's total passes its threshold).
+@dataclass(frozen=True)
+class _Weighed:
+    step_up: bool  # step-up needed
+    above: bool  # the amount or the day's total passes its threshold
+    replay: bool = False  # the idempotency key asked about completed a request (see _replayed)
 
-    Step-up comes from the amount, the day's total with it, or (with `payee`) a first payment
-    to the payee; the day's spending and the payee's history are read together, in one
-    statement, and only when the amount alone does not decide."""
-    if debit.amount > _threshold(debit.currency):
-        return True, True
+
+def _weigh(
+    user_id: int, debit: Debit, *, payee: bool = True, replay_key: str | None = None
+) -> _Weighed:
+    """Step-up comes from the amount, the day's total with it, or (with `payee`) a first
+    payment to the payee.
+
+    The day's spending, the payee's history and (with `replay_key`, the confirm step) whether
+    that key completed a request are read together, in one statement; the day and the payee
+    only when the amount alone does not decide."""
+    over = debit.amount > _threshold(debit.currency)
     # Showing a card's details moves nothing (it has its own factors): no day's total.
     columns: list[Label[Any]] = []
-    if debit.amount:
+    if debit.amount and not over:
         columns.append(_spent_today(user_id, debit.currency).label("spent"))
-    if payee and debit.payee is not None:
+    if payee and debit.payee is not None and not over:
         columns.append(_paid_before(user_id, debit.payee).label("paid"))
+    if replay_key:
+        columns.append(_replayed(user_id, replay_key).label("replay"))
     if not columns:
-        return False, False
+        return _Weighed(over, over)
     row = db.session.execute(select(*columns)).one()._mapping
+    replay = bool(row.get("replay"))
+    if over:
+        return _Weighed(True, True, replay)
     spent = int(row.get("spent") or 0)
     above = bool(debit.amount) and spent + debit.amount > _daily_threshold(debit.currency)
     first_payment = "paid" in row and not row["paid"]
-    return above or first_payment, above
+    return _Weighed(above or first_payment, above, replay)
 
 
 def _above_thresholds(user_id: int, debit: Debit) -> bool:
-    return _weigh(user_id, debit, payee=False)[1]
+    return _weigh(user_id, debit, payee=False).above
+
+
+def _needs(user: User, weighed: _Weighed, *, api: bool) -> Needs:
+    pin_needed = user.has_pin or not api
+    otp = weighed.step_up and user.has_totp
+    email_code = weighed.step_up and not user.has_totp and weighed.above
+    return Needs(pin_needed, weighed.step_up, otp, email_code)
 
 
 def needs(user: User, debit: Debit, *, api: bool = False) -> Needs:
-    step_up, above = _weigh(user.id, debit)
-    pin_needed = user.has_pin or not api
-    otp = step_up and user.has_totp
-    email_code = step_up and not user.has_totp and above
-    return Needs(pin_needed, step_up, otp, email_code)
+    return _needs(user, _weigh(user.id, debit), api=api)
 
 
-def _replay(user_id: int, idempotency_key: str | None) -> bool:
+def _replayed(user_id: int, idempotency_key: str) -> Exists:
     """The key completed a request a repeat would replay: its one-time factors were used up."""
-    if not idempotency_key:
-        return False
     window = timedelta(seconds=settings.api().idempotency_ttl_seconds)
     return (
-        db.session.scalar(
-            select(IdempotencyRecord.id).where(
-                IdempotencyRecord.owner_id == user_id,
-                IdempotencyRecord.key == idempotency_key,
-                IdempotencyRecord.outcome.is_not(None),
-                IdempotencyRecord.created_at >= clock.now() - window,
-            )
+        select(IdempotencyRecord.id)
+        .where(
+            IdempotencyRecord.owner_id == user_id,
+            IdempotencyRecord.key == idempotency_key,
+            IdempotencyRecord.outcome.is_not(None),
+            IdempotencyRecord.created_at >= clock.now() - window,
         )
-        is not None
+        .exists()
     )
 
 
@@ -281,7 +295,10 @@ def authorise_debit(
     """Pass (and say whether step-up was part of it) or raise DebitRefused."""
     user = db.session.get(User, user_id)
     assert user is not None
-    need = needs(user, debit, api=api)
+    # Whether the key already completed is read with the step-up weighing, in its statement,
+    # and only used once the PIN has passed, as before.
+    weighed = _weigh(user_id, debit, replay_key=idempotency_key)
+    need = _needs(user, weighed, api=api)
     if api and not user.has_pin:
         # Tier 1 limits themselves are enforced by the posting (lumipay.kyc.limits), with the
         # refusal clients expect; above Tier 1, or above step-up, a PIN is needed first.
@@ -297,7 +314,7 @@ def authorise_debit(
         pins.verify(user_id, proof.pin, origin=origin)
     except pins.PinError as exc:
         raise DebitRefused(exc.code, "pin", exc.message) from None
-    if _replay(user_id, idempotency_key):
+    if weighed.replay:
         return Authorised(step_up=need.step_up, replay=True)
     if need.step_up:
         if need.otp:

@@ -257,6 +257,32 @@ def test_submitting_confirm_form_twice_makes_one_transfer(register, ctx):
     assert (wallet(ada).balance, wallet(bayo).balance) == (9_500_000, 10_500_000)
 
 
+def test_the_confirm_step_posts_outside_a_transaction_after_the_pin_check(register, ctx):
+    """After the PIN check commits, the transfer is its plan and its posting statement, each
+    its own transaction (psycopg2's autocommit: no BEGIN or COMMIT round trips), as
+    lumipay.transfers.service intends. Nothing reads in between to open a transaction first:
+    whether the form's key already completed is read with the step-up weighing."""
+    from sqlalchemy import event
+
+    ada = register("Ada Obi")
+    bayo = register("Bayo Adeyemi")
+    confirm = step_one(ada, bayo.account_number, "5,000").forms["confirm-form"]
+    sent: list[tuple[str, bool]] = []
+
+    def statement(conn, _cursor, sql: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append((" ".join(sql.split()), conn.connection.dbapi_connection.autocommit))
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        assert confirm.submit().status_int == 303
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    transfer = [(sql, on_its_own) for sql, on_its_own in sent if "lumipay_transfer_" in sql]
+    assert transfer and all(on_its_own for _, on_its_own in transfer), sent
+    assert not [sql for sql, _ in sent if sql.startswith("SELECT idempotency_keys.id")], sent
+    assert count(Transfer) == 1
+
+
 def test_resubmitting_a_transfer_larger_than_what_is_left_still_shows_its_receipt(register, ctx):
     """The replay of a completed transfer must not be re-checked against the new balance."""
     ada = register("Ada Obi")
