@@ -39,7 +39,7 @@ from lumipay.database import as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.idempotency.service import REPLAY_ONLY
-from lumipay.ledger.models import WALLET, Account, Entry, Hold, HoldStatus
+from lumipay.ledger.models import WALLET, Account, DailyFlow, Hold, HoldStatus
 from lumipay.notifications.email import send_email
 from lumipay.refusals import Refused
 
@@ -113,17 +113,18 @@ def _threshold(currency: str) -> int:
 def _spent_today(user_id: int, currency: str) -> ColumnElement[int]:
     """What left the customer's `currency` wallets since the Lagos day began (minor units),
     plus what their active holds reserve (payouts and bills in flight), as the KYC limits
-    count a day: money held at a provider has left the customer just the same."""
+    count a day: money held at a provider has left the customer just the same.
+
+    What left is read from the ledger's daily flows (`money_out` per wallet, Lagos day and
+    kind, kept with every posting and checked against the entries by `flask ledger verify`):
+    a few rows however many payments the day has seen, where summing the day's entries read
+    one row per payment on every confirm page."""
     wallets = select(Account.id).where(
         Account.user_id == user_id, Account.kind == WALLET, Account.currency == currency
     )
     posted = (
-        select(func.coalesce(func.sum(-Entry.amount), 0))
-        .where(
-            Entry.account_id.in_(wallets),
-            Entry.amount < 0,
-            Entry.created_at >= clock.day_start(clock.today()),
-        )
+        select(func.coalesce(func.sum(DailyFlow.money_out), 0))
+        .where(DailyFlow.account_id.in_(wallets), DailyFlow.day >= clock.today())
         .scalar_subquery()
     )
     held = (

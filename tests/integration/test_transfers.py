@@ -283,6 +283,28 @@ def test_the_confirm_step_posts_outside_a_transaction_after_the_pin_check(regist
     assert count(Transfer) == 1
 
 
+def test_the_days_total_for_step_up_is_read_from_the_daily_flows_not_the_entries(register, ctx):
+    """Step one and the confirm step weigh the day's payments (step-up) from the ledger's
+    daily flows, a few rows a wallet, not by summing one entry per payment of the day."""
+    from sqlalchemy import event
+
+    ada = register("Ada Obi")
+    bayo = register("Bayo Adeyemi")
+    sent: list[str] = []
+
+    def statement(_conn, _cursor, sql: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append(" ".join(sql.split()))
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        confirm = step_one(ada, bayo.account_number, "5,000").forms["confirm-form"]
+        assert confirm.submit().status_int == 303
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert [sql for sql in sent if "FROM ledger_daily_flows" in sql], sent
+    assert not [sql for sql in sent if "FROM ledger_entries" in sql], sent
+
+
 def test_resubmitting_a_transfer_larger_than_what_is_left_still_shows_its_receipt(register, ctx):
     """The replay of a completed transfer must not be re-checked against the new balance."""
     ada = register("Ada Obi")
