@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, Label, func, select
+from sqlalchemy import BindParameter, ColumnElement, Exists, Label, Select, bindparam, func, select
 
 from lumipay import clock, settings
 from lumipay.audit.models import AuditEvent
@@ -110,7 +111,12 @@ def _threshold(currency: str) -> int:
     return twofactor.step_up_threshold(currency)
 
 
-def _spent_today(user_id: int, currency: str) -> ColumnElement[int]:
+# The weighing's values, bound when it runs: its statements are built once per shape.
+_USER: BindParameter[int] = bindparam("user_id")
+_CURRENCY: BindParameter[str] = bindparam("currency")
+
+
+def _spent_today() -> ColumnElement[int]:
     """What left the customer's `currency` wallets since the Lagos day began (minor units),
     plus what their active holds reserve (payouts and bills in flight), as the KYC limits
     count a day: money held at a provider has left the customer just the same.
@@ -118,13 +124,13 @@ def _spent_today(user_id: int, currency: str) -> ColumnElement[int]:
     What left is read from the ledger's daily flows (`money_out` per wallet, Lagos day and
     kind, kept with every posting and checked against the entries by `flask ledger verify`):
     a few rows however many payments the day has seen, where summing the day's entries read
-    one row per payment on every confirm page."""
+    one row per payment on every confirm page. Binds user_id, currency and day."""
     wallets = select(Account.id).where(
-        Account.user_id == user_id, Account.kind == WALLET, Account.currency == currency
+        Account.user_id == _USER, Account.kind == WALLET, Account.currency == _CURRENCY
     )
     posted = (
         select(func.coalesce(func.sum(DailyFlow.money_out), 0))
-        .where(DailyFlow.account_id.in_(wallets), DailyFlow.day >= clock.today())
+        .where(DailyFlow.account_id.in_(wallets), DailyFlow.day >= bindparam("day"))
         .scalar_subquery()
     )
     held = (
@@ -141,24 +147,40 @@ def _daily_threshold(currency: str) -> int:
     return int(settings.auth().step_up_daily_threshold_foreign)
 
 
-def _paid_before(user_id: int, payee: str) -> Exists:
+def _paid_before(lumipay: bool) -> Exists:
     """Whether money already went to this account: read from the audit rows the transfer and
     payout services write in the same transaction as the money, so the answer changes exactly
-    when a payment commits (two confirm steps of one form can't decide differently)."""
-    bank, _, number = payee.partition(":")
+    when a payment commits (two confirm steps of one form can't decide differently). Binds
+    user_id, number and (another bank's) bank_code."""
     details = AuditEvent.details
-    query = select(AuditEvent.id).where(AuditEvent.actor_id == user_id)
-    if bank == "lumipay":
+    query = select(AuditEvent.id).where(AuditEvent.actor_id == _USER)
+    if lumipay:
         query = query.where(
-            AuditEvent.action == "transfer", details["to_account_number"].as_string() == number
+            AuditEvent.action == "transfer",
+            details["to_account_number"].as_string() == bindparam("number"),
         )
     else:
         query = query.where(
             AuditEvent.action == "payout.request",
-            details["bank_code"].as_string() == bank,
-            details["account_number"].as_string() == number,
+            details["bank_code"].as_string() == bindparam("bank_code"),
+            details["account_number"].as_string() == bindparam("number"),
         )
     return query.exists()
+
+
+@functools.cache
+def _weighing(spent: bool, paid: str | None, replay: bool) -> Select[Any]:
+    """The one statement of `_weigh` for this shape: building a statement of subqueries costs
+    more than running it, so each shape is built once and its values bound per call.
+    `paid` is "lumipay", "bank" or None."""
+    columns: list[Label[Any]] = []
+    if spent:
+        columns.append(_spent_today().label("spent"))
+    if paid is not None:
+        columns.append(_paid_before(paid == "lumipay").label("paid"))
+    if replay:
+        columns.append(_replayed().label("replay"))
+    return select(*columns)
 
 
 @dataclass(frozen=True)
@@ -179,21 +201,27 @@ def _weigh(
     only when the amount alone does not decide."""
     over = debit.amount > _threshold(debit.currency)
     # Showing a card's details moves nothing (it has its own factors): no day's total.
-    columns: list[Label[Any]] = []
-    if debit.amount and not over:
-        columns.append(_spent_today(user_id, debit.currency).label("spent"))
+    spent = bool(debit.amount) and not over
+    values: dict[str, Any] = {"user_id": user_id}
+    paid = None
+    if spent:
+        values.update(currency=debit.currency, day=clock.today())
     if payee and debit.payee is not None and not over:
-        columns.append(_paid_before(user_id, debit.payee).label("paid"))
+        bank, _, values["number"] = debit.payee.partition(":")
+        paid = "lumipay" if bank == "lumipay" else "bank"
+        if paid == "bank":
+            values["bank_code"] = bank
     if replay_key:
-        columns.append(_replayed(user_id, replay_key).label("replay"))
-    if not columns:
+        window = timedelta(seconds=settings.api().idempotency_ttl_seconds)
+        values.update(key=replay_key, since=clock.now() - window)
+    if not (spent or paid or replay_key):
         return _Weighed(over, over)
-    row = db.session.execute(select(*columns)).one()._mapping
+    row = db.session.execute(_weighing(spent, paid, bool(replay_key)), values).one()._mapping
     replay = bool(row.get("replay"))
     if over:
         return _Weighed(True, True, replay)
-    spent = int(row.get("spent") or 0)
-    above = bool(debit.amount) and spent + debit.amount > _daily_threshold(debit.currency)
+    total = int(row.get("spent") or 0)
+    above = spent and total + debit.amount > _daily_threshold(debit.currency)
     first_payment = "paid" in row and not row["paid"]
     return _Weighed(above or first_payment, above, replay)
 
@@ -213,16 +241,16 @@ def needs(user: User, debit: Debit, *, api: bool = False) -> Needs:
     return _needs(user, _weigh(user.id, debit), api=api)
 
 
-def _replayed(user_id: int, idempotency_key: str) -> Exists:
-    """The key completed a request a repeat would replay: its one-time factors were used up."""
-    window = timedelta(seconds=settings.api().idempotency_ttl_seconds)
+def _replayed() -> Exists:
+    """The key completed a request a repeat would replay: its one-time factors were used up.
+    Binds user_id, key and since (the start of the replay window)."""
     return (
         select(IdempotencyRecord.id)
         .where(
-            IdempotencyRecord.owner_id == user_id,
-            IdempotencyRecord.key == idempotency_key,
+            IdempotencyRecord.owner_id == _USER,
+            IdempotencyRecord.key == bindparam("key"),
             IdempotencyRecord.outcome.is_not(None),
-            IdempotencyRecord.created_at >= clock.now() - window,
+            IdempotencyRecord.created_at >= bindparam("since"),
         )
         .exists()
     )
