@@ -27,7 +27,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Exists, Label, Select, bindparam, func, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Exists,
+    Label,
+    String,
+    bindparam,
+    func,
+    literal,
+    select,
+)
 
 from lumipay import clock, settings
 from lumipay.audit.models import AuditEvent
@@ -36,7 +46,7 @@ from lumipay.auth import pin as pins
 from lumipay.auth import service as auth
 from lumipay.auth import twofactor
 from lumipay.auth.models import User
-from lumipay.database import as_utc, run_in_transaction
+from lumipay.database import PreparedStatement, as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.idempotency.service import REPLAY_ONLY
@@ -147,32 +157,37 @@ def _daily_threshold(currency: str) -> int:
     return int(settings.auth().step_up_daily_threshold_foreign)
 
 
+def _detail(name: str) -> ColumnElement[str]:
+    """An audit row's detail as text: `details ->> 'name'`, its key a plain string parameter
+    (JSON's own index type has no SQL type name to prepare it with)."""
+    return AuditEvent.details.op("->>", return_type=String)(literal(name, String))
+
+
 def _paid_before(lumipay: bool) -> Exists:
     """Whether money already went to this account: read from the audit rows the transfer and
     payout services write in the same transaction as the money, so the answer changes exactly
     when a payment commits (two confirm steps of one form can't decide differently). Binds
     user_id, number and (another bank's) bank_code."""
-    details = AuditEvent.details
     query = select(AuditEvent.id).where(AuditEvent.actor_id == _USER)
     if lumipay:
         query = query.where(
             AuditEvent.action == "transfer",
-            details["to_account_number"].as_string() == bindparam("number"),
+            _detail("to_account_number") == bindparam("number"),
         )
     else:
         query = query.where(
             AuditEvent.action == "payout.request",
-            details["bank_code"].as_string() == bindparam("bank_code"),
-            details["account_number"].as_string() == bindparam("number"),
+            _detail("bank_code") == bindparam("bank_code"),
+            _detail("account_number") == bindparam("number"),
         )
     return query.exists()
 
 
 @functools.cache
-def _weighing(spent: bool, paid: str | None, replay: bool) -> Select[Any]:
-    """The one statement of `_weigh` for this shape: building a statement of subqueries costs
-    more than running it, so each shape is built once and its values bound per call.
-    `paid` is "lumipay", "bank" or None."""
+def _weighing(spent: bool, paid: str | None, replay: bool) -> PreparedStatement:
+    """The one statement of `_weigh` for this shape, prepared once per connection: building
+    this statement of subqueries cost more CPU than running it, and so did PostgreSQL's
+    planning of it, every call. `paid` is "lumipay", "bank" or None."""
     columns: list[Label[Any]] = []
     if spent:
         columns.append(_spent_today().label("spent"))
@@ -180,7 +195,8 @@ def _weighing(spent: bool, paid: str | None, replay: bool) -> Select[Any]:
         columns.append(_paid_before(paid == "lumipay").label("paid"))
     if replay:
         columns.append(_replayed().label("replay"))
-    return select(*columns)
+    name = f"lumipay_weigh_{int(spent)}_{paid or 'none'}_{int(replay)}"
+    return PreparedStatement(name, select(*columns))
 
 
 @dataclass(frozen=True)
@@ -216,7 +232,7 @@ def _weigh(
         values.update(key=replay_key, since=clock.now() - window)
     if not (spent or paid or replay_key):
         return _Weighed(over, over)
-    row = db.session.execute(_weighing(spent, paid, bool(replay_key)), values).one()._mapping
+    row = _weighing(spent, paid, bool(replay_key)).execute(values).one()._mapping
     replay = bool(row.get("replay"))
     if over:
         return _Weighed(True, True, replay)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import User
 from lumipay.auth.nuban import make_account_number
+from lumipay.database import PREPARED_BODIES
 from lumipay.extensions import db
 from lumipay.ledger.models import Account, Entry
 from lumipay.transfers.models import Transfer
@@ -301,8 +302,15 @@ def test_the_days_total_for_step_up_is_read_from_the_daily_flows_not_the_entries
         assert confirm.submit().status_int == 303
     finally:
         event.remove(db.engine, "before_cursor_execute", statement)
-    assert [sql for sql in sent if "FROM ledger_daily_flows" in sql], sent
-    assert not [sql for sql in sent if "FROM ledger_entries" in sql], sent
+    # A prepared statement's EXECUTE names it: what it runs is in PREPARED_BODIES.
+    run = [
+        " ".join(PREPARED_BODIES[sql.split()[1].split("(")[0]].split())
+        if sql.startswith("EXECUTE ")
+        else sql
+        for sql in sent
+    ]
+    assert [sql for sql in run if "FROM ledger_daily_flows" in sql], run
+    assert not [sql for sql in run if "FROM ledger_entries" in sql], run
 
 
 def test_resubmitting_a_transfer_larger_than_what_is_left_still_shows_its_receipt(register, ctx):
