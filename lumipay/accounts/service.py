@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, false, or_, select, union_all
+from sqlalchemy import ColumnElement, Row, Select, bindparam, false, or_, select, union_all
 from sqlalchemy.orm import lazyload
 
 from lumipay.accounts.categories import category_filter, kind_label
@@ -34,11 +34,13 @@ class WalletError(Refused):
         super().__init__(None, message, code=code)
 
 
+# Read on every page that offers a wallet, so built once; the user id is bound per call.
+_WALLETS = select(Account).where(Account.user_id == bindparam("user_id"), Account.kind == WALLET)
+
+
 def wallets_for(user_id: int) -> list[Account]:
     """The customer's wallets, NGN first."""
-    rows = db.session.scalars(
-        select(Account).where(Account.user_id == user_id, Account.kind == WALLET)
-    ).all()
+    rows = db.session.scalars(_WALLETS, {"user_id": user_id}).all()
     return sorted(rows, key=lambda a: CURRENCY_ORDER.index(a.currency))
 
 

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -26,7 +27,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, Label, func, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Exists,
+    Label,
+    String,
+    bindparam,
+    func,
+    literal,
+    select,
+)
 
 from lumipay import clock, settings
 from lumipay.audit.models import AuditEvent
@@ -35,11 +46,11 @@ from lumipay.auth import pin as pins
 from lumipay.auth import service as auth
 from lumipay.auth import twofactor
 from lumipay.auth.models import User
-from lumipay.database import as_utc, run_in_transaction
+from lumipay.database import PreparedStatement, as_utc, run_in_transaction
 from lumipay.extensions import db
 from lumipay.idempotency.models import IdempotencyRecord
 from lumipay.idempotency.service import REPLAY_ONLY
-from lumipay.ledger.models import WALLET, Account, Entry, Hold, HoldStatus
+from lumipay.ledger.models import WALLET, Account, DailyFlow, Hold, HoldStatus
 from lumipay.notifications.email import send_email
 from lumipay.refusals import Refused
 
@@ -110,20 +121,26 @@ def _threshold(currency: str) -> int:
     return twofactor.step_up_threshold(currency)
 
 
-def _spent_today(user_id: int, currency: str) -> ColumnElement[int]:
+# The weighing's values, bound when it runs: its statements are built once per shape.
+_USER: BindParameter[int] = bindparam("user_id")
+_CURRENCY: BindParameter[str] = bindparam("currency")
+
+
+def _spent_today() -> ColumnElement[int]:
     """What left the customer's `currency` wallets since the Lagos day began (minor units),
     plus what their active holds reserve (payouts and bills in flight), as the KYC limits
-    count a day: money held at a provider has left the customer just the same."""
+    count a day: money held at a provider has left the customer just the same.
+
+    What left is read from the ledger's daily flows (`money_out` per wallet, Lagos day and
+    kind, kept with every posting and checked against the entries by `flask ledger verify`):
+    a few rows however many payments the day has seen, where summing the day's entries read
+    one row per payment on every confirm page. Binds user_id, currency and day."""
     wallets = select(Account.id).where(
-        Account.user_id == user_id, Account.kind == WALLET, Account.currency == currency
+        Account.user_id == _USER, Account.kind == WALLET, Account.currency == _CURRENCY
     )
     posted = (
-        select(func.coalesce(func.sum(-Entry.amount), 0))
-        .where(
-            Entry.account_id.in_(wallets),
-            Entry.amount < 0,
-            Entry.created_at >= clock.day_start(clock.today()),
-        )
+        select(func.coalesce(func.sum(DailyFlow.money_out), 0))
+        .where(DailyFlow.account_id.in_(wallets), DailyFlow.day >= bindparam("day"))
         .scalar_subquery()
     )
     held = (
@@ -140,76 +157,118 @@ def _daily_threshold(currency: str) -> int:
     return int(settings.auth().step_up_daily_threshold_foreign)
 
 
-def _paid_before(user_id: int, payee: str) -> Exists:
+def _detail(name: str) -> ColumnElement[str]:
+    """An audit row's detail as text: `details ->> 'name'`, its key a plain string parameter
+    (JSON's own index type has no SQL type name to prepare it with)."""
+    return AuditEvent.details.op("->>", return_type=String)(literal(name, String))
+
+
+def _paid_before(lumipay: bool) -> Exists:
     """Whether money already went to this account: read from the audit rows the transfer and
     payout services write in the same transaction as the money, so the answer changes exactly
-    when a payment commits (two confirm steps of one form can't decide differently)."""
-    bank, _, number = payee.partition(":")
-    details = AuditEvent.details
-    query = select(AuditEvent.id).where(AuditEvent.actor_id == user_id)
-    if bank == "lumipay":
+    when a payment commits (two confirm steps of one form can't decide differently). Binds
+    user_id, number and (another bank's) bank_code."""
+    query = select(AuditEvent.id).where(AuditEvent.actor_id == _USER)
+    if lumipay:
         query = query.where(
-            AuditEvent.action == "transfer", details["to_account_number"].as_string() == number
+            AuditEvent.action == "transfer",
+            _detail("to_account_number") == bindparam("number"),
         )
     else:
         query = query.where(
             AuditEvent.action == "payout.request",
-            details["bank_code"].as_string() == bank,
-            details["account_number"].as_string() == number,
+            _detail("bank_code") == bindparam("bank_code"),
+            _detail("account_number") == bindparam("number"),
         )
     return query.exists()
 
 
-def _weigh(user_id: int, debit: Debit, *, payee: bool = True) -> tuple[bool, bool]:
-    """(step-up needed, the amount or the day's total passes its threshold).
-
-    Step-up comes from the amount, the day's total with it, or (with `payee`) a first payment
-    to the payee; the day's spending and the payee's history are read together, in one
-    statement, and only when the amount alone does not decide."""
-    if debit.amount > _threshold(debit.currency):
-        return True, True
-    # Showing a card's details moves nothing (it has its own factors): no day's total.
+@functools.cache
+def _weighing(spent: bool, paid: str | None, replay: bool) -> PreparedStatement:
+    """The one statement of `_weigh` for this shape, prepared once per connection: building
+    this statement of subqueries cost more CPU than running it, and so did PostgreSQL's
+    planning of it, every call. `paid` is "lumipay", "bank" or None."""
     columns: list[Label[Any]] = []
-    if debit.amount:
-        columns.append(_spent_today(user_id, debit.currency).label("spent"))
-    if payee and debit.payee is not None:
-        columns.append(_paid_before(user_id, debit.payee).label("paid"))
-    if not columns:
-        return False, False
-    row = db.session.execute(select(*columns)).one()._mapping
-    spent = int(row.get("spent") or 0)
-    above = bool(debit.amount) and spent + debit.amount > _daily_threshold(debit.currency)
+    if spent:
+        columns.append(_spent_today().label("spent"))
+    if paid is not None:
+        columns.append(_paid_before(paid == "lumipay").label("paid"))
+    if replay:
+        columns.append(_replayed().label("replay"))
+    name = f"lumipay_weigh_{int(spent)}_{paid or 'none'}_{int(replay)}"
+    return PreparedStatement(name, select(*columns))
+
+
+@dataclass(frozen=True)
+class _Weighed:
+    step_up: bool  # step-up needed
+    above: bool  # the amount or the day's total passes its threshold
+    replay: bool = False  # the idempotency key asked about completed a request (see _replayed)
+
+
+def _weigh(
+    user_id: int, debit: Debit, *, payee: bool = True, replay_key: str | None = None
+) -> _Weighed:
+    """Step-up comes from the amount, the day's total with it, or (with `payee`) a first
+    payment to the payee.
+
+    The day's spending, the payee's history and (with `replay_key`, the confirm step) whether
+    that key completed a request are read together, in one statement; the day and the payee
+    only when the amount alone does not decide."""
+    over = debit.amount > _threshold(debit.currency)
+    # Showing a card's details moves nothing (it has its own factors): no day's total.
+    spent = bool(debit.amount) and not over
+    values: dict[str, Any] = {"user_id": user_id}
+    paid = None
+    if spent:
+        values.update(currency=debit.currency, day=clock.today())
+    if payee and debit.payee is not None and not over:
+        bank, _, values["number"] = debit.payee.partition(":")
+        paid = "lumipay" if bank == "lumipay" else "bank"
+        if paid == "bank":
+            values["bank_code"] = bank
+    if replay_key:
+        window = timedelta(seconds=settings.api().idempotency_ttl_seconds)
+        values.update(key=replay_key, since=clock.now() - window)
+    if not (spent or paid or replay_key):
+        return _Weighed(over, over)
+    row = _weighing(spent, paid, bool(replay_key)).execute(values).one()._mapping
+    replay = bool(row.get("replay"))
+    if over:
+        return _Weighed(True, True, replay)
+    total = int(row.get("spent") or 0)
+    above = spent and total + debit.amount > _daily_threshold(debit.currency)
     first_payment = "paid" in row and not row["paid"]
-    return above or first_payment, above
+    return _Weighed(above or first_payment, above, replay)
 
 
 def _above_thresholds(user_id: int, debit: Debit) -> bool:
-    return _weigh(user_id, debit, payee=False)[1]
+    return _weigh(user_id, debit, payee=False).above
+
+
+def _needs(user: User, weighed: _Weighed, *, api: bool) -> Needs:
+    pin_needed = user.has_pin or not api
+    otp = weighed.step_up and user.has_totp
+    email_code = weighed.step_up and not user.has_totp and weighed.above
+    return Needs(pin_needed, weighed.step_up, otp, email_code)
 
 
 def needs(user: User, debit: Debit, *, api: bool = False) -> Needs:
-    step_up, above = _weigh(user.id, debit)
-    pin_needed = user.has_pin or not api
-    otp = step_up and user.has_totp
-    email_code = step_up and not user.has_totp and above
-    return Needs(pin_needed, step_up, otp, email_code)
+    return _needs(user, _weigh(user.id, debit), api=api)
 
 
-def _replay(user_id: int, idempotency_key: str | None) -> bool:
-    """The key completed a request a repeat would replay: its one-time factors were used up."""
-    if not idempotency_key:
-        return False
-    window = timedelta(seconds=settings.api().idempotency_ttl_seconds)
+def _replayed() -> Exists:
+    """The key completed a request a repeat would replay: its one-time factors were used up.
+    Binds user_id, key and since (the start of the replay window)."""
     return (
-        db.session.scalar(
-            select(IdempotencyRecord.id).where(
-                IdempotencyRecord.owner_id == user_id,
-                IdempotencyRecord.key == idempotency_key,
-                IdempotencyRecord.outcome.is_not(None),
-                IdempotencyRecord.created_at >= clock.now() - window,
-            )
+        select(IdempotencyRecord.id)
+        .where(
+            IdempotencyRecord.owner_id == _USER,
+            IdempotencyRecord.key == bindparam("key"),
+            IdempotencyRecord.outcome.is_not(None),
+            IdempotencyRecord.created_at >= bindparam("since"),
         )
-        is not None
+        .exists()
     )
 
 
@@ -281,7 +340,10 @@ def authorise_debit(
     """Pass (and say whether step-up was part of it) or raise DebitRefused."""
     user = db.session.get(User, user_id)
     assert user is not None
-    need = needs(user, debit, api=api)
+    # Whether the key already completed is read with the step-up weighing, in its statement,
+    # and only used once the PIN has passed, as before.
+    weighed = _weigh(user_id, debit, replay_key=idempotency_key)
+    need = _needs(user, weighed, api=api)
     if api and not user.has_pin:
         # Tier 1 limits themselves are enforced by the posting (lumipay.kyc.limits), with the
         # refusal clients expect; above Tier 1, or above step-up, a PIN is needed first.
@@ -297,7 +359,7 @@ def authorise_debit(
         pins.verify(user_id, proof.pin, origin=origin)
     except pins.PinError as exc:
         raise DebitRefused(exc.code, "pin", exc.message) from None
-    if _replay(user_id, idempotency_key):
+    if weighed.replay:
         return Authorised(step_up=need.step_up, replay=True)
     if need.step_up:
         if need.otp:

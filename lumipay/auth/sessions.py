@@ -14,7 +14,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 
 from lumipay import clock, settings
 from lumipay.audit.service import Origin
@@ -106,6 +106,19 @@ def _settle(reason: str | None, row: UserSession | None) -> str | None:
     return reason
 
 
+# The statement every page request runs, built once (building it each time cost more CPU
+# than running it); the cookie's token hash and the user id are bound per call.
+_LIVE_WEB_SESSION = (
+    select(UserSession, User)
+    .join(User, User.id == UserSession.user_id)
+    .where(
+        UserSession.token_hash == bindparam("token_hash"),
+        UserSession.user_id == bindparam("user_id"),
+        UserSession.kind == WEB,
+    )
+)
+
+
 def check(token: str | None, user_id: int) -> tuple[str | None, User | None]:
     """(None, the user) when the browser session is live (and marks it seen), else
     (IDLE, EXPIRED or ENDED, None).
@@ -120,13 +133,7 @@ def check(token: str | None, user_id: int) -> tuple[str | None, User | None]:
     if not token:
         return ENDED, None
     found = db.session.execute(
-        select(UserSession, User)
-        .join(User, User.id == UserSession.user_id)
-        .where(
-            UserSession.token_hash == _hash(token),
-            UserSession.user_id == user_id,
-            UserSession.kind == WEB,
-        )
+        _LIVE_WEB_SESSION, {"token_hash": _hash(token), "user_id": user_id}
     ).first()
     row, user = found if found is not None else (None, None)
     reason = _judge(row)

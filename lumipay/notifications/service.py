@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 
 from lumipay.database import newest, run_in_transaction, utcnow
 from lumipay.extensions import db
@@ -48,16 +49,22 @@ class Header:
     unread: int
 
 
+@functools.cache
+def _header_statement(limit: int) -> Select[Notification, int]:
+    """Every page's header runs it, so it is built once (per limit); the user id is bound."""
+    unread = func.count(Notification.id).filter(Notification.read_at.is_(None)).over()
+    return (
+        select(Notification, unread)
+        .where(Notification.user_id == bindparam("user_id"))
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+
+
 def header(user_id: int, limit: int = 5) -> Header:
     """The header's notes and unread count in one statement: the count is a window over all
     the customer's notes, taken before the LIMIT keeps the newest."""
-    unread = func.count(Notification.id).filter(Notification.read_at.is_(None)).over()
-    rows = db.session.execute(
-        select(Notification, unread)
-        .where(Notification.user_id == user_id)
-        .order_by(Notification.id.desc())
-        .limit(limit)
-    ).all()
+    rows = db.session.execute(_header_statement(limit), {"user_id": user_id}).all()
     return Header([note for note, _ in rows], int(rows[0][1]) if rows else 0)
 
 

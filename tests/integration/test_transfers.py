@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import User
 from lumipay.auth.nuban import make_account_number
+from lumipay.database import PREPARED_BODIES
 from lumipay.extensions import db
 from lumipay.ledger.models import Account, Entry
 from lumipay.transfers.models import Transfer
@@ -255,6 +256,61 @@ def test_submitting_confirm_form_twice_makes_one_transfer(register, ctx):
     assert reference_of(second) in second.follow().text
     assert count(Transfer) == 1
     assert (wallet(ada).balance, wallet(bayo).balance) == (9_500_000, 10_500_000)
+
+
+def test_the_confirm_step_posts_outside_a_transaction_after_the_pin_check(register, ctx):
+    """After the PIN check commits, the transfer is its plan and its posting statement, each
+    its own transaction (psycopg2's autocommit: no BEGIN or COMMIT round trips), as
+    lumipay.transfers.service intends. Nothing reads in between to open a transaction first:
+    whether the form's key already completed is read with the step-up weighing."""
+    from sqlalchemy import event
+
+    ada = register("Ada Obi")
+    bayo = register("Bayo Adeyemi")
+    confirm = step_one(ada, bayo.account_number, "5,000").forms["confirm-form"]
+    sent: list[tuple[str, bool]] = []
+
+    def statement(conn, _cursor, sql: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append((" ".join(sql.split()), conn.connection.dbapi_connection.autocommit))
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        assert confirm.submit().status_int == 303
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    transfer = [(sql, on_its_own) for sql, on_its_own in sent if "lumipay_transfer_" in sql]
+    assert transfer and all(on_its_own for _, on_its_own in transfer), sent
+    assert not [sql for sql, _ in sent if sql.startswith("SELECT idempotency_keys.id")], sent
+    assert count(Transfer) == 1
+
+
+def test_the_days_total_for_step_up_is_read_from_the_daily_flows_not_the_entries(register, ctx):
+    """Step one and the confirm step weigh the day's payments (step-up) from the ledger's
+    daily flows, a few rows a wallet, not by summing one entry per payment of the day."""
+    from sqlalchemy import event
+
+    ada = register("Ada Obi")
+    bayo = register("Bayo Adeyemi")
+    sent: list[str] = []
+
+    def statement(_conn, _cursor, sql: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append(" ".join(sql.split()))
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        confirm = step_one(ada, bayo.account_number, "5,000").forms["confirm-form"]
+        assert confirm.submit().status_int == 303
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    # A prepared statement's EXECUTE names it: what it runs is in PREPARED_BODIES.
+    run = [
+        " ".join(PREPARED_BODIES[sql.split()[1].split("(")[0]].split())
+        if sql.startswith("EXECUTE ")
+        else sql
+        for sql in sent
+    ]
+    assert [sql for sql in run if "FROM ledger_daily_flows" in sql], run
+    assert not [sql for sql in run if "FROM ledger_entries" in sql], run
 
 
 def test_resubmitting_a_transfer_larger_than_what_is_left_still_shows_its_receipt(register, ctx):

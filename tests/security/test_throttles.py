@@ -74,3 +74,36 @@ def test_signed_webhooks_are_never_throttled_and_forgeries_are(app, ctx, monkeyp
     raw = json.dumps({"id": "evt_ok_last", "type": "bill.unknown", "data": {}}).encode()
     headers = signing.signed_headers(secret, int(time.time()), raw)
     assert provider.post(url, raw, headers=headers, expect_errors=True).status_int != 429
+
+
+def test_a_limited_page_s_headers_count_down_and_cost_one_round_trip(
+    app, register, ctx, monkeypatch
+):
+    """Flask-Limiter's X-RateLimit headers on every limited response, their window read from
+    Redis in one pipelined round trip: two round trips per limited request in all (the hit and
+    the headers), not three."""
+    import redis
+
+    monkeypatch.setitem(app.config, "LIMIT_NAME_ENQUIRY", "5 per minute")
+    ada = register("Ada Obi")
+    sent: list[object] = []
+    send = redis.connection.Connection.send_packed_command
+
+    def counted(connection, command, check_health=True):  # type: ignore[no-untyped-def]
+        sent.append(command)
+        return send(connection, command, check_health)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
+    answers = []
+    for _ in range(2):
+        sent.clear()
+        answers.append(
+            ada.get("/transfers/name-enquiry?to_account_number=12", headers={"HX-Request": "true"})
+        )
+        assert len(sent) == 2, sent
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["4", "3"]
+    assert {a.headers["X-RateLimit-Limit"] for a in answers} == {"5"}
+    now = time.time()
+    for answer in answers:
+        assert now < int(answer.headers["X-RateLimit-Reset"]) <= now + 61
+        assert 0 <= int(answer.headers["Retry-After"]) <= 60
