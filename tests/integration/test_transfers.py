@@ -259,8 +259,8 @@ def test_submitting_confirm_form_twice_makes_one_transfer(register, ctx):
 
 
 def test_the_confirm_step_posts_outside_a_transaction_after_the_pin_check(register, ctx):
-    """After the PIN check commits, the transfer is its plan and its posting statement, each
-    its own transaction (psycopg2's autocommit: no BEGIN or COMMIT round trips), as
+    """After the PIN check commits, the transfer is one statement run alone, its own
+    transaction (psycopg2's autocommit: no BEGIN or COMMIT round trips), as
     lumipay.transfers.service intends. Nothing reads in between to open a transaction first:
     whether the form's key already completed is read with the step-up weighing."""
     from sqlalchemy import event
@@ -279,7 +279,7 @@ def test_the_confirm_step_posts_outside_a_transaction_after_the_pin_check(regist
     finally:
         event.remove(db.engine, "before_cursor_execute", statement)
     transfer = [(sql, on_its_own) for sql, on_its_own in sent if "lumipay_transfer_" in sql]
-    assert transfer and all(on_its_own for _, on_its_own in transfer), sent
+    assert len(transfer) == 1 and transfer[0][1], sent
     assert not [sql for sql, _ in sent if sql.startswith("SELECT idempotency_keys.id")], sent
     assert count(Transfer) == 1
 
