@@ -590,9 +590,10 @@ class PayoutPlan:
     hold_expires_at: datetime
 
 
-def payout_refusal(user_id: int) -> str | None:
-    """Why the customer can't pay out yet (their KYC tier), shown before they fill the form."""
-    return limits.payout_refusal(user_id)
+def payout_refusal(user_id: int, *, tier: int | None = None) -> str | None:
+    """Why the customer can't pay out yet (their KYC tier), shown before they fill the form
+    (`tier`, when the caller has read it: kyc.limits.payout_refusal)."""
+    return limits.payout_refusal(user_id, tier=tier)
 
 
 def plan_payout(

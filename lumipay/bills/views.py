@@ -71,7 +71,7 @@ def _render(template: str, form: BillForm, status: int = 200) -> tuple[str, int]
     page = render_template(
         template,
         form=form,
-        headroom=limits.headroom(current_user.id),
+        headroom=limits.headroom(current_user.id, tier=current_user.kyc_tier),
         my_number=service.local_number(current_user.phone),
     )
     return page, status

@@ -46,7 +46,8 @@ def _with_wallets(form: ConvertForm) -> ConvertForm:
 
 
 def _render_convert(form: ConvertForm, status: int = 200) -> tuple[str, int]:
-    page = render_template("fx/convert.html", form=form, headroom=limits.headroom(current_user.id))
+    headroom = limits.headroom(current_user.id, tier=current_user.kyc_tier)
+    page = render_template("fx/convert.html", form=form, headroom=headroom)
     return page, status
 
 

@@ -269,11 +269,13 @@ class Headroom:
     left_today: int
 
 
-def headroom(user_id: int) -> Headroom | None:
+def headroom(user_id: int, *, tier: int | None = None) -> Headroom | None:
     """Read-only: the tier's limits and what remains of today's (the Lagos day's) allowance,
     counted by the ledger's own `ledger_spent`; None while rates to weigh foreign money by are
-    unavailable."""
-    tier = db.session.scalar(select(User.kyc_tier).where(User.id == user_id)) or 1
+    unavailable. `tier`, when the caller has the customer's row (the signed-in user), spares
+    reading it again."""
+    if tier is None:
+        tier = db.session.scalar(select(User.kyc_tier).where(User.id == user_id)) or 1
     limits = tier_limits(tier)
     # Rates are fetched only when the customer moved foreign money today (NULL without them).
     day = clock.today()
@@ -324,9 +326,11 @@ def check_incoming(account_id: int, amount: int, *, own: bool = False) -> None:
     _weigh(kind="credit", day=None, own=own, incoming=[(account_id, amount)])
 
 
-def payout_refusal(user_id: int) -> str | None:
-    """Why the customer may not pay out to another bank yet (Tier 2 and above may), or None."""
-    tier = db.session.scalar(select(User.kyc_tier).where(User.id == user_id))
+def payout_refusal(user_id: int, *, tier: int | None = None) -> str | None:
+    """Why the customer may not pay out to another bank yet (Tier 2 and above may), or None.
+    `tier` as for `headroom`."""
+    if tier is None:
+        tier = db.session.scalar(select(User.kyc_tier).where(User.id == user_id))
     if tier is None or tier >= PAYOUT_TIER:
         return None
     return f"Payouts to other banks start at Tier {PAYOUT_TIER}. {NEXT_TIER_NEEDS[tier]}"

@@ -77,8 +77,9 @@ def _render_new(form: TransferForm, recipient: service.Recipient | None) -> str:
         recipient=recipient,
         saved=beneficiaries.beneficiaries_for(current_user.id),
         remove_form=RemoveBeneficiaryForm(),
-        headroom=limits.headroom(current_user.id),
-        payout_refusal=bank.payout_refusal(current_user.id),
+        # The signed-in user's row is this request's: its tier needs no second read.
+        headroom=limits.headroom(current_user.id, tier=current_user.kyc_tier),
+        payout_refusal=bank.payout_refusal(current_user.id, tier=current_user.kyc_tier),
         payout_fee=settings.bank().payout_fee,
     )
 

@@ -284,6 +284,26 @@ def test_the_confirm_step_posts_outside_a_transaction_after_the_pin_check(regist
     assert count(Transfer) == 1
 
 
+def test_the_send_money_page_takes_the_tier_from_the_signed_in_user(register, ctx):
+    """The page's limits and its payout notice both need the customer's tier: the signed-in
+    user's row, read once by the session guard, has it; no statement reads it again."""
+    from sqlalchemy import event
+
+    ada = register("Ada Obi")
+    sent: list[str] = []
+
+    def statement(_conn, _cursor, sql: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append(" ".join(sql.split()))
+
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        page = ada.browser.get("/transfers/new")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert "Payouts to other banks start at Tier 2" in page.text
+    assert not [sql for sql in sent if sql.startswith("SELECT users.kyc_tier")], sent
+
+
 def test_the_days_total_for_step_up_is_read_from_the_daily_flows_not_the_entries(register, ctx):
     """Step one and the confirm step weigh the day's payments (step-up) from the ledger's
     daily flows, a few rows a wallet, not by summing one entry per payment of the day."""
