@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from lumipay.audit.models import AuditEvent
 from lumipay.auth.models import User
@@ -258,26 +260,32 @@ def test_submitting_confirm_form_twice_makes_one_transfer(register, ctx):
     assert (wallet(ada).balance, wallet(bayo).balance) == (9_500_000, 10_500_000)
 
 
+@contextmanager
+def statements_sent() -> Iterator[list[tuple[str, bool]]]:
+    """Every statement sent meanwhile, whitespace folded, with whether its connection was in
+    autocommit (a statement that is its own transaction)."""
+    sent: list[tuple[str, bool]] = []
+
+    def seen(conn, _cursor, sql: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append((" ".join(sql.split()), conn.connection.dbapi_connection.autocommit))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+
+
 def test_the_confirm_step_posts_outside_a_transaction_after_the_pin_check(register, ctx):
     """After the PIN check commits, the transfer is one statement run alone, its own
     transaction (psycopg2's autocommit: no BEGIN or COMMIT round trips), as
     lumipay.transfers.service intends. Nothing reads in between to open a transaction first:
     whether the form's key already completed is read with the step-up weighing."""
-    from sqlalchemy import event
-
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
     confirm = step_one(ada, bayo.account_number, "5,000").forms["confirm-form"]
-    sent: list[tuple[str, bool]] = []
-
-    def statement(conn, _cursor, sql: str, *_args) -> None:  # type: ignore[no-untyped-def]
-        sent.append((" ".join(sql.split()), conn.connection.dbapi_connection.autocommit))
-
-    event.listen(db.engine, "before_cursor_execute", statement)
-    try:
+    with statements_sent() as sent:
         assert confirm.submit().status_int == 303
-    finally:
-        event.remove(db.engine, "before_cursor_execute", statement)
     transfer = [(sql, on_its_own) for sql, on_its_own in sent if "lumipay_transfer_" in sql]
     assert len(transfer) == 1 and transfer[0][1], sent
     assert not [sql for sql, _ in sent if sql.startswith("SELECT idempotency_keys.id")], sent
@@ -287,47 +295,27 @@ def test_the_confirm_step_posts_outside_a_transaction_after_the_pin_check(regist
 def test_the_send_money_page_takes_the_tier_from_the_signed_in_user(register, ctx):
     """The page's limits and its payout notice both need the customer's tier: the signed-in
     user's row, read once by the session guard, has it; no statement reads it again."""
-    from sqlalchemy import event
-
     ada = register("Ada Obi")
-    sent: list[str] = []
-
-    def statement(_conn, _cursor, sql: str, *_args) -> None:  # type: ignore[no-untyped-def]
-        sent.append(" ".join(sql.split()))
-
-    event.listen(db.engine, "before_cursor_execute", statement)
-    try:
+    with statements_sent() as sent:
         page = ada.browser.get("/transfers/new")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", statement)
     assert "Payouts to other banks start at Tier 2" in page.text
-    assert not [sql for sql in sent if sql.startswith("SELECT users.kyc_tier")], sent
+    assert not [sql for sql, _ in sent if sql.startswith("SELECT users.kyc_tier")], sent
 
 
 def test_the_days_total_for_step_up_is_read_from_the_daily_flows_not_the_entries(register, ctx):
     """Step one and the confirm step weigh the day's payments (step-up) from the ledger's
     daily flows, a few rows a wallet, not by summing one entry per payment of the day."""
-    from sqlalchemy import event
-
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
-    sent: list[str] = []
-
-    def statement(_conn, _cursor, sql: str, *_args) -> None:  # type: ignore[no-untyped-def]
-        sent.append(" ".join(sql.split()))
-
-    event.listen(db.engine, "before_cursor_execute", statement)
-    try:
+    with statements_sent() as sent:
         confirm = step_one(ada, bayo.account_number, "5,000").forms["confirm-form"]
         assert confirm.submit().status_int == 303
-    finally:
-        event.remove(db.engine, "before_cursor_execute", statement)
     # A prepared statement's EXECUTE names it: what it runs is in PREPARED_BODIES.
     run = [
         " ".join(PREPARED_BODIES[sql.split()[1].split("(")[0]].split())
         if sql.startswith("EXECUTE ")
         else sql
-        for sql in sent
+        for sql, _ in sent
     ]
     assert [sql for sql in run if "FROM ledger_daily_flows" in sql], run
     assert not [sql for sql in run if "FROM ledger_entries" in sql], run
