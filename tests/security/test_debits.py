@@ -60,3 +60,42 @@ def test_the_route_table_marks_every_debit():
                  "/api/lumipay/v1/transfers/", "/api/lumipay/v1/cards/"):  # fmt: skip
         assert rule in marked, rule
     assert all(r.access in (SIGNED_IN, "token") for r in DEBITS)
+
+
+def test_the_first_payment_check_finds_the_payee_by_index_whatever_the_history(app, register, ctx):
+    """Whether money went to an account before is looked up by the payee (the partial
+    indexes of migration efa93d6bbbf0), in the generic plan a prepared statement settles on,
+    not by reading every audit row a long-standing customer has."""
+    import sqlalchemy as sa
+
+    from lumipay.auth import debits
+    from lumipay.extensions import db
+
+    ada = register("Ada Obi")
+    user_id = db.session.scalar(sa.text("SELECT id FROM users WHERE email = :e"), {"e": ada.email})
+    db.session.execute(
+        sa.text(
+            "INSERT INTO audit_events (actor_id, action, details, created_at) "
+            "SELECT :u, 'auth.login', '{}', now() FROM generate_series(1, 3000)"
+        ),
+        {"u": user_id},
+    )
+    db.session.execute(sa.text("ANALYZE audit_events"))
+    db.session.commit()
+    for paid, index, values in (
+        ("lumipay", "ix_audit_events_transfer_payee", {"number": "1000000000"}),
+        ("bank", "ix_audit_events_payout_payee", {"number": "0123456789", "bank_code": "058"}),
+    ):
+        weighing = debits._weighing(False, paid, False)
+        connection = db.session.connection()
+        connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        connection.exec_driver_sql(f"PREPARE probe_{paid} {weighing.body}")
+        keys = [key for key, _ in weighing._types]
+        arguments = {"user_id": user_id, **values}
+        plan = connection.exec_driver_sql(
+            f"EXPLAIN EXECUTE probe_{paid}(" + ", ".join(f"%({key})s" for key in keys) + ")",
+            {key: arguments[key] for key in keys},
+        ).scalars()
+        text = "\n".join(plan)
+        assert index in text, text
+        db.session.rollback()

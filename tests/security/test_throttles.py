@@ -84,6 +84,11 @@ def test_a_limited_page_s_headers_count_down_and_cost_one_round_trip(
     the headers), not three."""
     import redis
 
+    from lumipay.ratelimit import limiter
+
+    # The one Limiter's storage is the last app's it was bound to, and other tests build apps
+    # of their own (production ones with memory storage): bind it to this one's Redis again.
+    limiter.init_app(app)
     monkeypatch.setitem(app.config, "LIMIT_NAME_ENQUIRY", "5 per minute")
     ada = register("Ada Obi")
     sent: list[object] = []
