@@ -145,6 +145,15 @@ class Claim:
     def replay(self) -> str:
         return _replay(self.owner_id, self.key, self.scope, {self.fingerprint})
 
+    def replay_if_taken(self) -> str | None:
+        """`replay` when a committed request already holds the key, else None. For a statement
+        whose own checks refused it before it could claim: a repeat of a request that went
+        through may fail checks the first passed (the money it moved has left), and a repeat
+        must get the first outcome, not a refusal."""
+        if _record(self.owner_id, self.key) is None:
+            return None
+        return self.replay()
+
 
 def claim_in_statement(
     owner_id: int, key: str, scope: str, payload: dict[str, Any], outcome: str

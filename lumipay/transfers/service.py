@@ -117,9 +117,23 @@ def plan_transfer(
 
     One statement reads the sender's wallet, the recipient and their wallet in its currency;
     the refusals come in the same order whatever it found."""
+    return _plan(user_id, from_wallet_id, to_account_number, amount, narration)
+
+
+def _plan(
+    user_id: int,
+    from_wallet_id: int,
+    to_account_number: str,
+    amount: int,
+    narration: str,
+    *,
+    on: Connection | None = None,
+) -> TransferPlan:
+    """`plan_transfer`, its read on the session's connection or `on`."""
     number, lookup = _number(to_account_number)
     found = _PLAN.execute(
-        {"number": number, "lookup": lookup, "wallet_id": from_wallet_id, "user_id": user_id}
+        {"number": number, "lookup": lookup, "wallet_id": from_wallet_id, "user_id": user_id},
+        on=on,
     ).first()
     return _checked_plan(found, user_id, from_wallet_id, number, amount, narration)
 
@@ -414,7 +428,8 @@ def send_transfer(
     def post(rates: bool, claim: idempotency.Claim | None, on: Connection | None) -> bool:
         """Plan and post in one statement; False when the claim found the key taken."""
         if not _well_formed(amount, narration, number):
-            plan_transfer(user_id, from_wallet_id, number, amount, narration)
+            # On `run_alone`'s connection when there is one: a transfer never holds two.
+            _plan(user_id, from_wallet_id, number, amount, narration, on=on)
             raise AssertionError("a malformed transfer is refused by its plan")
         at = None
         if current_app.config.get("CLOCK") is not None:
@@ -453,10 +468,20 @@ def send_transfer(
     def in_one_statement(rates: bool, claim: idempotency.Claim) -> tuple[str, bool]:
         # A session with a transaction open commits the transfer with what it holds, as
         # before; a test clock is read under wallet locks taken first, in one transaction.
-        if current_app.config.get("CLOCK") is None and not db.session().in_transaction():
-            claimed = run_alone(partial(post, rates, claim))
-        else:
-            claimed = run_in_transaction(partial(post, rates, claim, None))
+        try:
+            if current_app.config.get("CLOCK") is None and not db.session().in_transaction():
+                claimed = run_alone(partial(post, rates, claim))
+            else:
+                claimed = run_in_transaction(partial(post, rates, claim, None))
+        except TransferError as exc:
+            # The statement's read refuses before its claim, so a repeat of a transfer that
+            # went through finds the money it moved gone: the first outcome, not "short". A
+            # repeat may be the customer's, or `run_alone`'s own, of a statement that committed
+            # but whose answer was lost.
+            replayed = claim.replay_if_taken() if exc.code == INSUFFICIENT_FUNDS else None
+            if replayed is None:
+                raise
+            return replayed, True
         if claimed:
             return reference, False
         return claim.replay(), True
