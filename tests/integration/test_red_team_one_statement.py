@@ -357,10 +357,13 @@ def test_run_alone_gives_its_connection_back_transactional(app: Flask, ctx: Flas
         assert conn.execute(sa.text("SELECT to_regclass('pg_temp.left_open')")).scalar() is None
 
 
-def test_a_web_confirm_runs_its_transfer_in_the_requests_transaction(app: Flask, register, ctx):
-    """Where the page form's transfer runs: the confirm step's reads (session, user, PIN,
-    replay check) leave the session in a transaction, so the transfer runs inside it, never
-    alone. Recorded here because the change's one round trip is measured from a clean session."""
+def test_a_web_confirm_runs_its_transfer_alone_and_audits_it_as_readers_expect(
+    app: Flask, register, ctx
+):
+    """The confirm step leaves no transaction open after the PIN check (the replay check rides
+    in the step-up weighing), so the page form's transfer runs alone, in autocommit; its audit
+    row's details, the currency filled in by the statement, are what the audit pages and the
+    first-payee check read."""
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
     confirm = step_one(ada, bayo.account_number, "2,500").forms["confirm-form"]
@@ -375,7 +378,7 @@ def test_a_web_confirm_runs_its_transfer_in_the_requests_transaction(app: Flask,
         assert confirm.submit().status_int == 303
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", seen)
-    assert sent == [False]
+    assert sent == [True]
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "transfer"))
     assert event is not None
     assert event.details == {
