@@ -7,8 +7,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -94,39 +95,47 @@ def test_worker_killed_while_sending_in_a_loop_leaves_only_whole_transfers(ctx):
     assert verify_ledger().ok
 
 
-def test_connection_dropped_mid_request_shows_try_again_and_retry_moves_money_once(
-    app: Flask, register, ctx
-):
+def _confirm_form(register):  # type: ignore[no-untyped-def]
+    """Ada's confirm form for ₦2,500 to Bayo, filled in through step one; and Ada."""
     ada = register("Ada Obi")
     bayo = register("Bayo Adeyemi")
     form = ada.browser.get("/transfers/new").forms["transfer-form"]
     form["to_account_number"] = bayo.account_number
     form["amount"] = "2,500"
-    confirm = form.submit().forms["confirm-form"]
-    before = money_state()
+    return form.submit().forms["confirm-form"], ada
 
-    armed = threading.Event()
-    armed.set()
+
+@contextmanager
+def _postings_dropped(times: int) -> Iterator[list[str]]:
+    """Inside, the first `times` statements that would post (or prepare a posting) find their
+    connection ended by the server just before they are sent; yields those statements."""
     killer = sa.create_engine(_database_url(), poolclass=sa.pool.NullPool)
-    dropped = []
+    dropped: list[str] = []
 
-    # Every try is dropped: a connection found dead by its first statement is replaced and the
-    # statement sent again (lumipay.database.run_alone), so one drop alone goes unseen.
-    def drop_connection(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if armed.is_set() and runs(statement, "ledger_post("):
+    def drop(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if len(dropped) < times and runs(statement, "ledger_post("):
             dropped.append(statement)
             pid = conn.connection.dbapi_connection.get_backend_pid()
             with killer.connect() as other:
                 other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
 
-    event.listen(db.engine, "before_cursor_execute", drop_connection)
+    event.listen(db.engine, "before_cursor_execute", drop)
     try:
-        response = confirm.submit(expect_errors=True)
+        yield dropped
     finally:
-        event.remove(db.engine, "before_cursor_execute", drop_connection)
+        event.remove(db.engine, "before_cursor_execute", drop)
         killer.dispose()
 
-    armed.clear()
+
+def test_connection_dropped_mid_request_shows_try_again_and_retry_moves_money_once(
+    app: Flask, register, ctx
+):
+    confirm, ada = _confirm_form(register)
+    before = money_state()
+    # Every try is dropped: a connection found dead by its first statement is replaced and the
+    # statement sent again (lumipay.database.run_alone), so one drop alone goes unseen.
+    with _postings_dropped(times=100) as dropped:
+        response = confirm.submit(expect_errors=True)
     assert response.status_int == 503
     assert len(dropped) > 1, "the statement on a dead connection was not sent again"
     assert "Please try again" in response.text
@@ -148,28 +157,9 @@ def test_a_connection_dropped_once_as_the_confirm_posts_is_replaced_and_moves_mo
 ):
     """The transfer's statement is the first on the connection it takes from the pool: found
     dead there, it is sent again on a new one, and the customer gets the receipt."""
-    ada = register("Ada Obi")
-    bayo = register("Bayo Adeyemi")
-    form = ada.browser.get("/transfers/new").forms["transfer-form"]
-    form["to_account_number"] = bayo.account_number
-    form["amount"] = "2,500"
-    confirm = form.submit().forms["confirm-form"]
-    killer = sa.create_engine(_database_url(), poolclass=sa.pool.NullPool)
-    dropped = []
-
-    def drop_once(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if not dropped and runs(statement, "ledger_post("):
-            dropped.append(statement)
-            pid = conn.connection.dbapi_connection.get_backend_pid()
-            with killer.connect() as other:
-                other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-
-    event.listen(db.engine, "before_cursor_execute", drop_once)
-    try:
+    confirm, ada = _confirm_form(register)
+    with _postings_dropped(times=1) as dropped:
         response = confirm.submit()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", drop_once)
-        killer.dispose()
     assert dropped
     assert response.status_int == 303
     assert db.session.scalar(select(func.count(Transfer.id))) == 1
