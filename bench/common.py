@@ -42,13 +42,24 @@ def database_url(name: str, *, driver: str = "postgresql+psycopg2") -> str:
 
 def recreate_database(name: str, *, template_of: str | None = None) -> None:
     """Drop database `name` if it exists (disconnecting its sessions) and create it empty, or
-    as a copy of `template_of` (which nothing may be connected to)."""
+    as a copy of `template_of` (whose sessions are ended first: a copy needs it to itself)."""
     assert name in (BENCH_DB, PGBENCH_DB, CARDS_DB, STRIPPED_DB), f"refusing to touch {name!r}"
     admin = sa.create_engine(database_url("postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            template = f' TEMPLATE "{template_of}"' if template_of else ""
+            template = ""
+            if template_of:
+                # A copy needs its source to itself: end what is still connected to it (a
+                # phase's worker closing, an autovacuum worker).
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+                        " WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": template_of},
+                )
+                template = f' TEMPLATE "{template_of}"'
             conn.execute(sa.text(f'CREATE DATABASE "{name}"{template}'))
     finally:
         admin.dispose()
