@@ -267,11 +267,19 @@ def run_alone(work: Callable[[Connection], T], *, attempts: int = 5) -> T:
                 dbapi_connection.autocommit = True
                 return work(connection)
         except BaseException as exc:
-            if attempt < attempts and (is_retryable(exc) or is_stale_connection(exc)):
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+            if _again(exc, attempt, attempts):
                 continue
             raise
     raise AssertionError("unreachable")
+
+
+def _again(exc: BaseException, attempt: int, attempts: int) -> bool:
+    """Whether a unit of work that failed with `exc` runs again: a deadlock, a serialization
+    failure or a dead pooled connection, while attempts remain, after a short random wait."""
+    if attempt < attempts and (is_retryable(exc) or is_stale_connection(exc)):
+        time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        return True
+    return False
 
 
 def run_in_transaction(work: Callable[[], T], *, attempts: int = 5) -> T:
@@ -291,8 +299,7 @@ def run_in_transaction(work: Callable[[], T], *, attempts: int = 5) -> T:
             db.session.rollback()
             for forget in AFTER_ROLLBACK:
                 forget()
-            if attempt < attempts and (is_retryable(exc) or is_stale_connection(exc)):
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+            if _again(exc, attempt, attempts):
                 continue
             raise
         for deliver in AFTER_COMMIT:

@@ -100,27 +100,19 @@ def _clean_narration(narration: str) -> str:
     return re.sub(r"\s+", " ", narration or "").strip()
 
 
-def _well_formed(amount: int, narration: str, number: str) -> bool:
-    """What a transfer's request must be before anything is read for it."""
-    return (
-        type(amount) is int
-        and 0 < amount <= MAX_MINOR
-        and len(_clean_narration(narration)) <= NARRATION_MAX
-        and re.fullmatch(r"\d{10}", number) is not None
-    )
+def _malformed(amount: int, narration: str, number: str) -> TransferError | None:
+    """What is wrong with the request itself, before anything is read for it: the first of
+    the amount, the narration and the account number's shape, or None."""
+    if type(amount) is not int or amount <= 0 or amount > MAX_MINOR:
+        return TransferError("amount", "Enter an amount greater than zero.")
+    if len(_clean_narration(narration)) > NARRATION_MAX:
+        return TransferError("narration", f"Keep the narration to {NARRATION_MAX} characters.")
+    if not re.fullmatch(r"\d{10}", number):
+        return TransferError("to_account_number", "Enter the 10-digit account number.")
+    return None
 
 
 def plan_transfer(
-    user_id: int, from_wallet_id: int, to_account_number: str, amount: int, narration: str
-) -> TransferPlan:
-    """Check a transfer without writing anything; raise TransferError naming the problem.
-
-    One statement reads the sender's wallet, the recipient and their wallet in its currency;
-    the refusals come in the same order whatever it found."""
-    return _plan(user_id, from_wallet_id, to_account_number, amount, narration)
-
-
-def _plan(
     user_id: int,
     from_wallet_id: int,
     to_account_number: str,
@@ -129,7 +121,11 @@ def _plan(
     *,
     on: Connection | None = None,
 ) -> TransferPlan:
-    """`plan_transfer`, its read on the session's connection or `on`."""
+    """Check a transfer without writing anything; raise TransferError naming the problem.
+
+    One statement (on the session's connection, or `on`) reads the sender's wallet, the
+    recipient and their wallet in its currency; the refusals come in the same order whatever
+    it found."""
     number, lookup = _number(to_account_number)
     found = _PLAN.execute(
         {"number": number, "lookup": lookup, "wallet_id": from_wallet_id, "user_id": user_id},
@@ -145,13 +141,9 @@ def _checked_plan(
     first problem."""
     if found is None or found.currency is None:
         raise TransferError("from_wallet_id", "Choose one of your wallets.")
-    if type(amount) is not int or amount <= 0 or amount > MAX_MINOR:
-        raise TransferError("amount", "Enter an amount greater than zero.")
-    clean_narration = _clean_narration(narration)
-    if len(clean_narration) > NARRATION_MAX:
-        raise TransferError("narration", f"Keep the narration to {NARRATION_MAX} characters.")
-    if not re.fullmatch(r"\d{10}", number):
-        raise TransferError("to_account_number", "Enter the 10-digit account number.")
+    problem = _malformed(amount, narration, number)
+    if problem is not None:
+        raise problem
     if found.recipient_id is None:
         raise TransferError("to_account_number", "No Lumipay account has that number.")
     recipient = Recipient(found.recipient_id, number, mask_name(found.recipient_name))
@@ -172,7 +164,12 @@ def _checked_plan(
             code=INSUFFICIENT_FUNDS,
         )
     return TransferPlan(
-        from_wallet_id, found.currency, amount, recipient, found.to_wallet_id, clean_narration
+        from_wallet_id,
+        found.currency,
+        amount,
+        recipient,
+        found.to_wallet_id,
+        _clean_narration(narration),
     )
 
 
@@ -427,9 +424,10 @@ def send_transfer(
 
     def post(rates: bool, claim: idempotency.Claim | None, on: Connection | None) -> bool:
         """Plan and post in one statement; False when the claim found the key taken."""
-        if not _well_formed(amount, narration, number):
-            # On `run_alone`'s connection when there is one: a transfer never holds two.
-            _plan(user_id, from_wallet_id, number, amount, narration, on=on)
+        if _malformed(amount, narration, number) is not None:
+            # The plan words it, after a wallet that isn't the sender's, as a preview does. On
+            # `run_alone`'s connection when there is one: a transfer never holds two.
+            plan_transfer(user_id, from_wallet_id, number, amount, narration, on=on)
             raise AssertionError("a malformed transfer is refused by its plan")
         at = None
         if current_app.config.get("CLOCK") is not None:
